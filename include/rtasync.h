@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * librtasync: a kernel-assisted async runtime for Linux.
+ *
+ * Object model (see Documentation/design.md):
+ *   runtime  - owns one worker thread per CPU and one run queue per CPU
+ *   task     - a long-lived unit of work: a chain of async frames
+ *   frame    - one activation of an async function, bump-allocated from
+ *              the task's arena; lives across awaits
+ *   op       - one await: yield, sleep, join (I/O comes with the I/O layer)
+ *
+ * Every function returns a negative errno on failure, never sets errno.
+ * Async results are int64_t: >= 0 (or a pointer) on success, -errno on error.
+ */
+#ifndef RTASYNC_H
+#define RTASYNC_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rt_runtime;
+struct rt_task;
+struct rt_frame;
+
+/*
+ * An async function: called with its task and its frame. Returns its
+ * result, or RT_PENDING when it suspended (the runtime calls it again with
+ * the same frame to resume it).
+ */
+typedef int64_t (*rt_async_fn)(struct rt_task *t, struct rt_frame *f);
+
+/* Returned by an async function or op that suspended; never a result. */
+#define RT_PENDING INT64_MIN
+
+/*
+ * The header every async frame starts with (16 bytes). The caller link is a
+ * byte offset back into the same arena chunk rather than a pointer: frames
+ * are strictly LIFO within a task, and the smaller header is what keeps a
+ * 100-frame-deep suspended chain at 32 bytes a frame.
+ */
+struct rt_frame {
+	rt_async_fn fn;		/* owner; called again to resume */
+	int32_t resume;		/* resume label offset, 0 = first entry */
+	uint16_t caller_off;	/* bytes back to the caller, 0 = see flags */
+	uint16_t flags;		/* RT_FRAME_* */
+};
+
+enum {
+	RT_FRAME_CATCH = 1u << 0,	/* receive callee errors instead of skipping */
+	RT_FRAME_ROOT = 1u << 1,	/* the task's outermost frame */
+	RT_FRAME_CHUNK_FIRST = 1u << 2,	/* caller lives in the previous chunk */
+};
+
+/*
+ * The part of a task the inline fast paths touch. Private fields follow it;
+ * do not access these directly, use the macros below.
+ */
+struct rt_task_head {
+	char *arena_top;
+	char *arena_end;
+	char *stack_limit;	/* C stack floor: deeper calls trampoline */
+	struct rt_frame *top;	/* innermost frame when suspended */
+	int64_t ret;		/* result register for a resumed frame */
+};
+
+/* ---- runtime lifecycle ------------------------------------------------ */
+
+enum rt_queue_mode {
+	RT_QUEUE_AUTO = 0,	/* rseq when the kernel and glibc provide it */
+	RT_QUEUE_RSEQ,		/* rseq or fail with -ENOTSUP */
+	RT_QUEUE_ATOMIC,	/* lock-free atomics, no rseq */
+};
+
+struct rt_config {
+	unsigned int workers;		/* default: CPUs in the affinity mask */
+	bool pin;			/* pin worker i to the i-th allowed CPU */
+	enum rt_queue_mode queue_mode;
+	unsigned int queue_size;	/* slots per CPU run queue, power of 2 */
+	unsigned int ring_entries;	/* io_uring SQ entries per worker */
+	unsigned int task_arena;	/* bytes of frame arena inline in a task */
+	unsigned int spin_us;		/* idle polling before a worker sleeps */
+};
+
+#define RT_MAX_WORKERS 1024
+
+void rt_config_init(struct rt_config *cfg);
+int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out);
+int rt_runtime_drain(struct rt_runtime *rt);
+int rt_runtime_shutdown(struct rt_runtime *rt);
+void rt_runtime_free(struct rt_runtime *rt);
+
+int rt_runtime_workers(const struct rt_runtime *rt);
+enum rt_queue_mode rt_runtime_queue_mode(const struct rt_runtime *rt);
+const char *rt_queue_mode_name(enum rt_queue_mode mode);
+const char *rt_runtime_queue_reason(const struct rt_runtime *rt);
+const char *rt_runtime_ring_flags(const struct rt_runtime *rt);
+
+struct rt_stats {
+	uint64_t spawned;	/* tasks started */
+	uint64_t completed;	/* tasks finished */
+	uint64_t resumes;	/* task steps run by workers */
+	uint64_t suspends;	/* steps that ended in RT_PENDING */
+	uint64_t yields;
+	uint64_t trampolines;	/* calls unwound to keep the C stack shallow */
+	uint64_t steals;	/* successful steal batches */
+	uint64_t stolen;	/* tasks moved by steals */
+	uint64_t rseq_aborts;	/* critical sections restarted by the kernel */
+	uint64_t overflows;	/* tasks moved to the shared overflow queue */
+	uint64_t inbox;		/* tasks received through a worker inbox */
+	uint64_t parks;		/* waits in io_uring with nothing to run */
+	uint64_t wakes_msg_ring;	/* wakes sent worker to worker */
+	uint64_t wakes_eventfd;	/* wakes sent from foreign threads */
+	uint64_t timers_fired;
+	uint64_t cancels;
+};
+
+int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out);
+
+/* ---- tasks ------------------------------------------------------------- */
+
+int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
+		  const struct rt_frame *frame, size_t frame_size,
+		  struct rt_task **handle);
+int rt_task_join(struct rt_task *task, int64_t *result);
+int rt_task_cancel(struct rt_task *task);
+bool rt_task_done(const struct rt_task *task);
+void rt_task_release(struct rt_task *task);
+struct rt_runtime *rt_task_runtime(const struct rt_task *task);
+struct rt_task *rt_task_current(void);
+
+/*
+ * Spawn fn with a root frame of type ftype (whose first member is
+ * `struct rt_frame frame`), initialised with designated initialisers.
+ */
+#define RT_SPAWN(rt, handle, fn, ftype, ...)				\
+	rt_task_spawn((rt), (fn), &((ftype){ __VA_ARGS__ }).frame,	\
+		      sizeof(ftype), (handle))
+
+/* ---- ops: the leaf awaits ------------------------------------------------ */
+/*
+ * Each returns its result at once or RT_PENDING after arranging a wake-up.
+ * Use them through RT_AWAIT and friends, inside an async function.
+ * -EPERM when called outside the task that is running on this thread.
+ */
+int64_t rt_op_yield(struct rt_task *t);
+int64_t rt_op_sleep(struct rt_task *t, uint64_t ns);
+int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns);
+int64_t rt_op_join(struct rt_task *t, struct rt_task *other);
+
+uint64_t rt_now_ns(void);	/* CLOCK_MONOTONIC */
+
+/* ---- the stackless toolkit ------------------------------------------------ */
+
+static inline struct rt_task_head *rt__head(struct rt_task *t)
+{
+	return (struct rt_task_head *)t;
+}
+
+void *rt__frame_push_slow(struct rt_task *t, struct rt_frame *caller,
+			  size_t size, size_t align);
+void rt__frame_pop_chunk(struct rt_task *t, struct rt_frame *f);
+void rt__trampoline(struct rt_task *t);
+
+/*
+ * Push a callee frame above caller: a bounds check and a pointer bump in
+ * the common case, no allocation, no queue.
+ */
+static inline struct rt_frame *rt_frame_push(struct rt_task *t,
+					     struct rt_frame *caller,
+					     size_t size, size_t align,
+					     rt_async_fn fn)
+{
+	struct rt_task_head *h = rt__head(t);
+	char *p = h->arena_top;
+	struct rt_frame *f;
+
+	if (align > 8)
+		p = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	if (__builtin_expect(p + size <= h->arena_end &&
+			     p - (char *)caller <= UINT16_MAX, 1)) {
+		h->arena_top = p + size;
+		f = (struct rt_frame *)p;
+		f->caller_off = (uint16_t)(p - (char *)caller);
+		f->flags = 0;
+	} else {
+		f = (struct rt_frame *)rt__frame_push_slow(t, caller, size, align);
+		if (!f)
+			return NULL;
+	}
+	f->fn = fn;
+	f->resume = 0;
+	return f;
+}
+
+/* Pop the innermost frame f (the arena top is f's end). */
+static inline void rt_frame_pop(struct rt_task *t, struct rt_frame *f)
+{
+	if (__builtin_expect(f->flags & RT_FRAME_CHUNK_FIRST, 0))
+		rt__frame_pop_chunk(t, f);
+	else
+		rt__head(t)->arena_top = (char *)f;
+}
+
+/* Receive callee errors in this frame (a catch/cleanup region). */
+static inline void rt_frame_set_catch(struct rt_frame *f, bool on)
+{
+	if (on)
+		f->flags |= RT_FRAME_CATCH;
+	else
+		f->flags &= (uint16_t)~RT_FRAME_CATCH;
+}
+
+#define RT__CAT2(a, b) a##b
+#define RT__CAT(a, b) RT__CAT2(a, b)
+#define RT__LABEL(id) RT__CAT(rt__resume_, id)
+#define RT__SAVE_RESUME(id)						\
+	(rt__f->resume = (int32_t)((char *)&&RT__LABEL(id) -		\
+				   (char *)&&rt__entry))
+
+/*
+ * Open an async function body. `task` and `frame` are the function's
+ * parameters. On resumption, jumps to the label of the await that
+ * suspended (GNU computed goto), so an await may stand anywhere.
+ */
+#define RT_BEGIN(task, frame)						\
+	struct rt_task *const rt__t = (task);				\
+	struct rt_frame *const rt__f = (frame);				\
+	int64_t rt__discard __attribute__((unused));			\
+	if (rt__f->resume)						\
+		goto *((char *)&&rt__entry + rt__f->resume);		\
+rt__entry:								\
+	(void)0
+
+/* View the frame parameter as the function's frame type. */
+#define RT_FRAME(ptr, ftype)						\
+	({								\
+		_Static_assert(offsetof(ftype, frame) == 0,		\
+			       "struct rt_frame must come first");	\
+		(ftype *)(ptr);						\
+	})
+
+/* This frame's catch flag, as rt_frame_set_catch(). */
+#define RT_CATCH(on) rt_frame_set_catch(rt__f, (on))
+
+/*
+ * After an await: an error skips this frame (returns it to our caller)
+ * unless the frame catches; otherwise the result lands in dst.
+ */
+#define RT__DELIVER(dst, r)						\
+	do {								\
+		if (__builtin_expect((r) < 0, 0) &&			\
+		    !(rt__f->flags & RT_FRAME_CATCH))			\
+			return (r);					\
+		dst = (r);						\
+	} while (0)
+
+/*
+ * dst = await callee(ftype{...}): call another async function. If it
+ * completes synchronously this is a push, a direct call and a pop. If it
+ * suspends, this frame records where to resume and suspends too.
+ */
+#define RT_CALL(dst, callee, ftype, ...)				\
+	RT__CALL(__COUNTER__, dst, callee, ftype, __VA_ARGS__)
+
+#define RT__CALL(id, dst, callee, ftype, ...)				\
+	do {								\
+		_Static_assert(offsetof(ftype, frame) == 0,		\
+			       "struct rt_frame must come first");	\
+		_Static_assert(sizeof(ftype) <= UINT16_MAX,		\
+			       "frame too large: allocate big buffers");\
+		_Static_assert(_Alignof(ftype) <= 16,			\
+			       "frames are at most 16-byte aligned");	\
+		int64_t rt__r;						\
+		ftype *rt__c = (ftype *)rt_frame_push(rt__t, rt__f,	\
+				sizeof(ftype), _Alignof(ftype), (callee));\
+		if (__builtin_expect(!rt__c, 0)) {			\
+			rt__r = -ENOMEM;				\
+			goto RT__CAT(rt__deliver_, id);			\
+		}							\
+		*rt__c = (ftype){ .frame = rt__c->frame, __VA_ARGS__ };	\
+		if (__builtin_expect((char *)__builtin_frame_address(0) < \
+				     rt__head(rt__t)->stack_limit, 0)) {\
+			rt__head(rt__t)->top = &rt__c->frame;		\
+			rt__trampoline(rt__t);				\
+			RT__SAVE_RESUME(id);				\
+			return RT_PENDING;				\
+		}							\
+		rt__r = (callee)(rt__t, &rt__c->frame);			\
+		if (__builtin_expect(rt__r == RT_PENDING, 0)) {		\
+			RT__SAVE_RESUME(id);				\
+			return RT_PENDING;				\
+		}							\
+		rt_frame_pop(rt__t, &rt__c->frame);			\
+		if (0) {						\
+RT__LABEL(id):								\
+			rt__r = rt__head(rt__t)->ret;			\
+		}							\
+RT__CAT(rt__deliver_, id):						\
+		RT__DELIVER(dst, rt__r);				\
+	} while (0)
+
+/* dst = await op: a leaf op such as rt_op_sleep(t, ns). */
+#define RT_AWAIT(dst, op) RT__AWAIT(__COUNTER__, dst, op)
+
+#define RT__AWAIT(id, dst, op)						\
+	do {								\
+		int64_t rt__r = (op);					\
+		if (__builtin_expect(rt__r == RT_PENDING, 0)) {		\
+			rt__head(rt__t)->top = rt__f;			\
+			RT__SAVE_RESUME(id);				\
+			return RT_PENDING;				\
+		}							\
+		if (0) {						\
+RT__LABEL(id):								\
+			rt__r = rt__head(rt__t)->ret;			\
+		}							\
+		RT__DELIVER(dst, rt__r);				\
+	} while (0)
+
+#define RT_YIELD() RT_AWAIT(rt__discard, rt_op_yield(rt__t))
+#define RT_SLEEP(ns) RT_AWAIT(rt__discard, rt_op_sleep(rt__t, (ns)))
+#define RT_JOIN(dst, task) RT_AWAIT(dst, rt_op_join(rt__t, (task)))
+
+/* The running task, inside an async function body. */
+#define RT_TASK() (rt__t)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RTASYNC_H */

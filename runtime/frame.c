@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The frame arena of a task: a stack of frames, bump-allocated.
+ *
+ * The first stretch is inline in the task's own allocation. A chain that
+ * outgrows it continues in chunks twice as large each time; a chunk that
+ * empties is kept as the task's spare, so a call that straddles a chunk
+ * boundary in a loop does not allocate each time around.
+ *
+ * Frames link to their caller by a byte offset back in the same chunk;
+ * the first frame of a chunk finds its caller in the chunk header.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+static inline struct rt_chunk *chunk_of(struct rt_frame *first)
+{
+	return (struct rt_chunk *)((char *)first - RT_CHUNK_HDR);
+}
+
+struct rt_frame *rt_frame_caller(struct rt_frame *f)
+{
+	if (f->caller_off)
+		return (struct rt_frame *)((char *)f - f->caller_off);
+	if (f->flags & RT_FRAME_ROOT)
+		return NULL;
+	return chunk_of(f)->caller;
+}
+
+static size_t arena_capacity(struct rt_task *t)
+{
+	if (t->chunk)
+		return t->chunk->size;
+	return t->alloc_size - sizeof(struct rt_task);
+}
+
+static struct rt_chunk *chunk_get(struct rt_task *t, size_t need)
+{
+	size_t size = 2 * arena_capacity(t);
+	struct rt_chunk *c = t->spare;
+
+	if (c && c->size >= need) {
+		t->spare = NULL;
+		return c;
+	}
+	if (size < need)
+		size = need;
+	c = malloc(size);
+	if (!c)
+		return NULL;
+	c->size = size;
+	return c;
+}
+
+void *rt__frame_push_slow(struct rt_task *t, struct rt_frame *caller,
+			  size_t size, size_t align)
+{
+	/* Frames are at most 16-aligned (RT_CALL checks), as is the
+	 * first byte after the chunk header. */
+	size_t need = RT_CHUNK_HDR + size;
+	struct rt_chunk *c = chunk_get(t, need);
+	struct rt_frame *f;
+
+	if (!c)
+		return NULL;
+	c->prev = t->chunk;
+	c->prev_top = t->h.arena_top;
+	c->prev_end = t->h.arena_end;
+	c->caller = caller;
+	t->chunk = c;
+	f = (struct rt_frame *)((char *)c + RT_CHUNK_HDR);
+	f->caller_off = 0;
+	f->flags = RT_FRAME_CHUNK_FIRST;
+	t->h.arena_top = (char *)f + size;
+	t->h.arena_end = (char *)c + c->size;
+	return f;
+}
+
+void rt__frame_pop_chunk(struct rt_task *t, struct rt_frame *f)
+{
+	struct rt_chunk *c = chunk_of(f);
+
+	t->h.arena_top = c->prev_top;
+	t->h.arena_end = c->prev_end;
+	t->chunk = c->prev;
+	free(t->spare);
+	t->spare = c;
+}
+
+void rt_arena_reset(struct rt_task *t)
+{
+	t->chunk = NULL;
+	t->spare = NULL;
+	t->h.arena_top = t->arena;
+	t->h.arena_end = (char *)t + t->alloc_size;
+}
+
+void rt_arena_release(struct rt_task *t)
+{
+	while (t->chunk) {
+		struct rt_chunk *c = t->chunk;
+
+		t->chunk = c->prev;
+		free(c);
+	}
+	free(t->spare);
+	t->spare = NULL;
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private structures shared by the runtime's files: the runtime, its
+ * workers and the private part of a task.
+ */
+#ifndef RT_INTERNAL_H
+#define RT_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "rtasync.h"
+#include "runq.h"
+#include "timer.h"
+
+#ifdef RT_HAVE_USDT
+#include <sys/sdt.h>
+#define RT_PROBE1(name, a) DTRACE_PROBE1(rtasync, name, a)
+#define RT_PROBE2(name, a, b) DTRACE_PROBE2(rtasync, name, a, b)
+#else
+#define RT_PROBE1(name, a) do { (void)(a); } while (0)
+#define RT_PROBE2(name, a, b) do { (void)(a); (void)(b); } while (0)
+#endif
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* How much C stack nested synchronous async calls may use on a worker. */
+#define RT_SYNC_STACK_BUDGET (1u << 20)
+#define RT_WORKER_STACK (8u << 20)
+
+/* What a suspending task asked its worker to do once it has unwound. */
+enum rt_action {
+	RT_ACT_NONE = 0,	/* someone else holds the wake-up */
+	RT_ACT_YIELD,		/* requeue at the back of the run queue */
+	RT_ACT_TRAMPOLINE,	/* run t->h.top now, from a shallow C stack */
+	RT_ACT_SLEEP,		/* arm the timer at t->deadline */
+	RT_ACT_JOIN,		/* wait for t->join_target */
+};
+
+/* A frame arena chunk beyond the task's inline arena. */
+struct rt_chunk {
+	struct rt_chunk *prev;		/* NULL: the previous one is inline */
+	char *prev_top;			/* arena top/end to restore on exit */
+	char *prev_end;
+	struct rt_frame *caller;	/* caller of the chunk's first frame */
+	size_t size;			/* bytes including this header */
+	uint64_t pad;
+};
+#define RT_CHUNK_HDR sizeof(struct rt_chunk)
+_Static_assert(sizeof(struct rt_chunk) % 16 == 0, "chunk data alignment");
+
+/* Sentinel in rt_task.waiter once the task has completed. */
+#define RT_WAITER_DONE ((struct rt_task *)1)
+
+struct rt_worker;
+
+struct rt_task {
+	struct rt_task_head h;		/* the inline fast paths' view */
+	struct rt_runtime *rt;
+	struct rt_task *next;		/* inbox, overflow, cache link */
+	struct rt_task *cancel_next;	/* cancel inbox link */
+	_Atomic(struct rt_worker *) worker;	/* last worker to run it */
+	_Atomic(struct rt_worker *) timer_owner; /* heap it sleeps in */
+	_Atomic(struct rt_task *) waiter;	/* task awaiting its join */
+	struct rt_task *join_target;	/* RT_ACT_JOIN payload */
+	uint64_t deadline;		/* RT_ACT_SLEEP payload */
+	int64_t result;
+	int32_t timer_idx;		/* index in the owner's heap, -1 */
+	uint8_t action;			/* enum rt_action */
+	uint8_t started;
+	_Atomic uint32_t refs;
+	_Atomic uint32_t done;		/* futex word for foreign joiners */
+	_Atomic uint32_t foreign_joiners;
+	_Atomic uint32_t joined;
+	_Atomic uint32_t cancel;
+	struct rt_chunk *chunk;		/* current chunk, NULL = inline */
+	struct rt_chunk *spare;		/* last chunk left, kept for reuse */
+	uint32_t alloc_size;		/* this allocation: task + inline arena */
+	char arena[] __attribute__((aligned(16)));
+};
+
+/* Intrusive multi-producer, single-consumer stack of tasks. */
+struct rt_inbox {
+	_Atomic(struct rt_task *) head;
+};
+
+struct rt_worker {
+	struct rt_runtime *rt;
+	unsigned int index;
+	int cpu;			/* pinned CPU, -1 when not pinned */
+	pthread_t thread;
+	struct io_uring ring;
+	int ring_fd;
+	int efd;			/* foreign threads' doorbell */
+	uint64_t efd_buf;
+	unsigned int ring_flags;
+	int start_err;
+	char *stack_limit;
+
+	struct rt_inbox inbox;		/* tasks made runnable elsewhere */
+	struct rt_inbox cancels;	/* tasks to cancel, linked by cancel_next */
+	_Atomic uint32_t parked;
+	_Atomic uint32_t wake_pending;
+
+	struct rt_timer_heap timers;
+	struct rt_task *cache;		/* freed task blocks for reuse */
+	unsigned int ncache;
+	unsigned int tick;
+
+	struct rt_stats stats;		/* written by this worker only */
+	struct rt_runq_stats qstats;
+} __attribute__((aligned(64)));
+
+/* Where a full CPU queue spills; every worker looks here when idle. */
+struct rt_overflow {
+	pthread_mutex_t lock;
+	struct rt_task *head, *tail;
+	_Atomic size_t count;
+};
+
+struct rt_runtime {
+	struct rt_config cfg;
+	struct rt_runqs runqs;
+	struct rt_overflow overflow;
+	unsigned int nworkers;
+	struct rt_worker *workers;
+	_Atomic uint32_t closing;	/* spawns refused */
+	_Atomic uint32_t stop;		/* workers exit */
+	_Atomic uint32_t nparked;
+	_Atomic uint32_t drain_seq;	/* futex: bumped when a worker idles */
+	_Atomic uint32_t drain_waiters;
+	_Atomic uint32_t next_inbox;	/* round robin for foreign spawns */
+	_Atomic uint64_t foreign_spawned;
+	_Atomic uint64_t foreign_cancels;
+	_Atomic uint32_t started;	/* startup barrier */
+	bool shut;
+	char ring_desc[64];
+};
+
+/* Stats are read racily by rt_runtime_stats(); the owner bumps them. */
+#define RT_STAT_ADD(w, field, n)					\
+	__atomic_store_n(&(w)->stats.field, (w)->stats.field + (n),	\
+			 __ATOMIC_RELAXED)
+#define RT_STAT_INC(w, field) RT_STAT_ADD(w, field, 1)
+
+/* worker.c */
+extern __thread struct rt_worker *rt__self
+	__attribute__((tls_model("initial-exec")));
+extern __thread struct rt_task *rt__running
+	__attribute__((tls_model("initial-exec")));
+int rt_workers_start(struct rt_runtime *rt);
+void rt_workers_stop(struct rt_runtime *rt);
+void rt_workers_free(struct rt_runtime *rt);
+void rt_worker_wake(struct rt_worker *from, struct rt_worker *target);
+void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t);
+void rt_worker_push_local(struct rt_worker *w, struct rt_task *t);
+
+/* inbox.c */
+void rt_inbox_push(struct rt_inbox *in, struct rt_task *t);
+void rt_inbox_push_cancel(struct rt_inbox *in, struct rt_task *t);
+struct rt_task *rt_inbox_take(struct rt_inbox *in);
+struct rt_task *rt_inbox_take_cancels(struct rt_inbox *in);
+static inline bool rt_inbox_empty(struct rt_inbox *in)
+{
+	return atomic_load_explicit(&in->head, memory_order_relaxed) == NULL;
+}
+
+/* overflow.c */
+void rt_overflow_init(struct rt_overflow *o);
+void rt_overflow_destroy(struct rt_overflow *o);
+void rt_overflow_push(struct rt_overflow *o, struct rt_task *t);
+struct rt_task *rt_overflow_pop(struct rt_overflow *o);
+
+/* task.c */
+int64_t rt_task_step(struct rt_task *t);
+void rt_task_run(struct rt_worker *w, struct rt_task *t);
+void rt_task_unref(struct rt_worker *w, struct rt_task *t);
+void rt_task_cache_free(struct rt_worker *w);
+void rt_task_commit_join(struct rt_worker *w, struct rt_task *t);
+
+/* frame.c */
+void rt_arena_reset(struct rt_task *t);
+void rt_arena_release(struct rt_task *t);
+struct rt_frame *rt_frame_caller(struct rt_frame *f);
+
+/* futex.c */
+void rt_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns);
+void rt_futex_wake_all(_Atomic uint32_t *word);
+
+#endif /* RT_INTERNAL_H */

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-CPU run queues.
+ *
+ * One bounded FIFO per possible CPU. The queue a thread uses is the one of
+ * the CPU it is running on right now, whichever thread that is: in rseq
+ * mode push and pop are restartable sequences that commit with one plain
+ * store, so they need neither a lock prefix nor a fence. A thief on
+ * another CPU fences the owner CPU with a steal flag and a targeted
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) before it touches the
+ * queue. Without rseq the same interface runs over lock-free bounded MPMC
+ * queues (one CAS per operation).
+ */
+#ifndef RT_RUNQ_H
+#define RT_RUNQ_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "rtasync.h"
+
+struct rt_runq;
+
+struct rt_runqs {
+	enum rt_queue_mode mode;	/* RT_QUEUE_RSEQ or RT_QUEUE_ATOMIC */
+	unsigned int ncpus;		/* queues, indexed by CPU number */
+	unsigned int size;		/* slots per queue */
+	struct rt_runq **q;
+	const char *reason;		/* why this mode, for humans */
+};
+
+/* Per-thread tallies the queue operations update; plain, not shared. */
+struct rt_runq_stats {
+	uint64_t aborts;		/* rseq critical sections restarted */
+	uint64_t busy;			/* ops that waited out a thief */
+};
+
+/*
+ * mode AUTO picks rseq when glibc registered an rseq area and membarrier
+ * RSEQ fences can be registered, atomics otherwise. Returns -ENOTSUP for
+ * mode RSEQ without rseq, -EINVAL for a size that is not a power of two.
+ */
+int rt_runqs_init(struct rt_runqs *qs, enum rt_queue_mode mode,
+		  unsigned int size);
+void rt_runqs_destroy(struct rt_runqs *qs);
+
+/* Push onto this CPU's queue: 0, or -ENOSPC when it is full. */
+int rt_runq_push(struct rt_runqs *qs, void *item, struct rt_runq_stats *st);
+
+/* Pop from this CPU's queue (FIFO): the item, or NULL when empty. */
+void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st);
+
+/* The CPU whose queue the last push/pop of this thread used. */
+int rt_runq_cpu(void);
+
+/* Items queued on cpu (a racy hint for thieves). */
+unsigned int rt_runq_len(struct rt_runqs *qs, unsigned int cpu);
+
+/*
+ * Move up to half of cpu's queue (at most max) into out, oldest first.
+ * Safe from any thread. Returns how many were taken.
+ */
+unsigned int rt_runq_steal(struct rt_runqs *qs, unsigned int cpu,
+			   void **out, unsigned int max);
+
+#endif /* RT_RUNQ_H */

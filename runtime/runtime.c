@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The runtime object: configuration, start-up, drain, shutdown, stats.
+ */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void rt_config_init(struct rt_config *cfg)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (!cfg)
+		return;
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		n = CPU_COUNT(&set);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workers = n > 0 ? (unsigned int)n : 1;
+	if (cfg->workers > RT_MAX_WORKERS)
+		cfg->workers = RT_MAX_WORKERS;
+	cfg->pin = true;
+	cfg->queue_mode = RT_QUEUE_AUTO;
+	cfg->queue_size = 4096;
+	cfg->ring_entries = 256;
+	cfg->task_arena = 1024;
+	cfg->spin_us = 20;
+}
+
+static int config_check(const struct rt_config *cfg)
+{
+	if (cfg->workers == 0 || cfg->workers > RT_MAX_WORKERS)
+		return -EINVAL;
+	if (cfg->queue_mode > RT_QUEUE_ATOMIC)
+		return -EINVAL;
+	if (cfg->queue_size < 2 || (cfg->queue_size & (cfg->queue_size - 1)))
+		return -EINVAL;
+	if (cfg->ring_entries == 0 || cfg->ring_entries > 32768)
+		return -EINVAL;
+	/* room for the root frame and a few callees, 16-byte granules */
+	if (cfg->task_arena < 64 || cfg->task_arena > (1u << 30) ||
+	    cfg->task_arena % 16)
+		return -EINVAL;
+	return 0;
+}
+
+int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
+{
+	struct rt_config defaults;
+	struct rt_runtime *rt;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	if (!cfg) {
+		rt_config_init(&defaults);
+		cfg = &defaults;
+	}
+	ret = config_check(cfg);
+	if (ret)
+		return ret;
+	rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return -ENOMEM;
+	rt->cfg = *cfg;
+	rt->nworkers = cfg->workers;
+	ret = rt_runqs_init(&rt->runqs, cfg->queue_mode, cfg->queue_size);
+	if (ret)
+		goto err_free;
+	rt_overflow_init(&rt->overflow);
+	ret = rt_workers_start(rt);
+	if (ret)
+		goto err_queues;
+	*out = rt;
+	return 0;
+err_queues:
+	rt_overflow_destroy(&rt->overflow);
+	rt_runqs_destroy(&rt->runqs);
+err_free:
+	free(rt);
+	return ret;
+}
+
+/*
+ * Tasks alive = spawned - completed. Sum the completions first, then the
+ * spawns: both only grow and a task completes after it was spawned, so if
+ * the sums are equal no task was alive when the second sum started.
+ */
+static bool runtime_idle(struct rt_runtime *rt)
+{
+	uint64_t completed = 0, spawned;
+
+	for (unsigned int i = 0; i < rt->nworkers; i++)
+		completed += __atomic_load_n(&rt->workers[i].stats.completed,
+					     __ATOMIC_SEQ_CST);
+	spawned = atomic_load(&rt->foreign_spawned);
+	for (unsigned int i = 0; i < rt->nworkers; i++)
+		spawned += __atomic_load_n(&rt->workers[i].stats.spawned,
+					   __ATOMIC_SEQ_CST);
+	return spawned == completed;
+}
+
+int rt_runtime_drain(struct rt_runtime *rt)
+{
+	if (!rt)
+		return -EINVAL;
+	if (rt__self)
+		return -EDEADLK;	/* a worker cannot wait for itself */
+	atomic_fetch_add(&rt->drain_waiters, 1);
+	for (;;) {
+		uint32_t seq = atomic_load(&rt->drain_seq);
+
+		if (runtime_idle(rt))
+			break;
+		/* Parking workers bump drain_seq; the timeout covers a
+		 * worker that finishes the last task without parking. */
+		rt_futex_wait(&rt->drain_seq, seq, 1000000);
+	}
+	atomic_fetch_sub(&rt->drain_waiters, 1);
+	return 0;
+}
+
+int rt_runtime_shutdown(struct rt_runtime *rt)
+{
+	int ret;
+
+	if (!rt)
+		return -EINVAL;
+	if (rt__self)
+		return -EDEADLK;
+	if (rt->shut)
+		return 0;
+	atomic_store(&rt->closing, 1);
+	ret = rt_runtime_drain(rt);
+	if (ret)
+		return ret;
+	rt_workers_stop(rt);
+	rt->shut = true;
+	return 0;
+}
+
+void rt_runtime_free(struct rt_runtime *rt)
+{
+	if (!rt || rt__self)
+		return;
+	rt_runtime_shutdown(rt);
+	rt_workers_free(rt);
+	rt_overflow_destroy(&rt->overflow);
+	rt_runqs_destroy(&rt->runqs);
+	free(rt);
+}
+
+int rt_runtime_workers(const struct rt_runtime *rt)
+{
+	return rt ? (int)rt->nworkers : -EINVAL;
+}
+
+enum rt_queue_mode rt_runtime_queue_mode(const struct rt_runtime *rt)
+{
+	return rt ? rt->runqs.mode : RT_QUEUE_AUTO;
+}
+
+const char *rt_queue_mode_name(enum rt_queue_mode mode)
+{
+	switch (mode) {
+	case RT_QUEUE_AUTO:
+		return "auto";
+	case RT_QUEUE_RSEQ:
+		return "rseq";
+	case RT_QUEUE_ATOMIC:
+		return "atomic";
+	}
+	return "unknown";
+}
+
+const char *rt_runtime_queue_reason(const struct rt_runtime *rt)
+{
+	return rt ? rt->runqs.reason : NULL;
+}
+
+const char *rt_runtime_ring_flags(const struct rt_runtime *rt)
+{
+	return rt ? rt->ring_desc : NULL;
+}
+
+#define RT_STATS_FIELDS (sizeof(struct rt_stats) / sizeof(uint64_t))
+
+int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
+{
+	uint64_t *sum = (uint64_t *)out;
+
+	if (!rt || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; i < rt->nworkers; i++) {
+		struct rt_worker *w = &rt->workers[i];
+		const uint64_t *v = (const uint64_t *)&w->stats;
+
+		for (size_t k = 0; k < RT_STATS_FIELDS; k++)
+			sum[k] += __atomic_load_n(&v[k], __ATOMIC_RELAXED);
+		out->rseq_aborts += __atomic_load_n(&w->qstats.aborts,
+						    __ATOMIC_RELAXED);
+	}
+	out->spawned += atomic_load(&rt->foreign_spawned);
+	return 0;
+}

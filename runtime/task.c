@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tasks: spawn, the resumption loop, completion, join and cancel.
+ *
+ * A task is one allocation: the private task state followed by the inline
+ * part of its frame arena, whose first frame is the root. A task is
+ * referenced by the runtime while it runs (one ref) and by each handle the
+ * user holds (one ref); the last unref frees it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define RT_TASK_CACHE_MAX 256
+
+static struct rt_task *task_alloc(struct rt_runtime *rt, struct rt_worker *w)
+{
+	size_t size = sizeof(struct rt_task) + rt->cfg.task_arena;
+	struct rt_task *t;
+
+	if (w && w->cache) {
+		t = w->cache;
+		w->cache = t->next;
+		w->ncache--;
+		return t;
+	}
+	if (posix_memalign((void **)&t, 64, size))
+		return NULL;
+	t->alloc_size = (uint32_t)size;
+	return t;
+}
+
+static void task_free(struct rt_worker *w, struct rt_task *t)
+{
+	rt_arena_release(t);
+	if (w && w->rt == t->rt && w->ncache < RT_TASK_CACHE_MAX) {
+		t->next = w->cache;
+		w->cache = t;
+		w->ncache++;
+		return;
+	}
+	free(t);
+}
+
+void rt_task_cache_free(struct rt_worker *w)
+{
+	while (w->cache) {
+		struct rt_task *t = w->cache;
+
+		w->cache = t->next;
+		free(t);
+	}
+	w->ncache = 0;
+}
+
+void rt_task_unref(struct rt_worker *w, struct rt_task *t)
+{
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+		task_free(w, t);
+}
+
+static void task_init(struct rt_task *t, struct rt_runtime *rt,
+		      rt_async_fn fn, const struct rt_frame *frame,
+		      size_t frame_size, bool handle)
+{
+	struct rt_frame *root = (struct rt_frame *)t->arena;
+
+	t->rt = rt;
+	t->next = t->cancel_next = NULL;
+	atomic_init(&t->worker, NULL);
+	atomic_init(&t->timer_owner, NULL);
+	atomic_init(&t->waiter, NULL);
+	t->join_target = NULL;
+	t->result = 0;
+	t->timer_idx = -1;
+	t->action = RT_ACT_NONE;
+	t->started = 0;
+	atomic_init(&t->refs, handle ? 2 : 1);
+	atomic_init(&t->done, 0);
+	atomic_init(&t->foreign_joiners, 0);
+	atomic_init(&t->joined, 0);
+	atomic_init(&t->cancel, 0);
+	rt_arena_reset(t);
+
+	memcpy(root, frame, frame_size);
+	root->fn = fn;
+	root->resume = 0;
+	root->caller_off = 0;
+	root->flags = RT_FRAME_ROOT;
+	t->h.arena_top = t->arena + ((frame_size + 15) & ~(size_t)15);
+	t->h.top = root;
+	t->h.ret = 0;
+}
+
+static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
+		       const struct rt_frame *frame, size_t frame_size)
+{
+	if (!rt || !fn || !frame || frame_size < sizeof(struct rt_frame))
+		return -EINVAL;
+	if (frame_size > rt->cfg.task_arena)
+		return -E2BIG;
+	if (atomic_load_explicit(&rt->closing, memory_order_acquire))
+		return -ESHUTDOWN;
+	return 0;
+}
+
+int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
+		  const struct rt_frame *frame, size_t frame_size,
+		  struct rt_task **handle)
+{
+	struct rt_worker *self = rt__self;
+	struct rt_task *t;
+	int ret;
+
+	ret = spawn_check(rt, fn, frame, frame_size);
+	if (ret)
+		return ret;
+	if (self && self->rt != rt)
+		self = NULL;	/* a task of another runtime spawns here */
+	t = task_alloc(rt, self);
+	if (!t) {
+		RT_PROBE1(spawn_failed, -ENOMEM);
+		return -ENOMEM;
+	}
+	task_init(t, rt, fn, frame, frame_size, handle != NULL);
+	if (handle)
+		*handle = t;
+
+	/* Counted before it can run, so a drain never sees it finish first. */
+	if (self) {
+		RT_STAT_INC(self, spawned);
+		rt_worker_push_local(self, t);
+	} else {
+		atomic_fetch_add_explicit(&rt->foreign_spawned, 1,
+					  memory_order_seq_cst);
+		rt_task_make_runnable(NULL, t);
+	}
+	return 0;
+}
+
+/*
+ * Run t from its innermost frame until it suspends or its root returns.
+ * Resumption walks the caller chain in this loop, never by C recursion.
+ * An error result skips every frame that does not catch: a flag check per
+ * frame, no call.
+ */
+int64_t rt_task_step(struct rt_task *t)
+{
+	struct rt_frame *f = t->h.top;
+	int64_t r;
+
+	for (;;) {
+		r = f->fn(t, f);
+		if (r == RT_PENDING)
+			return RT_PENDING;
+		do {
+			struct rt_frame *caller = rt_frame_caller(f);
+
+			rt_frame_pop(t, f);
+			if (!caller)
+				return r;
+			f = caller;
+		} while (r < 0 && !(f->flags & RT_FRAME_CATCH));
+		t->h.ret = r;
+	}
+}
+
+static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
+{
+	struct rt_task *waiter;
+
+	t->result = r;
+	atomic_store_explicit(&t->done, 1, memory_order_seq_cst);
+	waiter = atomic_exchange_explicit(&t->waiter, RT_WAITER_DONE,
+					  memory_order_acq_rel);
+	if (waiter) {
+		waiter->h.ret = r;
+		rt_task_make_runnable(w, waiter);
+	}
+	if (atomic_load_explicit(&t->foreign_joiners, memory_order_seq_cst))
+		rt_futex_wake_all(&t->done);
+	RT_STAT_INC(w, completed);
+	rt_task_unref(w, t);
+}
+
+/* The wait for other, registered once t has unwound (see rt_op_join). */
+void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
+{
+	struct rt_task *other = t->join_target;
+	struct rt_task *none = NULL;
+
+	if (atomic_compare_exchange_strong_explicit(&other->waiter, &none, t,
+			memory_order_acq_rel, memory_order_acquire))
+		return;		/* other's completion wakes us */
+	/* other finished while we were unwinding */
+	t->h.ret = other->result;
+	rt_worker_push_local(w, t);
+}
+
+static void commit_sleep(struct rt_worker *w, struct rt_task *t)
+{
+	if (rt_timer_insert(&w->timers, t)) {
+		t->h.ret = -ENOMEM;
+		rt_worker_push_local(w, t);
+		return;
+	}
+	atomic_store_explicit(&t->timer_owner, w, memory_order_seq_cst);
+	/* A cancel that raced our check in rt_op_sleep must not be lost:
+	 * either we see its flag here or it sees us in the heap. */
+	if (atomic_load_explicit(&t->cancel, memory_order_seq_cst)) {
+		rt_timer_remove(&w->timers, t);
+		atomic_store_explicit(&t->timer_owner, NULL, memory_order_relaxed);
+		t->h.ret = -ECANCELED;
+		rt_worker_push_local(w, t);
+	}
+}
+
+/* Carry out what the suspended task asked for, now that it has unwound. */
+static void commit_suspend(struct rt_worker *w, struct rt_task *t)
+{
+	switch (t->action) {
+	case RT_ACT_YIELD:
+		RT_STAT_INC(w, yields);
+		rt_worker_push_local(w, t);
+		break;
+	case RT_ACT_SLEEP:
+		commit_sleep(w, t);
+		break;
+	case RT_ACT_JOIN:
+		rt_task_commit_join(w, t);
+		break;
+	default:
+		break;
+	}
+}
+
+void rt_task_run(struct rt_worker *w, struct rt_task *t)
+{
+	int64_t r;
+
+	atomic_store_explicit(&t->worker, w, memory_order_seq_cst);
+	if (!t->started) {
+		t->started = 1;
+		if (atomic_load_explicit(&t->cancel, memory_order_relaxed)) {
+			rt_frame_pop(t, t->h.top);
+			task_complete(w, t, -ECANCELED);
+			return;
+		}
+	}
+	t->h.stack_limit = w->stack_limit;
+	rt__running = t;
+	for (;;) {
+		t->action = RT_ACT_NONE;
+		RT_STAT_INC(w, resumes);
+		r = rt_task_step(t);
+		if (r != RT_PENDING || t->action != RT_ACT_TRAMPOLINE)
+			break;
+		RT_STAT_INC(w, trampolines);
+	}
+	rt__running = NULL;
+	if (r != RT_PENDING) {
+		task_complete(w, t, r);
+		return;
+	}
+	RT_STAT_INC(w, suspends);
+	commit_suspend(w, t);
+}
+
+int rt_task_join(struct rt_task *t, int64_t *result)
+{
+	if (!t)
+		return -EINVAL;
+	if (rt__self)
+		return -EDEADLK;	/* would block a worker: use RT_JOIN */
+	if (atomic_exchange(&t->joined, 1))
+		return -EALREADY;
+	atomic_fetch_add(&t->foreign_joiners, 1);
+	while (!atomic_load(&t->done))
+		rt_futex_wait(&t->done, 0, 0);
+	atomic_fetch_sub(&t->foreign_joiners, 1);
+	if (result)
+		*result = t->result;
+	return 0;
+}
+
+bool rt_task_done(const struct rt_task *t)
+{
+	return t && atomic_load_explicit(&t->done, memory_order_acquire);
+}
+
+void rt_task_release(struct rt_task *t)
+{
+	if (t)
+		rt_task_unref(rt__self, t);
+}
+
+struct rt_runtime *rt_task_runtime(const struct rt_task *t)
+{
+	return t ? t->rt : NULL;
+}
+
+struct rt_task *rt_task_current(void)
+{
+	return rt__running;
+}
+
+/*
+ * Cancellation is cooperative: the flag makes every later op return
+ * -ECANCELED, a task that has not started completes with -ECANCELED
+ * without running, and a sleeping task is woken by the worker whose heap
+ * holds it (the only thread that may touch that heap).
+ */
+int rt_task_cancel(struct rt_task *t)
+{
+	struct rt_worker *w;
+
+	if (!t)
+		return -EINVAL;
+	if (atomic_load_explicit(&t->done, memory_order_acquire))
+		return -EALREADY;
+	if (atomic_exchange_explicit(&t->cancel, 1, memory_order_seq_cst))
+		return 0;
+	w = atomic_load_explicit(&t->timer_owner, memory_order_seq_cst);
+	if (!w)
+		w = atomic_load_explicit(&t->worker, memory_order_seq_cst);
+	if (!w)
+		return 0;	/* not started: it will see the flag */
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	rt_inbox_push_cancel(&w->cancels, t);
+	atomic_fetch_add_explicit(&t->rt->foreign_cancels, 1,
+				  memory_order_relaxed);
+	rt_worker_wake(rt__self && rt__self->rt == t->rt ? rt__self : NULL, w);
+	return 0;
+}
+
+/* ---- ops ------------------------------------------------------------ */
+
+static int64_t op_check(struct rt_task *t)
+{
+	if (!t)
+		return -EINVAL;
+	if (t != rt__running)
+		return -EPERM;	/* not the task running on this thread */
+	if (atomic_load_explicit(&t->cancel, memory_order_seq_cst))
+		return -ECANCELED;
+	return 0;
+}
+
+int64_t rt_op_yield(struct rt_task *t)
+{
+	int64_t ret = op_check(t);
+
+	if (ret)
+		return ret;
+	t->action = RT_ACT_YIELD;
+	t->h.ret = 0;
+	return RT_PENDING;
+}
+
+int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
+{
+	int64_t ret = op_check(t);
+
+	if (ret)
+		return ret;
+	t->deadline = deadline_ns;
+	t->action = RT_ACT_SLEEP;
+	t->h.ret = 0;
+	return RT_PENDING;
+}
+
+int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
+{
+	int64_t ret = op_check(t);
+
+	if (ret)
+		return ret;
+	return rt_op_sleep_until(t, rt_now_ns() + ns);
+}
+
+int64_t rt_op_join(struct rt_task *t, struct rt_task *other)
+{
+	int64_t ret = op_check(t);
+
+	if (ret)
+		return ret;
+	if (!other)
+		return -EINVAL;
+	if (other == t)
+		return -EDEADLK;
+	if (atomic_exchange(&other->joined, 1))
+		return -EALREADY;
+	if (atomic_load_explicit(&other->done, memory_order_acquire))
+		return other->result;
+	t->join_target = other;
+	t->action = RT_ACT_JOIN;
+	return RT_PENDING;
+}
+
+void rt__trampoline(struct rt_task *t)
+{
+	t->action = RT_ACT_TRAMPOLINE;
+}
