@@ -111,7 +111,8 @@ struct rt_stats {
 	uint64_t steals;	/* successful steal batches */
 	uint64_t stolen;	/* tasks moved by steals */
 	uint64_t rseq_aborts;	/* critical sections restarted by the kernel */
-	uint64_t overflows;	/* tasks moved to the shared overflow queue */
+	uint64_t overflows;	/* tasks that found their CPU queue full */
+	uint64_t donated;	/* tasks handed to idle workers */
 	uint64_t inbox;		/* tasks received through a worker inbox */
 	uint64_t parks;		/* waits in io_uring with nothing to run */
 	uint64_t wakes_msg_ring;	/* wakes sent worker to worker */

@@ -71,6 +71,7 @@ struct rt_task {
 	int32_t timer_idx;		/* index in the owner's heap, -1 */
 	uint8_t action;			/* enum rt_action */
 	uint8_t started;
+	uint8_t detached;		/* spawned without a handle */
 	_Atomic uint32_t refs;
 	_Atomic uint32_t done;		/* futex word for foreign joiners */
 	_Atomic uint32_t foreign_joiners;
@@ -121,8 +122,16 @@ struct rt_overflow {
 	_Atomic size_t count;
 };
 
+/* Batches of free task blocks, shared by the workers (task_cache.c). */
+struct rt_depot {
+	pthread_mutex_t lock;
+	struct rt_task *batches;
+	unsigned int nbatches;
+};
+
 struct rt_runtime {
 	struct rt_config cfg;
+	struct rt_depot depot;
 	struct rt_runqs runqs;
 	struct rt_overflow overflow;
 	unsigned int nworkers;
@@ -130,11 +139,11 @@ struct rt_runtime {
 	_Atomic uint32_t closing;	/* spawns refused */
 	_Atomic uint32_t stop;		/* workers exit */
 	_Atomic uint32_t nparked;
+	_Atomic uint32_t nidle;		/* workers polling or parked */
 	_Atomic uint32_t drain_seq;	/* futex: bumped when a worker idles */
 	_Atomic uint32_t drain_waiters;
 	_Atomic uint32_t next_inbox;	/* round robin for foreign spawns */
 	_Atomic uint64_t foreign_spawned;
-	_Atomic uint64_t foreign_cancels;
 	_Atomic uint32_t started;	/* startup barrier */
 	bool shut;
 	char ring_desc[64];
@@ -172,14 +181,23 @@ static inline bool rt_inbox_empty(struct rt_inbox *in)
 void rt_overflow_init(struct rt_overflow *o);
 void rt_overflow_destroy(struct rt_overflow *o);
 void rt_overflow_push(struct rt_overflow *o, struct rt_task *t);
+void rt_overflow_push_list(struct rt_overflow *o, struct rt_task *head,
+			   struct rt_task *tail, size_t n);
 struct rt_task *rt_overflow_pop(struct rt_overflow *o);
 
 /* task.c */
 int64_t rt_task_step(struct rt_task *t);
 void rt_task_run(struct rt_worker *w, struct rt_task *t);
 void rt_task_unref(struct rt_worker *w, struct rt_task *t);
-void rt_task_cache_free(struct rt_worker *w);
 void rt_task_commit_join(struct rt_worker *w, struct rt_task *t);
+
+/* task_cache.c */
+void rt_depot_init(struct rt_depot *d);
+void rt_depot_destroy(struct rt_depot *d);
+struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w);
+void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
+		       struct rt_task *t);
+void rt_task_cache_free(struct rt_worker *w);
 
 /* frame.c */
 void rt_arena_reset(struct rt_task *t);

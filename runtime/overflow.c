@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The shared overflow queue: where a task goes when its CPU queue is full.
- * A mutex is fine here: it is the slow path, and the count lets idle
+ * The shared overflow queue: where a task goes when its CPU queue is full,
+ * and where a busy worker donates half its queue when others are idle. A
+ * mutex is fine here: it is taken once per batch, and the count lets idle
  * workers look without taking the lock.
  */
 #include "internal.h"
@@ -18,17 +19,24 @@ void rt_overflow_destroy(struct rt_overflow *o)
 	pthread_mutex_destroy(&o->lock);
 }
 
-void rt_overflow_push(struct rt_overflow *o, struct rt_task *t)
+/* Append the list head..tail (n tasks, linked by next) in one go. */
+void rt_overflow_push_list(struct rt_overflow *o, struct rt_task *head,
+			   struct rt_task *tail, size_t n)
 {
-	t->next = NULL;
+	tail->next = NULL;
 	pthread_mutex_lock(&o->lock);
 	if (o->tail)
-		o->tail->next = t;
+		o->tail->next = head;
 	else
-		o->head = t;
-	o->tail = t;
-	atomic_fetch_add_explicit(&o->count, 1, memory_order_seq_cst);
+		o->head = head;
+	o->tail = tail;
+	atomic_fetch_add_explicit(&o->count, n, memory_order_seq_cst);
 	pthread_mutex_unlock(&o->lock);
+}
+
+void rt_overflow_push(struct rt_overflow *o, struct rt_task *t)
+{
+	rt_overflow_push_list(o, t, t, 1);
 }
 
 struct rt_task *rt_overflow_pop(struct rt_overflow *o)

@@ -70,12 +70,14 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 	if (ret)
 		goto err_free;
 	rt_overflow_init(&rt->overflow);
+	rt_depot_init(&rt->depot);
 	ret = rt_workers_start(rt);
 	if (ret)
 		goto err_queues;
 	*out = rt;
 	return 0;
 err_queues:
+	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
 	rt_runqs_destroy(&rt->runqs);
 err_free:
@@ -147,6 +149,7 @@ void rt_runtime_free(struct rt_runtime *rt)
 		return;
 	rt_runtime_shutdown(rt);
 	rt_workers_free(rt);
+	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
 	rt_runqs_destroy(&rt->runqs);
 	free(rt);

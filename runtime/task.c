@@ -12,46 +12,10 @@
 
 #include "internal.h"
 
-#define RT_TASK_CACHE_MAX 256
-
-static struct rt_task *task_alloc(struct rt_runtime *rt, struct rt_worker *w)
-{
-	size_t size = sizeof(struct rt_task) + rt->cfg.task_arena;
-	struct rt_task *t;
-
-	if (w && w->cache) {
-		t = w->cache;
-		w->cache = t->next;
-		w->ncache--;
-		return t;
-	}
-	if (posix_memalign((void **)&t, 64, size))
-		return NULL;
-	t->alloc_size = (uint32_t)size;
-	return t;
-}
-
 static void task_free(struct rt_worker *w, struct rt_task *t)
 {
 	rt_arena_release(t);
-	if (w && w->rt == t->rt && w->ncache < RT_TASK_CACHE_MAX) {
-		t->next = w->cache;
-		w->cache = t;
-		w->ncache++;
-		return;
-	}
-	free(t);
-}
-
-void rt_task_cache_free(struct rt_worker *w)
-{
-	while (w->cache) {
-		struct rt_task *t = w->cache;
-
-		w->cache = t->next;
-		free(t);
-	}
-	w->ncache = 0;
+	rt_task_block_put(t->rt, w, t);
 }
 
 void rt_task_unref(struct rt_worker *w, struct rt_task *t)
@@ -76,6 +40,7 @@ static void task_init(struct rt_task *t, struct rt_runtime *rt,
 	t->timer_idx = -1;
 	t->action = RT_ACT_NONE;
 	t->started = 0;
+	t->detached = !handle;
 	atomic_init(&t->refs, handle ? 2 : 1);
 	atomic_init(&t->done, 0);
 	atomic_init(&t->foreign_joiners, 0);
@@ -118,7 +83,7 @@ int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 		return ret;
 	if (self && self->rt != rt)
 		self = NULL;	/* a task of another runtime spawns here */
-	t = task_alloc(rt, self);
+	t = rt_task_block_get(rt, self);
 	if (!t) {
 		RT_PROBE1(spawn_failed, -ENOMEM);
 		return -ENOMEM;
@@ -166,21 +131,33 @@ int64_t rt_task_step(struct rt_task *t)
 	}
 }
 
+/*
+ * A detached task (spawned without a handle) has no joiner and nobody who
+ * could take a reference: it completes without a single atomic RMW.
+ */
 static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 {
 	struct rt_task *waiter;
 
+	/* Counted first: whoever sees the task done also sees it counted. */
+	RT_STAT_INC(w, completed);
+	if (t->detached) {
+		task_free(w, t);
+		return;
+	}
 	t->result = r;
-	atomic_store_explicit(&t->done, 1, memory_order_seq_cst);
+	atomic_store_explicit(&t->done, 1, memory_order_release);
+	/* The exchange is a full barrier (lock xchg): it orders the store of
+	 * done before the load of foreign_joiners, the other half of the
+	 * Dekker pair in rt_task_join(). */
 	waiter = atomic_exchange_explicit(&t->waiter, RT_WAITER_DONE,
-					  memory_order_acq_rel);
+					  memory_order_seq_cst);
 	if (waiter) {
 		waiter->h.ret = r;
 		rt_task_make_runnable(w, waiter);
 	}
 	if (atomic_load_explicit(&t->foreign_joiners, memory_order_seq_cst))
 		rt_futex_wake_all(&t->done);
-	RT_STAT_INC(w, completed);
 	rt_task_unref(w, t);
 }
 
@@ -239,7 +216,7 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 {
 	int64_t r;
 
-	atomic_store_explicit(&t->worker, w, memory_order_seq_cst);
+	atomic_store_explicit(&t->worker, w, memory_order_relaxed);
 	if (!t->started) {
 		t->started = 1;
 		if (atomic_load_explicit(&t->cancel, memory_order_relaxed)) {
@@ -321,15 +298,13 @@ int rt_task_cancel(struct rt_task *t)
 		return -EALREADY;
 	if (atomic_exchange_explicit(&t->cancel, 1, memory_order_seq_cst))
 		return 0;
+	/* Pairs with commit_sleep(): it publishes timer_owner, then reads
+	 * the flag; we set the flag, then read timer_owner. */
 	w = atomic_load_explicit(&t->timer_owner, memory_order_seq_cst);
 	if (!w)
-		w = atomic_load_explicit(&t->worker, memory_order_seq_cst);
-	if (!w)
-		return 0;	/* not started: it will see the flag */
+		return 0;	/* not asleep: its next op sees the flag */
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 	rt_inbox_push_cancel(&w->cancels, t);
-	atomic_fetch_add_explicit(&t->rt->foreign_cancels, 1,
-				  memory_order_relaxed);
 	rt_worker_wake(rt__self && rt__self->rt == t->rt ? rt__self : NULL, w);
 	return 0;
 }

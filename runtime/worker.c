@@ -10,9 +10,16 @@
  * One turn of the loop, in order:
  *   take inboxes     tasks woken or cancelled by other threads
  *   fire timers      only when some task sleeps (one clock read)
- *   run a batch      up to RT_BATCH tasks from this CPU's queue
- *   find work        overflow queue, then steal from other CPUs
- *   idle             poll briefly, then park in io_uring_wait
+ *   run a batch      up to RT_BATCH tasks from this CPU's queue, then
+ *                    donate half the queue if other workers are idle
+ *   find work        the shared overflow queue
+ *   idle             poll briefly, steal, then park in io_uring_wait
+ *
+ * Work moves between CPUs mostly by donation: a fenced steal interrupts
+ * the victim CPU with an IPI (tens of us on a VM, more than a batch of
+ * small tasks is worth), while the owner can pop half its queue with free
+ * rseq pops and hand it over in one locked splice. Steals remain for the
+ * owner that does not come back to donate: one stuck in a long task.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -25,7 +32,7 @@
 #include "internal.h"
 
 #define RT_BATCH 64
-#define RT_STEAL_MAX 256
+#define RT_STEAL_MAX 1024
 
 /* user_data tags for the CQEs a worker gets today */
 enum {
@@ -46,13 +53,24 @@ uint64_t rt_now_ns(void)
 
 /* ---- making tasks runnable ----------------------------------------- */
 
+static void wake_a_parked_worker(struct rt_worker *w);
+
+/*
+ * Queue t on this CPU. If some worker sleeps, ring one: this worker may
+ * not come back to its loop for a long time (a task that hogs it), and
+ * the sleeper would otherwise never see the new work.
+ */
 void rt_worker_push_local(struct rt_worker *w, struct rt_task *t)
 {
-	if (likely(!rt_runq_push(&w->rt->runqs, t, &w->qstats)))
-		return;
-	RT_STAT_INC(w, overflows);
-	RT_PROBE1(overflow, w->index);
-	rt_overflow_push(&w->rt->overflow, t);
+	struct rt_runtime *rt = w->rt;
+
+	if (unlikely(rt_runq_push(&rt->runqs, t, &w->qstats))) {
+		RT_STAT_INC(w, overflows);
+		RT_PROBE1(overflow, w->index);
+		rt_overflow_push(&rt->overflow, t);
+	}
+	if (unlikely(atomic_load_explicit(&rt->nparked, memory_order_relaxed)))
+		wake_a_parked_worker(w);
 }
 
 /*
@@ -130,15 +148,30 @@ void rt_worker_wake(struct rt_worker *from, struct rt_worker *target)
 	}
 }
 
-/* More work here than this worker can start now: wake an idle one. */
-static void wake_idle_worker(struct rt_worker *w)
+/* Hand the older half of a long local queue to idle workers. */
+static void donate(struct rt_worker *w, unsigned int len)
+{
+	struct rt_task *head = NULL, *tail = NULL, *t;
+	size_t n = 0;
+
+	while (n < len / 2 && (t = rt_runq_pop(&w->rt->runqs, &w->qstats))) {
+		if (tail)
+			tail->next = t;
+		else
+			head = t;
+		tail = t;
+		n++;
+	}
+	if (!n)
+		return;
+	rt_overflow_push_list(&w->rt->overflow, head, tail, n);
+	RT_STAT_ADD(w, donated, n);
+}
+
+static void wake_a_parked_worker(struct rt_worker *w)
 {
 	struct rt_runtime *rt = w->rt;
 
-	if (!atomic_load_explicit(&rt->nparked, memory_order_relaxed))
-		return;
-	if (rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu()) < 2)
-		return;
 	for (unsigned int i = 1; i < rt->nworkers; i++) {
 		struct rt_worker *o = &rt->workers[(w->index + i) % rt->nworkers];
 
@@ -147,6 +180,19 @@ static void wake_idle_worker(struct rt_worker *w)
 			return;
 		}
 	}
+}
+
+/* More work here than this worker can start now: share it. */
+static void share_work(struct rt_worker *w)
+{
+	struct rt_runtime *rt = w->rt;
+	unsigned int len;
+
+	if (!atomic_load_explicit(&rt->nidle, memory_order_relaxed))
+		return;
+	len = rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu());
+	if (len >= 2 * RT_BATCH)
+		donate(w, len);
 }
 
 /* ---- the loop's phases ---------------------------------------------- */
@@ -217,7 +263,7 @@ static unsigned int run_batch(struct rt_worker *w)
 		rt_task_run(w, t);
 	}
 	if (n)
-		wake_idle_worker(w);
+		share_work(w);
 	return n;
 }
 
@@ -256,11 +302,6 @@ static bool steal(struct rt_worker *w)
 		return true;
 	}
 	return false;
-}
-
-static bool find_work(struct rt_worker *w)
-{
-	return take_overflow(w) || steal(w);
 }
 
 static bool has_work(struct rt_worker *w)
@@ -322,6 +363,7 @@ static void worker_park(struct rt_worker *w)
 
 	atomic_store_explicit(&w->parked, 1, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
 	if (has_work(w) || atomic_load(&rt->stop))
 		goto unpark;
 	tell_drain_waiters(rt);
@@ -342,21 +384,40 @@ static void worker_park(struct rt_worker *w)
 unpark:
 	atomic_store_explicit(&w->parked, 0, memory_order_seq_cst);
 	atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_seq_cst);
+	atomic_fetch_sub_explicit(&rt->nidle, 1, memory_order_relaxed);
 	atomic_store_explicit(&w->wake_pending, 0, memory_order_release);
 	reap(w);
 }
 
-/* Poll for work a little before paying for a sleep and a wake-up. */
+/* Work that arrives for this worker without stealing. */
+static bool has_own_work(struct rt_worker *w)
+{
+	return !rt_inbox_empty(&w->inbox) || !rt_inbox_empty(&w->cancels) ||
+	       atomic_load_explicit(&w->rt->overflow.count,
+				    memory_order_relaxed) ||
+	       rt_runq_len(&w->rt->runqs, (unsigned int)rt_runq_cpu());
+}
+
+/*
+ * Poll for work a little before paying for a sleep and a wake-up (~60 us
+ * here), then steal whatever is left waiting.
+ */
 static bool idle_poll(struct rt_worker *w)
 {
 	uint64_t until = rt_now_ns() + (uint64_t)w->rt->cfg.spin_us * 1000u;
+	uint64_t next_timer = rt_timer_next(&w->timers);
+	bool found = false;
 
+	atomic_fetch_add_explicit(&w->rt->nidle, 1, memory_order_relaxed);
 	do {
-		if (has_work(w) || w->timers.len)
-			return true;
+		if (has_own_work(w)) {
+			found = true;
+			break;
+		}
 		__builtin_ia32_pause();
-	} while (rt_now_ns() < until);
-	return false;
+	} while (rt_now_ns() < until && rt_now_ns() < next_timer);
+	atomic_fetch_sub_explicit(&w->rt->nidle, 1, memory_order_relaxed);
+	return found || steal(w) || has_own_work(w);
 }
 
 static void worker_loop(struct rt_worker *w)
@@ -369,11 +430,9 @@ static void worker_loop(struct rt_worker *w)
 		fire_timers(w);
 		if (run_batch(w))
 			continue;
-		if (find_work(w))
+		if (take_overflow(w))
 			continue;
-		if (w->timers.len && rt_timer_next(&w->timers) <= rt_now_ns())
-			continue;
-		if (!idle_poll(w) || !has_work(w))
+		if (!idle_poll(w))
 			worker_park(w);
 	}
 }

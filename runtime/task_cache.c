@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Task blocks: every task of a runtime is one block of the same size, so
+ * blocks are recycled instead of going back to malloc.
+ *
+ * Each worker keeps a private cache (no locks). A task spawned on one
+ * worker and finished on another (stolen, or woken elsewhere) leaves its
+ * block on the second; when a cache reaches two batches, its colder batch
+ * goes to the runtime's depot, and a worker with an empty cache takes a
+ * whole batch back. The depot moves batches under a mutex in O(1), so the
+ * lock is taken once per RT_CACHE_BATCH tasks, and it is bounded so a
+ * burst of tasks does not stay allocated forever.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define RT_CACHE_BATCH 256
+#define RT_DEPOT_MAX_BATCHES 32
+
+void rt_depot_init(struct rt_depot *d)
+{
+	pthread_mutex_init(&d->lock, NULL);
+	d->batches = NULL;
+	d->nbatches = 0;
+}
+
+static void free_list(struct rt_task *t)
+{
+	while (t) {
+		struct rt_task *next = t->next;
+
+		free(t);
+		t = next;
+	}
+}
+
+void rt_depot_destroy(struct rt_depot *d)
+{
+	while (d->batches) {
+		struct rt_task *b = d->batches;
+
+		d->batches = b->cancel_next;
+		free_list(b);
+	}
+	pthread_mutex_destroy(&d->lock);
+}
+
+/* A batch is a list linked by next; batches chain by cancel_next. */
+static void depot_put(struct rt_depot *d, struct rt_task *batch)
+{
+	pthread_mutex_lock(&d->lock);
+	if (d->nbatches < RT_DEPOT_MAX_BATCHES) {
+		batch->cancel_next = d->batches;
+		d->batches = batch;
+		d->nbatches++;
+		batch = NULL;
+	}
+	pthread_mutex_unlock(&d->lock);
+	free_list(batch);
+}
+
+static struct rt_task *depot_get(struct rt_depot *d)
+{
+	struct rt_task *batch;
+
+	pthread_mutex_lock(&d->lock);
+	batch = d->batches;
+	if (batch) {
+		d->batches = batch->cancel_next;
+		d->nbatches--;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return batch;
+}
+
+struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w)
+{
+	size_t size = sizeof(struct rt_task) + rt->cfg.task_arena;
+	struct rt_task *t;
+
+	if (w && !w->cache && (w->cache = depot_get(&rt->depot)))
+		w->ncache = RT_CACHE_BATCH;
+	if (w && w->cache) {
+		t = w->cache;
+		w->cache = t->next;
+		w->ncache--;
+		return t;
+	}
+	t = malloc(size);
+	if (t)
+		t->alloc_size = (uint32_t)size;
+	return t;
+}
+
+void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
+		       struct rt_task *t)
+{
+	struct rt_task *split;
+
+	if (!w || w->rt != rt) {
+		free(t);
+		return;
+	}
+	t->next = w->cache;
+	w->cache = t;
+	if (++w->ncache < 2 * RT_CACHE_BATCH)
+		return;
+	/* Keep the most recently freed (warm) batch, hand on the other. */
+	split = w->cache;
+	for (unsigned int i = 1; i < RT_CACHE_BATCH; i++)
+		split = split->next;
+	depot_put(&rt->depot, split->next);
+	split->next = NULL;
+	w->ncache = RT_CACHE_BATCH;
+}
+
+void rt_task_cache_free(struct rt_worker *w)
+{
+	free_list(w->cache);
+	w->cache = NULL;
+	w->ncache = 0;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the cmocka tests. */
+#ifndef RT_TEST_H
+#define RT_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "rtasync.h"
+
+/* A runtime with n workers (0: the default count). */
+static inline struct rt_runtime *test_runtime(unsigned int workers, bool pin)
+{
+	struct rt_runtime *rt = NULL;
+	struct rt_config cfg;
+
+	rt_config_init(&cfg);
+	if (workers)
+		cfg.workers = workers;
+	cfg.pin = pin;
+	assert_int_equal(rt_runtime_new(&cfg, &rt), 0);
+	return rt;
+}
+
+static inline struct rt_stats test_stats(struct rt_runtime *rt)
+{
+	struct rt_stats s;
+
+	assert_int_equal(rt_runtime_stats(rt, &s), 0);
+	return s;
+}
+
+/* Spawn with a handle and join from this (foreign) thread. */
+#define TEST_RUN(rt, fn, ftype, ...)					\
+	({								\
+		struct rt_task *h_ = NULL;				\
+		int64_t res_ = INT64_MIN;				\
+		assert_int_equal(RT_SPAWN((rt), &h_, (fn), ftype,	\
+					  __VA_ARGS__), 0);		\
+		assert_int_equal(rt_task_join(h_, &res_), 0);		\
+		rt_task_release(h_);					\
+		res_;							\
+	})
+
+static inline long test_online_cpus(void)
+{
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+#endif /* RT_TEST_H */

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tasks across all workers: every task runs exactly once, yields and joins
+ * lose nothing, wake-ups cross workers, sleeps and cancellation.
+ */
+#include <stdatomic.h>
+
+#include "rt_test.h"
+
+#define MILLION 1000000
+
+static struct rt_runtime *rt;
+static uint8_t *ran;			/* ran[i]: times task i ran */
+static atomic_long extra;		/* runs of an index seen twice */
+
+static int setup(void **state)
+{
+	rt = test_runtime(0, true);
+	ran = calloc(MILLION, 1);
+	return ran ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	rt_runtime_free(rt);
+	free(ran);
+	return 0;
+}
+
+struct mark_frame {
+	struct rt_frame frame;
+	uint32_t index;
+};
+
+static int64_t mark(struct rt_task *t, struct rt_frame *base)
+{
+	struct mark_frame *f = RT_FRAME(base, struct mark_frame);
+
+	/* Each index is written by one task only, unless one runs twice. */
+	if (__atomic_fetch_add(&ran[f->index], 1, __ATOMIC_RELAXED))
+		atomic_fetch_add(&extra, 1);
+	return 0;
+}
+
+static void check_each_ran_once(void)
+{
+	long missing = 0;
+
+	for (long i = 0; i < MILLION; i++)
+		missing += ran[i] == 0;
+	assert_int_equal(missing, 0);
+	assert_int_equal(atomic_load(&extra), 0);
+}
+
+static void test_million_foreign_spawns_run_once(void **state)
+{
+	struct rt_stats before = test_stats(rt), after;
+
+	memset(ran, 0, MILLION);
+	atomic_store(&extra, 0);
+	for (uint32_t i = 0; i < MILLION; i++)
+		assert_int_equal(RT_SPAWN(rt, NULL, mark, struct mark_frame,
+					  .index = i), 0);
+	assert_int_equal(rt_runtime_drain(rt), 0);
+	check_each_ran_once();
+	after = test_stats(rt);
+	assert_int_equal(after.spawned - before.spawned, MILLION);
+	assert_int_equal(after.completed - before.completed, MILLION);
+}
+
+struct spawner_frame {
+	struct rt_frame frame;
+	uint32_t i;
+};
+
+/* Spawns from inside a task go through the rseq queue of its CPU. */
+static int64_t spawner(struct rt_task *t, struct rt_frame *base)
+{
+	struct spawner_frame *f = RT_FRAME(base, struct spawner_frame);
+	int ret;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < MILLION; f->i++) {
+		ret = RT_SPAWN(rt_task_runtime(t), NULL, mark,
+			       struct mark_frame, .index = f->i);
+		if (ret)
+			return ret;
+		if (f->i % 1024 == 1023)
+			RT_YIELD();	/* let the spawned run; share them */
+	}
+	return 0;
+}
+
+static void test_million_task_spawns_run_once(void **state)
+{
+	struct rt_stats before = test_stats(rt), after;
+
+	memset(ran, 0, MILLION);
+	atomic_store(&extra, 0);
+	assert_int_equal(TEST_RUN(rt, spawner, struct spawner_frame), 0);
+	assert_int_equal(rt_runtime_drain(rt), 0);
+	check_each_ran_once();
+	after = test_stats(rt);
+	assert_int_equal(after.completed - before.completed, MILLION + 1);
+	assert_int_equal(after.yields - before.yields, MILLION / 1024);
+}
+
+/* ---- yields ------------------------------------------------------------- */
+
+#define YIELDERS 1000
+#define YIELDS 1000
+static atomic_long yields_done;
+
+struct yielder_frame {
+	struct rt_frame frame;
+	int i;
+};
+
+static int64_t yielder(struct rt_task *t, struct rt_frame *base)
+{
+	struct yielder_frame *f = RT_FRAME(base, struct yielder_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < YIELDS; f->i++) {
+		RT_YIELD();
+		atomic_fetch_add_explicit(&yields_done, 1, memory_order_relaxed);
+	}
+	return f->i;
+}
+
+static void test_yields_lose_nothing(void **state)
+{
+	struct rt_stats before = test_stats(rt), after;
+	struct rt_task *h[YIELDERS];
+	int64_t sum = 0;
+
+	atomic_store(&yields_done, 0);
+	for (int i = 0; i < YIELDERS; i++)
+		assert_int_equal(RT_SPAWN(rt, &h[i], yielder,
+					  struct yielder_frame), 0);
+	for (int i = 0; i < YIELDERS; i++) {
+		int64_t r;
+
+		assert_int_equal(rt_task_join(h[i], &r), 0);
+		sum += r;
+		rt_task_release(h[i]);
+	}
+	assert_int_equal(sum, (int64_t)YIELDERS * YIELDS);
+	assert_int_equal(atomic_load(&yields_done), (long)YIELDERS * YIELDS);
+	after = test_stats(rt);
+	assert_int_equal(after.yields - before.yields, YIELDERS * YIELDS);
+	assert_int_equal(after.completed - before.completed, YIELDERS);
+}
+
+/* ---- joins ---------------------------------------------------------------- */
+
+struct child_frame {
+	struct rt_frame frame;
+	int64_t value;
+	uint64_t sleep_ns;
+};
+
+static int64_t child(struct rt_task *t, struct rt_frame *base)
+{
+	struct child_frame *f = RT_FRAME(base, struct child_frame);
+
+	RT_BEGIN(t, base);
+	if (f->sleep_ns)
+		RT_SLEEP(f->sleep_ns);
+	else
+		RT_YIELD();
+	return f->value;
+}
+
+#define CHILDREN 200
+
+struct parent_frame {
+	struct rt_frame frame;
+	struct rt_task *kids[CHILDREN];
+	int i;
+	int64_t sum;
+};
+
+static int64_t parent(struct rt_task *t, struct rt_frame *base)
+{
+	struct parent_frame *f = RT_FRAME(base, struct parent_frame);
+	int64_t r;
+	int ret;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < CHILDREN; f->i++) {
+		ret = RT_SPAWN(rt_task_runtime(t), &f->kids[f->i], child,
+			       struct child_frame, .value = f->i,
+			       .sleep_ns = (uint64_t)(f->i % 3) * 100000);
+		if (ret)
+			return ret;
+	}
+	for (f->i = 0; f->i < CHILDREN; f->i++) {
+		RT_JOIN(r, f->kids[f->i]);
+		f->sum += r;
+		rt_task_release(f->kids[f->i]);
+	}
+	return f->sum;
+}
+
+static void test_joins_collect_every_result(void **state)
+{
+	struct parent_frame init = { .i = 0 };
+	struct rt_task *h;
+	int64_t r;
+
+	/* a root frame larger than the task arena is refused ... */
+	assert_int_equal(rt_task_spawn(rt, parent, &init.frame, sizeof(init),
+				       &h), -E2BIG);
+	{	/* ... and taken by a runtime with a larger arena */
+		struct rt_config cfg;
+		struct rt_runtime *big;
+
+		rt_config_init(&cfg);
+		cfg.task_arena = 4096;
+		assert_int_equal(rt_runtime_new(&cfg, &big), 0);
+		assert_int_equal(rt_task_spawn(big, parent, &init.frame,
+					       sizeof(init), &h), 0);
+		assert_int_equal(rt_task_join(h, &r), 0);
+		rt_task_release(h);
+		assert_int_equal(r, CHILDREN * (CHILDREN - 1) / 2);
+		rt_runtime_free(big);
+	}
+}
+
+/* ---- wake-ups across workers ---------------------------------------------- */
+
+struct waiter_frame {
+	struct rt_frame frame;
+	struct rt_task *other;
+};
+
+static int64_t waiter(struct rt_task *t, struct rt_frame *base)
+{
+	struct waiter_frame *f = RT_FRAME(base, struct waiter_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_JOIN(r, f->other);
+	return r;
+}
+
+static void test_cross_worker_wakeups(void **state)
+{
+	struct rt_stats before, after;
+	struct rt_runtime *two;
+	const int rounds = 50;
+
+	if (test_online_cpus() < 2)
+		skip();	/* needs two CPUs: a worker on each */
+	two = test_runtime(2, true);
+	before = test_stats(two);
+	for (int i = 0; i < rounds; i++) {
+		struct rt_task *sleeper, *w;
+		int64_t r;
+
+		/* Foreign spawns go round robin: one inbox each. */
+		assert_int_equal(RT_SPAWN(two, &sleeper, child,
+					  struct child_frame, .value = i,
+					  .sleep_ns = 2000000), 0);
+		assert_int_equal(RT_SPAWN(two, &w, waiter, struct waiter_frame,
+					  .other = sleeper), 0);
+		assert_int_equal(rt_task_join(w, &r), 0);
+		assert_int_equal(r, i);
+		rt_task_release(w);
+		rt_task_release(sleeper);
+	}
+	after = test_stats(two);
+	/* Both spawns of a round arrive by inbox; waiters woken from the
+	 * other worker arrive by inbox too (unless a steal put both tasks
+	 * on one worker), and a parked waiter's worker is rung by MSG_RING. */
+	assert_true(after.inbox - before.inbox > 2 * rounds);
+	assert_true(after.inbox - before.inbox <= 3 * rounds);
+	assert_true(after.wakes_msg_ring - before.wakes_msg_ring > 0);
+	rt_runtime_free(two);
+}
+
+/* ---- sleep ------------------------------------------------------------------ */
+
+static atomic_int order_next;
+static int order[10];
+
+struct sleeper_frame {
+	struct rt_frame frame;
+	int id;
+	uint64_t start;
+};
+
+static int64_t sleeper(struct rt_task *t, struct rt_frame *base)
+{
+	struct sleeper_frame *f = RT_FRAME(base, struct sleeper_frame);
+	uint64_t ns = (uint64_t)(10 - f->id) * 3000000;
+
+	RT_BEGIN(t, base);
+	f->start = rt_now_ns();
+	RT_SLEEP(ns);
+	order[atomic_fetch_add(&order_next, 1)] = f->id;
+	/* never early */
+	return rt_now_ns() - f->start >= ns ? 0 : -ETIME;
+}
+
+static void test_sleeps_wake_in_deadline_order(void **state)
+{
+	struct rt_runtime *one = test_runtime(1, true);
+	struct rt_task *h[10];
+
+	atomic_store(&order_next, 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(RT_SPAWN(one, &h[i], sleeper,
+					  struct sleeper_frame, .id = i), 0);
+	for (int i = 0; i < 10; i++) {
+		int64_t r;
+
+		assert_int_equal(rt_task_join(h[i], &r), 0);
+		assert_int_equal(r, 0);
+		rt_task_release(h[i]);
+	}
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(order[i], 9 - i);
+	assert_int_equal(test_stats(one).timers_fired, 10);
+	rt_runtime_free(one);
+}
+
+/* ---- cancellation ------------------------------------------------------------ */
+
+static atomic_int body_ran;
+static atomic_int cleanup_saw;
+
+struct nap_frame {
+	struct rt_frame frame;
+	int depth;
+};
+
+/* Three frames deep, the innermost asleep for a minute; frame 1 catches. */
+static int64_t nap(struct rt_task *t, struct rt_frame *base)
+{
+	struct nap_frame *f = RT_FRAME(base, struct nap_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	atomic_store(&body_ran, 1);
+	if (f->depth == 2) {
+		RT_SLEEP(60ull * 1000000000);
+		return 0;
+	}
+	if (f->depth == 1)
+		RT_CATCH(true);
+	RT_CALL(r, nap, struct nap_frame, .depth = f->depth + 1);
+	if (r < 0) {
+		atomic_store(&cleanup_saw, (int)r);
+		return r;	/* rethrow after cleaning up */
+	}
+	return r;
+}
+
+static void test_cancel_suspended_task(void **state)
+{
+	struct rt_task *h;
+	uint64_t start = rt_now_ns();
+	int64_t r;
+
+	atomic_store(&cleanup_saw, 0);
+	assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame), 0);
+	while (!atomic_load(&body_ran))
+		usleep(100);
+	usleep(2000);
+	assert_int_equal(rt_task_cancel(h), 0);
+	assert_int_equal(rt_task_join(h, &r), 0);
+	assert_int_equal(r, -ECANCELED);
+	assert_int_equal(atomic_load(&cleanup_saw), -ECANCELED);
+	/* woken by the cancel, not by the minute-long timer */
+	assert_true(rt_now_ns() - start < 30ull * 1000000000);
+	assert_int_equal(rt_task_cancel(h), -EALREADY);
+	rt_task_release(h);
+}
+
+struct spin_frame {
+	struct rt_frame frame;
+	uint64_t ns;
+};
+
+static int64_t spin(struct rt_task *t, struct rt_frame *base)
+{
+	struct spin_frame *f = RT_FRAME(base, struct spin_frame);
+	uint64_t end = rt_now_ns() + f->ns;
+
+	while (rt_now_ns() < end)
+		;
+	return 1;
+}
+
+static void test_cancel_before_start(void **state)
+{
+	struct rt_runtime *one = test_runtime(1, true);
+	struct rt_task *busy, *h;
+	int64_t r;
+
+	atomic_store(&body_ran, 0);
+	/* the only worker is busy, so h cannot start before the cancel */
+	assert_int_equal(RT_SPAWN(one, &busy, spin, struct spin_frame,
+				  .ns = 50000000), 0);
+	usleep(5000);
+	assert_int_equal(RT_SPAWN(one, &h, nap, struct nap_frame), 0);
+	assert_int_equal(rt_task_cancel(h), 0);
+	assert_int_equal(rt_task_cancel(h), 0);	/* idempotent */
+	assert_int_equal(rt_task_join(h, &r), 0);
+	assert_int_equal(r, -ECANCELED);
+	assert_int_equal(atomic_load(&body_ran), 0);
+	assert_int_equal(rt_task_join(busy, &r), 0);
+	assert_int_equal(r, 1);
+	rt_task_release(h);
+	rt_task_release(busy);
+	rt_runtime_free(one);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_million_foreign_spawns_run_once),
+		cmocka_unit_test(test_million_task_spawns_run_once),
+		cmocka_unit_test(test_yields_lose_nothing),
+		cmocka_unit_test(test_joins_collect_every_result),
+		cmocka_unit_test(test_cross_worker_wakeups),
+		cmocka_unit_test(test_sleeps_wake_in_deadline_order),
+		cmocka_unit_test(test_cancel_suspended_task),
+		cmocka_unit_test(test_cancel_before_start),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
