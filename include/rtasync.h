@@ -230,8 +230,8 @@ static inline void rt_frame_set_catch(struct rt_frame *f, bool on)
  * suspended (GNU computed goto), so an await may stand anywhere.
  */
 #define RT_BEGIN(task, frame)						\
-	struct rt_task *const rt__t = (task);				\
-	struct rt_frame *const rt__f = (frame);				\
+	struct rt_task *const rt__t __attribute__((unused)) = (task);	\
+	struct rt_frame *const rt__f __attribute__((unused)) = (frame);\
 	int64_t rt__discard __attribute__((unused));			\
 	if (rt__f->resume)						\
 		goto *((char *)&&rt__entry + rt__f->resume);		\

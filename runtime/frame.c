@@ -3,7 +3,8 @@
  * The frame arena of a task: a stack of frames, bump-allocated.
  *
  * The first stretch is inline in the task's own allocation. A chain that
- * outgrows it continues in chunks twice as large each time; a chunk that
+ * outgrows it continues in chunks twice as large each time (1 KiB at
+ * least, and large enough for a root frame that did not fit); a chunk that
  * empties is kept as the task's spare, so a call that straddles a chunk
  * boundary in a loop does not allocate each time around.
  *
@@ -32,8 +33,11 @@ static size_t arena_capacity(struct rt_task *t)
 {
 	if (t->chunk)
 		return t->chunk->size;
-	return t->alloc_size - sizeof(struct rt_task);
+	return t->rt->cfg.task_arena;
 }
+
+/* The smallest chunk: a chain that leaves the inline arena likely goes on. */
+#define RT_CHUNK_MIN 1024
 
 static struct rt_chunk *chunk_get(struct rt_task *t, size_t need)
 {
@@ -44,6 +48,8 @@ static struct rt_chunk *chunk_get(struct rt_task *t, size_t need)
 		t->spare = NULL;
 		return c;
 	}
+	if (size < RT_CHUNK_MIN)
+		size = RT_CHUNK_MIN;
 	if (size < need)
 		size = need;
 	c = malloc(size);
@@ -93,7 +99,7 @@ void rt_arena_reset(struct rt_task *t)
 	t->chunk = NULL;
 	t->spare = NULL;
 	t->h.arena_top = t->arena;
-	t->h.arena_end = (char *)t + t->alloc_size;
+	t->h.arena_end = t->arena + t->rt->cfg.task_arena;
 }
 
 void rt_arena_release(struct rt_task *t)

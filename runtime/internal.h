@@ -57,29 +57,35 @@ _Static_assert(sizeof(struct rt_chunk) % 16 == 0, "chunk data alignment");
 
 struct rt_worker;
 
+/* Bits of rt_task.flags, set once each with an atomic fetch-or. */
+enum {
+	RT_TF_JOINED = 1u << 0,		/* someone joined: a second join fails */
+	RT_TF_CANCEL = 1u << 1,		/* cancellation requested */
+	RT_TF_FOREIGN = 1u << 2,	/* a foreign thread waits on done */
+};
+
 struct rt_task {
 	struct rt_task_head h;		/* the inline fast paths' view */
 	struct rt_runtime *rt;
 	struct rt_task *next;		/* inbox, overflow, cache link */
 	struct rt_task *cancel_next;	/* cancel inbox link */
-	_Atomic(struct rt_worker *) worker;	/* last worker to run it */
-	_Atomic(struct rt_worker *) timer_owner; /* heap it sleeps in */
 	_Atomic(struct rt_task *) waiter;	/* task awaiting its join */
-	struct rt_task *join_target;	/* RT_ACT_JOIN payload */
-	uint64_t deadline;		/* RT_ACT_SLEEP payload */
+	union {				/* the pending action's payload */
+		struct rt_task *join_target;	/* RT_ACT_JOIN */
+		uint64_t deadline;		/* RT_ACT_SLEEP, while asleep */
+	};
 	int64_t result;
+	struct rt_chunk *chunk;		/* current chunk, NULL = inline */
+	struct rt_chunk *spare;		/* last chunk left, kept for reuse */
 	int32_t timer_idx;		/* index in the owner's heap, -1 */
+	_Atomic uint32_t refs;
+	_Atomic uint32_t done;		/* futex word for foreign joiners */
+	_Atomic uint32_t flags;		/* RT_TF_* */
+	_Atomic uint16_t worker;	/* id of the last worker to run it */
+	_Atomic uint16_t timer_owner;	/* id of the worker whose heap holds it */
 	uint8_t action;			/* enum rt_action */
 	uint8_t started;
 	uint8_t detached;		/* spawned without a handle */
-	_Atomic uint32_t refs;
-	_Atomic uint32_t done;		/* futex word for foreign joiners */
-	_Atomic uint32_t foreign_joiners;
-	_Atomic uint32_t joined;
-	_Atomic uint32_t cancel;
-	struct rt_chunk *chunk;		/* current chunk, NULL = inline */
-	struct rt_chunk *spare;		/* last chunk left, kept for reuse */
-	uint32_t alloc_size;		/* this allocation: task + inline arena */
 	char arena[] __attribute__((aligned(16)));
 };
 
@@ -148,6 +154,21 @@ struct rt_runtime {
 	bool shut;
 	char ring_desc[64];
 };
+
+/*
+ * A task names workers by id, index + 1 (0: none), which keeps a task at
+ * two cache lines (RT_MAX_WORKERS fits in 16 bits).
+ */
+static inline struct rt_worker *rt_worker_by_id(struct rt_runtime *rt,
+						uint16_t id)
+{
+	return id ? &rt->workers[id - 1] : NULL;
+}
+
+static inline uint16_t rt_worker_id(const struct rt_worker *w)
+{
+	return w ? (uint16_t)(w->index + 1) : 0;
+}
 
 /* Stats are read racily by rt_runtime_stats(); the owner bumps them. */
 #define RT_STAT_ADD(w, field, n)					\

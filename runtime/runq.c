@@ -18,11 +18,10 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "arch/x86_64/rseq.h"
 #include "runq.h"
 #include "runq_atomic.h"
 
-/* The CPU queue this thread last used, for atomic mode and for callers. */
+/* Atomic mode: the CPU queue this thread last used. */
 static __thread int runq_cpu_cache = -1;
 
 static int sys_membarrier(int cmd, unsigned int flags, int cpu)
@@ -123,10 +122,6 @@ void rt_runqs_destroy(struct rt_runqs *qs)
 	qs->q = NULL;
 }
 
-int rt_runq_cpu(void)
-{
-	return runq_cpu_cache;
-}
 
 /* Atomic mode has no "current CPU" guarantee; any queue is safe, so use
  * the CPU we last saw, refreshed now and then to follow migrations. */
@@ -155,6 +150,14 @@ static void wait_for_thief(struct rt_rseq_ring *r)
 	}
 }
 
+int rt_runq_cpu(struct rt_runqs *qs)
+{
+	if (qs->mode == RT_QUEUE_RSEQ)
+		return (int)rt_rseq_cpu();
+	return (int)atomic_cpu(qs);
+}
+
+/* The retry loops behind the inline fast paths in runq.h. */
 static int rseq_push(struct rt_runqs *qs, void *item, struct rt_runq_stats *st)
 {
 	for (;;) {
@@ -162,7 +165,6 @@ static int rseq_push(struct rt_runqs *qs, void *item, struct rt_runq_stats *st)
 		struct rt_rseq_ring *r = (struct rt_rseq_ring *)qs->q[cpu];
 		int ret = rt_rseq_push(r, cpu, item);
 
-		runq_cpu_cache = (int)cpu;
 		if (__builtin_expect(ret == 0, 1))
 			return 0;
 		if (ret == 1)
@@ -184,7 +186,6 @@ static void *rseq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
 		void *item;
 		int ret = rt_rseq_pop(r, cpu, &item);
 
-		runq_cpu_cache = (int)cpu;
 		if (__builtin_expect(ret == 0, 1))
 			return item;
 		if (ret == 1)
@@ -198,17 +199,18 @@ static void *rseq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
 	}
 }
 
-int rt_runq_push(struct rt_runqs *qs, void *item, struct rt_runq_stats *st)
+int rt__runq_push_slow(struct rt_runqs *qs, void *item,
+		       struct rt_runq_stats *st)
 {
-	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ, 1))
+	if (qs->mode == RT_QUEUE_RSEQ)
 		return rseq_push(qs, item, st);
 	return rt_atomic_ring_push((struct rt_atomic_ring *)qs->q[atomic_cpu(qs)],
 				   item);
 }
 
-void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
+void *rt__runq_pop_slow(struct rt_runqs *qs, struct rt_runq_stats *st)
 {
-	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ, 1))
+	if (qs->mode == RT_QUEUE_RSEQ)
 		return rseq_pop(qs, st);
 	return rt_atomic_ring_pop((struct rt_atomic_ring *)qs->q[atomic_cpu(qs)]);
 }

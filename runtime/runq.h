@@ -14,9 +14,11 @@
 #ifndef RT_RUNQ_H
 #define RT_RUNQ_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "arch/x86_64/rseq.h"
 #include "rtasync.h"
 
 struct rt_runq;
@@ -44,14 +46,51 @@ int rt_runqs_init(struct rt_runqs *qs, enum rt_queue_mode mode,
 		  unsigned int size);
 void rt_runqs_destroy(struct rt_runqs *qs);
 
-/* Push onto this CPU's queue: 0, or -ENOSPC when it is full. */
-int rt_runq_push(struct rt_runqs *qs, void *item, struct rt_runq_stats *st);
+int rt__runq_push_slow(struct rt_runqs *qs, void *item,
+		       struct rt_runq_stats *st);
+void *rt__runq_pop_slow(struct rt_runqs *qs, struct rt_runq_stats *st);
+
+/*
+ * Push onto this CPU's queue: 0, or -ENOSPC when it is full. Inline: in
+ * rseq mode the common case is one critical section, no call.
+ */
+static inline int rt_runq_push(struct rt_runqs *qs, void *item,
+			       struct rt_runq_stats *st)
+{
+	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ, 1)) {
+		uint32_t cpu = rt_rseq_cpu();
+		int ret = rt_rseq_push((struct rt_rseq_ring *)qs->q[cpu], cpu,
+				       item);
+
+		if (__builtin_expect(ret == 0, 1))
+			return 0;
+		if (ret == -2)
+			st->aborts++;
+	}
+	return rt__runq_push_slow(qs, item, st);
+}
 
 /* Pop from this CPU's queue (FIFO): the item, or NULL when empty. */
-void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st);
+static inline void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
+{
+	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ, 1)) {
+		uint32_t cpu = rt_rseq_cpu();
+		void *item;
+		int ret = rt_rseq_pop((struct rt_rseq_ring *)qs->q[cpu], cpu,
+				      &item);
 
-/* The CPU whose queue the last push/pop of this thread used. */
-int rt_runq_cpu(void);
+		if (__builtin_expect(ret == 0, 1))
+			return item;
+		if (ret == 1)
+			return NULL;
+		if (ret == -2)
+			st->aborts++;
+	}
+	return rt__runq_pop_slow(qs, st);
+}
+
+/* The CPU whose queue this thread uses now. */
+int rt_runq_cpu(struct rt_runqs *qs);
 
 /* Items queued on cpu (a racy hint for thieves). */
 unsigned int rt_runq_len(struct rt_runqs *qs, unsigned int cpu);

@@ -25,8 +25,8 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->queue_mode = RT_QUEUE_AUTO;
 	cfg->queue_size = 4096;
 	cfg->ring_entries = 256;
-	cfg->task_arena = 1024;
-	cfg->spin_us = 20;
+	cfg->task_arena = 256;
+	cfg->spin_us = 50;
 }
 
 static int config_check(const struct rt_config *cfg)

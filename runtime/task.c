@@ -24,18 +24,32 @@ void rt_task_unref(struct rt_worker *w, struct rt_task *t)
 		task_free(w, t);
 }
 
-static void task_init(struct rt_task *t, struct rt_runtime *rt,
-		      rt_async_fn fn, const struct rt_frame *frame,
-		      size_t frame_size, bool handle)
+/*
+ * The root frame goes at the start of the inline arena; one that does not
+ * fit there starts the task's first chunk instead.
+ */
+static struct rt_frame *root_frame_alloc(struct rt_task *t, size_t size)
 {
 	struct rt_frame *root = (struct rt_frame *)t->arena;
 
+	if (size <= t->rt->cfg.task_arena) {
+		t->h.arena_top = t->arena + ((size + 15) & ~(size_t)15);
+		return root;
+	}
+	return rt__frame_push_slow(t, NULL, size, 16);
+}
+
+static int task_init(struct rt_task *t, struct rt_runtime *rt,
+		     rt_async_fn fn, const struct rt_frame *frame,
+		     size_t frame_size, bool handle)
+{
+	struct rt_frame *root;
+
 	t->rt = rt;
 	t->next = t->cancel_next = NULL;
-	atomic_init(&t->worker, NULL);
-	atomic_init(&t->timer_owner, NULL);
+	atomic_init(&t->worker, 0);
+	atomic_init(&t->timer_owner, 0);
 	atomic_init(&t->waiter, NULL);
-	t->join_target = NULL;
 	t->result = 0;
 	t->timer_idx = -1;
 	t->action = RT_ACT_NONE;
@@ -43,19 +57,21 @@ static void task_init(struct rt_task *t, struct rt_runtime *rt,
 	t->detached = !handle;
 	atomic_init(&t->refs, handle ? 2 : 1);
 	atomic_init(&t->done, 0);
-	atomic_init(&t->foreign_joiners, 0);
-	atomic_init(&t->joined, 0);
-	atomic_init(&t->cancel, 0);
+	atomic_init(&t->flags, 0);
 	rt_arena_reset(t);
 
+	root = root_frame_alloc(t, frame_size);
+	if (!root)
+		return -ENOMEM;
 	memcpy(root, frame, frame_size);
 	root->fn = fn;
 	root->resume = 0;
 	root->caller_off = 0;
-	root->flags = RT_FRAME_ROOT;
-	t->h.arena_top = t->arena + ((frame_size + 15) & ~(size_t)15);
+	root->flags = (uint16_t)((root == (struct rt_frame *)t->arena ? 0 :
+				  RT_FRAME_CHUNK_FIRST) | RT_FRAME_ROOT);
 	t->h.top = root;
 	t->h.ret = 0;
+	return 0;
 }
 
 static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
@@ -63,8 +79,6 @@ static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
 {
 	if (!rt || !fn || !frame || frame_size < sizeof(struct rt_frame))
 		return -EINVAL;
-	if (frame_size > rt->cfg.task_arena)
-		return -E2BIG;
 	if (atomic_load_explicit(&rt->closing, memory_order_acquire))
 		return -ESHUTDOWN;
 	return 0;
@@ -84,11 +98,12 @@ int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 	if (self && self->rt != rt)
 		self = NULL;	/* a task of another runtime spawns here */
 	t = rt_task_block_get(rt, self);
-	if (!t) {
-		RT_PROBE1(spawn_failed, -ENOMEM);
-		return -ENOMEM;
+	if (!t)
+		goto err_nomem;
+	if (task_init(t, rt, fn, frame, frame_size, handle != NULL)) {
+		task_free(self, t);
+		goto err_nomem;
 	}
-	task_init(t, rt, fn, frame, frame_size, handle != NULL);
 	if (handle)
 		*handle = t;
 
@@ -102,6 +117,9 @@ int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 		rt_task_make_runnable(NULL, t);
 	}
 	return 0;
+err_nomem:
+	RT_PROBE1(spawn_failed, -ENOMEM);
+	return -ENOMEM;
 }
 
 /*
@@ -148,15 +166,15 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 	t->result = r;
 	atomic_store_explicit(&t->done, 1, memory_order_release);
 	/* The exchange is a full barrier (lock xchg): it orders the store of
-	 * done before the load of foreign_joiners, the other half of the
-	 * Dekker pair in rt_task_join(). */
+	 * done before the load of flags, the other half of the Dekker pair
+	 * in rt_task_join(). */
 	waiter = atomic_exchange_explicit(&t->waiter, RT_WAITER_DONE,
 					  memory_order_seq_cst);
 	if (waiter) {
 		waiter->h.ret = r;
 		rt_task_make_runnable(w, waiter);
 	}
-	if (atomic_load_explicit(&t->foreign_joiners, memory_order_seq_cst))
+	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_FOREIGN)
 		rt_futex_wake_all(&t->done);
 	rt_task_unref(w, t);
 }
@@ -182,12 +200,13 @@ static void commit_sleep(struct rt_worker *w, struct rt_task *t)
 		rt_worker_push_local(w, t);
 		return;
 	}
-	atomic_store_explicit(&t->timer_owner, w, memory_order_seq_cst);
+	atomic_store_explicit(&t->timer_owner, rt_worker_id(w),
+			      memory_order_seq_cst);
 	/* A cancel that raced our check in rt_op_sleep must not be lost:
 	 * either we see its flag here or it sees us in the heap. */
-	if (atomic_load_explicit(&t->cancel, memory_order_seq_cst)) {
+	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_CANCEL) {
 		rt_timer_remove(&w->timers, t);
-		atomic_store_explicit(&t->timer_owner, NULL, memory_order_relaxed);
+		atomic_store_explicit(&t->timer_owner, 0, memory_order_relaxed);
 		t->h.ret = -ECANCELED;
 		rt_worker_push_local(w, t);
 	}
@@ -216,10 +235,11 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 {
 	int64_t r;
 
-	atomic_store_explicit(&t->worker, w, memory_order_relaxed);
+	atomic_store_explicit(&t->worker, rt_worker_id(w), memory_order_relaxed);
 	if (!t->started) {
 		t->started = 1;
-		if (atomic_load_explicit(&t->cancel, memory_order_relaxed)) {
+		if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
+		    RT_TF_CANCEL) {
 			rt_frame_pop(t, t->h.top);
 			task_complete(w, t, -ECANCELED);
 			return;
@@ -250,12 +270,11 @@ int rt_task_join(struct rt_task *t, int64_t *result)
 		return -EINVAL;
 	if (rt__self)
 		return -EDEADLK;	/* would block a worker: use RT_JOIN */
-	if (atomic_exchange(&t->joined, 1))
+	if (atomic_fetch_or(&t->flags, RT_TF_JOINED | RT_TF_FOREIGN) &
+	    RT_TF_JOINED)
 		return -EALREADY;
-	atomic_fetch_add(&t->foreign_joiners, 1);
 	while (!atomic_load(&t->done))
 		rt_futex_wait(&t->done, 0, 0);
-	atomic_fetch_sub(&t->foreign_joiners, 1);
 	if (result)
 		*result = t->result;
 	return 0;
@@ -296,11 +315,13 @@ int rt_task_cancel(struct rt_task *t)
 		return -EINVAL;
 	if (atomic_load_explicit(&t->done, memory_order_acquire))
 		return -EALREADY;
-	if (atomic_exchange_explicit(&t->cancel, 1, memory_order_seq_cst))
+	if (atomic_fetch_or_explicit(&t->flags, RT_TF_CANCEL,
+				      memory_order_seq_cst) & RT_TF_CANCEL)
 		return 0;
 	/* Pairs with commit_sleep(): it publishes timer_owner, then reads
 	 * the flag; we set the flag, then read timer_owner. */
-	w = atomic_load_explicit(&t->timer_owner, memory_order_seq_cst);
+	w = rt_worker_by_id(t->rt, atomic_load_explicit(&t->timer_owner,
+						       memory_order_seq_cst));
 	if (!w)
 		return 0;	/* not asleep: its next op sees the flag */
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
@@ -317,7 +338,7 @@ static int64_t op_check(struct rt_task *t)
 		return -EINVAL;
 	if (t != rt__running)
 		return -EPERM;	/* not the task running on this thread */
-	if (atomic_load_explicit(&t->cancel, memory_order_seq_cst))
+	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_CANCEL)
 		return -ECANCELED;
 	return 0;
 }
@@ -364,7 +385,7 @@ int64_t rt_op_join(struct rt_task *t, struct rt_task *other)
 		return -EINVAL;
 	if (other == t)
 		return -EDEADLK;
-	if (atomic_exchange(&other->joined, 1))
+	if (atomic_fetch_or(&other->flags, RT_TF_JOINED) & RT_TF_JOINED)
 		return -EALREADY;
 	if (atomic_load_explicit(&other->done, memory_order_acquire))
 		return other->result;

@@ -87,10 +87,7 @@ struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w)
 		w->ncache--;
 		return t;
 	}
-	t = malloc(size);
-	if (t)
-		t->alloc_size = (uint32_t)size;
-	return t;
+	return malloc(size);
 }
 
 void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,

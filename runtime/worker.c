@@ -31,8 +31,21 @@
 
 #include "internal.h"
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define RT_UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#else
+#define RT_UNDER_VALGRIND() 0
+#endif
+
 #define RT_BATCH 64
 #define RT_STEAL_MAX 1024
+/*
+ * Donate only from a queue this long: moving a task to another CPU costs
+ * it cache misses and, for fork-join work, a cross-CPU wake-up of the
+ * joiner (tens of us here), which a short queue does not repay.
+ */
+#define RT_DONATE_MIN (4 * RT_BATCH)
 
 /* user_data tags for the CQEs a worker gets today */
 enum {
@@ -56,9 +69,10 @@ uint64_t rt_now_ns(void)
 static void wake_a_parked_worker(struct rt_worker *w);
 
 /*
- * Queue t on this CPU. If some worker sleeps, ring one: this worker may
- * not come back to its loop for a long time (a task that hogs it), and
- * the sleeper would otherwise never see the new work.
+ * Queue t on this CPU. If some worker sleeps and this queue holds more
+ * than the one task we are about to run next, ring a sleeper: this worker
+ * may not come back to its loop for a long time (a task that hogs it),
+ * and the sleeper would otherwise never see the work.
  */
 void rt_worker_push_local(struct rt_worker *w, struct rt_task *t)
 {
@@ -69,7 +83,8 @@ void rt_worker_push_local(struct rt_worker *w, struct rt_task *t)
 		RT_PROBE1(overflow, w->index);
 		rt_overflow_push(&rt->overflow, t);
 	}
-	if (unlikely(atomic_load_explicit(&rt->nparked, memory_order_relaxed)))
+	if (unlikely(atomic_load_explicit(&rt->nparked, memory_order_relaxed)) &&
+	    rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu(&rt->runqs)) > 1)
 		wake_a_parked_worker(w);
 }
 
@@ -81,8 +96,8 @@ void rt_worker_push_local(struct rt_worker *w, struct rt_task *t)
 void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
 {
 	struct rt_runtime *rt = t->rt;
-	struct rt_worker *home = atomic_load_explicit(&t->worker,
-						      memory_order_relaxed);
+	struct rt_worker *home = rt_worker_by_id(rt,
+		atomic_load_explicit(&t->worker, memory_order_relaxed));
 
 	if (self && (home == self || !home)) {
 		rt_worker_push_local(self, t);
@@ -190,8 +205,8 @@ static void share_work(struct rt_worker *w)
 
 	if (!atomic_load_explicit(&rt->nidle, memory_order_relaxed))
 		return;
-	len = rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu());
-	if (len >= 2 * RT_BATCH)
+	len = rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu(&w->rt->runqs));
+	if (len >= RT_DONATE_MIN)
 		donate(w, len);
 }
 
@@ -212,7 +227,7 @@ static void take_inbox(struct rt_worker *w)
 
 static void wake_sleeper(struct rt_worker *w, struct rt_task *t, int64_t ret)
 {
-	atomic_store_explicit(&t->timer_owner, NULL, memory_order_relaxed);
+	atomic_store_explicit(&t->timer_owner, 0, memory_order_relaxed);
 	t->h.ret = ret;
 	rt_worker_push_local(w, t);
 }
@@ -226,7 +241,7 @@ static void take_cancels(struct rt_worker *w)
 
 		/* Only we put tasks in our heap, so this test is exact. */
 		if (atomic_load_explicit(&t->timer_owner,
-					 memory_order_relaxed) == w) {
+					 memory_order_relaxed) == rt_worker_id(w)) {
 			rt_timer_remove(&w->timers, t);
 			wake_sleeper(w, t, -ECANCELED);
 			RT_STAT_INC(w, cancels);
@@ -283,7 +298,7 @@ static bool steal(struct rt_worker *w)
 {
 	struct rt_runqs *qs = &w->rt->runqs;
 	unsigned int start = (unsigned int)rand_r(&w->tick);
-	unsigned int self = (unsigned int)rt_runq_cpu();
+	unsigned int self = (unsigned int)rt_runq_cpu(qs);
 	void *got[RT_STEAL_MAX];
 
 	for (unsigned int i = 0; i < qs->ncpus; i++) {
@@ -367,6 +382,10 @@ static void worker_park(struct rt_worker *w)
 	if (has_work(w) || atomic_load(&rt->stop))
 		goto unpark;
 	tell_drain_waiters(rt);
+	/* valgrind 3.19 holds its big lock across io_uring_enter, so a long
+	 * wait there stops every other thread: wait in short slices. */
+	if (RT_UNDER_VALGRIND() && next > rt_now_ns() + 1000000)
+		next = rt_now_ns() + 1000000;
 	if (next != UINT64_MAX) {
 		uint64_t now = rt_now_ns();
 		uint64_t delta = next > now ? next - now : 0;
@@ -395,7 +414,7 @@ static bool has_own_work(struct rt_worker *w)
 	return !rt_inbox_empty(&w->inbox) || !rt_inbox_empty(&w->cancels) ||
 	       atomic_load_explicit(&w->rt->overflow.count,
 				    memory_order_relaxed) ||
-	       rt_runq_len(&w->rt->runqs, (unsigned int)rt_runq_cpu());
+	       rt_runq_len(&w->rt->runqs, (unsigned int)rt_runq_cpu(&w->rt->runqs));
 }
 
 /*

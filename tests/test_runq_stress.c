@@ -2,12 +2,15 @@
 /*
  * The per-CPU queues under fire: four times more threads than CPUs, not
  * pinned, so critical sections really are preempted and migrated, while a
- * thief steals from every CPU. Every item must come out exactly once, and
- * in rseq mode the abort path must have run.
+ * thief steals from every CPU and, in rseq mode, a fence storm restarts
+ * sections at arbitrary points. Every item must come out exactly once,
+ * and the abort path must have run.
  */
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 
 #include "rt_test.h"
 #include "runq.h"
@@ -77,6 +80,23 @@ static void *thief(void *p)
 	return NULL;
 }
 
+/*
+ * Restart whatever critical section runs on each CPU in turn, as a
+ * preemption or migration would at an arbitrary instruction. The fence
+ * is the one thieves use; without the steal flag it only forces aborts.
+ */
+static void *fence_storm(void *p)
+{
+	unsigned int cpu = 0;
+
+	while (!atomic_load(&stop_thief)) {
+		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+			MEMBARRIER_CMD_FLAG_CPU, cpu);
+		cpu = (cpu + 1) % qs.ncpus;
+	}
+	return NULL;
+}
+
 static void drain_all(void)
 {
 	void *got[256];
@@ -94,7 +114,7 @@ static void drain_all(void)
 static uint64_t stress_round(enum rt_queue_mode mode)
 {
 	struct worker_arg args[MAX_THREADS];
-	pthread_t th[MAX_THREADS], thief_th;
+	pthread_t th[MAX_THREADS], thief_th, storm_th;
 	uint64_t aborts = 0, total = (uint64_t)nthreads * OPS_PER_THREAD;
 	long missing = 0;
 
@@ -105,6 +125,9 @@ static uint64_t stress_round(enum rt_queue_mode mode)
 	atomic_store(&stop_thief, 0);
 	steals = 0;
 	assert_int_equal(pthread_create(&thief_th, NULL, thief, NULL), 0);
+	if (mode == RT_QUEUE_RSEQ)
+		assert_int_equal(pthread_create(&storm_th, NULL, fence_storm,
+						NULL), 0);
 	for (unsigned int i = 0; i < nthreads; i++) {
 		args[i] = (struct worker_arg){ .id = i };
 		assert_int_equal(pthread_create(&th[i], NULL, pusher_popper,
@@ -116,6 +139,8 @@ static uint64_t stress_round(enum rt_queue_mode mode)
 	}
 	atomic_store(&stop_thief, 1);
 	pthread_join(thief_th, NULL);
+	if (mode == RT_QUEUE_RSEQ)
+		pthread_join(storm_th, NULL);
 	drain_all();
 
 	for (uint64_t i = 0; i < total; i++)
