@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rtasync-trace.c - entry point: global options and the OBJECT dispatch
+ * of the bpftool-style grammar
+ *
+ *	rtasync-trace [OPTIONS] OBJECT COMMAND [ARGS]
+ *
+ * Each object lives in its own file (sched_cmd.c, task_cmd.c) and parses
+ * its own commands; `help` works at every level.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace.h"
+
+#ifndef RTASYNC_VERSION
+#define RTASYNC_VERSION "unknown"
+#endif
+
+struct trace_object {
+	const char *name;
+	int (*run)(const struct trace_opts *opts, int argc, char **argv);
+};
+
+static const struct trace_object objects[] = {
+	{ "sched", do_sched },
+	{ "task",  do_task },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %1$s [OPTIONS] OBJECT { COMMAND | help }\n"
+		"       %1$s help\n"
+		"\n"
+		"       OBJECT := { sched | task }\n"
+		"       OPTIONS := { -j|--json | -p|--pretty | --duration SEC |\n"
+		"                    --interval SEC | -d|--debug | -V|--version |\n"
+		"                    -h|--help }\n"
+		"\n"
+		"       sched stat   per-thread switches, on/off-CPU time, run-queue\n"
+		"                    latency and per-CPU idle time (eBPF)\n"
+		"       task ...     async-task views of a librtasync process (coming)\n"
+		"\n"
+		"Run '%1$s OBJECT help' for an object's commands.\n",
+		trace_prog);
+}
+
+enum { OPT_DURATION = 256, OPT_INTERVAL };
+
+static const struct option longopts[] = {
+	{ "json",     no_argument,	 NULL, 'j' },
+	{ "pretty",   no_argument,	 NULL, 'p' },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "debug",    no_argument,	 NULL, 'd' },
+	{ "version",  no_argument,	 NULL, 'V' },
+	{ "help",     no_argument,	 NULL, 'h' },
+	{ 0 }
+};
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_global(struct trace_opts *opts, int argc, char **argv)
+{
+	int opt;
+
+	/* '+': stop at OBJECT, whose options may look like ours (-p PID) */
+	while ((opt = getopt_long(argc, argv, "+jpdVh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			opts->json = true;
+			break;
+		case 'p':
+			opts->json = opts->pretty = true;
+			break;
+		case 'd':
+			opts->debug = true;
+			break;
+		case OPT_DURATION:
+			if (trace_parse_seconds(optarg, &opts->duration)) {
+				trace_err("bad --duration '%s' (seconds > 0)", optarg);
+				return TRACE_EXIT_USAGE;
+			}
+			break;
+		case OPT_INTERVAL:
+			if (trace_parse_seconds(optarg, &opts->interval)) {
+				trace_err("bad --interval '%s' (seconds > 0)", optarg);
+				return TRACE_EXIT_USAGE;
+			}
+			break;
+		case 'V':
+			printf("%s %s\n", trace_prog, RTASYNC_VERSION);
+			return TRACE_EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return TRACE_EXIT_OK;
+		default:
+			usage(stderr);
+			return TRACE_EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct trace_opts opts = {};
+	const char *name;
+	size_t i;
+	int ret;
+
+	trace_prog = basename(argv[0]);
+	ret = parse_global(&opts, argc, argv);
+	if (ret >= 0)
+		return ret;
+	if (optind >= argc) {
+		usage(stderr);
+		return TRACE_EXIT_USAGE;
+	}
+	name = argv[optind];
+	if (trace_is_help(name)) {
+		usage(stdout);
+		return TRACE_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+		if (!strcmp(name, objects[i].name))
+			return objects[i].run(&opts, argc - optind - 1,
+					      argv + optind + 1);
+	trace_err("unknown object '%s'", name);
+	usage(stderr);
+	return TRACE_EXIT_USAGE;
+}

@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sched_obs.c - loads the scheduler observer (bpf/sched.bpf.c), seeds and
+ * filters the traced threads, and reads the kernel's aggregates into
+ * snapshots.  See sched_obs.h for the interface, Documentation/bpf.md for
+ * how time is attributed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "sched_obs.h"
+#include "sched.skel.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define CGROUP_MAX_DEPTH 16
+
+struct sched_obs {
+	struct sched_bpf *skel;
+	uint64_t start_ns;
+	uint32_t gen;		/* runq max generation, see runq_max_gen */
+	int ncpus;
+	char cg_dir[PATH_MAX];	/* traced cgroup, "" when tracing pids */
+};
+
+static bool libbpf_debug;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list args)
+{
+	if (level == LIBBPF_DEBUG && !libbpf_debug)
+		return 0;
+	if (level == LIBBPF_INFO && !libbpf_debug)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns()'s clock */
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* dir + "/" + name into buf; false when it does not fit */
+static bool path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return n >= 0 && (size_t)n < len;
+}
+
+static int read_small_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+pid_t sched_pid_tgid(pid_t pid)
+{
+	char path[64], buf[2048], *p;
+	long tgid;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_small_file(path, buf, sizeof(buf)) < 0)
+		return -ESRCH;
+	p = strstr(buf, "\nTgid:");
+	if (!p)
+		return -ESRCH;
+	tgid = strtol(p + 6, NULL, 10);
+	return tgid > 0 ? (pid_t)tgid : -ESRCH;
+}
+
+/* 'R' in /proc/.../stat: running or about to run. */
+static bool thread_runnable(uint32_t tgid, uint32_t tid)
+{
+	char path[96], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/stat", tgid, tid);
+	if (read_small_file(path, buf, sizeof(buf)) < 0)
+		return false;
+	p = strrchr(buf, ')');	/* comm may hold spaces and parentheses */
+	return p && p[1] == ' ' && p[2] == 'R';
+}
+
+/* A live thread's current name; the kernel side copies it only at exit. */
+static void thread_comm(uint32_t tgid, uint32_t tid, char *comm, size_t len)
+{
+	char path[96];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", tgid, tid);
+	n = read_small_file(path, comm, len);
+	if (n > 0 && comm[n - 1] == '\n')
+		comm[n - 1] = '\0';
+}
+
+/*
+ * The BPF side creates a thread's entry at its first event; a thread that
+ * sleeps through the whole trace would never show.  Seed every thread that
+ * exists now, as "unseen" (state unchanged since the start).
+ */
+static void seed_thread(struct sched_obs *obs, uint32_t tgid, uint32_t tid)
+{
+	struct sched_thread_stat st = {};
+
+	st.pid = tid;
+	st.tgid = tgid;
+	st.state = SCHED_TS_UNSEEN;
+	thread_comm(tgid, tid, st.comm, sizeof(st.comm));
+	bpf_map__update_elem(obs->skel->maps.threads, &tid, sizeof(tid),
+			     &st, sizeof(st), BPF_NOEXIST);
+}
+
+static void seed_process(struct sched_obs *obs, pid_t tgid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)tgid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		long tid = strtol(de->d_name, NULL, 10);
+
+		if (tid > 0)
+			seed_thread(obs, tgid, tid);
+	}
+	closedir(dir);
+}
+
+static void seed_cgroup(struct sched_obs *obs, const char *dir, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	long tid;
+
+	f = path_join(path, sizeof(path), dir, "cgroup.threads") ?
+	    fopen(path, "re") : NULL;
+	if (f) {
+		while (fscanf(f, "%ld", &tid) == 1) {
+			pid_t tgid = sched_pid_tgid(tid);
+
+			if (tgid > 0)
+				seed_thread(obs, tgid, tid);
+		}
+		fclose(f);
+	}
+	if (depth >= CGROUP_MAX_DEPTH || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (path_join(path, sizeof(path), dir, de->d_name))
+			seed_cgroup(obs, path, depth + 1);
+	}
+	closedir(d);
+}
+
+static int cgroup2_mount(char *mnt, size_t len)
+{
+	char line[4096], *sep, point[PATH_MAX];
+	int ret = -ENOENT;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1)
+			continue;
+		snprintf(mnt, len, "%s", point);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+static bool is_cgroup2_dir(const char *path)
+{
+	struct statfs sfs;
+
+	return !statfs(path, &sfs) && sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+static int cgroup_id(const char *dir, uint64_t *id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh.handle_bytes = sizeof(uint64_t) };
+	int mount_id;
+
+	/* kernfs hands out the cgroup id as the file handle */
+	if (name_to_handle_at(AT_FDCWD, dir, &h.fh, &mount_id, 0))
+		return -errno;
+	memcpy(id, h.fh.f_handle, sizeof(*id));
+	return 0;
+}
+
+int sched_cgroup_resolve(const char *path, uint64_t *id, int *level,
+			 char *dir, size_t dirlen)
+{
+	char mnt[PATH_MAX], joined[PATH_MAX], real[PATH_MAX], rmnt[PATH_MAX];
+	const char *p;
+	int err;
+
+	err = cgroup2_mount(mnt, sizeof(mnt));
+	if (err)
+		return -ENOENT;
+	if (!realpath(mnt, rmnt))
+		return -errno;
+	if (!is_cgroup2_dir(path) || !realpath(path, real)) {
+		if (!path_join(joined, sizeof(joined), rmnt, path) ||
+		    !is_cgroup2_dir(joined) || !realpath(joined, real))
+			return -ENOENT;
+	}
+	if (strncmp(real, rmnt, strlen(rmnt)))
+		return -ENOENT;
+	*level = 0;
+	for (p = real + strlen(rmnt); *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			(*level)++;
+	snprintf(dir, dirlen, "%s", real);
+	return cgroup_id(real, id);
+}
+
+/* sched_switch has carried prev_state as its 4th argument since 5.18. */
+static bool sched_switch_has_prev_state(void)
+{
+	const struct btf_type *t;
+	struct btf *btf;
+	bool ret = true;
+	int id;
+
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return ret;
+	id = btf__find_by_name_kind(btf, "btf_trace_sched_switch",
+				    BTF_KIND_TYPEDEF);
+	if (id > 0) {
+		t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+		if (t && btf_is_ptr(t))
+			t = btf__type_by_id(btf, t->type);
+		if (t && btf_is_func_proto(t))
+			ret = btf_vlen(t) >= 5;	/* void *__data + 4 */
+	}
+	btf__free(btf);
+	return ret;
+}
+
+int sched_obs_open(struct sched_obs **obsp, const struct sched_obs_opts *opts)
+{
+	struct sched_obs *obs;
+	uint64_t cgid;
+	int err, level;
+
+	libbpf_debug = opts->debug;
+	libbpf_set_print(libbpf_print);
+
+	obs = calloc(1, sizeof(*obs));
+	if (!obs)
+		return -ENOMEM;
+	if (opts->cgroup) {
+		err = sched_cgroup_resolve(opts->cgroup, &cgid, &level,
+					   obs->cg_dir, sizeof(obs->cg_dir));
+		if (err)
+			goto err_free_obs;
+	}
+	obs->skel = sched_bpf__open();
+	if (!obs->skel) {
+		err = -errno;
+		goto err_free_obs;
+	}
+	if (opts->cgroup) {
+		obs->skel->rodata->filter_cgroup = true;
+		obs->skel->rodata->target_cgid = cgid;
+		obs->skel->rodata->target_cg_level = level;
+	}
+	obs->skel->rodata->has_prev_state_arg = sched_switch_has_prev_state();
+	if (opts->max_threads)
+		bpf_map__set_max_entries(obs->skel->maps.threads,
+					 opts->max_threads);
+	bpf_program__set_autoload(obs->skel->progs.sched_process_fork,
+				  opts->follow_forks && !opts->cgroup);
+
+	err = sched_bpf__load(obs->skel);
+	if (err)
+		goto err_destroy_skel;
+	obs->ncpus = libbpf_num_possible_cpus();
+	if (obs->ncpus < 0) {
+		err = obs->ncpus;
+		goto err_destroy_skel;
+	}
+	if (opts->cgroup)
+		seed_cgroup(obs, obs->cg_dir, 0);
+	*obsp = obs;
+	return 0;
+
+err_destroy_skel:
+	sched_bpf__destroy(obs->skel);
+err_free_obs:
+	free(obs);
+	return err;
+}
+
+int sched_obs_add_pid(struct sched_obs *obs, pid_t tgid)
+{
+	struct bpf_map *map = obs->skel->maps.tgid_bits;
+	uint32_t word = (uint32_t)tgid / 64;
+	uint64_t bits;
+	int err;
+
+	if (tgid <= 0 || tgid >= SCHED_PID_LIMIT)
+		return -ERANGE;
+	/* read-modify-write: only a traced fork could race, and the forked
+	 * command is added before anything is attached */
+	err = bpf_map__lookup_elem(map, &word, sizeof(word), &bits, sizeof(bits), 0);
+	if (err)
+		return err;
+	bits |= 1ULL << (tgid % 64);
+	err = bpf_map__update_elem(map, &word, sizeof(word), &bits, sizeof(bits),
+				   BPF_ANY);
+	if (err)
+		return err;
+	seed_process(obs, tgid);
+	return 0;
+}
+
+int sched_obs_attach(struct sched_obs *obs)
+{
+	obs->start_ns = mono_ns();
+	obs->skel->bss->start_ns = obs->start_ns;
+	return sched_bpf__attach(obs->skel);
+}
+
+void sched_obs_close(struct sched_obs *obs)
+{
+	if (!obs)
+		return;
+	sched_bpf__destroy(obs->skel);
+	free(obs);
+}
+
+static uint64_t since(uint64_t now, uint64_t t)
+{
+	return now > t ? now - t : 0;
+}
+
+/* Kernel record -> window view, closing the interval still open at now. */
+static void thread_from_stat(struct sched_obs *obs, struct sched_thread *t,
+			     const struct sched_thread_stat *st, uint64_t now)
+{
+	memset(t, 0, sizeof(*t));
+	t->tid = st->pid;
+	t->tgid = st->tgid;
+	memcpy(t->comm, st->comm, sizeof(t->comm));
+	t->comm[sizeof(t->comm) - 1] = '\0';
+	t->nvcsw = st->nvcsw;
+	t->nivcsw = st->nivcsw;
+	t->oncpu_ns = st->oncpu_ns;
+	t->offcpu_ns = st->offcpu_ns;
+	t->wakeups = st->wakeups;
+	t->runq_ns = st->runq_ns;
+	t->runq_cnt = st->runq_cnt;
+	t->runq_max_ns = st->runq_max_gen == obs->gen ? st->runq_max_ns : 0;
+	memcpy(t->runq_hist, st->runq_hist, sizeof(t->runq_hist));
+	memcpy(t->offcpu_hist, st->offcpu_hist, sizeof(t->offcpu_hist));
+
+	switch (st->state) {
+	case SCHED_TS_ON_CPU:
+		t->oncpu_ns += since(now, st->ts_switch);
+		break;
+	case SCHED_TS_OFF_CPU:
+		t->offcpu_ns += since(now, st->ts_switch);
+		break;
+	case SCHED_TS_UNSEEN:
+		/* no event yet: still in the state it had at the start */
+		if (thread_runnable(st->tgid, st->pid))
+			t->oncpu_ns += since(now, obs->start_ns);
+		else
+			t->offcpu_ns += since(now, obs->start_ns);
+		break;
+	case SCHED_TS_EXITED:
+		t->exited = true;
+		break;
+	}
+	if (!t->exited)
+		thread_comm(t->tgid, t->tid, t->comm, sizeof(t->comm));
+}
+
+static int cmp_thread(const void *a, const void *b)
+{
+	const struct sched_thread *x = a, *y = b;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static int read_threads(struct sched_obs *obs, struct sched_snapshot *snap,
+			uint64_t now)
+{
+	int fd = bpf_map__fd(obs->skel->maps.threads);
+	struct sched_thread_stat st;
+	uint32_t key, next, *prev = NULL;
+	size_t cap = 0;
+	void *tmp;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		prev = &key;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &st))
+			continue;	/* deleted meanwhile: tid reused */
+		if (snap->nthreads == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(snap->threads, cap * sizeof(*snap->threads));
+			if (!tmp)
+				return -ENOMEM;
+			snap->threads = tmp;
+		}
+		thread_from_stat(obs, &snap->threads[snap->nthreads++], &st, now);
+	}
+	qsort(snap->threads, snap->nthreads, sizeof(*snap->threads), cmp_thread);
+	return 0;
+}
+
+static int read_cpus(struct sched_obs *obs, struct sched_snapshot *snap,
+		     uint64_t now)
+{
+	struct sched_cpu_stat *vals;
+	uint32_t zero = 0;
+	int i, err;
+
+	vals = calloc(obs->ncpus, sizeof(*vals));
+	snap->cpus = calloc(obs->ncpus, sizeof(*snap->cpus));
+	if (!vals || !snap->cpus) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* sizeof(struct sched_cpu_stat) is a multiple of 8, as percpu wants */
+	err = bpf_map__lookup_elem(obs->skel->maps.cpus, &zero, sizeof(zero),
+				   vals, obs->ncpus * sizeof(*vals), 0);
+	if (err)
+		goto out;
+	snap->ncpus = obs->ncpus;
+	for (i = 0; i < obs->ncpus; i++) {
+		snap->cpus[i].idle_ns = vals[i].idle_ns;
+		snap->cpus[i].switches = vals[i].switches;
+		if (vals[i].seen && vals[i].in_idle)
+			snap->cpus[i].idle_ns += since(now, vals[i].ts_switch);
+	}
+out:
+	free(vals);
+	return err;
+}
+
+static void prog_info(struct bpf_program *prog, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = bpf_program__fd(prog);
+
+	memset(info, 0, sizeof(*info));
+	if (fd >= 0)
+		bpf_obj_get_info_by_fd(fd, info, &len);
+}
+
+/* Runs the kernel skipped because a BPF program was already active. */
+static uint64_t prog_misses(struct bpf_program *prog)
+{
+	struct bpf_prog_info info;
+
+	prog_info(prog, &info);
+	return info.recursion_misses;
+}
+
+int sched_obs_prog_cost(struct sched_obs *obs, struct sched_prog_cost *cost)
+{
+	struct bpf_prog_info info;
+
+	prog_info(obs->skel->progs.sched_switch, &info);
+	cost->switch_ns = info.run_time_ns;
+	cost->switch_runs = info.run_cnt;
+	prog_info(obs->skel->progs.sched_wakeup, &info);
+	cost->wakeup_ns = info.run_time_ns;
+	cost->wakeup_runs = info.run_cnt;
+	return 0;
+}
+
+int sched_obs_snapshot(struct sched_obs *obs, struct sched_snapshot *snap)
+{
+	uint64_t now = mono_ns();
+	int err;
+
+	memset(snap, 0, sizeof(*snap));
+	snap->start_ns = obs->start_ns;
+	snap->end_ns = now;
+	err = read_threads(obs, snap, now);
+	if (!err)
+		err = read_cpus(obs, snap, now);
+	if (err) {
+		sched_snapshot_free(snap);
+		return err;
+	}
+	snap->lost_threads = obs->skel->bss->lost_threads;
+	snap->lost_tgids = obs->skel->bss->lost_tgids;
+	snap->repaired = obs->skel->bss->repaired;
+	snap->missed_events = prog_misses(obs->skel->progs.sched_switch) +
+			      prog_misses(obs->skel->progs.sched_wakeup) +
+			      prog_misses(obs->skel->progs.sched_wakeup_new);
+	/* runq max restarts: the next snapshot sees only newer maxima */
+	obs->gen++;
+	__atomic_store_n(&obs->skel->bss->runq_max_gen, obs->gen,
+			 __ATOMIC_RELAXED);
+	return 0;
+}
+
+void sched_snapshot_free(struct sched_snapshot *snap)
+{
+	free(snap->threads);
+	free(snap->cpus);
+	memset(snap, 0, sizeof(*snap));
+}
+
+const struct sched_thread *sched_snapshot_find(const struct sched_snapshot *snap,
+					       uint32_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < snap->nthreads; i++)
+		if (snap->threads[i].tid == tid)
+			return &snap->threads[i];
+	return NULL;
+}
+
+static uint64_t sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static void thread_sub(struct sched_thread *t, const struct sched_thread *p)
+{
+	int i;
+
+	t->nvcsw = sub(t->nvcsw, p->nvcsw);
+	t->nivcsw = sub(t->nivcsw, p->nivcsw);
+	t->oncpu_ns = sub(t->oncpu_ns, p->oncpu_ns);
+	t->offcpu_ns = sub(t->offcpu_ns, p->offcpu_ns);
+	t->wakeups = sub(t->wakeups, p->wakeups);
+	t->runq_ns = sub(t->runq_ns, p->runq_ns);
+	t->runq_cnt = sub(t->runq_cnt, p->runq_cnt);
+	for (i = 0; i < SCHED_HIST_SLOTS; i++) {
+		t->runq_hist[i] = sub(t->runq_hist[i], p->runq_hist[i]);
+		t->offcpu_hist[i] = sub(t->offcpu_hist[i], p->offcpu_hist[i]);
+	}
+}
+
+static bool thread_idle(const struct sched_thread *t)
+{
+	return !t->nvcsw && !t->nivcsw && !t->oncpu_ns && !t->offcpu_ns &&
+	       !t->wakeups && !t->runq_cnt;
+}
+
+int sched_snapshot_delta(struct sched_snapshot *out,
+			 const struct sched_snapshot *cur,
+			 const struct sched_snapshot *prev)
+{
+	const struct sched_thread *p;
+	size_t i, n = 0;
+	int c;
+
+	memset(out, 0, sizeof(*out));
+	out->threads = calloc(cur->nthreads ? cur->nthreads : 1,
+			      sizeof(*out->threads));
+	out->cpus = calloc(cur->ncpus ? cur->ncpus : 1, sizeof(*out->cpus));
+	if (!out->threads || !out->cpus) {
+		sched_snapshot_free(out);
+		return -ENOMEM;
+	}
+	out->start_ns = prev->end_ns;
+	out->end_ns = cur->end_ns;
+	for (i = 0; i < cur->nthreads; i++) {
+		struct sched_thread *t = &out->threads[n];
+
+		*t = cur->threads[i];
+		p = sched_snapshot_find(prev, t->tid);
+		if (p)
+			thread_sub(t, p);
+		/* a thread that exited in an earlier window is done */
+		if (!(p && p->exited && thread_idle(t)))
+			n++;
+	}
+	out->nthreads = n;
+	out->ncpus = cur->ncpus;
+	for (c = 0; c < cur->ncpus && c < prev->ncpus; c++) {
+		out->cpus[c].idle_ns = sub(cur->cpus[c].idle_ns,
+					   prev->cpus[c].idle_ns);
+		out->cpus[c].switches = sub(cur->cpus[c].switches,
+					    prev->cpus[c].switches);
+	}
+	out->lost_threads = sub(cur->lost_threads, prev->lost_threads);
+	out->lost_tgids = sub(cur->lost_tgids, prev->lost_tgids);
+	out->missed_events = sub(cur->missed_events, prev->missed_events);
+	out->repaired = sub(cur->repaired, prev->repaired);
+	return 0;
+}
+
+void sched_snapshot_total(const struct sched_snapshot *snap,
+			  struct sched_thread *total)
+{
+	const struct sched_thread *t;
+	size_t i;
+	int s;
+
+	memset(total, 0, sizeof(*total));
+	snprintf(total->comm, sizeof(total->comm), "total");
+	for (i = 0; i < snap->nthreads; i++) {
+		t = &snap->threads[i];
+		total->nvcsw += t->nvcsw;
+		total->nivcsw += t->nivcsw;
+		total->oncpu_ns += t->oncpu_ns;
+		total->offcpu_ns += t->offcpu_ns;
+		total->wakeups += t->wakeups;
+		total->runq_ns += t->runq_ns;
+		total->runq_cnt += t->runq_cnt;
+		if (t->runq_max_ns > total->runq_max_ns)
+			total->runq_max_ns = t->runq_max_ns;
+		for (s = 0; s < SCHED_HIST_SLOTS; s++) {
+			total->runq_hist[s] += t->runq_hist[s];
+			total->offcpu_hist[s] += t->offcpu_hist[s];
+		}
+	}
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trace.h - what every rtasync-trace object shares: exit codes, the
+ * global options, and small helpers (environment checks, number parsing,
+ * log2 histograms).
+ */
+#ifndef RTASYNC_TRACE_H
+#define RTASYNC_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes; documented in Documentation/rtasync-trace.md. */
+enum trace_exit {
+	TRACE_EXIT_OK = 0,
+	TRACE_EXIT_FAIL = 1,		/* loading, attaching or reading failed */
+	TRACE_EXIT_USAGE = 2,		/* bad option, object or command */
+	TRACE_EXIT_PERM = 3,		/* not root, no CAP_BPF+CAP_PERFMON */
+	TRACE_EXIT_NO_TARGET = 4,	/* no such pid or cgroup, command not run */
+	TRACE_EXIT_NO_BTF = 5,		/* kernel without BTF (or without BPF) */
+	TRACE_EXIT_UNSUPPORTED = 6,	/* command not available yet */
+};
+
+struct trace_opts {
+	bool json;
+	bool pretty;
+	bool debug;
+	double duration;	/* seconds, 0 = until the target ends or ^C */
+	double interval;	/* seconds, 0 = one report at the end */
+};
+
+extern const char *trace_prog;	/* argv[0] basename, for messages */
+
+/* "rtasync-trace: <message>" on stderr */
+void trace_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+bool trace_is_help(const char *arg);
+int trace_parse_seconds(const char *arg, double *out);
+int trace_parse_u64(const char *arg, uint64_t *out);
+
+#define TRACE_BTF_PATH "/sys/kernel/btf/vmlinux"
+/* 0 when the kernel exports its BTF, -ENOENT otherwise */
+int trace_check_btf(void);
+/* 0 with CAP_SYS_ADMIN or CAP_BPF+CAP_PERFMON, -EPERM otherwise */
+int trace_check_privileges(void);
+
+/* Print a log2 histogram the way libbpf-tools (runqlat, ...) do. */
+void trace_print_log2_hist(FILE *out, const unsigned int *slots, int nslots,
+			   const char *unit);
+
+/* Objects: each returns an enum trace_exit. */
+int do_sched(const struct trace_opts *opts, int argc, char **argv);
+int do_task(const struct trace_opts *opts, int argc, char **argv);
+
+#endif /* RTASYNC_TRACE_H */

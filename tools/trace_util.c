@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+/*
+ * trace_util.c - helpers shared by rtasync-trace's objects: messages,
+ * argument parsing, environment checks and log2 histogram printing.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "trace.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+const char *trace_prog = "rtasync-trace";
+
+void trace_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", trace_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+bool trace_is_help(const char *arg)
+{
+	return !strcmp(arg, "help") || !strcmp(arg, "-h") ||
+	       !strcmp(arg, "--help");
+}
+
+int trace_parse_seconds(const char *arg, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v <= 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int trace_parse_u64(const char *arg, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (arg[0] == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* RTASYNC_TRACE_BTF names another file: lets tests check exit code 5. */
+int trace_check_btf(void)
+{
+	const char *path = getenv("RTASYNC_TRACE_BTF");
+
+	return access(path ? path : TRACE_BTF_PATH, R_OK) ? -ENOENT : 0;
+}
+
+static bool cap_has(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+/*
+ * Ask the kernel, not geteuid(): root in a container may lack CAP_BPF, and
+ * a non-root user may have been granted CAP_BPF+CAP_PERFMON.
+ */
+int trace_check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	if (cap_has(data, CAP_SYS_ADMIN))
+		return 0;
+	if (cap_has(data, CAP_BPF) && cap_has(data, CAP_PERFMON))
+		return 0;
+	return -EPERM;
+}
+
+static void print_stars(FILE *out, unsigned int val, unsigned int max, int width)
+{
+	int n = max ? (int)((uint64_t)val * width / max) : 0;
+	int i;
+
+	for (i = 0; i < width; i++)
+		fputc(i < n ? '*' : ' ', out);
+	if (val > max)
+		fputc('+', out);
+}
+
+/*
+ * Slot 0 holds 0 and 1, slot i >= 1 holds [2^i, 2^(i+1) - 1]: the same
+ * buckets as the kernel side's log2 of the value in 'unit'.
+ */
+void trace_print_log2_hist(FILE *out, const unsigned int *slots, int nslots,
+			   const char *unit)
+{
+	unsigned int max = 0;
+	int last = -1, i;
+
+	for (i = 0; i < nslots; i++) {
+		if (slots[i])
+			last = i;
+		if (slots[i] > max)
+			max = slots[i];
+	}
+	if (last < 0) {
+		fprintf(out, "     (no samples)\n");
+		return;
+	}
+	/* Wide ranges need wider columns, as in libbpf-tools. */
+	if (last <= 32)
+		fprintf(out, "%*s%-*s : count    distribution\n", 5, "", 19, unit);
+	else
+		fprintf(out, "%*s%-*s : count    distribution\n", 15, "", 29, unit);
+	for (i = 0; i <= last; i++) {
+		uint64_t low = i ? 1ULL << i : 0;
+		uint64_t high = i ? (1ULL << (i + 1)) - 1 : 1;
+
+		if (last <= 32)
+			fprintf(out, "%*" PRIu64 " -> %-*" PRIu64 " : %-8u |",
+				10, low, 10, high, slots[i]);
+		else
+			fprintf(out, "%*" PRIu64 " -> %-*" PRIu64 " : %-8u |",
+				20, low, 20, high, slots[i]);
+		print_stars(out, slots[i], max, 40);
+		fputs("|\n", out);
+	}
+}
