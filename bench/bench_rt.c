@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * librtasync-side helpers shared by the topics. See bench_rt.h.
+ */
+#include <string.h>
+
+#include "bench_rt.h"
+
+int bench_rt_new(unsigned int workers, unsigned int task_arena,
+		 struct rt_runtime **out)
+{
+	struct rt_config cfg;
+
+	rt_config_init(&cfg);
+	if (workers)
+		cfg.workers = workers;
+	if (task_arena)
+		cfg.task_arena = task_arena;
+	return rt_runtime_new(&cfg, out);
+}
+
+void bench_rt_free(struct rt_runtime *rt)
+{
+	int err;
+
+	if (!rt)
+		return;
+	err = rt_runtime_shutdown(rt);
+	if (err < 0)
+		bench_log("rt_runtime_shutdown: %s", strerror(-err));
+	rt_runtime_free(rt);
+}
+
+int bench_rt_run(struct rt_runtime *rt, rt_async_fn fn,
+		 const struct rt_frame *frame, size_t size, int64_t *result)
+{
+	struct rt_task *task;
+	int err;
+
+	err = rt_task_spawn(rt, fn, frame, size, &task);
+	if (err < 0)
+		return err;
+	err = rt_task_join(task, result);
+	rt_task_release(task);
+	return err;
+}
+
+void bench_rt_note(struct bench_result *r, const struct rt_runtime *rt)
+{
+	bench_note(r, "%d worker%s, %s queues, ring %s", rt_runtime_workers(rt),
+		   rt_runtime_workers(rt) == 1 ? "" : "s",
+		   rt_queue_mode_name(rt_runtime_queue_mode(rt)),
+		   rt_runtime_ring_flags(rt));
+}
+
+void bench_rt_note_stats(struct bench_result *r, const struct rt_stats *a,
+			 const struct rt_stats *b)
+{
+#define MOVED(field)							\
+	do {								\
+		if (b->field != a->field)				\
+			bench_note(r, #field " %llu",			\
+				   (unsigned long long)(b->field - a->field)); \
+	} while (0)
+	MOVED(steals);
+	MOVED(overflows);
+	MOVED(donated);
+	MOVED(parks);
+	MOVED(wakes_msg_ring);
+	MOVED(wakes_eventfd);
+	MOVED(rseq_aborts);
+#undef MOVED
+}
+
+void bench_rt_fail(struct bench_result *r, const char *what, int err)
+{
+	r->rt.n = 0;
+	bench_note(r, "librtasync not measured: %s: %s", what, strerror(-err));
+}

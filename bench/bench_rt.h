@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the librtasync side of the benchmarks: make a runtime with
+ * a given shape, run one root task to completion from the main thread,
+ * describe the runtime and its counters in a row's note.
+ */
+#ifndef RTASYNC_BENCH_RT_H
+#define RTASYNC_BENCH_RT_H
+
+#include "bench.h"
+#include "rtasync.h"
+
+/* workers 0: the default; task_arena 0: the default. */
+int bench_rt_new(unsigned int workers, unsigned int task_arena,
+		 struct rt_runtime **out);
+/* Shut down and free, logging a failed shutdown. */
+void bench_rt_free(struct rt_runtime *rt);
+
+/* Spawn fn over a copy of frame, join it from this (foreign) thread. */
+int bench_rt_run(struct rt_runtime *rt, rt_async_fn fn,
+		 const struct rt_frame *frame, size_t size, int64_t *result);
+
+/* "2 workers, rseq queues, ring SINGLE_ISSUER|..." into the row's note. */
+void bench_rt_note(struct bench_result *r, const struct rt_runtime *rt);
+
+/* Counters that moved between two snapshots, into the row's note. */
+void bench_rt_note_stats(struct bench_result *r, const struct rt_stats *a,
+			 const struct rt_stats *b);
+
+/* Fill a row's librtasync side with "not measured: what: errno". */
+void bench_rt_fail(struct bench_result *r, const char *what, int err);
+
+#endif /* RTASYNC_BENCH_RT_H */
