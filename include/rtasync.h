@@ -58,6 +58,18 @@ enum {
 };
 
 /*
+ * An await site: one static record per RT_AWAIT in the program, given an
+ * id the first time a task suspends there (see rtasync-trace.h).
+ */
+struct rt_site {
+	const char *func;
+	const char *file;
+	uint32_t line;
+	uint32_t id;
+	void *described;	/* trace area that has its description */
+};
+
+/*
  * The part of a task the inline fast paths touch. Private fields follow it;
  * do not access these directly, use the macros below.
  */
@@ -67,6 +79,7 @@ struct rt_task_head {
 	char *stack_limit;	/* C stack floor: deeper calls trampoline */
 	struct rt_frame *top;	/* innermost frame when suspended */
 	int64_t ret;		/* result register for a resumed frame */
+	struct rt_site *site;	/* where it suspended, NULL: not at an await */
 };
 
 /* ---- runtime lifecycle ------------------------------------------------ */
@@ -311,9 +324,12 @@ RT__CAT(rt__deliver_, id):						\
 
 #define RT__AWAIT(id, dst, op)						\
 	do {								\
+		static struct rt_site RT__CAT(rt__site_, id) = {	\
+			__func__, __FILE__, __LINE__, 0, 0 };		\
 		int64_t rt__r = (op);					\
 		if (__builtin_expect(rt__r == RT_PENDING, 0)) {		\
 			rt__head(rt__t)->top = rt__f;			\
+			rt__head(rt__t)->site = &RT__CAT(rt__site_, id);\
 			RT__SAVE_RESUME(id);				\
 			return RT_PENDING;				\
 		}							\

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "rtasync-trace.h"
 #include "rtasync.h"
 #include "runq.h"
 #include "timer.h"
@@ -117,9 +118,28 @@ struct rt_worker {
 	unsigned int ncache;
 	unsigned int tick;
 
-	struct rt_stats stats;		/* written by this worker only */
+	/* in the trace area, written by this worker only */
+	struct rt_stats *stats;
+	struct rt_trace_worker *tw;
+	uint64_t *site_counts;
+	struct rt_trace_record *events;
+	uint64_t events_mask;
+	bool trace_on;			/* events_enabled, read once a turn */
+	uint8_t turn_step;		/* steps recorded this turn */
+	uint32_t sample_mask;		/* record a step when ctr & mask == 0 */
+	uint32_t sample_ctr;
+	uint64_t trace_ts;		/* this turn's timestamp */
 	struct rt_runq_stats qstats;
 } __attribute__((aligned(64)));
+
+/* The runtime's trace area (trace.c). */
+#define RT_TRACE_SITES_MAX 1024
+struct rt_trace {
+	struct rt_trace_header *hdr;
+	size_t size;
+	int fd;				/* the memfd, -1 if anonymous */
+	uint64_t *published;		/* bitmap: sites described here */
+};
 
 /* Where a full CPU queue spills; every worker looks here when idle. */
 struct rt_overflow {
@@ -138,6 +158,7 @@ struct rt_depot {
 struct rt_runtime {
 	struct rt_config cfg;
 	struct rt_depot depot;
+	struct rt_trace trace;
 	struct rt_runqs runqs;
 	struct rt_overflow overflow;
 	unsigned int nworkers;
@@ -172,7 +193,7 @@ static inline uint16_t rt_worker_id(const struct rt_worker *w)
 
 /* Stats are read racily by rt_runtime_stats(); the owner bumps them. */
 #define RT_STAT_ADD(w, field, n)					\
-	__atomic_store_n(&(w)->stats.field, (w)->stats.field + (n),	\
+	__atomic_store_n(&(w)->stats->field, (w)->stats->field + (n),	\
 			 __ATOMIC_RELAXED)
 #define RT_STAT_INC(w, field) RT_STAT_ADD(w, field, 1)
 
@@ -211,6 +232,29 @@ int64_t rt_task_step(struct rt_task *t);
 void rt_task_run(struct rt_worker *w, struct rt_task *t);
 void rt_task_unref(struct rt_worker *w, struct rt_task *t);
 void rt_task_commit_join(struct rt_worker *w, struct rt_task *t);
+
+/* trace.c */
+int rt_trace_init(struct rt_trace *tr, unsigned int nworkers);
+void rt_trace_destroy(struct rt_trace *tr);
+void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w);
+uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site);
+
+int64_t rt_running_tls_offset(void);
+
+/*
+ * The site's id. Fast path: it has one and this runtime described it
+ * last (one runtime per process is the common case); registration and
+ * description stay out of line.
+ */
+static inline uint32_t rt_trace_site(struct rt_trace *tr, struct rt_site *site)
+{
+	uint32_t id = __atomic_load_n(&site->id, __ATOMIC_RELAXED);
+
+	if (likely(id && id < RT_TRACE_SITES_MAX &&
+		   __atomic_load_n(&site->described, __ATOMIC_RELAXED) == tr))
+		return id;
+	return rt_trace_site_id(tr, site);
+}
 
 /* task_cache.c */
 void rt_depot_init(struct rt_depot *d);

@@ -71,11 +71,16 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 		goto err_free;
 	rt_overflow_init(&rt->overflow);
 	rt_depot_init(&rt->depot);
-	ret = rt_workers_start(rt);
+	ret = rt_trace_init(&rt->trace, rt->nworkers);
 	if (ret)
 		goto err_queues;
+	ret = rt_workers_start(rt);
+	if (ret)
+		goto err_trace;
 	*out = rt;
 	return 0;
+err_trace:
+	rt_trace_destroy(&rt->trace);
 err_queues:
 	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
@@ -95,11 +100,11 @@ static bool runtime_idle(struct rt_runtime *rt)
 	uint64_t completed = 0, spawned;
 
 	for (unsigned int i = 0; i < rt->nworkers; i++)
-		completed += __atomic_load_n(&rt->workers[i].stats.completed,
+		completed += __atomic_load_n(&rt->workers[i].stats->completed,
 					     __ATOMIC_SEQ_CST);
 	spawned = atomic_load(&rt->foreign_spawned);
 	for (unsigned int i = 0; i < rt->nworkers; i++)
-		spawned += __atomic_load_n(&rt->workers[i].stats.spawned,
+		spawned += __atomic_load_n(&rt->workers[i].stats->spawned,
 					   __ATOMIC_SEQ_CST);
 	return spawned == completed;
 }
@@ -149,6 +154,7 @@ void rt_runtime_free(struct rt_runtime *rt)
 		return;
 	rt_runtime_shutdown(rt);
 	rt_workers_free(rt);
+	rt_trace_destroy(&rt->trace);
 	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
 	rt_runqs_destroy(&rt->runqs);
@@ -199,7 +205,7 @@ int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 	memset(out, 0, sizeof(*out));
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		struct rt_worker *w = &rt->workers[i];
-		const uint64_t *v = (const uint64_t *)&w->stats;
+		const uint64_t *v = (const uint64_t *)w->stats;
 
 		for (size_t k = 0; k < RT_STATS_FIELDS; k++)
 			sum[k] += __atomic_load_n(&v[k], __ATOMIC_RELAXED);

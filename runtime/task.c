@@ -71,6 +71,7 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 				  RT_FRAME_CHUNK_FIRST) | RT_FRAME_ROOT);
 	t->h.top = root;
 	t->h.ret = 0;
+	t->h.site = NULL;
 	return 0;
 }
 
@@ -231,6 +232,57 @@ static void commit_suspend(struct rt_worker *w, struct rt_task *t)
 	}
 }
 
+/* ---- what the trace area sees of a step ------------------------------ */
+
+static const uint8_t trace_reason[] = {
+	[RT_ACT_NONE] = RT_TRACE_WAIT,
+	[RT_ACT_YIELD] = RT_TRACE_YIELD,
+	[RT_ACT_TRAMPOLINE] = RT_TRACE_TRAMPOLINE,
+	[RT_ACT_SLEEP] = RT_TRACE_SLEEP,
+	[RT_ACT_JOIN] = RT_TRACE_JOIN,
+};
+
+/*
+ * One record per step, single writer: invalidate the slot, fill it, then
+ * publish its sequence number and the head. A reader that sees the same
+ * sequence number before and after copying a record has a whole one.
+ */
+static void trace_record(struct rt_worker *w, struct rt_task *t,
+			 uint32_t site, uint8_t reason)
+{
+	struct rt_trace_worker *tw = w->tw;
+	uint64_t pos = tw->head;
+	struct rt_trace_record *rec = &w->events[pos & w->events_mask];
+
+	if (w->sample_ctr++ & w->sample_mask)
+		return;
+	__atomic_store_n(&rec->seq, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	rec->ts = w->trace_ts;
+	rec->task = (uint64_t)(uintptr_t)t;
+	rec->site = site;
+	rec->reason = reason;
+	rec->step = w->turn_step++;
+	rec->worker = (uint16_t)w->index;
+	__atomic_store_n(&rec->seq, pos + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&tw->head, pos + 1, __ATOMIC_RELEASE);
+}
+
+/* Count the suspension at its site and record the step if asked to. */
+static void trace_step_end(struct rt_worker *w, struct rt_task *t, bool done)
+{
+	uint32_t site = 0;
+
+	if (!done && t->h.site) {
+		site = rt_trace_site(&w->rt->trace, t->h.site);
+		__atomic_store_n(&w->site_counts[site], w->site_counts[site] + 1,
+				 __ATOMIC_RELAXED);
+	}
+	if (w->trace_on)
+		trace_record(w, t, site,
+			     done ? RT_TRACE_DONE : trace_reason[t->action]);
+}
+
 void rt_task_run(struct rt_worker *w, struct rt_task *t)
 {
 	int64_t r;
@@ -246,7 +298,7 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 		}
 	}
 	t->h.stack_limit = w->stack_limit;
-	rt__running = t;
+	rt__running = t;	/* also what the eBPF observer reads */
 	for (;;) {
 		t->action = RT_ACT_NONE;
 		RT_STAT_INC(w, resumes);
@@ -256,6 +308,7 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 		RT_STAT_INC(w, trampolines);
 	}
 	rt__running = NULL;
+	trace_step_end(w, t, r != RT_PENDING);
 	if (r != RT_PENDING) {
 		task_complete(w, t, r);
 		return;
@@ -397,4 +450,5 @@ int64_t rt_op_join(struct rt_task *t, struct rt_task *other)
 void rt__trampoline(struct rt_task *t)
 {
 	t->action = RT_ACT_TRAMPOLINE;
+	t->h.site = NULL;
 }

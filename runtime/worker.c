@@ -56,6 +56,16 @@ enum {
 __thread struct rt_worker *rt__self __attribute__((tls_model("initial-exec")));
 __thread struct rt_task *rt__running __attribute__((tls_model("initial-exec")));
 
+/* Where rt__running lives relative to the thread pointer: the same in
+ * every thread, so one number lets a tool find any worker's. */
+int64_t rt_running_tls_offset(void)
+{
+	char *tp;
+
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return (char *)&rt__running - tp;
+}
+
 uint64_t rt_now_ns(void)
 {
 	struct timespec ts;
@@ -159,7 +169,8 @@ void rt_worker_wake(struct rt_worker *from, struct rt_worker *target)
 		send_msg_ring(from, target);
 	} else {
 		eventfd_write(target->efd, 1);
-		__atomic_fetch_add(&target->stats.wakes_eventfd, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&target->stats->wakes_eventfd, 1,
+				   __ATOMIC_RELAXED);
 	}
 }
 
@@ -439,11 +450,27 @@ static bool idle_poll(struct rt_worker *w)
 	return found || steal(w) || has_own_work(w);
 }
 
+/* Once a turn: is a tool recording events? Then timestamp the turn. */
+static void trace_turn(struct rt_worker *w)
+{
+	struct rt_trace_header *h = w->rt->trace.hdr;
+
+	w->trace_on = __atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED);
+	if (!w->trace_on)
+		return;
+	w->sample_mask = (1u << (__atomic_load_n(&h->sample_shift,
+						 __ATOMIC_RELAXED) & 31)) - 1;
+	w->trace_ts = rt_now_ns();
+	w->turn_step = 0;
+	__atomic_store_n(&w->tw->loop_ts, w->trace_ts, __ATOMIC_RELAXED);
+}
+
 static void worker_loop(struct rt_worker *w)
 {
 	struct rt_runtime *rt = w->rt;
 
 	while (!atomic_load_explicit(&rt->stop, memory_order_acquire)) {
+		trace_turn(w);
 		take_inbox(w);
 		take_cancels(w);
 		fire_timers(w);
@@ -508,6 +535,7 @@ static int worker_setup(struct rt_worker *w)
 
 	pin(w);
 	rt__self = w;
+	w->tw->tid = (uint32_t)gettid();
 	w->stack_limit = (char *)__builtin_frame_address(0) -
 			 RT_SYNC_STACK_BUDGET;
 	ret = ring_init(w, w->rt->cfg.ring_entries);
@@ -560,6 +588,7 @@ static int worker_init(struct rt_worker *w, struct rt_runtime *rt,
 	w->rt = rt;
 	w->index = index;
 	w->cpu = cpu;
+	rt_trace_worker_bind(&rt->trace, w);
 	w->tick = index * 2654435761u + 1;
 	w->efd = eventfd(0, EFD_CLOEXEC);
 	return w->efd < 0 ? -errno : 0;

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace area: what a librtasync runtime shares with rtasync-trace.
+ *
+ * Each runtime creates one memfd named RT_TRACE_MEMFD_NAME and maps it.
+ * A tool finds it among /proc/PID/fd (the link reads
+ * "/memfd:rtasync-trace (deleted)"), maps it too, and reads it while the
+ * process runs; the process never waits for the tool.
+ *
+ * Layout (offsets in the header):
+ *   header           struct rt_trace_header, one page
+ *   sites            sites_max x struct rt_trace_site: await sites by id
+ *   workers          nworkers x worker_stride bytes, each:
+ *                      struct rt_trace_worker
+ *                      uint64_t site_suspends[sites_max]
+ *                      struct rt_trace_record ring[ring_records]
+ *
+ * Always on: counters, per-site suspension counts and the current-task
+ * words. Off until a tool sets events_enabled: one record per task step.
+ * Every field a worker writes has a single writer (that worker).
+ */
+#ifndef RTASYNC_TRACE_H
+#define RTASYNC_TRACE_H
+
+#include <stdint.h>
+
+#include "rtasync.h"
+
+#define RT_TRACE_MEMFD_NAME "rtasync-trace"
+#define RT_TRACE_MAGIC 0x31434e5953415452ull	/* "RTASYNC1" */
+#define RT_TRACE_VERSION 1
+
+/* Why a task step ended: the reason field of a record. */
+enum rt_trace_reason {
+	RT_TRACE_DONE = 0,		/* the task completed */
+	RT_TRACE_YIELD,
+	RT_TRACE_SLEEP,
+	RT_TRACE_JOIN,
+	RT_TRACE_TRAMPOLINE,		/* unwound the C stack, runs on */
+	RT_TRACE_WAIT,			/* some other op holds the wake-up */
+};
+
+/*
+ * One task step: a worker switched to `task`, ran it from the frame it
+ * resumed, and switched away when it suspended at `site` (or completed).
+ * 32 bytes; seq is written last so a reader can tell a torn record.
+ */
+struct rt_trace_record {
+	uint64_t seq;		/* ring position + 1 */
+	uint64_t ts;		/* CLOCK_MONOTONIC ns of the loop turn */
+	uint64_t task;		/* task id (its address in the process) */
+	uint32_t site;		/* await site suspended at, 0: none */
+	uint8_t reason;		/* enum rt_trace_reason */
+	uint8_t step;		/* index of the step in its loop turn */
+	uint16_t worker;
+};
+
+/* An await site, registered the first time a task suspends there. */
+struct rt_trace_site {
+	char func[48];
+	char file[76];
+	uint32_t line;
+};
+
+struct rt_trace_worker {
+	uint32_t tid;
+	int32_t cpu;			/* pinned CPU, -1 when not pinned */
+	uint64_t head;			/* records written so far */
+	uint64_t loop_ts;		/* last loop turn's timestamp */
+	/* This worker's sleeping tasks, for reading suspended tasks out of
+	 * the process (task dump): the address of an array of task
+	 * pointers, followed by its uint32_t length. */
+	uint64_t timer_heap;
+	struct rt_stats counters;	/* always-on counters */
+};
+
+struct rt_trace_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t pid;
+	uint32_t nworkers;
+	uint32_t sites_max;
+	uint32_t ring_records;		/* per worker, a power of two */
+	uint64_t sites_offset;
+	uint64_t workers_offset;
+	uint64_t worker_stride;
+	uint64_t ring_offset;		/* within a worker area */
+	uint64_t site_counts_offset;	/* within a worker area */
+	uint64_t area_size;
+	uint32_t nsites;		/* ids 1..nsites are in use */
+	/* set by a tool */
+	uint32_t events_enabled;
+	uint32_t sample_shift;		/* record 1 step in 2^sample_shift */
+	uint32_t pad;
+	/*
+	 * The task running on a worker now (NULL between steps) is the
+	 * worker thread's thread-local rt__running, at this offset from the
+	 * thread pointer (x86_64: the thread's fsbase). The eBPF observer
+	 * reads it at every switch of a worker thread, so time the kernel
+	 * takes from the worker is charged to the task, and the runtime
+	 * pays nothing for it.
+	 */
+	int64_t running_tls_off;
+	/* How tasks, sites and arena chunks are laid out, for following
+	 * the running task and walking a suspended task's frames out of
+	 * the process (task blocked, task dump). */
+	uint32_t task_head_top_off;	/* offsetof(struct rt_task_head, top) */
+	uint32_t task_head_site_off;	/* offsetof(struct rt_task_head, site) */
+	uint32_t site_id_off;		/* offsetof(struct rt_site, id) */
+	uint32_t task_result_off;
+	uint32_t chunk_hdr_size;	/* a chunk's first frame starts here */
+	uint32_t chunk_caller_off;	/* caller pointer in the chunk header */
+	uint64_t lib_anchor;		/* address of rt_runtime_new, to find
+					   librtasync among the mappings */
+	uint32_t pad2;
+};
+
+#endif /* RTASYNC_TRACE_H */

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The trace area (include/rtasync-trace.h): a memfd the runtime shares
+ * with rtasync-trace. It holds what is always on (per-worker counters,
+ * the current-task words the eBPF observer reads, suspension counts per
+ * await site) and the per-worker event rings a tool may switch on.
+ *
+ * Await sites get process-wide ids the first time a task suspends at
+ * them; each runtime copies a site's description into its own table the
+ * first time one of its workers counts it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define RT_TRACE_RING_RECORDS 4096
+#define RT_TRACE_HEADER_SIZE 4096
+
+static _Atomic uint32_t next_site_id;
+
+static size_t align_up(size_t v, size_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static size_t worker_counts_offset(void)
+{
+	return align_up(sizeof(struct rt_trace_worker), 64);
+}
+
+static size_t worker_ring_offset(void)
+{
+	return align_up(worker_counts_offset() +
+			RT_TRACE_SITES_MAX * sizeof(uint64_t), 64);
+}
+
+static size_t worker_stride(void)
+{
+	return align_up(worker_ring_offset() +
+			RT_TRACE_RING_RECORDS * sizeof(struct rt_trace_record),
+			4096);
+}
+
+/*
+ * A memfd a tool can find in /proc/PID/fd; where memfds are not allowed,
+ * plain anonymous memory keeps the counters working, untraceable.
+ */
+static void *area_map(size_t size, int *fd_out)
+{
+	int fd = memfd_create(RT_TRACE_MEMFD_NAME, MFD_CLOEXEC);
+	void *p;
+
+	*fd_out = -1;
+	if (fd >= 0 && ftruncate(fd, (off_t)size) == 0) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			*fd_out = fd;
+			return p;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void header_init(struct rt_trace_header *h, unsigned int nworkers,
+			size_t size)
+{
+	h->version = RT_TRACE_VERSION;
+	h->header_size = RT_TRACE_HEADER_SIZE;
+	h->pid = (uint32_t)getpid();
+	h->nworkers = nworkers;
+	h->sites_max = RT_TRACE_SITES_MAX;
+	h->ring_records = RT_TRACE_RING_RECORDS;
+	h->sites_offset = RT_TRACE_HEADER_SIZE;
+	h->workers_offset = align_up(RT_TRACE_HEADER_SIZE +
+				     RT_TRACE_SITES_MAX *
+				     sizeof(struct rt_trace_site), 4096);
+	h->worker_stride = worker_stride();
+	h->ring_offset = worker_ring_offset();
+	h->site_counts_offset = worker_counts_offset();
+	h->area_size = size;
+	h->task_head_top_off = offsetof(struct rt_task_head, top);
+	h->task_head_site_off = offsetof(struct rt_task_head, site);
+	h->site_id_off = offsetof(struct rt_site, id);
+	h->task_result_off = offsetof(struct rt_task, result);
+	h->chunk_hdr_size = RT_CHUNK_HDR;
+	h->chunk_caller_off = offsetof(struct rt_chunk, caller);
+	h->lib_anchor = (uint64_t)(uintptr_t)&rt_runtime_new;
+	h->running_tls_off = rt_running_tls_offset();
+	/* the magic last: a tool that sees it sees a complete header */
+	__atomic_store_n(&h->magic, RT_TRACE_MAGIC, __ATOMIC_RELEASE);
+}
+
+int rt_trace_init(struct rt_trace *tr, unsigned int nworkers)
+{
+	size_t workers_off = align_up(RT_TRACE_HEADER_SIZE + RT_TRACE_SITES_MAX *
+				      sizeof(struct rt_trace_site), 4096);
+	size_t size = workers_off + nworkers * worker_stride();
+
+	tr->hdr = area_map(size, &tr->fd);
+	if (!tr->hdr)
+		return -ENOMEM;
+	tr->size = size;
+	tr->published = calloc(RT_TRACE_SITES_MAX / 64, sizeof(uint64_t));
+	if (!tr->published) {
+		rt_trace_destroy(tr);
+		return -ENOMEM;
+	}
+	header_init(tr->hdr, nworkers, size);
+	return 0;
+}
+
+void rt_trace_destroy(struct rt_trace *tr)
+{
+	if (tr->hdr)
+		munmap(tr->hdr, tr->size);
+	if (tr->fd >= 0)
+		close(tr->fd);
+	free(tr->published);
+	tr->hdr = NULL;
+	tr->fd = -1;
+	tr->published = NULL;
+}
+
+static char *worker_area(struct rt_trace *tr, unsigned int i)
+{
+	return (char *)tr->hdr + tr->hdr->workers_offset +
+	       i * tr->hdr->worker_stride;
+}
+
+void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
+{
+	char *area = worker_area(tr, w->index);
+
+	w->tw = (struct rt_trace_worker *)area;
+	w->site_counts = (uint64_t *)(area + tr->hdr->site_counts_offset);
+	w->events = (struct rt_trace_record *)(area + tr->hdr->ring_offset);
+	w->events_mask = tr->hdr->ring_records - 1;
+	w->stats = &w->tw->counters;
+	w->tw->cpu = w->cpu;
+	w->tw->timer_heap = (uint64_t)(uintptr_t)&w->timers;
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	/* keep the tail of long paths: it names the file */
+	if (n >= size)
+		src += n - (size - 1);
+	snprintf(dst, size, "%s", src);
+}
+
+/* Describe site in this runtime's table, once. */
+static void site_publish(struct rt_trace *tr, struct rt_site *site,
+			 uint32_t id)
+{
+	struct rt_trace_site *ts;
+	uint64_t bit = 1ull << (id % 64);
+	uint32_t n;
+
+	/* the fast path's hint, for the runtime that describes it last */
+	__atomic_store_n(&site->described, tr, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&tr->published[id / 64], __ATOMIC_ACQUIRE) & bit)
+		return;
+	ts = (struct rt_trace_site *)((char *)tr->hdr + tr->hdr->sites_offset) +
+	     id;
+	copy_str(ts->func, sizeof(ts->func), site->func);
+	copy_str(ts->file, sizeof(ts->file), site->file);
+	ts->line = site->line;
+	__atomic_fetch_or(&tr->published[id / 64], bit, __ATOMIC_RELEASE);
+	n = __atomic_load_n(&tr->hdr->nsites, __ATOMIC_RELAXED);
+	while (n < id && !__atomic_compare_exchange_n(&tr->hdr->nsites, &n, id,
+			false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
+/* The site's id (1..sites_max-1), or 0 once the table is full. */
+uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site)
+{
+	uint32_t id = __atomic_load_n(&site->id, __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(!id, 0)) {
+		uint32_t fresh = atomic_fetch_add(&next_site_id, 1) + 1;
+
+		/* two first suspensions may race: the first id wins */
+		if (!__atomic_compare_exchange_n(&site->id, &id, fresh, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			fresh = id;
+		id = fresh;
+	}
+	if (id >= RT_TRACE_SITES_MAX)
+		return 0;	/* counted as "other" */
+	site_publish(tr, site, id);
+	return id;
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The trace area as a tool sees it: found through /proc/self/fd, mapped a
+ * second time, read while the runtime runs. Known suspension counts per
+ * await site, exact event records when events are on (and the sampled
+ * fraction), sequence numbers without gaps or duplicates, and an
+ * overflowing ring that reports what it dropped.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "rt_test.h"
+#include "rtasync-trace.h"
+
+static struct rt_runtime *rt;
+
+/* Map the newest trace area of this process, as rtasync-trace does. */
+static struct rt_trace_header *map_area(void)
+{
+	struct rt_trace_header *h = NULL;
+	char link[256], path[300];
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+	int best = -1;
+
+	assert_non_null(dir);
+	while ((d = readdir(dir))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (strstr(link, "/memfd:" RT_TRACE_MEMFD_NAME) &&
+		    atoi(d->d_name) > best)
+			best = atoi(d->d_name);
+	}
+	closedir(dir);
+	assert_true(best >= 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", best);
+	{
+		int fd = open(path, O_RDWR);
+		struct stat st;
+
+		assert_true(fd >= 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		h = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		close(fd);
+	}
+	assert_true(h != MAP_FAILED);
+	return h;
+}
+
+static struct rt_trace_header *hdr;
+
+static int setup(void **state)
+{
+	rt = test_runtime(1, true);
+	hdr = map_area();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	munmap(hdr, hdr->area_size);
+	rt_runtime_free(rt);
+	return 0;
+}
+
+static char *worker_area(unsigned int i)
+{
+	return (char *)hdr + hdr->workers_offset + i * hdr->worker_stride;
+}
+
+static struct rt_trace_worker *tw(unsigned int i)
+{
+	return (struct rt_trace_worker *)worker_area(i);
+}
+
+static uint64_t site_count(unsigned int site)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < hdr->nworkers; i++)
+		n += ((uint64_t *)(worker_area(i) + hdr->site_counts_offset))[site];
+	return n;
+}
+
+static const struct rt_trace_site *site_at(unsigned int id)
+{
+	return (const struct rt_trace_site *)((char *)hdr + hdr->sites_offset) +
+	       id;
+}
+
+/* The id of the site at func:line, or 0. */
+static unsigned int find_site(const char *func, unsigned int line)
+{
+	for (unsigned int id = 1; id <= hdr->nsites; id++)
+		if (!strcmp(site_at(id)->func, func) && site_at(id)->line == line)
+			return id;
+	return 0;
+}
+
+/* ---- a program with known suspension counts ------------------------- */
+
+static unsigned int yield_line, sleep_line;
+
+struct known_frame {
+	struct rt_frame frame;
+	int i;
+};
+
+static int64_t known(struct rt_task *t, struct rt_frame *base)
+{
+	struct known_frame *f = RT_FRAME(base, struct known_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < 30; f->i++) {
+		yield_line = __LINE__ + 1;
+		RT_YIELD();
+		if (f->i % 10 == 0) {
+			sleep_line = __LINE__ + 1;
+			RT_SLEEP(1000);
+		}
+	}
+	return 0;
+}
+
+static void test_header_describes_the_runtime(void **state)
+{
+	assert_int_equal(hdr->magic, RT_TRACE_MAGIC);
+	assert_int_equal(hdr->version, RT_TRACE_VERSION);
+	assert_int_equal(hdr->pid, getpid());
+	assert_int_equal(hdr->nworkers, 1);
+	assert_int_equal(hdr->ring_records & (hdr->ring_records - 1), 0);
+	assert_true(tw(0)->tid > 0);
+	assert_true(tw(0)->tid != (uint32_t)getpid());
+	assert_int_equal(hdr->events_enabled, 0);
+}
+
+static void test_site_counts_are_exact(void **state)
+{
+	unsigned int ys, ss;
+	struct rt_stats st;
+
+	for (int k = 0; k < 5; k++)
+		TEST_RUN(rt, known, struct known_frame);
+	ys = find_site("known", yield_line);
+	ss = find_site("known", sleep_line);
+	assert_true(ys > 0);
+	assert_true(ss > 0);
+	assert_string_equal(site_at(ys)->file + strlen(site_at(ys)->file) -
+			    strlen("test_trace.c"), "test_trace.c");
+	assert_int_equal(site_count(ys), 5 * 30);
+	assert_int_equal(site_count(ss), 5 * 3);
+	/* the counters in the area are the ones rt_runtime_stats() sums */
+	assert_int_equal(rt_runtime_stats(rt, &st), 0);
+	assert_int_equal(tw(0)->counters.yields, st.yields);
+	assert_int_equal(tw(0)->counters.completed, st.completed);
+}
+
+/* ---- event records ---------------------------------------------------- */
+
+struct drained {
+	uint64_t records, torn, dropped, yields, done;
+	uint64_t next;		/* ring position to read next */
+};
+
+/* Read every record published since d->next, as a tool would. */
+static void drain(unsigned int w, struct drained *d)
+{
+	struct rt_trace_record *ring = (struct rt_trace_record *)
+		(worker_area(w) + hdr->ring_offset);
+	uint64_t head = __atomic_load_n(&tw(w)->head, __ATOMIC_ACQUIRE);
+
+	if (head - d->next > hdr->ring_records) {
+		d->dropped += head - d->next - hdr->ring_records;
+		d->next = head - hdr->ring_records;
+	}
+	for (; d->next < head; d->next++) {
+		struct rt_trace_record *slot =
+			&ring[d->next & (hdr->ring_records - 1)];
+		uint64_t s1 = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+		struct rt_trace_record copy = *slot;
+		uint64_t s2;
+
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);
+		if (s1 != d->next + 1 || s2 != s1) {
+			d->torn++;
+			continue;
+		}
+		d->records++;
+		d->yields += copy.reason == RT_TRACE_YIELD;
+		d->done += copy.reason == RT_TRACE_DONE;
+	}
+}
+
+struct yielder_frame {
+	struct rt_frame frame;
+	int n, i;
+};
+
+static int64_t yielder(struct rt_task *t, struct rt_frame *base)
+{
+	struct yielder_frame *f = RT_FRAME(base, struct yielder_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++)
+		RT_YIELD();
+	return 0;
+}
+
+static void events_on(uint32_t sample_shift)
+{
+	__atomic_store_n(&hdr->sample_shift, sample_shift, __ATOMIC_RELAXED);
+	__atomic_store_n(&hdr->events_enabled, 1, __ATOMIC_RELEASE);
+	/* the worker reads the flag once a loop turn: let it see it */
+	TEST_RUN(rt, yielder, struct yielder_frame, .n = 1);
+}
+
+static void test_one_record_per_step(void **state)
+{
+	struct drained d = { .next = tw(0)->head };
+
+	events_on(0);
+	d.next = tw(0)->head;
+	/* 1000 yields: 1000 suspended steps and the completing one */
+	assert_int_equal(TEST_RUN(rt, yielder, struct yielder_frame, .n = 1000), 0);
+	drain(0, &d);
+	__atomic_store_n(&hdr->events_enabled, 0, __ATOMIC_RELEASE);
+	assert_int_equal(d.torn, 0);
+	assert_int_equal(d.dropped, 0);
+	assert_int_equal(d.yields, 1000);
+	assert_int_equal(d.done, 1);
+	assert_int_equal(d.records, 1001);
+}
+
+static void test_sampling_records_a_fraction(void **state)
+{
+	struct drained d;
+
+	events_on(3);	/* 1 step in 8 */
+	d = (struct drained){ .next = tw(0)->head };
+	assert_int_equal(TEST_RUN(rt, yielder, struct yielder_frame,
+				  .n = 8 * 500 - 1), 0);
+	drain(0, &d);
+	__atomic_store_n(&hdr->events_enabled, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&hdr->sample_shift, 0, __ATOMIC_RELAXED);
+	assert_int_equal(d.torn, 0);
+	assert_int_equal(d.records, 500);
+}
+
+static void test_overflow_reports_drops(void **state)
+{
+	uint64_t steps = 3ull * hdr->ring_records + 17;
+	struct drained d;
+
+	events_on(0);
+	d = (struct drained){ .next = tw(0)->head };
+	/* nobody drains while it runs: the ring laps twice and a bit */
+	assert_int_equal(TEST_RUN(rt, yielder, struct yielder_frame,
+				  .n = (int)steps - 1), 0);
+	drain(0, &d);
+	__atomic_store_n(&hdr->events_enabled, 0, __ATOMIC_RELEASE);
+	assert_int_equal(d.torn, 0);
+	assert_int_equal(d.records, hdr->ring_records);
+	assert_int_equal(d.dropped + d.records, steps);
+	/* and it stays consistent: the next run is read in full again */
+	events_on(0);
+	d = (struct drained){ .next = tw(0)->head };
+	assert_int_equal(TEST_RUN(rt, yielder, struct yielder_frame, .n = 99), 0);
+	drain(0, &d);
+	__atomic_store_n(&hdr->events_enabled, 0, __ATOMIC_RELEASE);
+	assert_int_equal(d.records, 100);
+	assert_int_equal(d.dropped, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_describes_the_runtime),
+		cmocka_unit_test(test_site_counts_are_exact),
+		cmocka_unit_test(test_one_record_per_step),
+		cmocka_unit_test(test_sampling_records_a_fraction),
+		cmocka_unit_test(test_overflow_reports_drops),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
