@@ -16,14 +16,7 @@
 #include "runq.h"
 #include "timer.h"
 
-#ifdef RT_HAVE_USDT
-#include <sys/sdt.h>
-#define RT_PROBE1(name, a) DTRACE_PROBE1(rtasync, name, a)
-#define RT_PROBE2(name, a, b) DTRACE_PROBE2(rtasync, name, a, b)
-#else
-#define RT_PROBE1(name, a) do { (void)(a); } while (0)
-#define RT_PROBE2(name, a, b) do { (void)(a); (void)(b); } while (0)
-#endif
+#include "probes.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)

@@ -18,6 +18,10 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src" || exit 1
 "$src/tools/setup-deps.sh" || exit 1
 
+# bpftrace (the USDT test's witness) wants tracefs
+mountpoint -q /sys/kernel/tracing 2>/dev/null ||
+	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+
 passed=0
 failed=0
 

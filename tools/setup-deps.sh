@@ -15,9 +15,9 @@ pkgs="$pkgs libcmocka-dev valgrind python3"
 pkgs="$pkgs systemtap-sdt-dev"
 # eBPF observers and rtasync-trace: clang + llvm-strip, bpftool, libbpf
 pkgs="$pkgs clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev"
-# independent witnesses for the tracer tests, and setpriv for the
-# not-root test
-pkgs="$pkgs linux-perf util-linux procps"
+# independent witnesses for the tracer tests (perf, bpftrace for the USDT
+# probes), and setpriv for the not-root test
+pkgs="$pkgs linux-perf bpftrace util-linux procps"
 # the report's chart
 pkgs="$pkgs gnuplot-nox"
 

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * USDT probes, provider "rtasync", for rare events only: an attached
+ * uprobe costs ~500 ns a hit here, 20-100x a task switch, so per-switch
+ * events go to the trace area's rings instead (rtasync-trace.h).
+ *
+ * Each probe has a semaphore: the probe site is skipped unless a tracer
+ * attached to it (bpftrace, perf, rtasync-trace bump the semaphore), so
+ * even the argument set-up costs nothing when nobody listens.
+ *
+ *   park(worker)            a worker goes to sleep in its io_uring wait
+ *   unpark(worker)          ... and wakes up
+ *   overflow(worker)        a task found its CPU run queue full
+ *   spawn_failed(errno)     rt_task_spawn() could not allocate
+ */
+#ifndef RT_PROBES_H
+#define RT_PROBES_H
+
+#ifdef RT_HAVE_USDT
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+
+#define RT_PROBE_SEMAPHORE(name) rtasync_##name##_semaphore
+#define RT_PROBE_DECLARE(name)						\
+	extern unsigned short RT_PROBE_SEMAPHORE(name)
+
+RT_PROBE_DECLARE(park);
+RT_PROBE_DECLARE(unpark);
+RT_PROBE_DECLARE(overflow);
+RT_PROBE_DECLARE(spawn_failed);
+
+#define RT_PROBE1(name, a)						\
+	do {								\
+		if (__builtin_expect(RT_PROBE_SEMAPHORE(name), 0))	\
+			DTRACE_PROBE1(rtasync, name, a);		\
+	} while (0)
+#else
+#define RT_PROBE1(name, a) do { (void)(a); } while (0)
+#endif
+
+#endif /* RT_PROBES_H */
