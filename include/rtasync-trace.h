@@ -71,7 +71,13 @@ struct rt_trace_worker {
 	 * the process (task dump): the address of an array of task
 	 * pointers, followed by its uint32_t length. */
 	uint64_t timer_heap;
-	struct rt_stats counters;	/* always-on counters */
+	/*
+	 * Always-on counters. counters.suspends and counters.resumes stay
+	 * 0 here, to keep the step path to one counter: suspensions are the
+	 * sum of site_suspends[] (slot 0: not at an await), and resumes =
+	 * suspends + trampolines + completed - unstarted.
+	 */
+	struct rt_stats counters;
 };
 
 struct rt_trace_header {

@@ -131,7 +131,8 @@ struct rt_stats {
 	uint64_t wakes_msg_ring;	/* wakes sent worker to worker */
 	uint64_t wakes_eventfd;	/* wakes sent from foreign threads */
 	uint64_t timers_fired;
-	uint64_t cancels;
+	uint64_t cancels;	/* sleeps cut short by a cancel */
+	uint64_t unstarted;	/* tasks cancelled before they ran */
 };
 
 int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out);

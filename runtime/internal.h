@@ -185,9 +185,22 @@ static inline uint16_t rt_worker_id(const struct rt_worker *w)
 }
 
 /* Stats are read racily by rt_runtime_stats(); the owner bumps them. */
-#define RT_STAT_ADD(w, field, n)					\
+#define RT_COUNT_ADD(w, field, n)					\
 	__atomic_store_n(&(w)->stats->field, (w)->stats->field + (n),	\
 			 __ATOMIC_RELAXED)
+
+/*
+ * spawned and completed are what rt_runtime_drain() counts on: they are
+ * always kept. The other counters, the per-site counts and the event
+ * rings can be compiled out (-DRT_NO_COUNTERS, the bench's
+ * "no counters" build), only to measure what they cost.
+ */
+#define RT_COUNT_LIFE(w, field) RT_COUNT_ADD(w, field, 1)
+#ifdef RT_NO_COUNTERS
+#define RT_STAT_ADD(w, field, n) do { (void)(w); (void)(n); } while (0)
+#else
+#define RT_STAT_ADD(w, field, n) RT_COUNT_ADD(w, field, n)
+#endif
 #define RT_STAT_INC(w, field) RT_STAT_ADD(w, field, 1)
 
 /* worker.c */

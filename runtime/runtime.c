@@ -196,6 +196,20 @@ const char *rt_runtime_ring_flags(const struct rt_runtime *rt)
 
 #define RT_STATS_FIELDS (sizeof(struct rt_stats) / sizeof(uint64_t))
 
+static uint64_t worker_suspends(const struct rt_worker *w)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < RT_TRACE_SITES_MAX; i++)
+		n += __atomic_load_n(&w->site_counts[i], __ATOMIC_RELAXED);
+	return n;
+}
+
+/*
+ * Sum the workers' counters. Suspensions are the sum of the per-site
+ * counts, and every step ends in a suspension, a completion or a
+ * trampoline: the hot path keeps one counter where it could keep three.
+ */
 int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 {
 	uint64_t *sum = (uint64_t *)out;
@@ -211,7 +225,10 @@ int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 			sum[k] += __atomic_load_n(&v[k], __ATOMIC_RELAXED);
 		out->rseq_aborts += __atomic_load_n(&w->qstats.aborts,
 						    __ATOMIC_RELAXED);
+		out->suspends += worker_suspends(w);
 	}
+	out->resumes = out->suspends + out->trampolines + out->completed -
+		       out->unstarted;
 	out->spawned += atomic_load(&rt->foreign_spawned);
 	return 0;
 }

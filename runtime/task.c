@@ -110,7 +110,7 @@ int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 
 	/* Counted before it can run, so a drain never sees it finish first. */
 	if (self) {
-		RT_STAT_INC(self, spawned);
+		RT_COUNT_LIFE(self, spawned);
 		rt_worker_push_local(self, t);
 	} else {
 		atomic_fetch_add_explicit(&rt->foreign_spawned, 1,
@@ -159,7 +159,7 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 	struct rt_task *waiter;
 
 	/* Counted first: whoever sees the task done also sees it counted. */
-	RT_STAT_INC(w, completed);
+	RT_COUNT_LIFE(w, completed);
 	if (t->detached) {
 		task_free(w, t);
 		return;
@@ -268,13 +268,21 @@ static void trace_record(struct rt_worker *w, struct rt_task *t,
 	__atomic_store_n(&tw->head, pos + 1, __ATOMIC_RELEASE);
 }
 
-/* Count the suspension at its site and record the step if asked to. */
+/*
+ * Count the suspension at its site (slot 0: not at an await) and record
+ * the step if asked to. The per-site counts are the only per-step
+ * counter: suspensions and steps are derived from them (runtime.c).
+ */
 static void trace_step_end(struct rt_worker *w, struct rt_task *t, bool done)
 {
 	uint32_t site = 0;
 
-	if (!done && t->h.site) {
-		site = rt_trace_site(&w->rt->trace, t->h.site);
+#ifdef RT_NO_COUNTERS
+	return;
+#endif
+	if (!done) {
+		if (t->h.site)
+			site = rt_trace_site(&w->rt->trace, t->h.site);
 		__atomic_store_n(&w->site_counts[site], w->site_counts[site] + 1,
 				 __ATOMIC_RELAXED);
 	}
@@ -293,6 +301,7 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 		if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
 		    RT_TF_CANCEL) {
 			rt_frame_pop(t, t->h.top);
+			RT_STAT_INC(w, unstarted);
 			task_complete(w, t, -ECANCELED);
 			return;
 		}
@@ -301,7 +310,6 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 	rt__running = t;	/* also what the eBPF observer reads */
 	for (;;) {
 		t->action = RT_ACT_NONE;
-		RT_STAT_INC(w, resumes);
 		r = rt_task_step(t);
 		if (r != RT_PENDING || t->action != RT_ACT_TRAMPOLINE)
 			break;
@@ -313,7 +321,6 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 		task_complete(w, t, r);
 		return;
 	}
-	RT_STAT_INC(w, suspends);
 	commit_suspend(w, t);
 }
 

@@ -455,6 +455,9 @@ static void trace_turn(struct rt_worker *w)
 {
 	struct rt_trace_header *h = w->rt->trace.hdr;
 
+#ifdef RT_NO_COUNTERS
+	return;
+#endif
 	w->trace_on = __atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED);
 	if (!w->trace_on)
 		return;
