@@ -2,7 +2,9 @@
 /*
  * Misuse gets a clear negative errno and leaves the runtime working.
  */
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 
 #include "rt_test.h"
 
@@ -222,6 +224,42 @@ static void test_queue_mode_detection(void **state)
 	rt_runtime_free(r2);
 }
 
+/* Count this process's open file descriptors. */
+static int open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
+}
+
+/*
+ * With no file descriptor left, starting a runtime fails with -EMFILE,
+ * leaks nothing, and works again once descriptors are back.
+ */
+static void test_fd_exhaustion(void **state)
+{
+	struct rt_runtime *r2 = NULL;
+	struct rlimit old, low;
+	int before = open_fds(), ret;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)before;	/* every further open fails */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	ret = rt_runtime_new(NULL, &r2);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(ret, -EMFILE);
+	assert_null(r2);
+	assert_int_equal(open_fds(), before);
+	check_still_works(rt);
+	assert_int_equal(rt_runtime_new(NULL, &r2), 0);
+	check_still_works(r2);
+	rt_runtime_free(r2);
+	assert_int_equal(open_fds(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_misuse_inside_a_task),
 		cmocka_unit_test(test_spawn_after_shutdown),
 		cmocka_unit_test(test_queue_mode_detection),
+		cmocka_unit_test(test_fd_exhaustion),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
