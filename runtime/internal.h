@@ -56,6 +56,9 @@ enum {
 	RT_TF_JOINED = 1u << 0,		/* someone joined: a second join fails */
 	RT_TF_CANCEL = 1u << 1,		/* cancellation requested */
 	RT_TF_FOREIGN = 1u << 2,	/* a foreign thread waits on done */
+	RT_TF_JOIN_WAIT = 1u << 3,	/* suspended in a join: whoever clears
+					   this bit (completion or cancel)
+					   wakes the task */
 };
 
 struct rt_task {

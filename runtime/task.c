@@ -161,7 +161,12 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 	/* Counted first: whoever sees the task done also sees it counted. */
 	RT_COUNT_LIFE(w, completed);
 	if (t->detached) {
-		task_free(w, t);
+		/* Nobody can reference it but the waiter slot of a join it
+		 * was cancelled out of, which only ever lets go. */
+		if (atomic_load_explicit(&t->refs, memory_order_acquire) == 1)
+			task_free(w, t);
+		else
+			rt_task_unref(w, t);
 		return;
 	}
 	t->result = r;
@@ -172,26 +177,44 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 	waiter = atomic_exchange_explicit(&t->waiter, RT_WAITER_DONE,
 					  memory_order_seq_cst);
 	if (waiter) {
-		waiter->h.ret = r;
-		rt_task_make_runnable(w, waiter);
+		if (atomic_fetch_and(&waiter->flags, ~RT_TF_JOIN_WAIT) &
+		    RT_TF_JOIN_WAIT) {
+			waiter->h.ret = r;
+			rt_task_make_runnable(w, waiter);
+		}
+		rt_task_unref(w, waiter);	/* the waiter slot's reference */
 	}
 	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_FOREIGN)
 		rt_futex_wake_all(&t->done);
 	rt_task_unref(w, t);
 }
 
-/* The wait for other, registered once t has unwound (see rt_op_join). */
+/*
+ * The wait for other, registered once t has unwound (see rt_op_join).
+ * Two parties may end it, other's completion and a cancel: whichever
+ * clears RT_TF_JOIN_WAIT wakes t. The waiter slot holds a reference, since
+ * other may complete long after a cancel woke t and t finished. A
+ * cancelled task never waits in a join again (its ops fail), so a stale
+ * completion cannot end a later wait.
+ */
 void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_task *other = t->join_target;
 	struct rt_task *none = NULL;
+	uint32_t old;
 
-	if (atomic_compare_exchange_strong_explicit(&other->waiter, &none, t,
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	old = atomic_fetch_or(&t->flags, RT_TF_JOIN_WAIT);
+	if (!(old & RT_TF_CANCEL) &&
+	    atomic_compare_exchange_strong_explicit(&other->waiter, &none, t,
 			memory_order_acq_rel, memory_order_acquire))
-		return;		/* other's completion wakes us */
-	/* other finished while we were unwinding */
-	t->h.ret = other->result;
-	rt_worker_push_local(w, t);
+		return;
+	/* cancelled already, or other finished while we were unwinding */
+	if (atomic_fetch_and(&t->flags, ~RT_TF_JOIN_WAIT) & RT_TF_JOIN_WAIT) {
+		t->h.ret = old & RT_TF_CANCEL ? -ECANCELED : other->result;
+		rt_worker_push_local(w, t);
+	}
+	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_relaxed);
 }
 
 static void commit_sleep(struct rt_worker *w, struct rt_task *t)
@@ -364,20 +387,27 @@ struct rt_task *rt_task_current(void)
 /*
  * Cancellation is cooperative: the flag makes every later op return
  * -ECANCELED, a task that has not started completes with -ECANCELED
- * without running, and a sleeping task is woken by the worker whose heap
- * holds it (the only thread that may touch that heap).
+ * without running, a task waiting in a join is woken at once (see
+ * rt_task_commit_join), and a sleeping task is woken by the worker whose
+ * heap holds it (the only thread that may touch that heap).
  */
 int rt_task_cancel(struct rt_task *t)
 {
-	struct rt_worker *w;
+	struct rt_worker *self, *w;
 
 	if (!t)
 		return -EINVAL;
+	self = rt__self && rt__self->rt == t->rt ? rt__self : NULL;
 	if (atomic_load_explicit(&t->done, memory_order_acquire))
 		return -EALREADY;
 	if (atomic_fetch_or_explicit(&t->flags, RT_TF_CANCEL,
 				      memory_order_seq_cst) & RT_TF_CANCEL)
 		return 0;
+	if (atomic_fetch_and(&t->flags, ~RT_TF_JOIN_WAIT) & RT_TF_JOIN_WAIT) {
+		t->h.ret = -ECANCELED;
+		rt_task_make_runnable(self, t);
+		return 0;
+	}
 	/* Pairs with commit_sleep(): it publishes timer_owner, then reads
 	 * the flag; we set the flag, then read timer_owner. */
 	w = rt_worker_by_id(t->rt, atomic_load_explicit(&t->timer_owner,
@@ -386,7 +416,7 @@ int rt_task_cancel(struct rt_task *t)
 		return 0;	/* not asleep: its next op sees the flag */
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 	rt_inbox_push_cancel(&w->cancels, t);
-	rt_worker_wake(rt__self && rt__self->rt == t->rt ? rt__self : NULL, w);
+	rt_worker_wake(self, w);
 	return 0;
 }
 

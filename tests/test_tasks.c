@@ -370,6 +370,77 @@ static void test_cancel_suspended_task(void **state)
 	rt_task_release(h);
 }
 
+/* A task waiting in a join is woken by the cancel, not by the joined. */
+static void test_cancel_join_wait(void **state)
+{
+	struct rt_task *sleeper, *w;
+	int64_t r;
+
+	assert_int_equal(RT_SPAWN(rt, &sleeper, child, struct child_frame,
+				  .value = 5, .sleep_ns = 60ull * 1000000000),
+			 0);
+	assert_int_equal(RT_SPAWN(rt, &w, waiter, struct waiter_frame,
+				  .other = sleeper), 0);
+	usleep(5000);	/* let it suspend in the join */
+	assert_int_equal(rt_task_cancel(w), 0);
+	assert_int_equal(rt_task_join(w, &r), 0);
+	assert_int_equal(r, -ECANCELED);
+	rt_task_release(w);
+	/* the joined task goes on; cancelling it ends its sleep */
+	assert_false(rt_task_done(sleeper));
+	assert_int_equal(rt_task_cancel(sleeper), 0);
+	assert_int_equal(rt_task_join(sleeper, &r), -EALREADY); /* w joined */
+	while (!rt_task_done(sleeper))
+		usleep(100);
+	rt_task_release(sleeper);
+	assert_int_equal(rt_runtime_drain(rt), 0);
+}
+
+/*
+ * Joins cancelled while their children complete: each waiter ends with
+ * its child's value or -ECANCELED, none hangs, nothing leaks (ASan).
+ */
+#define RACERS 2000
+
+static void test_cancel_races_completion(void **state)
+{
+	static struct rt_task *kids[RACERS], *waiters[RACERS];
+	long got_value = 0, got_cancel = 0;
+
+	for (int i = 0; i < RACERS; i++) {
+		assert_int_equal(RT_SPAWN(rt, &kids[i], child, struct child_frame,
+					  .value = i,
+					  .sleep_ns = (uint64_t)(i % 7) * 20000),
+				 0);
+		assert_int_equal(RT_SPAWN(rt, &waiters[i], waiter,
+					  struct waiter_frame, .other = kids[i]),
+				 0);
+	}
+	for (int i = 0; i < RACERS; i += 2)
+		assert_true(rt_task_cancel(waiters[i]) == 0 ||
+			    rt_task_done(waiters[i]));
+	for (int i = 0; i < RACERS; i++) {
+		int64_t r;
+
+		assert_int_equal(rt_task_join(waiters[i], &r), 0);
+		if (r == -ECANCELED) {
+			assert_int_equal(i % 2, 0);
+			got_cancel++;
+		} else {
+			assert_int_equal(r, i);
+			got_value++;
+		}
+		rt_task_release(waiters[i]);
+	}
+	assert_int_equal(rt_runtime_drain(rt), 0);
+	for (int i = 0; i < RACERS; i++)
+		rt_task_release(kids[i]);
+	assert_int_equal(got_value + got_cancel, RACERS);
+	assert_true(got_value >= RACERS / 2);
+	printf("%ld joins cancelled, %ld completed first\n", got_cancel,
+	       got_value);
+}
+
 struct spin_frame {
 	struct rt_frame frame;
 	uint64_t ns;
@@ -420,6 +491,8 @@ int main(void)
 		cmocka_unit_test(test_sleeps_wake_in_deadline_order),
 		cmocka_unit_test(test_cancel_suspended_task),
 		cmocka_unit_test(test_cancel_before_start),
+		cmocka_unit_test(test_cancel_join_wait),
+		cmocka_unit_test(test_cancel_races_completion),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
