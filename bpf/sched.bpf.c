@@ -21,6 +21,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "bits.bpf.h"
+#include "core_fixes.bpf.h"
 #include "sched_stat.h"
 
 #define TASK_RUNNING	0
@@ -70,42 +72,14 @@ struct {
 
 static const struct sched_thread_stat zero_stat;
 
-/* Kernels before 5.14 named the task state field 'state'. */
-struct task_struct___o {
-	volatile long state;
-} __attribute__((preserve_access_index));
-
 /* Kernels before 6.1 kept ancestor ids instead of ancestor pointers. */
 struct cgroup___o {
 	__u64 ancestor_ids[1];
 } __attribute__((preserve_access_index));
 
-static __always_inline __u32 log2_u32(__u32 v)
-{
-	__u32 r = 0;
-
-	if (v >= 1U << 16) { v >>= 16; r += 16; }
-	if (v >= 1U << 8)  { v >>= 8;  r += 8; }
-	if (v >= 1U << 4)  { v >>= 4;  r += 4; }
-	if (v >= 1U << 2)  { v >>= 2;  r += 2; }
-	if (v >= 1U << 1)  { r += 1; }
-	return r;
-}
-
-static __always_inline __u32 log2_u64(__u64 v)
-{
-	__u32 hi = v >> 32;
-
-	return hi ? log2_u32(hi) + 32 : log2_u32((__u32)v);
-}
-
 static __always_inline void hist_add(unsigned int *hist, __u64 ns)
 {
-	__u32 slot = log2_u64(ns / 1000);
-
-	if (slot >= SCHED_HIST_SLOTS)
-		slot = SCHED_HIST_SLOTS - 1;
-	hist[slot]++;
+	hist[hist_slot_us(ns, SCHED_HIST_SLOTS)]++;
 }
 
 static __always_inline __u64 task_cgroup_ancestor_id(struct task_struct *t)
@@ -169,14 +143,10 @@ static struct sched_thread_stat *thread_stat(struct task_struct *t)
 static __always_inline unsigned int prev_task_state(struct task_struct *prev,
 						    unsigned long long *ctx)
 {
-	struct task_struct___o *old = (void *)prev;
-
 	/* The verifier prunes the branch an older kernel could not load. */
 	if (has_prev_state_arg)
 		return (unsigned int)ctx[3];
-	if (bpf_core_field_exists(prev->__state))
-		return BPF_CORE_READ(prev, __state);
-	return BPF_CORE_READ(old, state);
+	return get_task_state(prev);
 }
 
 /*

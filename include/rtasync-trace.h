@@ -28,7 +28,7 @@
 
 #define RT_TRACE_MEMFD_NAME "rtasync-trace"
 #define RT_TRACE_MAGIC 0x31434e5953415452ull	/* "RTASYNC1" */
-#define RT_TRACE_VERSION 1
+#define RT_TRACE_VERSION 2
 
 /* Why a task step ended: the reason field of a record. */
 enum rt_trace_reason {
@@ -95,7 +95,8 @@ struct rt_trace_header {
 	uint64_t site_counts_offset;	/* within a worker area */
 	uint64_t area_size;
 	uint32_t nsites;		/* ids 1..nsites are in use */
-	/* set by a tool */
+	/* set by tools: each recording tool adds 1 and takes it back, so
+	 * non-zero means on */
 	uint32_t events_enabled;
 	uint32_t sample_shift;		/* record 1 step in 2^sample_shift */
 	uint32_t pad;
@@ -115,11 +116,11 @@ struct rt_trace_header {
 	uint32_t task_head_site_off;	/* offsetof(struct rt_task_head, site) */
 	uint32_t site_id_off;		/* offsetof(struct rt_site, id) */
 	uint32_t task_result_off;
+	uint32_t task_deadline_off;	/* CLOCK_MONOTONIC ns, while asleep */
 	uint32_t chunk_hdr_size;	/* a chunk's first frame starts here */
 	uint32_t chunk_caller_off;	/* caller pointer in the chunk header */
 	uint64_t lib_anchor;		/* address of rt_runtime_new, to find
 					   librtasync among the mappings */
-	uint32_t pad2;
 };
 
 #endif /* RTASYNC_TRACE_H */

@@ -125,6 +125,15 @@ void jw_float(struct json_writer *jw, double v)
 		fputs("null", jw->out);
 }
 
+static void jw_fixed(struct json_writer *jw, double v, int decimals)
+{
+	jw_begin_value(jw);
+	if (isfinite(v))
+		fprintf(jw->out, "%.*f", decimals, v);
+	else
+		fputs("null", jw->out);
+}
+
 void jw_bool(struct json_writer *jw, bool v)
 {
 	jw_begin_value(jw);
@@ -165,4 +174,39 @@ void jw_bool_field(struct json_writer *jw, const char *name, bool v)
 {
 	jw_name(jw, name);
 	jw_bool(jw, v);
+}
+
+void jw_hex_field(struct json_writer *jw, const char *name, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	jw_string_field(jw, name, buf);
+}
+
+void jw_fixed_field(struct json_writer *jw, const char *name, double v,
+		    int decimals)
+{
+	jw_name(jw, name);
+	jw_fixed(jw, v, decimals);
+}
+
+void jw_log2_hist(struct json_writer *jw, const char *name,
+		  const unsigned int *slots, int nslots)
+{
+	int last = -1, i;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i])
+			last = i;
+	jw_name(jw, name);
+	jw_start_array(jw);
+	for (i = 0; i <= last; i++) {
+		jw_start_object(jw);
+		jw_uint_field(jw, "low", i ? 1ULL << i : 0);
+		jw_uint_field(jw, "high", i ? (1ULL << (i + 1)) - 1 : 1);
+		jw_uint_field(jw, "count", slots[i]);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
 }

@@ -42,5 +42,18 @@ void jw_uint_field(struct json_writer *jw, const char *name, uint64_t v);
 void jw_int_field(struct json_writer *jw, const char *name, int64_t v);
 void jw_float_field(struct json_writer *jw, const char *name, double v);
 void jw_bool_field(struct json_writer *jw, const char *name, bool v);
+/* v as a string "0x...": addresses, which JSON numbers cannot hold */
+void jw_hex_field(struct json_writer *jw, const char *name, uint64_t v);
+/* v with a fixed number of decimals: timestamps that must keep their ns */
+void jw_fixed_field(struct json_writer *jw, const char *name, double v,
+		    int decimals);
+
+/*
+ * A log2 histogram (slot 0: 0-1, slot i: 2^i..2^(i+1)-1, as printed by
+ * trace_print_log2_hist()) as name: [{"low", "high", "count"}, ...], up
+ * to the last non-empty slot.
+ */
+void jw_log2_hist(struct json_writer *jw, const char *name,
+		  const unsigned int *slots, int nslots);
 
 #endif /* RTASYNC_JSON_WRITER_H */

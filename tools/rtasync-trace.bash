@@ -14,6 +14,23 @@ _rtasync_trace_pids()
     COMPREPLY=($(compgen -W "${pids[*]}" -- "$1"))
 }
 
+# Processes with a librtasync trace area (an fd on the memfd
+# "rtasync-trace"); all processes when none can be seen (not root).
+_rtasync_trace_rt_pids()
+{
+    local fd p pids=()
+    for fd in /proc/[0-9]*/fd/*; do
+        [[ $(readlink "$fd" 2>/dev/null) == /memfd:rtasync-trace* ]] || continue
+        p=${fd#/proc/}
+        pids+=("${p%%/*}")
+    done
+    if ((${#pids[@]} == 0)); then
+        _rtasync_trace_pids "$1"
+        return
+    fi
+    COMPREPLY=($(compgen -W "${pids[*]}" -- "$1"))
+}
+
 _rtasync_trace_cgroups()
 {
     local mnt
@@ -46,10 +63,10 @@ _rtasync_trace()
     local stat_opts='-p --pid --cgroup --requests --no-hist --max-threads -j
         --json --pretty --duration --interval -h --help help --'
 
-    # Values of options that take one: nothing sensible to offer but pids
-    # and cgroups.
+    # Values of options that take one: nothing sensible to offer but pids,
+    # cgroups and file names.
     case $prev in
-        --duration|--interval|--requests|--max-threads)
+        --duration|--interval|--requests|--max-threads|-n|--top|--sample|--depth)
             return ;;
     esac
 
@@ -62,6 +79,8 @@ _rtasync_trace()
         esac
         if [[ -z $object ]]; then
             object=${words[i]}
+            # record takes no COMMAND: its options come next
+            [[ $object == record ]] && { cmd_idx=$i; command=record; break; }
         elif [[ -z $command ]]; then
             command=${words[i]}
             cmd_idx=$i
@@ -73,7 +92,7 @@ _rtasync_trace()
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$global_opts" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'sched task help' -- "$cur"))
+            COMPREPLY=($(compgen -W 'sched task record help' -- "$cur"))
         fi
         return
     fi
@@ -83,6 +102,25 @@ _rtasync_trace()
             sched) COMPREPLY=($(compgen -W 'stat help' -- "$cur")) ;;
             task)  COMPREPLY=($(compgen -W 'top hist blocked dump help' -- "$cur")) ;;
         esac
+        return
+    fi
+
+    # task COMMAND and record: -p is the process, options per command.
+    if [[ $object == task || $object == record ]]; then
+        local opts='-p --pid -j --json --pretty -h --help help'
+        case $command in
+            top)     opts+=' -n --top --interval --duration' ;;
+            hist)    opts+=' --sample --interval --duration' ;;
+            blocked) opts+=' -n --top --no-hist --interval --duration' ;;
+            dump)    opts+=' --depth' ;;
+            record)  opts+=' -o --output --sample --duration' ;;
+            *)       return ;;
+        esac
+        case $prev in
+            -p|--pid) _rtasync_trace_rt_pids "$cur"; return ;;
+            -o|--output) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+        esac
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
     fi
 

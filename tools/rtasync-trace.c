@@ -5,14 +5,16 @@
  *
  *	rtasync-trace [OPTIONS] OBJECT COMMAND [ARGS]
  *
- * Each object lives in its own file (sched_cmd.c, task_cmd.c) and parses
- * its own commands; `help` works at every level.
+ * Each object lives in its own file (sched_cmd.c, task_cmd.c; `record`,
+ * an object without commands, in task_record.c) and parses its own
+ * commands; `help` works at every level.
  */
 #include <getopt.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "task_cmd.h"
 #include "trace.h"
 
 #ifndef RTASYNC_VERSION
@@ -27,6 +29,7 @@ struct trace_object {
 static const struct trace_object objects[] = {
 	{ "sched", do_sched },
 	{ "task",  do_task },
+	{ "record", do_record },
 };
 
 static void usage(FILE *out)
@@ -35,14 +38,18 @@ static void usage(FILE *out)
 		"Usage: %1$s [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       %1$s help\n"
 		"\n"
-		"       OBJECT := { sched | task }\n"
+		"       OBJECT := { sched | task | record }\n"
 		"       OPTIONS := { -j|--json | -p|--pretty | --duration SEC |\n"
 		"                    --interval SEC | -d|--debug | -V|--version |\n"
 		"                    -h|--help }\n"
 		"\n"
 		"       sched stat   per-thread switches, on/off-CPU time, run-queue\n"
 		"                    latency and per-CPU idle time (eBPF)\n"
-		"       task ...     async-task views of a librtasync process (coming)\n"
+		"       task top     hottest await sites of a librtasync process\n"
+		"       task hist    suspend-time histograms per await site\n"
+		"       task blocked worker off-CPU time per task and await site (eBPF)\n"
+		"       task dump    async stacks of suspended tasks\n"
+		"       record       a Chrome/Perfetto timeline of task steps\n"
 		"\n"
 		"Run '%1$s OBJECT help' for an object's commands.\n",
 		trace_prog);

@@ -218,21 +218,6 @@ static int resolve_pids(struct stat_ctx *c)
 	return 0;
 }
 
-static int check_environment(void)
-{
-	if (trace_check_btf()) {
-		trace_err("this kernel exports no BTF (%s is missing); "
-			  "it needs CONFIG_DEBUG_INFO_BTF=y", TRACE_BTF_PATH);
-		return TRACE_EXIT_NO_BTF;
-	}
-	if (trace_check_privileges()) {
-		trace_err("needs root, or the capabilities CAP_BPF and CAP_PERFMON "
-			  "(try: sudo %s ...)", trace_prog);
-		return TRACE_EXIT_PERM;
-	}
-	return 0;
-}
-
 static int open_error(struct stat_ctx *c, int err)
 {
 	if (c->cgroup && err == -ENOENT) {
@@ -491,8 +476,15 @@ static int wait_loop(struct stat_ctx *c, int sigfd)
 		ret = poll(fds, n, timeout);
 		if (ret < 0 && errno != EINTR)
 			return TRACE_EXIT_FAIL;
-		if (ret > 0 && fds[0].revents)
-			break;		/* SIGINT or SIGTERM */
+		if (ret > 0 && fds[0].revents) {
+			struct signalfd_siginfo si;
+
+			/* SIGINT or SIGTERM: taken, or it would kill us
+			 * when the mask is restored after the report */
+			if (read(sigfd, &si, sizeof(si)) < 0)
+				si.ssi_signo = 0;
+			break;
+		}
 		if (ret > 0 && targets_done(c, fds, n))
 			break;
 		now = now_ms();
@@ -640,7 +632,7 @@ static int do_stat(const struct trace_opts *opts, int argc, char **argv)
 		return ret < 0 ? TRACE_EXIT_OK : ret;
 	ret = resolve_pids(&c);
 	if (!ret)
-		ret = check_environment();
+		ret = trace_check_environment();
 	if (!ret)
 		ret = run_stat(&c);
 	return ret;

@@ -134,27 +134,6 @@ static void json_counters(struct json_writer *jw, const struct sched_thread *t)
 	jw_uint_field(jw, "runq_max_ns", t->runq_max_ns);
 }
 
-/* Buckets as {low, high, count} up to the last non-empty one. */
-static void json_hist(struct json_writer *jw, const char *name,
-		      const unsigned int *slots)
-{
-	int last = -1, i;
-
-	for (i = 0; i < SCHED_HIST_SLOTS; i++)
-		if (slots[i])
-			last = i;
-	jw_name(jw, name);
-	jw_start_array(jw);
-	for (i = 0; i <= last; i++) {
-		jw_start_object(jw);
-		jw_uint_field(jw, "low", i ? 1ULL << i : 0);
-		jw_uint_field(jw, "high", i ? (1ULL << (i + 1)) - 1 : 1);
-		jw_uint_field(jw, "count", slots[i]);
-		jw_end_object(jw);
-	}
-	jw_end_array(jw);
-}
-
 static void json_threads(struct json_writer *jw,
 			 const struct sched_snapshot *snap)
 {
@@ -171,8 +150,9 @@ static void json_threads(struct json_writer *jw,
 		jw_string_field(jw, "comm", t->comm);
 		jw_bool_field(jw, "exited", t->exited);
 		json_counters(jw, t);
-		json_hist(jw, "runq_hist_usecs", t->runq_hist);
-		json_hist(jw, "offcpu_hist_usecs", t->offcpu_hist);
+		jw_log2_hist(jw, "runq_hist_usecs", t->runq_hist, SCHED_HIST_SLOTS);
+		jw_log2_hist(jw, "offcpu_hist_usecs", t->offcpu_hist,
+			     SCHED_HIST_SLOTS);
 		jw_end_object(jw);
 	}
 	jw_end_array(jw);
@@ -236,8 +216,9 @@ void sched_report_json(struct json_writer *jw, const struct sched_snapshot *snap
 	jw_end_object(jw);
 	json_rates(jw, snap, &tot, opts);
 	json_cpus(jw, snap);
-	json_hist(jw, "runq_hist_usecs", tot.runq_hist);
-	json_hist(jw, "offcpu_hist_usecs", tot.offcpu_hist);
+	jw_log2_hist(jw, "runq_hist_usecs", tot.runq_hist, SCHED_HIST_SLOTS);
+	jw_log2_hist(jw, "offcpu_hist_usecs", tot.offcpu_hist,
+		     SCHED_HIST_SLOTS);
 	jw_uint_field(jw, "lost_events", snap->lost_threads);
 	jw_uint_field(jw, "lost_forks", snap->lost_tgids);
 	jw_uint_field(jw, "missed_events", snap->missed_events);

@@ -4,8 +4,8 @@
  * global options, and small helpers (environment checks, number parsing,
  * log2 histograms).
  */
-#ifndef RTASYNC_TRACE_H
-#define RTASYNC_TRACE_H
+#ifndef RTASYNC_TOOLS_TRACE_H
+#define RTASYNC_TOOLS_TRACE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,6 +44,9 @@ int trace_parse_u64(const char *arg, uint64_t *out);
 int trace_check_btf(void);
 /* 0 with CAP_SYS_ADMIN or CAP_BPF+CAP_PERFMON, -EPERM otherwise */
 int trace_check_privileges(void);
+/* Both checks before loading BPF: 0, or says why not and returns the
+ * exit code (TRACE_EXIT_NO_BTF, TRACE_EXIT_PERM). */
+int trace_check_environment(void);
 
 /* Print a log2 histogram the way libbpf-tools (runqlat, ...) do. */
 void trace_print_log2_hist(FILE *out, const unsigned int *slots, int nslots,
@@ -53,4 +56,4 @@ void trace_print_log2_hist(FILE *out, const unsigned int *slots, int nslots,
 int do_sched(const struct trace_opts *opts, int argc, char **argv);
 int do_task(const struct trace_opts *opts, int argc, char **argv);
 
-#endif /* RTASYNC_TRACE_H */
+#endif /* RTASYNC_TOOLS_TRACE_H */

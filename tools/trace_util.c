@@ -103,6 +103,21 @@ int trace_check_privileges(void)
 	return -EPERM;
 }
 
+int trace_check_environment(void)
+{
+	if (trace_check_btf()) {
+		trace_err("this kernel exports no BTF (%s is missing); "
+			  "it needs CONFIG_DEBUG_INFO_BTF=y", TRACE_BTF_PATH);
+		return TRACE_EXIT_NO_BTF;
+	}
+	if (trace_check_privileges()) {
+		trace_err("needs root, or the capabilities CAP_BPF and CAP_PERFMON "
+			  "(try: sudo %s ...)", trace_prog);
+		return TRACE_EXIT_PERM;
+	}
+	return 0;
+}
+
 static void print_stars(FILE *out, unsigned int val, unsigned int max, int width)
 {
 	int n = max ? (int)((uint64_t)val * width / max) : 0;

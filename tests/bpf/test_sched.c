@@ -34,30 +34,16 @@
 #include "sched_report.h"
 #include "trace.h"
 #include "sched_workload.h"
+#include "bpf_test.h"
 
 #define PINGPONG_ROUNDS 2000
 #define CG_ROUNDS 200
 #define BUSY_MS 300
 
-static char skip_reason[160];
-
-#define REQUIRE_BPF()							\
-	do {								\
-		if (skip_reason[0]) {					\
-			print_message("SKIP: %s\n", skip_reason);	\
-			skip();						\
-		}							\
-	} while (0)
-
 static int group_setup(void **state)
 {
 	(void)state;
-	if (trace_check_btf())
-		snprintf(skip_reason, sizeof(skip_reason),
-			 "kernel has no BTF (%s missing)", TRACE_BTF_PATH);
-	else if (trace_check_privileges())
-		snprintf(skip_reason, sizeof(skip_reason),
-			 "not root and no CAP_BPF+CAP_PERFMON");
+	bpf_test_init();
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,23 +19,15 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "bpf_test.h"
 #include "trace.h"
 
 #define ROUNDS 2000
 #define ROUNDS_S "2000"
 
-static char skip_reason[160];
 static const char *trace, *workload, *python, *check;
 static char out_path[] = "/tmp/rtasync-cli-out-XXXXXX";
 static char err_path[] = "/tmp/rtasync-cli-err-XXXXXX";
-
-#define REQUIRE_BPF()							\
-	do {								\
-		if (skip_reason[0]) {					\
-			print_message("SKIP: %s\n", skip_reason);	\
-			skip();						\
-		}							\
-	} while (0)
 
 static int group_setup(void **state)
 {
@@ -47,12 +40,7 @@ static int group_setup(void **state)
 		return -1;	/* run through meson test, which sets them */
 	close(mkstemp(out_path));
 	close(mkstemp(err_path));
-	if (trace_check_btf())
-		snprintf(skip_reason, sizeof(skip_reason),
-			 "kernel has no BTF (%s missing)", TRACE_BTF_PATH);
-	else if (trace_check_privileges())
-		snprintf(skip_reason, sizeof(skip_reason),
-			 "not root and no CAP_BPF+CAP_PERFMON");
+	bpf_test_init();
 	return 0;
 }
 
@@ -62,16 +50,6 @@ static int group_teardown(void **state)
 	unlink(out_path);
 	unlink(err_path);
 	return 0;
-}
-
-static void redirect(int fd, const char *path)
-{
-	int f = open(path ? path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	if (f >= 0 && f != fd) {
-		dup2(f, fd);
-		close(f);
-	}
 }
 
 /* Run argv (env "NAME=VALUE" added if given); its exit code, 128+sig. */
@@ -84,8 +62,8 @@ static int run_env(const char *env, char *const argv[])
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		redirect(1, out_path);
-		redirect(2, err_path);
+		bpf_test_redirect(1, out_path);
+		bpf_test_redirect(2, err_path);
 		if (env)
 			putenv((char *)env);
 		execvp(argv[0], argv);
@@ -97,31 +75,18 @@ static int run_env(const char *env, char *const argv[])
 
 #define RUN(...) run_env(NULL, (char *const[]){ __VA_ARGS__, NULL })
 
-static bool file_contains(const char *path, const char *needle)
-{
-	char buf[8192];
-	FILE *f = fopen(path, "re");
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(buf, sizeof(buf), f))
-		found = strstr(buf, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 static void test_help_everywhere(void **state)
 {
 	(void)state;
 	assert_int_equal(RUN((char *)trace, "help"), 0);
 	assert_int_equal(RUN((char *)trace, "--help"), 0);
-	assert_true(file_contains(out_path, "OBJECT := { sched | task }"));
+	assert_true(bpf_test_file_contains(out_path, "OBJECT := { sched | task | record }"));
 	assert_int_equal(RUN((char *)trace, "sched", "help"), 0);
 	assert_int_equal(RUN((char *)trace, "sched", "stat", "help"), 0);
 	assert_int_equal(RUN((char *)trace, "sched", "stat", "--help"), 0);
-	assert_true(file_contains(out_path, "--cgroup PATH"));
+	assert_true(bpf_test_file_contains(out_path, "--cgroup PATH"));
 	assert_int_equal(RUN((char *)trace, "task", "help"), 0);
+	assert_int_equal(RUN((char *)trace, "record", "help"), 0);
 	assert_int_equal(RUN((char *)trace, "--version"), 0);
 }
 
@@ -140,15 +105,6 @@ static void test_usage_errors(void **state)
 			     "-p", "1"), TRACE_EXIT_USAGE);
 }
 
-static void test_task_stub(void **state)
-{
-	(void)state;
-	assert_int_equal(RUN((char *)trace, "task", "top", "-p", "1"),
-			 TRACE_EXIT_UNSUPPORTED);
-	assert_true(file_contains(err_path,
-		"task commands need the runtime's probe points (coming)"));
-}
-
 static void test_bad_targets(void **state)
 {
 	char pid[32];
@@ -165,13 +121,13 @@ static void test_bad_targets(void **state)
 	snprintf(pid, sizeof(pid), "%ld", max + 1);	/* can never exist */
 	assert_int_equal(RUN((char *)trace, "sched", "stat", "-p", pid),
 			 TRACE_EXIT_NO_TARGET);
-	assert_true(file_contains(err_path, "no process with pid"));
+	assert_true(bpf_test_file_contains(err_path, "no process with pid"));
 	REQUIRE_BPF();
 	assert_int_equal(RUN((char *)trace, "sched", "stat", "--cgroup",
 			     "/no/such/cgroup"), TRACE_EXIT_NO_TARGET);
 	assert_int_equal(RUN((char *)trace, "sched", "stat", "--",
 			     "/no/such/command"), TRACE_EXIT_NO_TARGET);
-	assert_true(file_contains(err_path, "cannot run"));
+	assert_true(bpf_test_file_contains(err_path, "cannot run"));
 }
 
 static void test_no_btf(void **state)
@@ -181,7 +137,7 @@ static void test_no_btf(void **state)
 				 (char *const[]){ (char *)trace, "sched", "stat",
 						  "-p", "1", NULL }),
 			 TRACE_EXIT_NO_BTF);
-	assert_true(file_contains(err_path, "no BTF"));
+	assert_true(bpf_test_file_contains(err_path, "no BTF"));
 }
 
 static void test_not_privileged(void **state)
@@ -204,7 +160,7 @@ static void test_not_privileged(void **state)
 		skip();
 	}
 	assert_int_equal(ret, TRACE_EXIT_PERM);
-	assert_true(file_contains(err_path, "CAP_BPF and CAP_PERFMON"));
+	assert_true(bpf_test_file_contains(err_path, "CAP_BPF and CAP_PERFMON"));
 }
 
 static long py_sum(const char *field, const char *comms)
@@ -292,7 +248,7 @@ static void test_table_pingpong(void **state)
 		      "involuntary %lu (all threads of the command)\n", ROUNDS,
 		      vol, invol);
 	assert_true(per_req);
-	assert_true(file_contains(out_path, "Command exited with status 0"));
+	assert_true(bpf_test_file_contains(out_path, "Command exited with status 0"));
 	assert_in_range(vol, pingpong_low(invol), 2 * ROUNDS + 200);
 }
 
@@ -332,6 +288,40 @@ static long perf_switches(void)
 	return v;
 }
 
+/* Ctrl-C or SIGTERM ends the trace with a report and exit code 0. */
+static void test_sigterm_reports(void **state)
+{
+	pid_t sleeper, tool;
+	char pid[16];
+	int status;
+
+	(void)state;
+	REQUIRE_BPF();
+	sleeper = fork();
+	assert_true(sleeper >= 0);
+	if (sleeper == 0) {
+		execlp("sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)sleeper);
+	tool = fork();
+	assert_true(tool >= 0);
+	if (tool == 0) {
+		bpf_test_redirect(1, out_path);
+		bpf_test_redirect(2, err_path);
+		execl(trace, trace, "sched", "stat", "-p", pid, (char *)NULL);
+		_exit(127);
+	}
+	usleep(1500000);	/* loaded and attached by then */
+	kill(tool, SIGTERM);
+	waitpid(tool, &status, 0);
+	kill(sleeper, SIGKILL);
+	waitpid(sleeper, NULL, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(bpf_test_file_contains(out_path, "TOTAL"));
+}
+
 static void test_perf_crosscheck(void **state)
 {
 	long perf, vol, invol;
@@ -359,13 +349,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_help_everywhere),
 		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test(test_task_stub),
 		cmocka_unit_test(test_bad_targets),
 		cmocka_unit_test(test_no_btf),
 		cmocka_unit_test(test_not_privileged),
 		cmocka_unit_test(test_json_pingpong),
 		cmocka_unit_test(test_table_pingpong),
 		cmocka_unit_test(test_interval_sleep),
+		cmocka_unit_test(test_sigterm_reports),
 		cmocka_unit_test(test_perf_crosscheck),
 	};
 

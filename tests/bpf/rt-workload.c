@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rt-workload.c - librtasync programs with known answers, for the task
+ * commands of rtasync-trace (tests/bpf/test_task.c):
+ *
+ *	rt-workload [-w WORKERS] MODE [ARGS]
+ *
+ *	sites K		K tasks, each 30 yields at one await site and 3
+ *			sleeps at another; then waits for SIGTERM
+ *	deep		a task parked 3 frames deep (deep_a -> deep_b ->
+ *			deep_c, deep_c in RT_SLEEP), one parked 1 deep, one
+ *			CHAIN_DEPTH deep across arena chunks; waits for SIGTERM
+ *	block MS	on SIGUSR1: a task resumes from a yield and then
+ *			blocks in read(2) on a pipe another thread writes
+ *			MS ms later; prints how long read(2) took, exits
+ *	steps T N	on SIGUSR1: T tasks yield N times each (T * (N + 1)
+ *			task steps), exits
+ *	sleeps T N US	on SIGUSR1: T tasks sleep US us N times each, so
+ *			the workers park and wake (switch-heavy), exits
+ *	plain		no runtime at all: waits for SIGTERM
+ *	fake-area V	a memfd named like a trace area, of layout version
+ *			V; waits for SIGTERM
+ *
+ * Each mode prints one line of key=value pairs on stdout when it is
+ * ready (or done), with the lines of its await sites, and flushes it.
+ * SIGUSR1 and SIGTERM are blocked in every thread and taken by sigwait,
+ * so a worker never dies of them.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rtasync-trace.h"
+#include "rtasync.h"
+
+#define SITES_YIELDS 30
+#define SITES_SLEEPS 3
+#define DEEP_SLEEP_NS (600ull * 1000000000ull)
+#define CHAIN_DEPTH 40
+
+static struct rt_runtime *rt;
+static unsigned int nworkers;
+static sigset_t sigs;
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "rt-workload: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static void runtime_start(void)
+{
+	struct rt_config cfg;
+	int ret;
+
+	rt_config_init(&cfg);
+	if (nworkers)
+		cfg.workers = nworkers;
+	ret = rt_runtime_new(&cfg, &rt);
+	if (ret)
+		die("rt_runtime_new", ret);
+}
+
+static int wait_signal(void)
+{
+	int sig = 0;
+
+	sigwait(&sigs, &sig);
+	return sig;
+}
+
+static uint64_t now_ns(void)
+{
+	return rt_now_ns();
+}
+
+/* ---- sites: known suspension counts per await site --------------------- */
+
+static int yield_line, sleep_line;
+
+struct sites_frame {
+	struct rt_frame frame;
+	int i;
+};
+
+static int64_t sites_task(struct rt_task *t, struct rt_frame *base)
+{
+	struct sites_frame *f = RT_FRAME(base, struct sites_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < SITES_YIELDS; f->i++) {
+		yield_line = __LINE__ + 1;
+		RT_YIELD();
+		if (f->i % (SITES_YIELDS / SITES_SLEEPS) == 0) {
+			sleep_line = __LINE__ + 1;
+			RT_SLEEP(1000);
+		}
+	}
+	return 0;
+}
+
+static int run_sites(int k)
+{
+	struct rt_task **h = calloc((size_t)k, sizeof(*h));
+	int i;
+
+	runtime_start();
+	for (i = 0; i < k; i++)
+		if (RT_SPAWN(rt, &h[i], sites_task, struct sites_frame))
+			die("spawn", ENOMEM);
+	for (i = 0; i < k; i++) {
+		rt_task_join(h[i], NULL);
+		rt_task_release(h[i]);
+	}
+	printf("ready pid=%d func=sites_task yield_line=%d yield_count=%d "
+	       "sleep_line=%d sleep_count=%d\n", (int)getpid(), yield_line,
+	       k * SITES_YIELDS, sleep_line, k * SITES_SLEEPS);
+	fflush(stdout);
+	wait_signal();
+	free(h);
+	return 0;
+}
+
+/* ---- deep: tasks parked several frames deep ----------------------------- */
+
+static int deep_line, shallow_line, chain_line;
+static atomic_int parked;
+
+struct deep_frame {
+	struct rt_frame frame;
+	int64_t r;
+};
+
+static int64_t deep_c(struct rt_task *t, struct rt_frame *base)
+{
+	RT_BEGIN(t, base);
+	atomic_fetch_add(&parked, 1);
+	deep_line = __LINE__ + 1;
+	RT_SLEEP(DEEP_SLEEP_NS);
+	return 3;
+}
+
+static int64_t deep_b(struct rt_task *t, struct rt_frame *base)
+{
+	struct deep_frame *f = RT_FRAME(base, struct deep_frame);
+
+	RT_BEGIN(t, base);
+	RT_CALL(f->r, deep_c, struct deep_frame);
+	return f->r + 1;
+}
+
+static int64_t deep_a(struct rt_task *t, struct rt_frame *base)
+{
+	struct deep_frame *f = RT_FRAME(base, struct deep_frame);
+
+	RT_BEGIN(t, base);
+	RT_CALL(f->r, deep_b, struct deep_frame);
+	return f->r + 1;
+}
+
+static int64_t shallow(struct rt_task *t, struct rt_frame *base)
+{
+	RT_BEGIN(t, base);
+	atomic_fetch_add(&parked, 1);
+	shallow_line = __LINE__ + 1;
+	RT_SLEEP(DEEP_SLEEP_NS);
+	return 0;
+}
+
+struct chain_frame {
+	struct rt_frame frame;
+	int depth;
+	int64_t r;
+	char pad[24];	/* 48-byte frames: the chain leaves the inline arena */
+};
+
+static int64_t chain_rec(struct rt_task *t, struct rt_frame *base)
+{
+	struct chain_frame *f = RT_FRAME(base, struct chain_frame);
+
+	RT_BEGIN(t, base);
+	if (f->depth > 1) {
+		RT_CALL(f->r, chain_rec, struct chain_frame, .depth = f->depth - 1);
+		return f->r;
+	}
+	atomic_fetch_add(&parked, 1);
+	chain_line = __LINE__ + 1;
+	RT_SLEEP(DEEP_SLEEP_NS);
+	return 0;
+}
+
+static int64_t chain_root(struct rt_task *t, struct rt_frame *base)
+{
+	struct chain_frame *f = RT_FRAME(base, struct chain_frame);
+
+	RT_BEGIN(t, base);
+	RT_CALL(f->r, chain_rec, struct chain_frame, .depth = CHAIN_DEPTH);
+	return f->r;
+}
+
+static int run_deep(void)
+{
+	struct rt_stats st;
+
+	runtime_start();
+	if (RT_SPAWN(rt, NULL, deep_a, struct deep_frame) ||
+	    RT_SPAWN(rt, NULL, shallow, struct deep_frame) ||
+	    RT_SPAWN(rt, NULL, chain_root, struct chain_frame))
+		die("spawn", ENOMEM);
+	/* parked: their sleeps counted as suspensions, so in the heaps */
+	do {
+		usleep(1000);
+		rt_runtime_stats(rt, &st);
+	} while (atomic_load(&parked) < 3 || st.suspends < 3);
+	usleep(20000);
+	printf("ready pid=%d deep_line=%d shallow_line=%d chain_line=%d "
+	       "chain_depth=%d\n", (int)getpid(), deep_line, shallow_line,
+	       chain_line, CHAIN_DEPTH);
+	fflush(stdout);
+	wait_signal();
+	return 0;
+}
+
+/* ---- block: a foreign blocking syscall inside a continuation ----------- */
+
+static int block_line;
+
+struct block_frame {
+	struct rt_frame frame;
+	int rfd;
+	uint64_t blocked_ns;
+};
+
+static int64_t blocker(struct rt_task *t, struct rt_frame *base)
+{
+	struct block_frame *f = RT_FRAME(base, struct block_frame);
+	uint64_t t0;
+	char c;
+
+	RT_BEGIN(t, base);
+	block_line = __LINE__ + 1;
+	RT_YIELD();
+	/* runs after resuming from the yield: the worker blocks here */
+	t0 = now_ns();
+	if (read(f->rfd, &c, 1) != 1)
+		return -EIO;
+	f->blocked_ns = now_ns() - t0;
+	return (int64_t)f->blocked_ns;
+}
+
+struct writer_arg {
+	int wfd;
+	long ms;
+};
+
+static void *writer_main(void *p)
+{
+	struct writer_arg *a = p;
+	struct timespec ts = { a->ms / 1000, (a->ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+	if (write(a->wfd, "x", 1) != 1)
+		perror("write");
+	return NULL;
+}
+
+static int run_block(long ms)
+{
+	struct writer_arg wa = { .ms = ms };
+	struct rt_task *h;
+	pthread_t th;
+	int64_t res = 0;
+	int fds[2];
+
+	if (pipe(fds))
+		die("pipe", errno);
+	wa.wfd = fds[1];
+	runtime_start();
+	printf("waiting pid=%d\n", (int)getpid());
+	fflush(stdout);
+	wait_signal();
+	if (pthread_create(&th, NULL, writer_main, &wa))
+		die("pthread_create", EAGAIN);
+	if (RT_SPAWN(rt, &h, blocker, struct block_frame, .rfd = fds[0]))
+		die("spawn", ENOMEM);
+	rt_task_join(h, &res);
+	rt_task_release(h);
+	pthread_join(th, NULL);
+	printf("done pid=%d func=blocker block_line=%d blocked_ns=%lld\n",
+	       (int)getpid(), block_line, (long long)res);
+	fflush(stdout);
+	return res > 0 ? 0 : 1;
+}
+
+/* ---- steps: a known number of task steps -------------------------------- */
+
+static int steps_line;
+
+struct steps_frame {
+	struct rt_frame frame;
+	int n, i;
+};
+
+static int64_t stepper(struct rt_task *t, struct rt_frame *base)
+{
+	struct steps_frame *f = RT_FRAME(base, struct steps_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++) {
+		steps_line = __LINE__ + 1;
+		RT_YIELD();
+	}
+	return 0;
+}
+
+static int run_steps(int ntasks, int n)
+{
+	struct rt_task **h = calloc((size_t)ntasks, sizeof(*h));
+	uint64_t t0;
+	int i;
+
+	runtime_start();
+	printf("waiting pid=%d\n", (int)getpid());
+	fflush(stdout);
+	wait_signal();
+	t0 = now_ns();
+	for (i = 0; i < ntasks; i++)
+		if (RT_SPAWN(rt, &h[i], stepper, struct steps_frame, .n = n))
+			die("spawn", ENOMEM);
+	for (i = 0; i < ntasks; i++) {
+		rt_task_join(h[i], NULL);
+		rt_task_release(h[i]);
+	}
+	printf("done pid=%d func=stepper steps_line=%d steps=%lld yields=%lld "
+	       "elapsed_ns=%llu\n", (int)getpid(), steps_line,
+	       (long long)ntasks * (n + 1), (long long)ntasks * n,
+	       (unsigned long long)(now_ns() - t0));
+	fflush(stdout);
+	free(h);
+	return 0;
+}
+
+/* ---- sleeps: workers that park and wake all the time --------------------- */
+
+struct sleeps_frame {
+	struct rt_frame frame;
+	int n, i;
+	uint64_t ns;
+};
+
+static int64_t sleeper(struct rt_task *t, struct rt_frame *base)
+{
+	struct sleeps_frame *f = RT_FRAME(base, struct sleeps_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++)
+		RT_SLEEP(f->ns);
+	return 0;
+}
+
+static int run_sleeps(int ntasks, int n, long us)
+{
+	struct rt_task **h = calloc((size_t)ntasks, sizeof(*h));
+	uint64_t t0;
+	int i;
+
+	runtime_start();
+	printf("waiting pid=%d\n", (int)getpid());
+	fflush(stdout);
+	wait_signal();
+	t0 = now_ns();
+	for (i = 0; i < ntasks; i++)
+		if (RT_SPAWN(rt, &h[i], sleeper, struct sleeps_frame, .n = n,
+			     .ns = (uint64_t)us * 1000))
+			die("spawn", ENOMEM);
+	for (i = 0; i < ntasks; i++) {
+		rt_task_join(h[i], NULL);
+		rt_task_release(h[i]);
+	}
+	printf("done pid=%d sleeps=%lld elapsed_ns=%llu\n", (int)getpid(),
+	       (long long)ntasks * n, (unsigned long long)(now_ns() - t0));
+	fflush(stdout);
+	free(h);
+	return 0;
+}
+
+/* ---- processes a tool must refuse ----------------------------------------- */
+
+static int run_plain(void)
+{
+	printf("ready pid=%d\n", (int)getpid());
+	fflush(stdout);
+	wait_signal();
+	return 0;
+}
+
+static int run_fake_area(unsigned int version)
+{
+	struct rt_trace_header *h;
+	int fd = memfd_create(RT_TRACE_MEMFD_NAME, MFD_CLOEXEC);
+
+	if (fd < 0 || ftruncate(fd, 65536))
+		die("memfd", errno);
+	h = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		die("mmap", errno);
+	h->version = version;
+	h->header_size = 4096;
+	h->pid = (uint32_t)getpid();
+	h->magic = RT_TRACE_MAGIC;
+	printf("ready pid=%d version=%u\n", (int)getpid(), version);
+	fflush(stdout);
+	wait_signal();
+	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: rt-workload [-w WORKERS] { sites K | deep | "
+		"block MS | steps T N | sleeps T N US | plain | fake-area VERSION }\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "+w:")) != -1) {
+		if (opt != 'w')
+			return usage();
+		nworkers = (unsigned int)atoi(optarg);
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		return usage();
+	/* before any thread exists: every worker inherits the mask */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (!strcmp(argv[0], "sites") && argc == 2)
+		return run_sites(atoi(argv[1]));
+	if (!strcmp(argv[0], "deep"))
+		return run_deep();
+	if (!strcmp(argv[0], "block") && argc == 2)
+		return run_block(atol(argv[1]));
+	if (!strcmp(argv[0], "steps") && argc == 3)
+		return run_steps(atoi(argv[1]), atoi(argv[2]));
+	if (!strcmp(argv[0], "sleeps") && argc == 4)
+		return run_sleeps(atoi(argv[1]), atoi(argv[2]), atol(argv[3]));
+	if (!strcmp(argv[0], "plain"))
+		return run_plain();
+	if (!strcmp(argv[0], "fake-area") && argc == 2)
+		return run_fake_area((unsigned int)atoi(argv[1]));
+	return usage();
+}

@@ -1,0 +1,637 @@
+// SPDX-License-Identifier: MIT
+/*
+ * task_area.c - finding, mapping and reading the trace areas of a live
+ * librtasync process, and reading its memory (see task_area.h).
+ *
+ * A runtime's area is a memfd; /proc/PID/fd/N opens the same file, so
+ * the tool maps the very pages the workers write.  The area outlives the
+ * process for as long as the tool keeps it mapped, which lets a report
+ * that ends with the target still read its last records and sites.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "task_area.h"
+#include "trace.h"
+
+#define MEMFD_LINK "/memfd:" RT_TRACE_MEMFD_NAME
+/* A runtime publishes its magic last; one starting up gets this long. */
+#define MAGIC_WAIT_TRIES 20
+#define MAGIC_WAIT_NS 5000000L
+
+uint64_t task_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* the runtime's clock */
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int task_parse_pid(const char *arg, pid_t *pid)
+{
+	uint64_t v;
+
+	if (trace_parse_u64(arg, &v) || v == 0 || v > INT32_MAX) {
+		trace_err("bad pid '%s'", arg);
+		return -EINVAL;
+	}
+	*pid = (pid_t)v;
+	return 0;
+}
+
+/* ---- finding and checking an area ------------------------------------ */
+
+static bool is_area_link(pid_t pid, const char *fd)
+{
+	char path[300], link[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	/* "/memfd:rtasync-trace (deleted)": the name, then a space or end */
+	return !strncmp(link, MEMFD_LINK, strlen(MEMFD_LINK)) &&
+	       (link[strlen(MEMFD_LINK)] == ' ' || !link[strlen(MEMFD_LINK)]);
+}
+
+static bool fits(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/* Every offset the readers follow stays inside the mapping. */
+static bool layout_ok(const struct rt_trace_header *h, size_t size)
+{
+	uint64_t stride = h->worker_stride;
+
+	if (h->header_size < sizeof(*h) || h->area_size > size ||
+	    !h->ring_records || (h->ring_records & (h->ring_records - 1)) ||
+	    !h->sites_max || h->nworkers > RT_MAX_WORKERS)
+		return false;
+	if (!fits(h->sites_offset,
+		  (uint64_t)h->sites_max * sizeof(struct rt_trace_site), size) ||
+	    !fits(h->workers_offset, (uint64_t)h->nworkers * stride, size))
+		return false;
+	return fits(0, sizeof(struct rt_trace_worker), stride) &&
+	       fits(h->site_counts_offset, (uint64_t)h->sites_max * 8, stride) &&
+	       fits(h->ring_offset,
+		    (uint64_t)h->ring_records * sizeof(struct rt_trace_record),
+		    stride);
+}
+
+/* 0, -EAGAIN while the runtime is still writing it, -EPROTO otherwise. */
+static int header_check(struct task_proc *p, const struct rt_trace_header *h,
+			size_t size)
+{
+	if (size < sizeof(*h))
+		return -EAGAIN;
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != RT_TRACE_MAGIC)
+		return h->magic ? -EPROTO : -EAGAIN;
+	if (h->version != RT_TRACE_VERSION) {
+		p->version = h->version;
+		return -EPROTO;
+	}
+	return layout_ok(h, size) ? 0 : -EPROTO;
+}
+
+static int map_fd(struct task_proc *p, const char *fdname, struct task_area *a)
+{
+	char path[300];
+	struct stat st;
+	void *m;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)p->pid, fdname);
+	fd = open(path, (p->rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || st.st_size <= 0) {
+		err = -EAGAIN;	/* not sized yet */
+		goto out_close;
+	}
+	m = mmap(NULL, (size_t)st.st_size,
+		 PROT_READ | (p->rw ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		goto out_close;
+	}
+	a->fd = atoi(fdname);
+	a->hdr = m;
+	a->size = (size_t)st.st_size;
+out_close:
+	close(fd);
+	return err;
+}
+
+static int area_add(struct task_proc *p, const char *fdname)
+{
+	struct task_area *a = &p->areas[p->nareas];
+	int tries, err;
+
+	for (tries = 0; tries < MAGIC_WAIT_TRIES; tries++) {
+		err = map_fd(p, fdname, a);
+		if (!err) {
+			err = header_check(p, a->hdr, a->size);
+			if (!err) {
+				p->nareas++;
+				return 0;
+			}
+			munmap(a->hdr, a->size);
+			a->hdr = NULL;
+		}
+		if (err != -EAGAIN)
+			return err;
+		nanosleep(&(struct timespec){ .tv_nsec = MAGIC_WAIT_NS }, NULL);
+	}
+	return -ENOENT;		/* never finished starting: not usable */
+}
+
+static int open_fd_dir(pid_t pid, DIR **dirp)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (access(path, F_OK))
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	*dirp = opendir(path);
+	if (!*dirp)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return 0;
+}
+
+int task_proc_open(struct task_proc *p, pid_t pid, bool rw)
+{
+	struct dirent *de;
+	int err, first_err = -ENOENT;
+	DIR *dir;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->rw = rw;
+	err = open_fd_dir(pid, &dir);
+	if (err)
+		return err;
+	while ((de = readdir(dir)) && p->nareas < TASK_MAX_AREAS) {
+		if (de->d_name[0] == '.' || !is_area_link(pid, de->d_name))
+			continue;
+		err = area_add(p, de->d_name);
+		/* an area we cannot use says more than "none" */
+		if (err && first_err == -ENOENT)
+			first_err = err;
+	}
+	closedir(dir);
+	return p->nareas ? 0 : first_err;
+}
+
+void task_proc_close(struct task_proc *p)
+{
+	int i;
+
+	for (i = 0; i < p->nareas; i++)
+		munmap(p->areas[i].hdr, p->areas[i].size);
+	p->nareas = 0;
+}
+
+size_t task_proc_nworkers(const struct task_proc *p)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < p->nareas; i++)
+		n += p->areas[i].hdr->nworkers;
+	return n;
+}
+
+int task_proc_error(const struct task_proc *p, pid_t pid, int err)
+{
+	switch (err) {
+	case -ESRCH:
+		trace_err("no process with pid %d", (int)pid);
+		return TRACE_EXIT_NO_TARGET;
+	case -ENOENT:
+		trace_err("process %d has no librtasync trace area (not linked "
+			  "with librtasync, or no runtime running)", (int)pid);
+		return TASK_EXIT_NO_RUNTIME;
+	case -EPROTO:
+		if (p->version && p->version != RT_TRACE_VERSION)
+			trace_err("process %d has a trace area of version %u; this "
+				  "tool reads version %u", (int)pid, p->version,
+				  RT_TRACE_VERSION);
+		else
+			trace_err("process %d has a trace area this tool cannot "
+				  "read (bad magic or layout)", (int)pid);
+		return TASK_EXIT_VERSION;
+	case -EACCES:
+	case -EPERM:
+		trace_err("not permitted to read process %d (%s): run as its "
+			  "user or as root (CAP_SYS_PTRACE)", (int)pid,
+			  strerror(-err));
+		return TRACE_EXIT_PERM;
+	default:
+		trace_err("reading process %d failed: %s", (int)pid,
+			  strerror(-err));
+		return TRACE_EXIT_FAIL;
+	}
+}
+
+/* ---- counters and sites ------------------------------------------------- */
+
+uint32_t task_area_nsites(const struct task_area *a)
+{
+	uint32_t n = __atomic_load_n(&a->hdr->nsites, __ATOMIC_ACQUIRE);
+
+	return n < a->hdr->sites_max ? n : a->hdr->sites_max - 1;
+}
+
+/* Suspensions at every site, slot 0 (not at an await) included. */
+static uint64_t worker_suspends(const struct task_area *a, unsigned int w)
+{
+	const uint64_t *c = task_site_counts(a, w);
+	uint64_t n = 0;
+	uint32_t id;
+
+	for (id = 0; id < a->hdr->sites_max; id++)
+		n += __atomic_load_n(&c[id], __ATOMIC_RELAXED);
+	return n;
+}
+
+void task_worker_read(const struct task_area *a, unsigned int w,
+		      struct rt_stats *st, uint32_t *tid, int32_t *cpu)
+{
+	const struct rt_trace_worker *tw = task_worker(a, w);
+	const uint64_t *src = (const uint64_t *)&tw->counters;
+	uint64_t *dst = (uint64_t *)st;
+	size_t i;
+
+	/* each counter is one aligned word with a single writer */
+	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	/*
+	 * The runtime keeps one counter per step, the site's: the area's
+	 * suspends and resumes stay 0, and are derived the way
+	 * rt_runtime_stats() derives them.
+	 */
+	st->suspends = worker_suspends(a, w);
+	st->resumes = st->suspends + st->trampolines + st->completed -
+		      (st->unstarted < st->completed ? st->unstarted : st->completed);
+	if (tid)
+		*tid = __atomic_load_n(&tw->tid, __ATOMIC_RELAXED);
+	if (cpu)
+		*cpu = tw->cpu;
+}
+
+static void copy_field(char *dst, const char *src, size_t size)
+{
+	memcpy(dst, src, size);
+	dst[size - 1] = '\0';
+}
+
+void task_site_describe(const struct task_proc *p, uint32_t id,
+			struct task_site_desc *d)
+{
+	const struct rt_trace_site *s;
+	int i;
+
+	for (i = 0; i < p->nareas; i++) {
+		const struct rt_trace_header *h = p->areas[i].hdr;
+
+		if (!id || id >= h->sites_max)
+			continue;
+		s = (const struct rt_trace_site *)((char *)h + h->sites_offset) + id;
+		if (!__atomic_load_n(&s->line, __ATOMIC_ACQUIRE) && !s->func[0])
+			continue;	/* not described in this runtime */
+		copy_field(d->func, s->func, sizeof(d->func));
+		copy_field(d->file, s->file, sizeof(d->file));
+		d->line = s->line;
+		return;
+	}
+	snprintf(d->func, sizeof(d->func), "?");
+	snprintf(d->file, sizeof(d->file), "?");
+	d->line = 0;
+}
+
+const char *task_basename(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+const char *task_site_label(const struct task_proc *p, uint32_t id,
+			    char *buf, size_t len)
+{
+	struct task_site_desc d;
+
+	if (!id) {
+		snprintf(buf, len, "(no await site)");
+		return buf;
+	}
+	task_site_describe(p, id, &d);
+	snprintf(buf, len, "%s (%s:%u)", d.func, task_basename(d.file), d.line);
+	return buf;
+}
+
+uint32_t task_proc_sites_max(const struct task_proc *p)
+{
+	uint32_t n = 0;
+	int i;
+
+	for (i = 0; i < p->nareas; i++)
+		if (p->areas[i].hdr->sites_max > n)
+			n = p->areas[i].hdr->sites_max;
+	return n;
+}
+
+void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
+			   uint32_t n)
+{
+	uint32_t id, w, max;
+	int i;
+
+	memset(counts, 0, n * sizeof(*counts));
+	for (i = 0; i < p->nareas; i++) {
+		const struct task_area *a = &p->areas[i];
+
+		max = a->hdr->sites_max < n ? a->hdr->sites_max : n;
+		for (w = 0; w < a->hdr->nworkers; w++) {
+			const uint64_t *c = task_site_counts(a, w);
+
+			for (id = 0; id < max; id++)
+				counts[id] += __atomic_load_n(&c[id],
+							      __ATOMIC_RELAXED);
+		}
+	}
+}
+
+/* ---- rings ---------------------------------------------------------------- */
+
+static const struct rt_trace_record *ring_of(const struct task_area *a,
+					     unsigned int w)
+{
+	return (const struct rt_trace_record *)(task_worker_base(a, w) +
+						a->hdr->ring_offset);
+}
+
+void task_ring_start(const struct task_area *a, unsigned int w,
+		     struct task_ring *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->next = __atomic_load_n(&task_worker(a, w)->head, __ATOMIC_ACQUIRE);
+}
+
+/* Copy slot pos: 0, or -EAGAIN if the writer was there meanwhile. */
+static int record_copy(const struct rt_trace_record *slot, uint64_t pos,
+		       struct rt_trace_record *copy)
+{
+	uint64_t s1 = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+
+	if (s1 != pos + 1)
+		return -EAGAIN;
+	memcpy(copy, slot, sizeof(*copy));
+	/* the writer zeroes seq before it touches the rest of the slot */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&slot->seq, __ATOMIC_RELAXED) == s1 ? 0 : -EAGAIN;
+}
+
+/* Read ring w up to head (a snapshot of its head), oldest first. */
+static void ring_read(const struct task_area *a, unsigned int area,
+		      unsigned int w, struct task_ring *r, uint64_t head,
+		      task_record_fn fn, void *ctx)
+{
+	const struct rt_trace_record *ring = ring_of(a, w);
+	uint64_t size = a->hdr->ring_records;
+	struct rt_trace_record rec;
+
+	if (head < r->next)
+		r->next = head;		/* cannot happen with one writer */
+	if (head - r->next > size) {
+		r->dropped += head - r->next - size;
+		r->gap += head - r->next - size;
+		r->next = head - size;
+	}
+	for (; r->next < head; r->next++) {
+		if (record_copy(&ring[r->next & (size - 1)], r->next, &rec)) {
+			r->dropped++;	/* lapped while we read */
+			r->gap++;
+			continue;
+		}
+		r->records++;
+		fn(ctx, area, &rec, r->gap);
+		r->gap = 0;
+	}
+}
+
+static uint64_t ring_head(const struct task_area *a, unsigned int w)
+{
+	return __atomic_load_n(&task_worker(a, w)->head, __ATOMIC_ACQUIRE);
+}
+
+void task_ring_drain(const struct task_area *a, unsigned int area,
+		     unsigned int w, struct task_ring *r, task_record_fn fn,
+		     void *ctx)
+{
+	ring_read(a, area, w, r, ring_head(a, w), fn, ctx);
+}
+
+int task_rings_start(struct task_rings *rs, const struct task_proc *p)
+{
+	unsigned int w;
+	size_t n;
+	int i;
+
+	rs->n = task_proc_nworkers(p);
+	rs->r = calloc(rs->n ? rs->n : 1, sizeof(*rs->r));
+	if (!rs->r)
+		return -ENOMEM;
+	n = 0;
+	for (i = 0; i < p->nareas; i++)
+		for (w = 0; w < p->areas[i].hdr->nworkers; w++)
+			task_ring_start(&p->areas[i], w, &rs->r[n++]);
+	return 0;
+}
+
+/* The records of one drain of all rings, to be put in order. */
+struct drain_batch {
+	size_t n, cap;
+	struct drain_rec {
+		struct rt_trace_record rec;
+		uint64_t gap;
+		unsigned int area;
+		unsigned int ring;	/* index in task_rings */
+	} *v;
+	unsigned int ring;	/* the ring being read */
+	uint64_t lost;		/* read, but no memory to keep them */
+};
+
+static void batch_add(void *ctx, unsigned int area,
+		      const struct rt_trace_record *rec, uint64_t gap)
+{
+	struct drain_batch *b = ctx;
+	void *tmp;
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 4096;
+
+		tmp = realloc(b->v, cap * sizeof(*b->v));
+		if (!tmp) {
+			b->lost++;
+			return;
+		}
+		b->v = tmp;
+		b->cap = cap;
+	}
+	b->v[b->n++] = (struct drain_rec){ *rec, gap, area, b->ring };
+}
+
+/*
+ * Causal order, as near as the records tell it: a task resumed on
+ * another worker has its steps in two rings, in turns that began in that
+ * order.  Ties (steps of one turn) keep ring order.
+ */
+static int cmp_drain_rec(const void *a, const void *b)
+{
+	const struct drain_rec *x = a, *y = b;
+
+	if (x->rec.ts != y->rec.ts)
+		return x->rec.ts < y->rec.ts ? -1 : 1;
+	if (x->ring != y->ring)
+		return x->ring < y->ring ? -1 : 1;
+	return x->rec.seq < y->rec.seq ? -1 : x->rec.seq > y->rec.seq;
+}
+
+void task_rings_drain(struct task_rings *rs, const struct task_proc *p,
+		      task_record_fn fn, void *ctx)
+{
+	struct drain_batch b = { 0 };
+	uint64_t *heads = calloc(rs->n ? rs->n : 1, sizeof(*heads));
+	unsigned int w;
+	size_t n, i;
+	int a;
+
+	if (!heads)
+		return;		/* next time: the rings keep them a while */
+	/* all heads first: a step read in one ring has its predecessor
+	 * (published before it) inside the others' heads */
+	for (a = 0, n = 0; a < p->nareas; a++)
+		for (w = 0; w < p->areas[a].hdr->nworkers && n < rs->n; w++)
+			heads[n++] = ring_head(&p->areas[a], w);
+	for (a = 0, n = 0; a < p->nareas; a++) {
+		for (w = 0; w < p->areas[a].hdr->nworkers && n < rs->n; w++, n++) {
+			b.ring = (unsigned int)n;
+			ring_read(&p->areas[a], (unsigned int)a, w, &rs->r[n],
+				  heads[n], batch_add, &b);
+		}
+	}
+	qsort(b.v, b.n, sizeof(*b.v), cmp_drain_rec);
+	for (i = 0; i < b.n; i++)
+		fn(ctx, b.v[i].area, &b.v[i].rec, b.v[i].gap);
+	if (b.lost && rs->n) {	/* read but not kept: count them as dropped */
+		rs->r[0].records -= b.lost;
+		rs->r[0].dropped += b.lost;
+	}
+	free(b.v);
+	free(heads);
+}
+
+void task_rings_count(const struct task_rings *rs, uint64_t *records,
+		      uint64_t *dropped)
+{
+	size_t i;
+
+	*records = *dropped = 0;
+	for (i = 0; i < rs->n; i++) {
+		*records += rs->r[i].records;
+		*dropped += rs->r[i].dropped;
+	}
+}
+
+void task_rings_free(struct task_rings *rs)
+{
+	free(rs->r);
+	rs->r = NULL;
+	rs->n = 0;
+}
+
+void task_events_on(struct task_proc *p, uint32_t sample_shift,
+		    uint32_t *shift_used)
+{
+	int i;
+
+	*shift_used = sample_shift;
+	for (i = 0; i < p->nareas; i++) {
+		struct rt_trace_header *h = p->areas[i].hdr;
+
+		if (__atomic_load_n(&h->events_enabled, __ATOMIC_ACQUIRE))
+			*shift_used = __atomic_load_n(&h->sample_shift,
+						      __ATOMIC_RELAXED);
+		else
+			__atomic_store_n(&h->sample_shift, sample_shift,
+					 __ATOMIC_RELAXED);
+		__atomic_fetch_add(&h->events_enabled, 1, __ATOMIC_RELEASE);
+	}
+}
+
+void task_events_off(struct task_proc *p)
+{
+	uint32_t n;
+	int i;
+
+	for (i = 0; i < p->nareas; i++) {
+		struct rt_trace_header *h = p->areas[i].hdr;
+
+		n = __atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED);
+		while (n && !__atomic_compare_exchange_n(&h->events_enabled, &n,
+				n - 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			;
+	}
+}
+
+/* ---- process memory ---------------------------------------------------- */
+
+int task_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr,
+				.iov_len = len };
+	ssize_t n;
+
+	if (!addr)
+		return -EFAULT;
+	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int task_mem_read_str(pid_t pid, uint64_t addr, char *buf, size_t len)
+{
+	size_t got = 0, chunk;
+	int err;
+
+	/* page by page: the string may end just before an unmapped page */
+	while (got < len - 1) {
+		chunk = 4096 - ((addr + got) & 4095);
+		if (chunk > len - 1 - got)
+			chunk = len - 1 - got;
+		err = task_mem_read(pid, addr + got, buf + got, chunk);
+		if (err)
+			return err;
+		if (memchr(buf + got, '\0', chunk))
+			return 0;
+		got += chunk;
+	}
+	buf[len - 1] = '\0';
+	return 0;
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * task_area.h - a live librtasync process as rtasync-trace's task commands
+ * see it: its trace areas (include/rtasync-trace.h), mapped from
+ * /proc/PID/fd, and its memory, read with process_vm_readv().
+ *
+ * Nothing here stops, wakes or signals the target: the areas are shared
+ * memory the runtime writes anyway, and the event rings are drained
+ * lazily, whenever the tool gets round to it.  Functions return 0 or a
+ * negative errno; the errors that mean something to a user have their
+ * own exit codes (task_area_error()).
+ */
+#ifndef RTASYNC_TASK_AREA_H
+#define RTASYNC_TASK_AREA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rtasync-trace.h"
+
+/*
+ * Exit codes of the task commands beyond enum trace_exit (trace.h);
+ * documented with the others in Documentation/rtasync-trace.md.
+ */
+enum {
+	TASK_EXIT_NO_RUNTIME = 7,	/* the process has no trace area */
+	TASK_EXIT_VERSION = 8,		/* an area of another layout version */
+};
+
+/* One runtime per area; a process rarely has more than one or two. */
+#define TASK_MAX_AREAS 16
+
+struct task_area {
+	int fd;				/* its number in the target */
+	struct rt_trace_header *hdr;	/* our mapping of it */
+	size_t size;
+};
+
+struct task_proc {
+	pid_t pid;
+	bool rw;			/* mapped writable: may switch events */
+	int nareas;
+	struct task_area areas[TASK_MAX_AREAS];
+	uint32_t version;		/* of a rejected area, for messages */
+};
+
+/*
+ * Find and map every trace area of process pid.  Errors: -ESRCH no such
+ * process, -ENOENT no area (not linked with librtasync, or no runtime),
+ * -EPROTO an area of another version or a corrupt one, -EACCES/-EPERM
+ * not allowed to look (another user's process, ptrace restrictions).
+ */
+int task_proc_open(struct task_proc *p, pid_t pid, bool rw);
+void task_proc_close(struct task_proc *p);
+/* Worker threads of all its runtimes. */
+size_t task_proc_nworkers(const struct task_proc *p);
+/* Print what err means for pid and return the exit code that says it. */
+int task_proc_error(const struct task_proc *p, pid_t pid, int err);
+/* Parse a -p argument: 0, or prints why not and returns -EINVAL. */
+int task_parse_pid(const char *arg, pid_t *pid);
+
+/* ---- reading an area -------------------------------------------------- */
+
+static inline char *task_worker_base(const struct task_area *a, unsigned int w)
+{
+	return (char *)a->hdr + a->hdr->workers_offset + w * a->hdr->worker_stride;
+}
+
+static inline const struct rt_trace_worker *task_worker(const struct task_area *a,
+							unsigned int w)
+{
+	return (const struct rt_trace_worker *)task_worker_base(a, w);
+}
+
+static inline const uint64_t *task_site_counts(const struct task_area *a,
+					       unsigned int w)
+{
+	return (const uint64_t *)(task_worker_base(a, w) +
+				  a->hdr->site_counts_offset);
+}
+
+/* Highest site id that may be in use in this area's table. */
+uint32_t task_area_nsites(const struct task_area *a);
+/* Worker w's counters and tid, each field read once (racy by design). */
+void task_worker_read(const struct task_area *a, unsigned int w,
+		      struct rt_stats *st, uint32_t *tid, int32_t *cpu);
+
+/*
+ * An await site by id, described by whichever area of the process has it
+ * (ids are process-wide).  "?" fields for an id nobody described yet.
+ */
+struct task_site_desc {
+	char func[sizeof(((struct rt_trace_site *)0)->func)];
+	char file[sizeof(((struct rt_trace_site *)0)->file)];
+	uint32_t line;
+};
+void task_site_describe(const struct task_proc *p, uint32_t id,
+			struct task_site_desc *d);
+/* "func (file:line)" in buf, or "(no await site)" for id 0. */
+const char *task_site_label(const struct task_proc *p, uint32_t id,
+			    char *buf, size_t len);
+/* Just the file name of a path, as the tables print it. */
+const char *task_basename(const char *path);
+/* Sum of the per-site suspension counts over all areas and workers. */
+uint32_t task_proc_sites_max(const struct task_proc *p);
+void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
+			   uint32_t n);
+
+/* ---- event rings --------------------------------------------------------- */
+
+/* Where a reader is in one worker's ring, and what it found. */
+struct task_ring {
+	uint64_t next;		/* ring position to read next */
+	uint64_t records;	/* whole records read */
+	uint64_t dropped;	/* overwritten before they were read */
+	uint64_t gap;		/* of those, not yet reported to a reader */
+};
+
+/* Start reading at the ring's current head: only records from now on. */
+void task_ring_start(const struct task_area *a, unsigned int w,
+		     struct task_ring *r);
+
+/* gap: records of the same ring lost just before this one (0 mostly) */
+typedef void (*task_record_fn)(void *ctx, unsigned int area,
+			       const struct rt_trace_record *rec, uint64_t gap);
+/*
+ * Read every record published since r->next, oldest first; call fn for
+ * each whole one.  A record overwritten before or while it was copied
+ * (its sequence number is not its position + 1) counts as dropped and is
+ * never handed out, so records come out exactly once, in order; the next
+ * record handed out says how many were lost before it.
+ */
+void task_ring_drain(const struct task_area *a, unsigned int area,
+		     unsigned int w, struct task_ring *r, task_record_fn fn,
+		     void *ctx);
+
+/* A reader of every ring of a process: all areas, all workers. */
+struct task_rings {
+	size_t n;
+	struct task_ring *r;	/* area by area, worker by worker */
+};
+
+int task_rings_start(struct task_rings *rs, const struct task_proc *p);
+/*
+ * Drain every ring, and hand out the records of this drain in the order
+ * their steps ran, as near as the records tell: by loop turn, ties in
+ * ring order.  (A task resumed on another worker has its two steps in
+ * two rings.)
+ */
+void task_rings_drain(struct task_rings *rs, const struct task_proc *p,
+		      task_record_fn fn, void *ctx);
+/* Sums over all rings. */
+void task_rings_count(const struct task_rings *rs, uint64_t *records,
+		      uint64_t *dropped);
+void task_rings_free(struct task_rings *rs);
+
+/*
+ * Switch event records on in every area (rw mapping).  events_enabled
+ * counts the tools recording, so one tool's exit does not cut another
+ * short; a different sample_shift already in force is kept (and
+ * returned), since records already in flight were sampled by it.
+ */
+void task_events_on(struct task_proc *p, uint32_t sample_shift,
+		    uint32_t *shift_used);
+void task_events_off(struct task_proc *p);
+
+/* ---- the target's memory --------------------------------------------------- */
+
+/* len bytes at addr of process pid: 0, -EFAULT if not all readable. */
+int task_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+/* A NUL-terminated string at addr, truncated to len - 1 bytes. */
+int task_mem_read_str(pid_t pid, uint64_t addr, char *buf, size_t len);
+
+uint64_t task_mono_ns(void);
+
+#endif /* RTASYNC_TASK_AREA_H */

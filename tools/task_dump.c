@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: MIT
+/*
+ * task_dump.c - walks the frame chains of a live process's suspended
+ * tasks (see task_dump.h) and prints them.
+ *
+ * A frame's caller (include/rtasync.h, runtime/frame.c): caller_off bytes
+ * back in the same arena chunk; none if the frame is the root; else the
+ * caller pointer in the header of the chunk the frame starts.  The trace
+ * area says where the task's head fields and the chunk's caller pointer
+ * are, so the walk needs no private header of the runtime.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "task_dump.h"
+
+#define MAX_WALK 1000000	/* frames: a longer chain is a loop */
+#define MAX_HEAP (1u << 20)	/* sleeping tasks per worker */
+
+struct walker {
+	const struct task_proc *p;
+	const struct rt_trace_header *h;	/* layout: the first area's */
+	struct task_syms *syms;
+	unsigned int depth;
+	struct task_dump *d;
+};
+
+static int read_u64(const struct walker *w, uint64_t addr, uint64_t *v)
+{
+	return task_mem_read(w->p->pid, addr, v, sizeof(*v));
+}
+
+/* ---- one task -------------------------------------------------------------- */
+
+/* A frame that could be one: aligned, a function in code, known flags. */
+static bool frame_ok(const struct walker *w, uint64_t addr,
+		     const struct rt_frame *f)
+{
+	return !(addr & 7) && !(f->caller_off & 7) &&
+	       !(f->flags & ~(RT_FRAME_CATCH | RT_FRAME_ROOT |
+			      RT_FRAME_CHUNK_FIRST)) &&
+	       task_syms_is_code(w->syms, (uint64_t)(uintptr_t)f->fn);
+}
+
+static int frame_caller(const struct walker *w, uint64_t addr,
+			const struct rt_frame *f, uint64_t *caller)
+{
+	if (f->caller_off) {
+		*caller = addr - f->caller_off;
+		return 0;
+	}
+	if (f->flags & RT_FRAME_ROOT) {
+		*caller = 0;
+		return 0;
+	}
+	/* the first frame of a chunk: its caller is in the chunk header */
+	if (read_u64(w, addr - w->h->chunk_hdr_size + w->h->chunk_caller_off,
+		     caller) || !*caller)
+		return -EAGAIN;
+	return 0;
+}
+
+static int keep_frame(const struct walker *w, struct task_dump_task *t,
+		      uint64_t addr, const struct rt_frame *f)
+{
+	struct task_dump_frame *fr;
+
+	if (t->nframes >= w->depth)
+		return 0;
+	/* capacity 8, then doubled each time it is reached */
+	if (!t->nframes ||
+	    (t->nframes >= 8 && !(t->nframes & (t->nframes - 1)))) {
+		size_t cap = t->nframes ? 2 * t->nframes : 8;
+
+		fr = realloc(t->frames, cap * sizeof(*fr));
+		if (!fr)
+			return -ENOMEM;
+		t->frames = fr;
+	}
+	fr = &t->frames[t->nframes++];
+	fr->addr = addr;
+	fr->fn = (uint64_t)(uintptr_t)f->fn;
+	fr->resume = f->resume;
+	fr->flags = f->flags;
+	task_syms_lookup(w->syms, fr->fn, &fr->sym);
+	return 0;
+}
+
+static int walk(const struct walker *w, struct task_dump_task *t, uint64_t top)
+{
+	uint64_t addr = top, caller;
+	struct rt_frame f;
+	int err;
+
+	for (t->depth = 0; addr; t->depth++) {
+		if (t->depth >= MAX_WALK)
+			return -ELOOP;
+		if (task_mem_read(w->p->pid, addr, &f, sizeof(f)) ||
+		    !frame_ok(w, addr, &f))
+			return -EAGAIN;
+		err = keep_frame(w, t, addr, &f);
+		if (!err)
+			err = frame_caller(w, addr, &f, &caller);
+		if (err)
+			return err;
+		addr = caller;
+	}
+	return 0;
+}
+
+/* The site's strings from the process; the area's copy if unreadable. */
+static int read_site(const struct walker *w, struct task_dump_task *t,
+		     uint64_t site)
+{
+	struct task_site_desc d;
+	struct rt_site s;
+
+	if (!site) {
+		snprintf(t->func, sizeof(t->func), "(not at an await)");
+		return 0;
+	}
+	if (task_mem_read(w->p->pid, site, &s, sizeof(s)))
+		return -EAGAIN;
+	t->site_id = s.id;
+	t->line = s.line;
+	if (!task_mem_read_str(w->p->pid, (uint64_t)(uintptr_t)s.func, t->func,
+			       sizeof(t->func)) &&
+	    !task_mem_read_str(w->p->pid, (uint64_t)(uintptr_t)s.file, t->file,
+			       sizeof(t->file)))
+		return 0;
+	task_site_describe(w->p, s.id, &d);
+	snprintf(t->func, sizeof(t->func), "%s", d.func);
+	snprintf(t->file, sizeof(t->file), "%s", d.file);
+	return 0;
+}
+
+static int head_read(const struct walker *w, uint64_t task, uint64_t *top,
+		     uint64_t *site)
+{
+	if (read_u64(w, task + w->h->task_head_top_off, top) ||
+	    read_u64(w, task + w->h->task_head_site_off, site))
+		return -EAGAIN;
+	return *top ? 0 : -EAGAIN;
+}
+
+/* Read task; -EAGAIN if it changed meanwhile or does not look like one. */
+static int read_task(const struct walker *w, uint64_t task,
+		     struct task_dump_task *t)
+{
+	uint64_t top, site, top2, site2;
+	int err;
+
+	if (!task || (task & 7) || head_read(w, task, &top, &site))
+		return -EAGAIN;
+	t->task = task;
+	err = read_site(w, t, site);
+	if (!err)
+		err = walk(w, t, top);
+	/* still suspended where it was: what we read belongs together */
+	if (!err && (head_read(w, task, &top2, &site2) || top2 != top ||
+		     site2 != site))
+		err = -EAGAIN;
+	return err;
+}
+
+static int add_task(const struct walker *w, uint64_t task,
+		    enum task_dump_source src, unsigned int area,
+		    unsigned int worker, uint64_t recheck_addr)
+{
+	struct task_dump *d = w->d;
+	struct task_dump_task t = { .source = src, .area = area,
+				    .worker = worker }, *tmp;
+	uint64_t again;
+	int err;
+
+	err = read_task(w, task, &t);
+	/* a heap slot that now holds another task: ours moved on */
+	if (!err && recheck_addr &&
+	    (read_u64(w, recheck_addr, &again) || again != task))
+		err = -EAGAIN;
+	if (err) {
+		free(t.frames);
+		d->skipped++;
+		return err == -ENOMEM ? err : 0;
+	}
+	tmp = realloc(d->tasks, (d->ntasks + 1) * sizeof(*tmp));
+	if (!tmp) {
+		free(t.frames);
+		return -ENOMEM;
+	}
+	d->tasks = tmp;
+	d->tasks[d->ntasks++] = t;
+	if (src == TASK_DUMP_TIMER)
+		d->sleeping++;
+	else
+		d->from_events++;
+	return 0;
+}
+
+/* ---- where tasks are found ---------------------------------------------------- */
+
+/* One worker's timer heap: { struct rt_task **v; uint32_t len; } */
+static int dump_heap(const struct walker *w, unsigned int area,
+		     unsigned int worker)
+{
+	uint64_t addr = task_worker(&w->p->areas[area], worker)->timer_heap;
+	struct { uint64_t v; uint32_t len; } heap;
+	uint64_t *v;
+	uint32_t i;
+	int err = 0;
+
+	if (!addr || task_mem_read(w->p->pid, addr, &heap, 12) ||
+	    heap.len > MAX_HEAP || (heap.len && !heap.v)) {
+		w->d->heap_errors++;
+		return 0;
+	}
+	if (!heap.len)
+		return 0;
+	v = calloc(heap.len, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (task_mem_read(w->p->pid, heap.v, v, heap.len * sizeof(*v))) {
+		w->d->heap_errors++;	/* reallocated meanwhile */
+		goto out;
+	}
+	for (i = 0; i < heap.len && !err; i++)
+		err = add_task(w, v[i], TASK_DUMP_TIMER, area, worker,
+			       heap.v + i * sizeof(*v));
+out:
+	free(v);
+	return err;
+}
+
+struct latest {
+	uint64_t task, ts, seq;
+	unsigned int area, worker;
+	uint8_t reason;
+};
+
+struct latest_set {
+	size_t n, cap;
+	struct latest *v;
+};
+
+static void latest_add(void *ctx, unsigned int area,
+		       const struct rt_trace_record *rec, uint64_t gap)
+{
+	struct latest_set *s = ctx;
+	struct latest *tmp;
+
+	(void)gap;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 4096;
+		tmp = realloc(s->v, s->cap * sizeof(*tmp));
+		if (!tmp)
+			return;
+		s->v = tmp;
+	}
+	s->v[s->n++] = (struct latest){ rec->task, rec->ts, rec->seq, area,
+					rec->worker, rec->reason };
+}
+
+static int cmp_latest(const void *a, const void *b)
+{
+	const struct latest *x = a, *y = b;
+
+	if (x->task != y->task)
+		return x->task < y->task ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool listed(const struct task_dump *d, uint64_t task)
+{
+	size_t i;
+
+	for (i = 0; i < d->ntasks; i++)
+		if (d->tasks[i].task == task)
+			return true;
+	return false;
+}
+
+/* Tasks whose latest record in the rings is a suspension (events on). */
+static int dump_from_events(const struct walker *w)
+{
+	struct latest_set s = { 0 };
+	struct task_ring r;
+	unsigned int wk;
+	size_t i;
+	int a, err = 0;
+
+	for (a = 0; a < w->p->nareas; a++) {
+		const struct task_area *ar = &w->p->areas[a];
+
+		if (!__atomic_load_n(&ar->hdr->events_enabled, __ATOMIC_RELAXED))
+			continue;
+		for (wk = 0; wk < ar->hdr->nworkers; wk++) {
+			task_ring_start(ar, wk, &r);
+			r.next = r.next > ar->hdr->ring_records ?
+				 r.next - ar->hdr->ring_records : 0;
+			task_ring_drain(ar, (unsigned int)a, wk, &r, latest_add, &s);
+		}
+	}
+	qsort(s.v, s.n, sizeof(*s.v), cmp_latest);
+	for (i = 0; i < s.n && !err; i++) {
+		const struct latest *l = &s.v[i];
+
+		if ((i + 1 < s.n && s.v[i + 1].task == l->task) ||
+		    l->reason == RT_TRACE_DONE || listed(w->d, l->task))
+			continue;	/* not its latest, done, or shown */
+		err = add_task(w, l->task, TASK_DUMP_EVENTS, l->area, l->worker, 0);
+	}
+	free(s.v);
+	return err;
+}
+
+int task_dump_collect(struct task_dump *d, const struct task_proc *p,
+		      struct task_syms *syms, unsigned int depth)
+{
+	struct walker w = { p, p->areas[0].hdr, syms, depth, d };
+	unsigned int wk;
+	int a, err = 0;
+
+	memset(d, 0, sizeof(*d));
+	for (a = 0; a < p->nareas && !err; a++)
+		for (wk = 0; wk < p->areas[a].hdr->nworkers && !err; wk++)
+			err = dump_heap(&w, (unsigned int)a, wk);
+	if (!err)
+		err = dump_from_events(&w);
+	if (err)
+		task_dump_free(d);
+	return err;
+}
+
+void task_dump_free(struct task_dump *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->ntasks; i++)
+		free(d->tasks[i].frames);
+	free(d->tasks);
+	memset(d, 0, sizeof(*d));
+}
+
+/* ---- rendering ------------------------------------------------------------------ */
+
+static const char *source_name(enum task_dump_source s)
+{
+	return s == TASK_DUMP_TIMER ? "sleeping" : "suspended (event records)";
+}
+
+static void table_frame(FILE *out, size_t i, const struct task_dump_frame *f)
+{
+	char name[192];
+
+	if (f->sym.name && f->sym.offset)
+		snprintf(name, sizeof(name), "%s+0x%" PRIx64, f->sym.name,
+			 f->sym.offset);
+	else if (f->sym.name)
+		snprintf(name, sizeof(name), "%s", f->sym.name);
+	else
+		snprintf(name, sizeof(name), "0x%" PRIx64, f->fn);
+	fprintf(out, "    #%-3zu %-32s %s%s\n", i, name,
+		f->sym.module ? task_basename(f->sym.module) : "?",
+		f->flags & RT_FRAME_ROOT ? "  [root]" : "");
+}
+
+static void table_task(FILE *out, const struct task_dump_task *t)
+{
+	size_t i;
+
+	fprintf(out, "\ntask 0x%" PRIx64 ", %s (runtime %u, worker %u), %zu "
+		"frame%s\n", t->task, source_name(t->source), t->area, t->worker,
+		t->depth, t->depth == 1 ? "" : "s");
+	if (t->site_id || t->line)
+		fprintf(out, "  waits at %s (%s:%u)\n", t->func,
+			task_basename(t->file), t->line);
+	else
+		fprintf(out, "  waits at %s\n", t->func);
+	for (i = 0; i < t->nframes; i++)
+		table_frame(out, i, &t->frames[i]);
+	if (t->nframes < t->depth)
+		fprintf(out, "    ... %zu more frames (--depth)\n",
+			t->depth - t->nframes);
+}
+
+void task_dump_table(FILE *out, const struct task_dump *d,
+		     const struct task_proc *p)
+{
+	size_t i;
+
+	fprintf(out, "pid %d: %zu suspended tasks (%" PRIu64 " sleeping, %" PRIu64
+		" from event records), %" PRIu64 " skipped (changed while read)\n",
+		(int)p->pid, d->ntasks, d->sleeping, d->from_events, d->skipped);
+	for (i = 0; i < d->ntasks; i++)
+		table_task(out, &d->tasks[i]);
+}
+
+static void json_frame(struct json_writer *jw, const struct task_dump_frame *f)
+{
+	jw_start_object(jw);
+	jw_hex_field(jw, "frame", f->addr);
+	jw_hex_field(jw, "fn", f->fn);
+	jw_name(jw, "symbol");
+	if (f->sym.name)
+		jw_string(jw, f->sym.name);
+	else
+		jw_null(jw);
+	jw_uint_field(jw, "offset", f->sym.offset);
+	jw_string_field(jw, "module", f->sym.module ? f->sym.module : "");
+	jw_int_field(jw, "resume", f->resume);
+	jw_bool_field(jw, "root", f->flags & RT_FRAME_ROOT);
+	jw_end_object(jw);
+}
+
+static void json_task(struct json_writer *jw, const struct task_dump_task *t)
+{
+	size_t i;
+
+	jw_start_object(jw);
+	jw_hex_field(jw, "task", t->task);
+	jw_string_field(jw, "source", t->source == TASK_DUMP_TIMER ?
+			"timer_heap" : "events");
+	jw_uint_field(jw, "runtime", t->area);
+	jw_uint_field(jw, "worker", t->worker);
+	jw_name(jw, "site");
+	jw_start_object(jw);
+	jw_uint_field(jw, "id", t->site_id);
+	jw_string_field(jw, "func", t->func);
+	jw_string_field(jw, "file", t->file);
+	jw_uint_field(jw, "line", t->line);
+	jw_end_object(jw);
+	jw_uint_field(jw, "depth", t->depth);
+	jw_name(jw, "frames");
+	jw_start_array(jw);
+	for (i = 0; i < t->nframes; i++)
+		json_frame(jw, &t->frames[i]);
+	jw_end_array(jw);
+	jw_end_object(jw);
+}
+
+void task_dump_json(struct json_writer *jw, const struct task_dump *d,
+		    const struct task_proc *p)
+{
+	size_t i;
+
+	jw_int_field(jw, "pid", p->pid);
+	jw_uint_field(jw, "sleeping", d->sleeping);
+	jw_uint_field(jw, "from_events", d->from_events);
+	jw_uint_field(jw, "skipped", d->skipped);
+	jw_uint_field(jw, "heap_errors", d->heap_errors);
+	jw_name(jw, "tasks");
+	jw_start_array(jw);
+	for (i = 0; i < d->ntasks; i++)
+		json_task(jw, &d->tasks[i]);
+	jw_end_array(jw);
+}
