@@ -40,6 +40,8 @@ struct bench_opts bench_opts = {
 	.fork = true,
 };
 
+const char *bench_prog = "rtasync-bench";
+
 static int emit_fd = -1;			/* forked: the pipe to the parent */
 static struct bench_report *emit_report;	/* in-process: the report */
 
@@ -110,6 +112,18 @@ void bench_stat_one(struct bench_stat *out, double v)
 	stat_finish(out);
 }
 
+void bench_stat_samples(struct bench_stat *out, const double *v, unsigned int n)
+{
+	memset(out, 0, sizeof(*out));
+	if (n > BENCH_MAX_REPS)
+		n = BENCH_MAX_REPS;
+	if (!n)
+		return;
+	memcpy(out->samples, v, n * sizeof(*v));
+	out->n = n;
+	stat_finish(out);
+}
+
 /* ---- rows ------------------------------------------------------------------- */
 
 void bench_result_init(struct bench_result *r, const char *topic,
@@ -163,7 +177,7 @@ void bench_log(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("rtasync-bench: ", stderr);
+	fprintf(stderr, "%s: ", bench_prog);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);

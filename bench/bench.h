@@ -10,6 +10,7 @@
 #ifndef RTASYNC_BENCH_H
 #define RTASYNC_BENCH_H
 
+#include <argp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,9 @@ int bench_measure(bench_sample_fn fn, void *arg, struct bench_stat *out);
 /* A single value as a statistic (a one-off measurement or a quoted number). */
 void bench_stat_one(struct bench_stat *out, double v);
 
+/* n samples (at most BENCH_MAX_REPS kept) measured elsewhere, as a statistic. */
+void bench_stat_samples(struct bench_stat *out, const double *v, unsigned int n);
+
 /* ---- result rows ------------------------------------------------------------ */
 
 enum bench_better {
@@ -90,8 +94,9 @@ void bench_note(struct bench_result *r, const char *fmt, ...)
 /* Hand a finished row to the report (through the pipe when forked). */
 void bench_emit(const struct bench_result *r);
 
-/* Progress line on stderr. */
+/* Progress line on stderr, prefixed with bench_prog ("rtasync-bench"). */
 void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern const char *bench_prog;
 
 double bench_ratio(const struct bench_result *r);	/* NAN if unknown */
 
@@ -156,6 +161,34 @@ int bench_report_chart_data(const struct bench_report *rep, const char *path);
 /* Run the named topics (forked unless bench_opts.fork is false). */
 void bench_run_topics(struct bench_report *rep, const char *const *names,
 		      size_t n);
+
+/* ---- the command line and the report around the topics (cli.c) ------------ */
+
+struct bench_cli {
+	const char *json;		/* JSON report path; "-" stdout, "" none */
+	const char **topics;		/* the topics asked for, in order */
+	size_t ntopics;
+	bool list;
+	int argc;
+	char **argv;
+};
+
+/* The options every program takes: -r -s --timeout --no-fork -l -v and
+ * topic names. A program's argp lists it as a child, its input the
+ * program's struct bench_cli. */
+extern const struct argp bench_common_argp;
+double bench_parse_num(const char *s, struct argp_state *state);
+
+/* Parse; 1 when the topics were listed (-l) and the program is done,
+ * 0 to go on, -ENOMEM. Without topic names, every topic is run. */
+int bench_cli_parse(const struct argp *argp, int argc, char **argv,
+		    struct bench_cli *cli);
+/* Machine line, command, the topics, then the table. */
+void bench_cli_run(struct bench_cli *cli, struct bench_report *rep);
+/* Write the JSON report if asked: 0, or 1 when it could not be written. */
+int bench_cli_write_json(const struct bench_cli *cli,
+			 const struct bench_report *rep);
+void bench_cli_free(struct bench_cli *cli, struct bench_report *rep);
 
 /* ---- allocation counting (malloc_count.c) ---------------------------------- */
 

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rtasync-threadcost: the seeds' thread-cost claim measured by the eBPF
+ * scheduler observer (tools/sched_obs.h), and what the observer itself
+ * costs. Topics (see threadcost.c, tracecost.c):
+ *
+ *   threads  10,000 concurrent 1 ms waits: blocking thread pool, thread
+ *            per wait, librtasync tasks
+ *   tracer   pipe ping-pong with and without `sched stat` attached
+ *            (runs tools/sched-overhead)
+ */
+#ifndef RTASYNC_THREADCOST_H
+#define RTASYNC_THREADCOST_H
+
+#include "bench.h"
+
+struct tc_opts {
+	unsigned int waits;	/* concurrent waits (default 10,000, scaled) */
+	unsigned int pool;	/* thread-pool size (default 64) */
+	unsigned int wait_us;	/* length of one wait (default 1000) */
+	unsigned int stack_kib;	/* stack of a thread-per-wait thread (64) */
+	const char *sched_overhead;	/* path of tools/sched-overhead */
+	unsigned int pp_rounds;	/* ping-pong round trips per run (5000) */
+};
+
+extern struct tc_opts tc_opts;
+
+void bench_threadcost(void);
+void bench_overhead(void);
+
+/* --model-child SPEC: be one model's process (threadcost.c); exits. */
+int threadcost_model_child(const char *spec);
+
+/* The thread-cost rows of a report as one matrix (metric x model). */
+void threadcost_print_matrix(const struct bench_report *rep);
+
+#endif /* RTASYNC_THREADCOST_H */
