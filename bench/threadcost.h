@@ -8,6 +8,8 @@
  *            per wait, librtasync tasks
  *   tracer   pipe ping-pong with and without `sched stat` attached
  *            (runs tools/sched-overhead)
+ *   runtime  what counters, event records and sched stat cost librtasync
+ *            (runs rtasync-tracer-workload and its no-counters twin)
  */
 #ifndef RTASYNC_THREADCOST_H
 #define RTASYNC_THREADCOST_H
@@ -27,6 +29,7 @@ extern struct tc_opts tc_opts;
 
 void bench_threadcost(void);
 void bench_overhead(void);
+void bench_runtime_cost(void);
 
 /* --model-child SPEC: be one model's process (threadcost.c); exits. */
 int threadcost_model_child(const char *spec);

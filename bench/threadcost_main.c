@@ -30,6 +30,8 @@ const struct bench_topic bench_topics[] = {
 	  bench_threadcost },
 	{ "tracer", "pipe ping-pong with and without `sched stat` "
 	  "(tools/sched-overhead)", bench_overhead },
+	{ "runtime", "what counters, event records and sched stat cost "
+	  "the runtime: yield, spawn, timer waits", bench_runtime_cost },
 	{ NULL, NULL, NULL },
 };
 
@@ -98,7 +100,7 @@ static const struct argp argp = {
 	.args_doc = "[TOPIC...]",
 	.doc = "The seeds' thread-cost claim measured by librtasync's eBPF "
 	       "scheduler observer, and the observer's own cost.\vTopics: "
-	       "threads tracer (default: both). Defaults: 5 runs per model, "
+	       "threads tracer runtime (default: all). Defaults: 5 runs per model, "
 	       "each in a fresh process that warms itself up; a 120 s "
 	       "timeout per topic. Needs root (or CAP_BPF+CAP_PERFMON) and "
 	       "kernel BTF. Ratios > 1 mean librtasync is that many times "

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rtasync-tracer-workload: one librtasync workload in a process of its
+ * own, for rtasync-threadcost's "runtime" topic to time with and without
+ * the tracer's parts. Built twice: against librtasync, and against
+ * librtasync-nocounters (RT_NO_COUNTERS: no always-on counters, site
+ * counts or event rings).
+ *
+ *   rtasync-tracer-workload WORKLOAD N [--events]
+ *
+ *   yield N   one task yields N times on one worker: ns per yield
+ *   spawn N   a task spawns N trivial tasks on one worker: ns per task
+ *   timer N   N tasks sleep 1 ms each on the default workers: CPU ns
+ *             per wait (the time is all sleep, so CPU is what moves)
+ *
+ * --events switches the process's own event recording on, as a tool
+ * would, with nobody draining: the ring just wraps.
+ *
+ * Protocol: prints "ready" once set up and warmed, waits for a byte on
+ * stdin (time to attach an observer), measures five rounds and prints
+ * "value=<median>".
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rtasync-trace.h"
+#include "rtasync.h"
+
+#define ROUNDS 5
+
+struct yield_frame {
+	struct rt_frame frame;
+	long n, i;
+};
+
+static int64_t yielder(struct rt_task *t, struct rt_frame *base)
+{
+	struct yield_frame *f = RT_FRAME(base, struct yield_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++)
+		RT_YIELD();
+	return 0;
+}
+
+struct leaf_frame {
+	struct rt_frame frame;
+};
+
+static int64_t leaf(struct rt_task *t, struct rt_frame *base)
+{
+	return 0;
+}
+
+static int64_t spawner(struct rt_task *t, struct rt_frame *base)
+{
+	struct yield_frame *f = RT_FRAME(base, struct yield_frame);
+	int ret;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++) {
+		ret = RT_SPAWN(rt_task_runtime(t), NULL, leaf,
+			       struct leaf_frame);
+		if (ret)
+			return ret;
+		if (f->i % 256 == 255)
+			RT_YIELD();	/* let them run */
+	}
+	return 0;
+}
+
+struct nap_frame {
+	struct rt_frame frame;
+};
+
+static int64_t nap(struct rt_task *t, struct rt_frame *base)
+{
+	RT_BEGIN(t, base);
+	RT_SLEEP(1000000);
+	return 0;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct rusage r;
+
+	getrusage(RUSAGE_SELF, &r);
+	return ((uint64_t)r.ru_utime.tv_sec + (uint64_t)r.ru_stime.tv_sec) *
+	       1000000000u + ((uint64_t)r.ru_utime.tv_usec +
+			      (uint64_t)r.ru_stime.tv_usec) * 1000u;
+}
+
+static int run_root(struct rt_runtime *rt, rt_async_fn fn, long n)
+{
+	struct rt_task *h;
+	int64_t r;
+	int ret = RT_SPAWN(rt, &h, fn, struct yield_frame, .n = n);
+
+	if (ret)
+		return ret;
+	ret = rt_task_join(h, &r);
+	rt_task_release(h);
+	if (!ret)
+		ret = rt_runtime_drain(rt);
+	return ret ? ret : (int)r;
+}
+
+/* One round of the workload: its metric, or a negative errno. */
+static double round_of(struct rt_runtime *rt, const char *wl, long n)
+{
+	uint64_t t0 = rt_now_ns(), c0 = cpu_ns();
+	int ret = 0;
+
+	if (!strcmp(wl, "yield")) {
+		ret = run_root(rt, yielder, n);
+	} else if (!strcmp(wl, "spawn")) {
+		ret = run_root(rt, spawner, n);
+	} else {
+		for (long i = 0; i < n && !ret; i++)
+			ret = RT_SPAWN(rt, NULL, nap, struct nap_frame);
+		if (!ret)
+			ret = rt_runtime_drain(rt);
+		if (!ret)
+			return (double)(cpu_ns() - c0) / (double)n;
+	}
+	return ret ? ret : (double)(rt_now_ns() - t0) / (double)n;
+}
+
+/* Switch on this process's event recording, as rtasync-trace does. */
+static int events_on(void)
+{
+	char path[300], link[256];
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+	int ret = -1;
+
+	if (!dir)
+		return -1;
+	while (ret && (d = readdir(dir))) {
+		struct rt_trace_header *h;
+		struct stat st;
+		ssize_t len;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", d->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = 0;
+		if (!strstr(link, "/memfd:" RT_TRACE_MEMFD_NAME))
+			continue;
+		fd = open(path, O_RDWR);
+		if (fd < 0 || fstat(fd, &st))
+			break;
+		h = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		close(fd);
+		if (h == MAP_FAILED)
+			break;
+		__atomic_fetch_add(&h->events_enabled, 1, __ATOMIC_RELEASE);
+		ret = 0;	/* the mapping stays for the process's life */
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	struct rt_runtime *rt;
+	struct rt_config cfg;
+	double v[ROUNDS];
+	const char *wl;
+	long n;
+	char go;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s yield|spawn|timer N [--events]\n",
+			argv[0]);
+		return 2;
+	}
+	wl = argv[1];
+	n = atol(argv[2]);
+	rt_config_init(&cfg);
+	if (strcmp(wl, "timer"))
+		cfg.workers = 1;
+	if (n <= 0 || rt_runtime_new(&cfg, &rt))
+		return 1;
+	if (argc > 3 && !strcmp(argv[3], "--events") && events_on()) {
+		fprintf(stderr, "%s: no trace area to switch on\n", argv[0]);
+		return 1;
+	}
+	if (round_of(rt, wl, n) < 0)	/* warm-up */
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+	if (read(STDIN_FILENO, &go, 1) != 1)
+		return 1;
+	for (int i = 0; i < ROUNDS; i++) {
+		v[i] = round_of(rt, wl, n);
+		if (v[i] < 0)
+			return 1;
+	}
+	qsort(v, ROUNDS, sizeof(v[0]), cmp_double);
+	printf("value=%.4f\n", v[ROUNDS / 2]);
+	rt_runtime_free(rt);
+	return 0;
+}
