@@ -28,7 +28,7 @@
 
 #define RT_TRACE_MEMFD_NAME "rtasync-trace"
 #define RT_TRACE_MAGIC 0x31434e5953415452ull	/* "RTASYNC1" */
-#define RT_TRACE_VERSION 2
+#define RT_TRACE_VERSION 3
 
 /* Why a task step ended: the reason field of a record. */
 enum rt_trace_reason {
@@ -67,6 +67,8 @@ struct rt_trace_worker {
 	int32_t cpu;			/* pinned CPU, -1 when not pinned */
 	uint64_t head;			/* records written so far */
 	uint64_t loop_ts;		/* last loop turn's timestamp */
+	uint64_t turns;			/* loop turns so far: the worker's
+					   heartbeat */
 	/* This worker's sleeping tasks, for reading suspended tasks out of
 	 * the process (task dump): the address of an array of task
 	 * pointers, followed by its uint32_t length. */

@@ -98,6 +98,7 @@ struct rt_config {
 	unsigned int ring_entries;	/* io_uring SQ entries per worker */
 	unsigned int task_arena;	/* bytes of frame arena inline in a task */
 	unsigned int spin_us;		/* idle polling before a worker sleeps */
+	unsigned int long_task_ms;	/* note tasks running this long, 0: off */
 };
 
 #define RT_MAX_WORKERS 1024
@@ -133,6 +134,7 @@ struct rt_stats {
 	uint64_t timers_fired;
 	uint64_t cancels;	/* sleeps cut short by a cancel */
 	uint64_t unstarted;	/* tasks cancelled before they ran */
+	uint64_t long_tasks;	/* steps that ran past long_task_ms */
 };
 
 int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out);

@@ -126,6 +126,14 @@ struct rt_worker {
 	uint32_t sample_ctr;
 	uint64_t trace_ts;		/* this turn's timestamp */
 	struct rt_runq_stats qstats;
+
+	struct rt_task **running;	/* this thread's rt__running */
+	struct {			/* what watchdog.c saw of this worker */
+		_Atomic uint32_t busy;	/* a watcher is updating it */
+		bool reported;
+		uint64_t turns, since;
+		struct rt_task *task;
+	} watch;
 } __attribute__((aligned(64)));
 
 /* The runtime's trace area (trace.c). */
@@ -217,6 +225,10 @@ void rt_workers_free(struct rt_runtime *rt);
 void rt_worker_wake(struct rt_worker *from, struct rt_worker *target);
 void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t);
 void rt_worker_push_local(struct rt_worker *w, struct rt_task *t);
+
+/* watchdog.c */
+void rt_watchdog_check(struct rt_worker *w, uint64_t now);
+uint64_t rt_watchdog_deadline(struct rt_worker *w, uint64_t now);
 
 /* inbox.c */
 void rt_inbox_push(struct rt_inbox *in, struct rt_task *t);

@@ -12,6 +12,8 @@
  *   unpark(worker)          ... and wakes up
  *   overflow(worker)        a task found its CPU run queue full
  *   spawn_failed(errno)     rt_task_spawn() could not allocate
+ *   long_task(worker, us)   a task kept its worker past long_task_ms
+ *                           without suspending (seen by an idle peer)
  */
 #ifndef RT_PROBES_H
 #define RT_PROBES_H
@@ -28,14 +30,21 @@ RT_PROBE_DECLARE(park);
 RT_PROBE_DECLARE(unpark);
 RT_PROBE_DECLARE(overflow);
 RT_PROBE_DECLARE(spawn_failed);
+RT_PROBE_DECLARE(long_task);
 
 #define RT_PROBE1(name, a)						\
 	do {								\
 		if (__builtin_expect(RT_PROBE_SEMAPHORE(name), 0))	\
 			DTRACE_PROBE1(rtasync, name, a);		\
 	} while (0)
+#define RT_PROBE2(name, a, b)						\
+	do {								\
+		if (__builtin_expect(RT_PROBE_SEMAPHORE(name), 0))	\
+			DTRACE_PROBE2(rtasync, name, a, b);		\
+	} while (0)
 #else
 #define RT_PROBE1(name, a) do { (void)(a); } while (0)
+#define RT_PROBE2(name, a, b) do { (void)(a); (void)(b); } while (0)
 #endif
 
 #endif /* RT_PROBES_H */

@@ -27,6 +27,9 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->ring_entries = 256;
 	cfg->task_arena = 256;
 	cfg->spin_us = 50;
+#ifndef RT_NO_COUNTERS
+	cfg->long_task_ms = 10;	/* the watchdog counts on the turn counter */
+#endif
 }
 
 static int config_check(const struct rt_config *cfg)

@@ -330,7 +330,8 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 		}
 	}
 	t->h.stack_limit = w->stack_limit;
-	rt__running = t;	/* also what the eBPF observer reads */
+	/* also what the eBPF observer and the watchdog read */
+	__atomic_store_n(&rt__running, t, __ATOMIC_RELAXED);
 	for (;;) {
 		t->action = RT_ACT_NONE;
 		r = rt_task_step(t);
@@ -338,7 +339,7 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 			break;
 		RT_STAT_INC(w, trampolines);
 	}
-	rt__running = NULL;
+	__atomic_store_n(&rt__running, NULL, __ATOMIC_RELAXED);
 	trace_step_end(w, t, r != RT_PENDING);
 	if (r != RT_PENDING) {
 		task_complete(w, t, r);

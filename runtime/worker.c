@@ -386,7 +386,10 @@ static void worker_park(struct rt_worker *w)
 	struct __kernel_timespec ts, *tsp = NULL;
 	struct io_uring_cqe *cqe;
 	uint64_t next = rt_timer_next(&w->timers);
+	uint64_t look = rt_watchdog_deadline(w, rt_now_ns());
 
+	if (look < next)
+		next = look;	/* a peer is inside a task: look again */
 	atomic_store_explicit(&w->parked, 1, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
@@ -439,6 +442,7 @@ static bool idle_poll(struct rt_worker *w)
 	bool found = false;
 
 	atomic_fetch_add_explicit(&w->rt->nidle, 1, memory_order_relaxed);
+	rt_watchdog_check(w, rt_now_ns());
 	do {
 		if (has_own_work(w)) {
 			found = true;
@@ -458,6 +462,7 @@ static void trace_turn(struct rt_worker *w)
 #ifdef RT_NO_COUNTERS
 	return;
 #endif
+	__atomic_store_n(&w->tw->turns, w->tw->turns + 1, __ATOMIC_RELAXED);
 	w->trace_on = __atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED);
 	if (!w->trace_on)
 		return;
@@ -538,6 +543,7 @@ static int worker_setup(struct rt_worker *w)
 
 	pin(w);
 	rt__self = w;
+	w->running = &rt__running;
 	w->tw->tid = (uint32_t)gettid();
 	w->stack_limit = (char *)__builtin_frame_address(0) -
 			 RT_SYNC_STACK_BUDGET;
@@ -591,6 +597,7 @@ static int worker_init(struct rt_worker *w, struct rt_runtime *rt,
 	w->rt = rt;
 	w->index = index;
 	w->cpu = cpu;
+	w->running = &w->watch.task;	/* a NULL until the thread starts */
 	rt_trace_worker_bind(&rt->trace, w);
 	w->tick = index * 2654435761u + 1;
 	w->efd = eventfd(0, EFD_CLOEXEC);

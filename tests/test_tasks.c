@@ -480,6 +480,28 @@ static void test_cancel_before_start(void **state)
 	rt_runtime_free(one);
 }
 
+/* The watchdog: an idle worker notices a task hogging the other one,
+ * once per episode; a short step is not noticed. */
+static void test_long_task_is_noted(void **state)
+{
+	struct rt_runtime *two;
+	struct rt_stats before, after;
+
+	if (test_online_cpus() < 2)
+		skip();	/* the watching worker needs a CPU of its own */
+	two = test_runtime(2, true);
+	before = test_stats(two);
+	assert_int_equal(TEST_RUN(two, spin, struct spin_frame,
+				  .ns = 2000000), 1);
+	after = test_stats(two);
+	assert_int_equal(after.long_tasks - before.long_tasks, 0);
+	assert_int_equal(TEST_RUN(two, spin, struct spin_frame,
+				  .ns = 60000000), 1);
+	after = test_stats(two);
+	assert_int_equal(after.long_tasks - before.long_tasks, 1);
+	rt_runtime_free(two);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -493,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_before_start),
 		cmocka_unit_test(test_cancel_join_wait),
 		cmocka_unit_test(test_cancel_races_completion),
+		cmocka_unit_test(test_long_task_is_noted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
