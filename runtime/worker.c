@@ -330,13 +330,22 @@ static bool steal(struct rt_worker *w)
 	return false;
 }
 
+/* Work that arrives for this worker without stealing. */
+static bool has_own_work(struct rt_worker *w)
+{
+	struct rt_runtime *rt = w->rt;
+
+	return !rt_inbox_empty(&w->inbox) || !rt_inbox_empty(&w->cancels) ||
+	       atomic_load_explicit(&rt->overflow.count, memory_order_seq_cst) ||
+	       rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu(&rt->runqs));
+}
+
+/* ... or that it could steal: what a worker about to sleep looks for. */
 static bool has_work(struct rt_worker *w)
 {
 	struct rt_runtime *rt = w->rt;
 
-	if (!rt_inbox_empty(&w->inbox) || !rt_inbox_empty(&w->cancels))
-		return true;
-	if (atomic_load_explicit(&rt->overflow.count, memory_order_seq_cst))
+	if (has_own_work(w))
 		return true;
 	for (unsigned int cpu = 0; cpu < rt->runqs.ncpus; cpu++)
 		if (rt_runq_len(&rt->runqs, cpu))
@@ -420,15 +429,6 @@ unpark:
 	atomic_fetch_sub_explicit(&rt->nidle, 1, memory_order_relaxed);
 	atomic_store_explicit(&w->wake_pending, 0, memory_order_release);
 	reap(w);
-}
-
-/* Work that arrives for this worker without stealing. */
-static bool has_own_work(struct rt_worker *w)
-{
-	return !rt_inbox_empty(&w->inbox) || !rt_inbox_empty(&w->cancels) ||
-	       atomic_load_explicit(&w->rt->overflow.count,
-				    memory_order_relaxed) ||
-	       rt_runq_len(&w->rt->runqs, (unsigned int)rt_runq_cpu(&w->rt->runqs));
 }
 
 /*
