@@ -480,25 +480,54 @@ static void test_cancel_before_start(void **state)
 	rt_runtime_free(one);
 }
 
-/* The watchdog: an idle worker notices a task hogging the other one,
- * once per episode; a short step is not noticed. */
+/* Sleeps in 1 ms steps: keeps its worker waking up, watching the other. */
+struct ticker_frame {
+	struct rt_frame frame;
+	int i, n;
+};
+
+static int64_t ticker(struct rt_task *t, struct rt_frame *base)
+{
+	struct ticker_frame *f = RT_FRAME(base, struct ticker_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++)
+		RT_SLEEP(1000000);
+	return 0;
+}
+
+/*
+ * The watchdog: an awake worker notices a task hogging the other one,
+ * once per step; a short step is not noticed. (A worker already asleep
+ * when the step began is not woken for it: see design.md.) Foreign spawns
+ * go round robin, so the ticker and the spinner land on different
+ * workers, and the ticker is never stealable: it is asleep or running.
+ */
 static void test_long_task_is_noted(void **state)
 {
 	struct rt_runtime *two;
 	struct rt_stats before, after;
+	struct rt_task *tick;
 
 	if (test_online_cpus() < 2)
 		skip();	/* the watching worker needs a CPU of its own */
 	two = test_runtime(2, true);
 	before = test_stats(two);
+	assert_int_equal(RT_SPAWN(two, &tick, ticker, struct ticker_frame,
+				  .n = 150), 0);
 	assert_int_equal(TEST_RUN(two, spin, struct spin_frame,
 				  .ns = 2000000), 1);
 	after = test_stats(two);
 	assert_int_equal(after.long_tasks - before.long_tasks, 0);
+	assert_int_equal(RT_SPAWN(two, NULL, ticker, struct ticker_frame,
+				  .n = 0), 0);	/* keep the round robin even */
 	assert_int_equal(TEST_RUN(two, spin, struct spin_frame,
 				  .ns = 60000000), 1);
 	after = test_stats(two);
 	assert_int_equal(after.long_tasks - before.long_tasks, 1);
+	assert_int_equal(rt_task_cancel(tick), 0);
+	assert_int_equal(rt_task_join(tick, NULL), 0);
+	rt_task_release(tick);
 	rt_runtime_free(two);
 }
 
