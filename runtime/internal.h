@@ -176,6 +176,7 @@ struct rt_runtime {
 	_Atomic uint32_t next_inbox;	/* round robin for foreign spawns */
 	_Atomic uint64_t foreign_spawned;
 	_Atomic uint32_t started;	/* startup barrier */
+	_Atomic uint32_t left;		/* workers out of their loop */
 	bool shut;
 	char ring_desc[64];
 };

@@ -555,6 +555,21 @@ static int worker_setup(struct rt_worker *w)
 	return 0;
 }
 
+/*
+ * Peers' watchdogs read this thread's rt__running, which dies with the
+ * thread: no worker exits until every worker has left its loop.
+ */
+static void leave_together(struct rt_runtime *rt)
+{
+	uint32_t n = atomic_fetch_add(&rt->left, 1) + 1;
+
+	rt_futex_wake_all(&rt->left);
+	while (n < rt->nworkers) {
+		rt_futex_wait(&rt->left, n, 0);
+		n = atomic_load(&rt->left);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct rt_worker *w = arg;
@@ -570,6 +585,7 @@ static void *worker_main(void *arg)
 		worker_loop(w);
 		io_uring_queue_exit(&w->ring);
 	}
+	leave_together(rt);
 	rt_task_cache_free(w);
 	rt_timer_heap_free(&w->timers);
 	rt__self = NULL;
@@ -623,6 +639,8 @@ static int start_threads(struct rt_runtime *rt)
 		/* The started ones must not wait for the rest forever. */
 		atomic_store(&rt->stop, 1);
 		atomic_fetch_add(&rt->started, rt->nworkers - i);
+		atomic_fetch_add(&rt->left, rt->nworkers - i);
+		rt_futex_wake_all(&rt->left);
 		rt_futex_wake_all(&rt->started);
 		for (unsigned int k = 0; k < i; k++)
 			pthread_join(rt->workers[k].thread, NULL);
