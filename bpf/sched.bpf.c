@@ -6,7 +6,19 @@
  * and involuntary switches, on-CPU and off-CPU time, run-queue latency with
  * log2 histograms, and per-CPU idle time.  Everything is aggregated here in
  * maps; nothing is sent to user space per event, so the cost per context
- * switch is a few map look-ups and no wakeup of the reader.
+ * switch is a filter test and, per traced thread, an array look-up the
+ * verifier inlines and a few stores, with no wakeup of the reader.
+ *
+ * Where the records live (Documentation/bpf.md, "Maps"): a traced thread
+ * has task-local storage (thread_live), which marks it as traced: the
+ * filter is one load of the task's storage pointer.  Its record is its
+ * slot in the thread_slots array, indexed by tid; only when a live thread
+ * with a colliding tid holds the slot is the record in the storage itself
+ * (a helper call per event, ~25 ns here, where the array look-up costs
+ * nothing measurable).  The `threads` hash lists every traced thread by
+ * tid and keeps copies of its record (first event, exit, final switch)
+ * that outlive it.  User space maps the slots, reads the hash with the
+ * map API and the overflow records with a task iterator (dump_threads).
  *
  * Attribution model (see Documentation/bpf.md):
  *   - a thread is ON_CPU from its switch-in to its switch-out, OFF_CPU
@@ -34,6 +46,10 @@ const volatile __u64 target_cgid = 0;
 const volatile int target_cg_level = 0;
 /* sched_switch gained its prev_state argument in 5.18. */
 const volatile bool has_prev_state_arg = true;
+/* -- CMD: the children of traced processes are traced too. */
+const volatile bool follow_forks = false;
+/* thread_slots has slot_mask + 1 entries, a power of two. */
+const volatile __u32 slot_mask = SCHED_MAX_SLOTS - 1;
 
 /* Written by user space through the mmapped .bss. */
 __u64 start_ns = 0;
@@ -42,6 +58,42 @@ __u64 lost_threads = 0;
 __u64 lost_tgids = 0;
 __u64 repaired = 0;
 
+/*
+ * The records, one slot per traced thread at tid & slot_mask.  An array
+ * look-up is inlined by the verifier (no helper call: with this kernel's
+ * return-thunk and retpoline mitigations a helper call costs ~20 ns);
+ * each slot is six cache lines from a line boundary (the array is
+ * mmappable, so page-aligned), user space reads it in place.  A slot is
+ * owned by `task` (the task_struct's address; 0: free, 1: being set up).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SCHED_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sched_thread_stat);
+} thread_slots SEC(".maps");
+
+/*
+ * Task-local storage of each traced thread, and only of those: its
+ * presence is the filter (t->bpf_storage, one load).  Holds the marker
+ * SCHED_TS_SLOTTED when the record is in thread_slots, else the record
+ * itself (its slot was taken), or SCHED_TS_LOST.  Freed with the task.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sched_thread_stat);
+} thread_live SEC(".maps");
+
+/*
+ * Every traced thread by tid, with a copy of its record: made with the
+ * record (so --max-threads bounds the traced threads, and user space can
+ * list them), refreshed when it starts to exit (sched_process_exit) and
+ * at its final switch (state EXITED): what remains of it once the thread
+ * is gone and its slot reused.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SCHED_MAX_THREADS);
@@ -51,10 +103,9 @@ struct {
 
 /*
  * The traced processes, a bitmap indexed by tgid (unused when filtering by
- * cgroup).  The filter runs on every switch and wake-up of the machine: an
- * array look-up is inlined by the verifier and touches one cache line,
- * where a hash look-up hashes and walks a bucket (measured ~100 ns a miss
- * here, right after idle).
+ * cgroup).  Tested when a thread is born or seeded: an array look-up is
+ * inlined by the verifier and touches one cache line, where a hash
+ * look-up hashes and walks a bucket.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -71,36 +122,49 @@ struct {
 } cpus SEC(".maps");
 
 static const struct sched_thread_stat zero_stat;
+static const struct sched_thread_stat slotted_stat = {
+	.state = SCHED_TS_SLOTTED,
+};
+static const struct sched_thread_stat lost_stat = { .state = SCHED_TS_LOST };
 
 /* Kernels before 6.1 kept ancestor ids instead of ancestor pointers. */
 struct cgroup___o {
 	__u64 ancestor_ids[1];
 } __attribute__((preserve_access_index));
 
-static __always_inline void hist_add(unsigned int *hist, __u64 ns)
-{
-	hist[hist_slot_us(ns, SCHED_HIST_SLOTS)]++;
-}
-
+/*
+ * The id of t's cgroup v2 ancestor at the target's level, 0 if none.  Run
+ * on every event with --cgroup, so read with direct loads where the
+ * verifier allows them (tp_btf and iterator arguments are BTF pointers:
+ * each load is one instruction guarded by an exception-table entry) rather
+ * than bpf_probe_read_kernel(), a helper call of ~20 ns per field here.  A
+ * thread right in the target cgroup costs no call; for one in a descendant
+ * the ancestor is an element of a flexible array the verifier does not let
+ * a direct load index, read with the helper, as is its id.
+ */
 static __always_inline __u64 task_cgroup_ancestor_id(struct task_struct *t)
 {
-	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
-	struct cgroup *anc = NULL;
+	struct cgroup *cg = t->cgroups->dfl_cgrp, *anc = NULL;
 	int lvl = target_cg_level;
+	__u64 id = 0;
 
-	if (!cg || BPF_CORE_READ(cg, level) < lvl)
+	if (!cg || cg->level < lvl)
 		return 0;
+	if (cg->level == lvl)
+		return cg->kn->id;
 	if (bpf_core_field_exists(cg->ancestors)) {
 		bpf_core_read(&anc, sizeof(anc), &cg->ancestors[lvl]);
 		return anc ? BPF_CORE_READ(anc, kn, id) : 0;
 	}
-	{
-		struct cgroup___o *old = (void *)cg;
-		__u64 id = 0;
+	bpf_core_read(&id, sizeof(id),
+		      &((struct cgroup___o *)cg)->ancestor_ids[lvl]);
+	return id;
+}
 
-		bpf_core_read(&id, sizeof(id), &old->ancestor_ids[lvl]);
-		return id;
-	}
+/* The per-CPU idle tasks (pid 0), accounted per CPU, never as threads. */
+static __always_inline bool is_idle(struct task_struct *t)
+{
+	return t->pid == 0;
 }
 
 static __always_inline bool tgid_traced(__u32 tgid)
@@ -111,33 +175,168 @@ static __always_inline bool tgid_traced(__u32 tgid)
 	return bits && (*bits & (1ULL << (tgid % 64)));
 }
 
+/* Whether a thread belongs to the traced set (at its birth, or seeding). */
 static __always_inline bool traced(struct task_struct *t)
 {
-	if (t->pid == 0)	/* the idle tasks are accounted per CPU */
+	if (is_idle(t))
 		return false;
 	if (filter_cgroup)
 		return task_cgroup_ancestor_id(t) == target_cgid;
 	return tgid_traced(t->tgid);
 }
 
-static struct sched_thread_stat *thread_stat(struct task_struct *t)
+/* Copy a record into `threads`, where it outlives the thread. */
+static __always_inline void thread_save(struct sched_thread_stat *s)
 {
-	struct sched_thread_stat *s;
+	__u32 pid = s->pid;
+
+	if (bpf_map_update_elem(&threads, &pid, s, BPF_ANY))
+		__sync_fetch_and_add(&lost_threads, 1);
+}
+
+/*
+ * Take the thread's slot, if it is free or held by an earlier thread of
+ * the same tid (which is dead: tids are unique among live threads, and
+ * that one's final switch went unseen), and fill it from r.  Set up under
+ * the owner 1, so that no event and no other claim uses it half-written.
+ */
+static __always_inline struct sched_thread_stat *
+slot_claim(struct task_struct *t, __u32 pid, const struct sched_thread_stat *r)
+{
+	struct sched_thread_stat *slot;
+	__u32 k = pid & slot_mask;
+	__u64 owner;
+
+	slot = bpf_map_lookup_elem(&thread_slots, &k);
+	if (!slot)
+		return NULL;
+	owner = slot->task;
+	if (owner == (__u64)t)
+		return slot;	/* made meanwhile (seeding and fork racing) */
+	if (owner == 1 || (owner && slot->pid != pid))
+		return NULL;	/* another live thread's */
+	if (__sync_val_compare_and_swap(&slot->task, owner, 1) != owner)
+		return NULL;
+	slot->state = r->state;
+	slot->pid = pid;
+	__builtin_memcpy(&slot->ts_switch, &r->ts_switch,
+			 sizeof(*slot) - __builtin_offsetof(struct sched_thread_stat,
+							  ts_switch));
+	slot->task = (__u64)t;
+	return slot;
+}
+
+static __always_inline void slot_release(struct sched_thread_stat *slot)
+{
+	slot->pid = 0;
+	slot->task = 0;
+}
+
+/*
+ * A traced thread without a record: list it in `threads`, then give it a
+ * record (its slot, else its storage) and its storage marker.  Called once
+ * per thread: from sched_process_fork for threads born while tracing, from
+ * the seeding iterator for those a target has when it is added, both
+ * outside the scheduler's locks; with --cgroup also at the first event of
+ * a thread that moved into the cgroup.  When `threads` is full, the
+ * storage says SCHED_TS_LOST, and each event of the thread is counted lost.
+ */
+static __noinline struct sched_thread_stat *thread_new(struct task_struct *t)
+{
+	struct sched_thread_stat *r, *s, *slot;
 	__u32 pid = t->pid;
 
-	s = bpf_map_lookup_elem(&threads, &pid);
+	/* a stale entry of this tid (an exited thread) starts afresh */
+	if (bpf_map_update_elem(&threads, &pid, &zero_stat, BPF_ANY))
+		goto lost;
+	r = bpf_map_lookup_elem(&threads, &pid);
+	if (!r)
+		goto lost;
+	r->pid = pid;
+	r->tgid = t->tgid;
+	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), t->comm);
+	slot = slot_claim(t, pid, r);
+	s = bpf_task_storage_get(&thread_live, t,
+				 slot ? (void *)&slotted_stat : (void *)r,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (s && slot) {
+		s->pid = pid;	/* the marker says which slot */
+		return slot;
+	}
 	if (s)
 		return s;
-	bpf_map_update_elem(&threads, &pid, &zero_stat, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&threads, &pid);
-	if (!s) {
+	if (slot)
+		slot_release(slot);
+	bpf_map_delete_elem(&threads, &pid);
+	__sync_fetch_and_add(&lost_threads, 1);	/* no memory: untraced */
+	return NULL;
+lost:
+	__sync_fetch_and_add(&lost_threads, 1);
+	bpf_task_storage_get(&thread_live, t, (void *)&lost_stat,
+			     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return NULL;
+}
+
+/*
+ * The record of a thread: its slot if it owns it (one inlined array
+ * look-up; owner and tid are in the record's first line), else the record
+ * in its storage (a helper call).  NULL for a lost thread (the event is
+ * counted) and for a task without our storage, which gets a record if
+ * `create` (--cgroup: it has just been found in the cgroup).
+ */
+static __always_inline struct sched_thread_stat *
+thread_rec(struct task_struct *t, bool create)
+{
+	struct sched_thread_stat *s;
+	__u32 pid = t->pid, k = pid & slot_mask;
+
+	s = bpf_map_lookup_elem(&thread_slots, &k);
+	if (s && s->task == (__u64)t && s->pid == pid)
+		return s;
+	s = bpf_task_storage_get(&thread_live, t, NULL, 0);
+	if (!s)
+		return create ? thread_new(t) : NULL;
+	if (s->state == SCHED_TS_SLOTTED) {
+		/*
+		 * Its tid is not the one it had when it got its slot: a
+		 * thread that exec()s takes its process leader's.  The record
+		 * stays in the first slot, under the first tid.
+		 */
+		k = s->pid & slot_mask;
+		s = bpf_map_lookup_elem(&thread_slots, &k);
+		return s && s->task == (__u64)t ? s : NULL;
+	}
+	if (s->state == SCHED_TS_LOST) {
 		__sync_fetch_and_add(&lost_threads, 1);
 		return NULL;
 	}
-	s->pid = pid;
-	s->tgid = t->tgid;
-	bpf_probe_read_kernel_str(s->comm, sizeof(s->comm), t->comm);
 	return s;
+}
+
+/*
+ * The record of a traced thread, NULL for any other: the filter of the
+ * hot programs.
+ *
+ * By process, the traced threads are exactly those with our storage: made
+ * when they were seeded or born (sched_process_fork is attached before the
+ * seeding, so no thread falls between).  The first test is the task's
+ * storage pointer, NULL for nearly every other task and for the idle
+ * tasks: one load, no helper call, no look-up of the process bitmap.
+ *
+ * By cgroup, membership is decided per event (threads move): the cgroup
+ * test first, then the record, made at the thread's first event there.
+ */
+static __always_inline struct sched_thread_stat *
+traced_stat(struct task_struct *t)
+{
+	if (filter_cgroup) {
+		if (is_idle(t) || task_cgroup_ancestor_id(t) != target_cgid)
+			return NULL;
+		return thread_rec(t, true);
+	}
+	if (!t->bpf_storage)
+		return NULL;
+	return thread_rec(t, false);
 }
 
 static __always_inline unsigned int prev_task_state(struct task_struct *prev,
@@ -170,14 +369,12 @@ static __always_inline void repair_interval(struct sched_thread_stat *s,
 	__sync_fetch_and_add(&repaired, 1);
 }
 
-static __always_inline void switch_out(struct task_struct *prev, __u64 now,
+static __always_inline void switch_out(struct sched_thread_stat *s,
+				       struct task_struct *prev, __u64 now,
 				       bool preempt, unsigned int state)
 {
-	struct sched_thread_stat *s = thread_stat(prev);
 	__u64 exec = prev->se.sum_exec_runtime;
 
-	if (!s)
-		return;
 	if (s->state == SCHED_TS_OFF_CPU)
 		repair_interval(s, now, exec);	/* its switch-in went missing */
 	else
@@ -188,11 +385,15 @@ static __always_inline void switch_out(struct task_struct *prev, __u64 now,
 	/*
 	 * A dying thread's last switch is its exit, not a block.  Its final
 	 * name is kept here; user space reads live threads' names in /proc,
-	 * which spares a copy on every switch.
+	 * which spares a copy on every switch.  The record is final: copied
+	 * into `threads`, which outlives the thread; its slot is freed.
 	 */
 	if (state & TASK_DEAD) {
 		s->state = SCHED_TS_EXITED;
 		bpf_probe_read_kernel_str(s->comm, sizeof(s->comm), prev->comm);
+		thread_save(s);
+		if (s->task == (__u64)prev)
+			slot_release(s);	/* the copy is what remains */
 		return;
 	}
 	/* Same test as __schedule() uses to pick nvcsw over nivcsw. */
@@ -217,20 +418,18 @@ static __always_inline void runq_done(struct sched_thread_stat *s, __u64 now)
 		s->runq_max_ns = lat;
 		s->runq_max_gen = gen;
 	}
-	hist_add(s->runq_hist, lat);
+	s->runq_hist[hist_slot_us(lat, SCHED_HIST_SLOTS)]++;
 	s->ts_queued = 0;
 }
 
-static __always_inline void switch_in(struct task_struct *next, __u64 now)
+static __always_inline void switch_in(struct sched_thread_stat *s,
+				      struct task_struct *next, __u64 now)
 {
-	struct sched_thread_stat *s = thread_stat(next);
 	__u64 exec = next->se.sum_exec_runtime;
 
-	if (!s)
-		return;
 	if (s->state == SCHED_TS_OFF_CPU) {
 		s->offcpu_ns += now - s->ts_switch;
-		hist_add(s->offcpu_hist, now - s->ts_switch);
+		s->offcpu_hist[hist_slot_us(now - s->ts_switch, SCHED_HIST_SLOTS)]++;
 	} else if (s->state == SCHED_TS_UNSEEN) {
 		/* Censored interval: counted, but no histogram sample. */
 		s->offcpu_ns += now - start_ns;
@@ -254,9 +453,9 @@ static __always_inline void account_cpu(struct task_struct *prev,
 	if (!c)
 		return;
 	c->switches++;
-	if (prev->pid == 0)
+	if (is_idle(prev))
 		c->idle_ns += now - (c->seen ? c->ts_switch : start_ns);
-	c->in_idle = next->pid == 0;
+	c->in_idle = is_idle(next);
 	c->ts_switch = now;
 	c->seen = 1;
 }
@@ -266,24 +465,23 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
 	__u64 now = bpf_ktime_get_ns();
-	unsigned int state = prev_task_state(prev, ctx);
+	struct sched_thread_stat *s;
 
 	account_cpu(prev, next, now);
-	if (traced(prev))
-		switch_out(prev, now, preempt, state);
-	if (traced(next))
-		switch_in(next, now);
+	s = traced_stat(prev);
+	if (s)
+		switch_out(s, prev, now, preempt, prev_task_state(prev, ctx));
+	s = traced_stat(next);
+	if (s)
+		switch_in(s, next, now);
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(sched_wakeup, struct task_struct *p)
 {
-	struct sched_thread_stat *s;
+	struct sched_thread_stat *s = traced_stat(p);
 
-	if (!traced(p))
-		return 0;
-	s = thread_stat(p);
 	if (!s)
 		return 0;
 	s->wakeups++;
@@ -300,17 +498,10 @@ int BPF_PROG(sched_wakeup, struct task_struct *p)
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(sched_wakeup_new, struct task_struct *p)
 {
-	struct sched_thread_stat *s;
-	__u32 pid = p->pid;
+	/* made at its fork: a new task has no other, a reused tid included */
+	struct sched_thread_stat *s = traced_stat(p);
 	__u64 now;
 
-	if (!traced(p))
-		return 0;
-	/* A reused tid starts a new thread, not a continuation. */
-	s = bpf_map_lookup_elem(&threads, &pid);
-	if (s && s->state == SCHED_TS_EXITED)
-		bpf_map_delete_elem(&threads, &pid);
-	s = thread_stat(p);
 	if (!s)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -330,13 +521,76 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent,
 	__u32 word = ctgid / 64;
 	__u64 *bits;
 
-	if (ptgid == ctgid || !tgid_traced(ptgid))
+	if (follow_forks && !filter_cgroup && ptgid != ctgid &&
+	    tgid_traced(ptgid)) {
+		bits = bpf_map_lookup_elem(&tgid_bits, &word);
+		if (bits)	/* atomic: forks on two CPUs may share a word */
+			__sync_fetch_and_or(bits, 1ULL << (ctgid % 64));
+		else
+			__sync_fetch_and_add(&lost_tgids, 1);
+	}
+	/*
+	 * A traced thread's record is made here, at its birth, where no
+	 * scheduler lock is held (the allocation of its storage takes none).
+	 * Attached from the load on, before any seeding.
+	 */
+	if (traced(child))
+		thread_new(child);
+	return 0;
+}
+
+/*
+ * A thread starts to exit: save its record now.  Between the moment its
+ * tid is released (exit_notify) and its final switch, the task iterator no
+ * longer finds a record kept in its storage; user space reads this copy
+ * then.  Any thread with a record, traced or not any more (moved out of
+ * the cgroup).
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit, struct task_struct *p)
+{
+	struct sched_thread_stat *s;
+
+	if (!p->bpf_storage)
 		return 0;
-	bits = bpf_map_lookup_elem(&tgid_bits, &word);
-	if (bits)	/* atomic: forks on two CPUs may share a word */
-		__sync_fetch_and_or(bits, 1ULL << (ctgid % 64));
-	else
-		__sync_fetch_and_add(&lost_tgids, 1);
+	s = thread_rec(p, false);
+	if (s)
+		thread_save(s);
+	return 0;
+}
+
+/*
+ * Seeding: run by user space (a read of the iterator) when a target is
+ * added, so that every thread it has is listed, even one that sleeps
+ * through the whole trace, as UNSEEN.  Skips threads already recorded.
+ */
+SEC("iter/task")
+int seed_threads(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+
+	if (!t || !traced(t))
+		return 0;
+	if (!bpf_task_storage_get(&thread_live, t, NULL, 0))
+		thread_new(t);
+	return 0;
+}
+
+/*
+ * The snapshot's records kept in task storage (a thread whose slot was
+ * taken), one struct sched_thread_stat each; user space reads the slots.
+ */
+SEC("iter/task")
+int dump_threads(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct sched_thread_stat *s;
+
+	if (!t)
+		return 0;
+	s = bpf_task_storage_get(&thread_live, t, NULL, 0);
+	if (s && s->state != SCHED_TS_SLOTTED && s->state != SCHED_TS_LOST)
+		bpf_seq_write(ctx->meta->seq, s, sizeof(*s));
 	return 0;
 }
 

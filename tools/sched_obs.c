@@ -4,8 +4,15 @@
  * filters the traced threads, and reads the kernel's aggregates into
  * snapshots.  See sched_obs.h for the interface, Documentation/bpf.md for
  * how time is attributed.
+ *
+ * A traced thread's live record is its slot in the thread_slots array
+ * (mapped here, read in place), or, when a live thread with a colliding
+ * tid holds that slot, its task-local storage, which user space cannot
+ * walk with the map API: the observer's task iterators do it
+ * (seed_threads creates the records of a new target's threads,
+ * dump_threads reads those kept in storage).  The `threads` hash lists
+ * every traced thread and holds the copies that outlive exited threads.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -29,10 +37,13 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define CGROUP_MAX_DEPTH 16
-
 struct sched_obs {
 	struct sched_bpf *skel;
+	struct bpf_link *fork_link;	/* sched_process_fork, from the load on */
+	struct bpf_link *seed_link;	/* iter/task seed_threads */
+	struct bpf_link *dump_link;	/* iter/task dump_threads */
+	const struct sched_thread_stat *slots;	/* thread_slots, mapped */
+	size_t nslots;
 	uint64_t start_ns;
 	uint32_t gen;		/* runq max generation, see runq_max_gen */
 	int ncpus;
@@ -125,69 +136,56 @@ static void thread_comm(uint32_t tgid, uint32_t tid, char *comm, size_t len)
 }
 
 /*
- * The BPF side creates a thread's entry at its first event; a thread that
- * sleeps through the whole trace would never show.  Seed every thread that
- * exists now, as "unseen" (state unchanged since the start).
+ * Run a task iterator once: all it writes, into *buf (NULL on entry,
+ * malloc()ed, *len bytes).  buf may be NULL when the output is not wanted.
  */
-static void seed_thread(struct sched_obs *obs, uint32_t tgid, uint32_t tid)
+static int run_iter(struct bpf_link *link, char **buf, size_t *len)
 {
-	struct sched_thread_stat st = {};
+	size_t cap = 0;
+	char scratch[4096], *tmp;
+	ssize_t n;
+	int fd, err = 0;
 
-	st.pid = tid;
-	st.tgid = tgid;
-	st.state = SCHED_TS_UNSEEN;
-	thread_comm(tgid, tid, st.comm, sizeof(st.comm));
-	bpf_map__update_elem(obs->skel->maps.threads, &tid, sizeof(tid),
-			     &st, sizeof(st), BPF_NOEXIST);
-}
-
-static void seed_process(struct sched_obs *obs, pid_t tgid)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)tgid);
-	dir = opendir(path);
-	if (!dir)
-		return;
-	while ((de = readdir(dir))) {
-		long tid = strtol(de->d_name, NULL, 10);
-
-		if (tid > 0)
-			seed_thread(obs, tgid, tid);
-	}
-	closedir(dir);
-}
-
-static void seed_cgroup(struct sched_obs *obs, const char *dir, int depth)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	FILE *f;
-	DIR *d;
-	long tid;
-
-	f = path_join(path, sizeof(path), dir, "cgroup.threads") ?
-	    fopen(path, "re") : NULL;
-	if (f) {
-		while (fscanf(f, "%ld", &tid) == 1) {
-			pid_t tgid = sched_pid_tgid(tid);
-
-			if (tgid > 0)
-				seed_thread(obs, tgid, tid);
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (buf && cap - *len < sizeof(scratch)) {
+			cap = cap ? cap * 2 : 64 * 1024;
+			tmp = realloc(*buf, cap);
+			if (!tmp) {
+				err = -ENOMEM;
+				break;
+			}
+			*buf = tmp;
 		}
-		fclose(f);
-	}
-	if (depth >= CGROUP_MAX_DEPTH || !(d = opendir(dir)))
-		return;
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+		n = read(fd, buf ? *buf + *len : scratch,
+			 buf ? cap - *len : sizeof(scratch));
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (path_join(path, sizeof(path), dir, de->d_name))
-			seed_cgroup(obs, path, depth + 1);
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (buf)
+			*len += n;
 	}
-	closedir(d);
+	close(fd);
+	return err;
+}
+
+/*
+ * The BPF side creates a thread's record at its birth or its first event;
+ * a thread that exists now and sleeps through the whole trace would never
+ * show.  The seeding iterator gives every traced thread that exists now a
+ * record, "unseen" (state unchanged since the start); threads that have
+ * one keep it.
+ */
+static int seed_threads(struct sched_obs *obs)
+{
+	return run_iter(obs->seed_link, NULL, NULL);
 }
 
 static int cgroup2_mount(char *mnt, size_t len)
@@ -315,11 +313,25 @@ int sched_obs_open(struct sched_obs **obsp, const struct sched_obs_opts *opts)
 		obs->skel->rodata->target_cg_level = level;
 	}
 	obs->skel->rodata->has_prev_state_arg = sched_switch_has_prev_state();
+	obs->skel->rodata->follow_forks = opts->follow_forks && !opts->cgroup;
 	if (opts->max_threads)
 		bpf_map__set_max_entries(obs->skel->maps.threads,
 					 opts->max_threads);
-	bpf_program__set_autoload(obs->skel->progs.sched_process_fork,
-				  opts->follow_forks && !opts->cgroup);
+	/* slots: a power of two, enough for max_threads up to a bound */
+	for (obs->nslots = 1; obs->nslots < SCHED_MAX_SLOTS &&
+	     obs->nslots < (opts->max_threads ? opts->max_threads :
+			    SCHED_MAX_THREADS); obs->nslots *= 2)
+		;
+	bpf_map__set_max_entries(obs->skel->maps.thread_slots, obs->nslots);
+	obs->skel->rodata->slot_mask = obs->nslots - 1;
+	/*
+	 * Attached here, not with the others: sched_process_fork gives the
+	 * threads born from now on their records, the seeding those that
+	 * exist; the iterators run on demand, through links of their own.
+	 */
+	bpf_program__set_autoattach(obs->skel->progs.sched_process_fork, false);
+	bpf_program__set_autoattach(obs->skel->progs.seed_threads, false);
+	bpf_program__set_autoattach(obs->skel->progs.dump_threads, false);
 
 	err = sched_bpf__load(obs->skel);
 	if (err)
@@ -329,11 +341,35 @@ int sched_obs_open(struct sched_obs **obsp, const struct sched_obs_opts *opts)
 		err = obs->ncpus;
 		goto err_destroy_skel;
 	}
-	if (opts->cgroup)
-		seed_cgroup(obs, obs->cg_dir, 0);
+	obs->slots = mmap(NULL, obs->nslots * sizeof(*obs->slots), PROT_READ,
+			  MAP_SHARED, bpf_map__fd(obs->skel->maps.thread_slots), 0);
+	if (obs->slots == MAP_FAILED) {
+		err = -errno;
+		obs->slots = NULL;
+		goto err_destroy_skel;
+	}
+	obs->fork_link = bpf_program__attach(obs->skel->progs.sched_process_fork);
+	obs->seed_link = bpf_program__attach_iter(obs->skel->progs.seed_threads,
+						  NULL);
+	obs->dump_link = bpf_program__attach_iter(obs->skel->progs.dump_threads,
+						  NULL);
+	if (!obs->fork_link || !obs->seed_link || !obs->dump_link) {
+		err = -errno;
+		goto err_destroy_links;
+	}
+	if (opts->cgroup) {
+		err = seed_threads(obs);
+		if (err)
+			goto err_destroy_links;
+	}
 	*obsp = obs;
 	return 0;
 
+err_destroy_links:
+	bpf_link__destroy(obs->fork_link);
+	bpf_link__destroy(obs->seed_link);
+	bpf_link__destroy(obs->dump_link);
+	munmap((void *)obs->slots, obs->nslots * sizeof(*obs->slots));
 err_destroy_skel:
 	sched_bpf__destroy(obs->skel);
 err_free_obs:
@@ -360,8 +396,7 @@ int sched_obs_add_pid(struct sched_obs *obs, pid_t tgid)
 				   BPF_ANY);
 	if (err)
 		return err;
-	seed_process(obs, tgid);
-	return 0;
+	return seed_threads(obs);
 }
 
 int sched_obs_attach(struct sched_obs *obs)
@@ -375,6 +410,11 @@ void sched_obs_close(struct sched_obs *obs)
 {
 	if (!obs)
 		return;
+	bpf_link__destroy(obs->fork_link);
+	bpf_link__destroy(obs->seed_link);
+	bpf_link__destroy(obs->dump_link);
+	if (obs->slots)
+		munmap((void *)obs->slots, obs->nslots * sizeof(*obs->slots));
 	sched_bpf__destroy(obs->skel);
 	free(obs);
 }
@@ -435,31 +475,143 @@ static int cmp_thread(const void *a, const void *b)
 	return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
+static int cmp_stat_pid(const void *a, const void *b)
+{
+	const struct sched_thread_stat *x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static int add_thread(struct sched_obs *obs, struct sched_snapshot *snap,
+		      size_t *cap, const struct sched_thread_stat *st,
+		      uint64_t now)
+{
+	void *tmp;
+
+	if (snap->nthreads == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		tmp = realloc(snap->threads, *cap * sizeof(*snap->threads));
+		if (!tmp)
+			return -ENOMEM;
+		snap->threads = tmp;
+	}
+	thread_from_stat(obs, &snap->threads[snap->nthreads++], st, now);
+	return 0;
+}
+
+/* Append a record to a growing array of them. */
+static int push_stat(struct sched_thread_stat **v, size_t *n, size_t *cap,
+		     const struct sched_thread_stat *st)
+{
+	void *tmp;
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		tmp = realloc(*v, *cap * sizeof(**v));
+		if (!tmp)
+			return -ENOMEM;
+		*v = tmp;
+	}
+	memcpy(&(*v)[(*n)++], st, sizeof(*st));
+	return 0;
+}
+
+/*
+ * The live records: the slots in use (owner set, set-up done), copied out
+ * of the mapping, and the records kept in task storage (dump iterator).
+ */
+static int read_live(struct sched_obs *obs, struct sched_thread_stat **live,
+		     size_t *nlive)
+{
+	const struct sched_thread_stat *slot;
+	size_t cap = 0, len = 0, i, n;
+	char *buf = NULL;
+	int err = 0;
+
+	for (i = 0; i < obs->nslots && !err; i++) {
+		slot = &obs->slots[i];
+		if (__atomic_load_n(&slot->task, __ATOMIC_ACQUIRE) > 1 &&
+		    slot->pid)
+			err = push_stat(live, nlive, &cap, slot);
+	}
+	if (!err)
+		err = run_iter(obs->dump_link, &buf, &len);
+	n = len / sizeof(**live);
+	for (i = 0; i < n && !err; i++) {
+		struct sched_thread_stat st;
+
+		memcpy(&st, buf + i * sizeof(st), sizeof(st));
+		err = push_stat(live, nlive, &cap, &st);
+	}
+	free(buf);
+	return err;
+}
+
+/*
+ * Every traced thread once: its live record if it has one (slot or task
+ * storage), else its copy in `threads` (exited; or exiting: released, its
+ * final switch not yet seen; or a seed that never ran).  The hash is
+ * listed first: a thread that exits after that is either still found live
+ * or, not found, has its exit copy in the hash by then (read again); a
+ * thread born after it is found live alone.
+ */
 static int read_threads(struct sched_obs *obs, struct sched_snapshot *snap,
 			uint64_t now)
 {
 	int fd = bpf_map__fd(obs->skel->maps.threads);
-	struct sched_thread_stat st;
-	uint32_t key, next, *prev = NULL;
-	size_t cap = 0;
+	struct sched_thread_stat st, *live = NULL, *hit;
+	uint32_t key, next, *prev = NULL, *keys = NULL;
+	size_t nkeys = 0, kcap = 0, nlive = 0, cap = 0, i;
+	bool *used = NULL;
 	void *tmp;
+	int err = 0;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		prev = &key;
 		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &st))
-			continue;	/* deleted meanwhile: tid reused */
-		if (snap->nthreads == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(snap->threads, cap * sizeof(*snap->threads));
-			if (!tmp)
-				return -ENOMEM;
-			snap->threads = tmp;
+		if (nkeys == kcap) {
+			kcap = kcap ? kcap * 2 : 64;
+			tmp = realloc(keys, kcap * sizeof(*keys));
+			if (!tmp) {
+				err = -ENOMEM;
+				goto out;
+			}
+			keys = tmp;
 		}
-		thread_from_stat(obs, &snap->threads[snap->nthreads++], &st, now);
+		keys[nkeys++] = key;
 	}
-	qsort(snap->threads, snap->nthreads, sizeof(*snap->threads), cmp_thread);
-	return 0;
+	err = read_live(obs, &live, &nlive);
+	if (err)
+		goto out;
+	if (nlive)
+		qsort(live, nlive, sizeof(*live), cmp_stat_pid);
+	used = calloc(nlive ? nlive : 1, sizeof(*used));
+	if (!used) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nkeys && !err; i++) {
+		st.pid = keys[i];
+		hit = nlive ? bsearch(&st, live, nlive, sizeof(*live),
+				      cmp_stat_pid) : NULL;
+		if (hit) {
+			used[hit - live] = true;
+			err = add_thread(obs, snap, &cap, hit, now);
+		} else if (!bpf_map_lookup_elem(fd, &keys[i], &st)) {
+			err = add_thread(obs, snap, &cap, &st, now);
+		}	/* else deleted meanwhile: tid reused, found live */
+	}
+	for (i = 0; i < nlive && !err; i++)
+		if (!used[i] && (!i || live[i].pid != live[i - 1].pid))
+			err = add_thread(obs, snap, &cap, &live[i], now);
+	if (!err)
+		qsort(snap->threads, snap->nthreads, sizeof(*snap->threads),
+		      cmp_thread);
+out:
+	free(used);
+	free(live);
+	free(keys);
+	return err;
 }
 
 static int read_cpus(struct sched_obs *obs, struct sched_snapshot *snap,
@@ -544,7 +696,9 @@ int sched_obs_snapshot(struct sched_obs *obs, struct sched_snapshot *snap)
 	snap->repaired = obs->skel->bss->repaired;
 	snap->missed_events = prog_misses(obs->skel->progs.sched_switch) +
 			      prog_misses(obs->skel->progs.sched_wakeup) +
-			      prog_misses(obs->skel->progs.sched_wakeup_new);
+			      prog_misses(obs->skel->progs.sched_wakeup_new) +
+			      prog_misses(obs->skel->progs.sched_process_fork) +
+			      prog_misses(obs->skel->progs.sched_process_exit);
 	/* runq max restarts: the next snapshot sees only newer maxima */
 	obs->gen++;
 	__atomic_store_n(&obs->skel->bss->runq_max_gen, obs->gen,
