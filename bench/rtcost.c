@@ -8,7 +8,8 @@
  *   none      built without the always-on counters (RT_NO_COUNTERS)
  *   counters  the library as shipped: counters, site counts, running-task
  *             word; event recording off
- *   events    the same with event recording on (nobody draining)
+ *   events    the same with event recording switched on from outside,
+ *             as rtasync-trace does (nobody draining: the rings wrap)
  *   sched     counters only, with `sched stat`'s observer attached
  *
  * and each row compares two of them: what the counters cost (issue 3:
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "sched_obs.h"
+#include "task_area.h"
 #include "threadcost.h"
 
 enum variant { V_NONE, V_COUNTERS, V_EVENTS, V_SCHED, V_COUNT };
@@ -75,8 +77,7 @@ static pid_t start(const struct workload *w, enum variant v, int *to,
 		   FILE **from)
 {
 	char exe[PATH_MAX + 64], n[32];
-	char *argv[] = { exe, (char *)w->key, n,
-			 v == V_EVENTS ? "--events" : NULL, NULL };
+	char *argv[] = { exe, (char *)w->key, n, NULL };
 	int in[2], out[2];
 	pid_t pid;
 
@@ -130,7 +131,9 @@ static struct sched_obs *observe(pid_t pid)
 static double run_once(const struct workload *w, enum variant v)
 {
 	struct sched_obs *obs = NULL;
+	struct task_proc area = { .nareas = 0 };
 	double value = NAN;
+	uint32_t shift;
 	char line[128];
 	FILE *from = NULL;
 	int to = -1, status;
@@ -142,6 +145,11 @@ static double run_once(const struct workload *w, enum variant v)
 		goto out;
 	if (v == V_SCHED && !(obs = observe(pid)))
 		goto out;
+	if (v == V_EVENTS) {
+		if (task_proc_open(&area, pid, true))
+			goto out;
+		task_events_on(&area, 0, &shift);
+	}
 	if (write(to, "g", 1) != 1)
 		goto out;
 	while (fgets(line, sizeof(line), from))
@@ -152,6 +160,7 @@ out:
 	fclose(from);
 	waitpid(pid, &status, 0);
 	sched_obs_close(obs);
+	task_proc_close(&area);
 	return value;
 }
 

@@ -6,31 +6,23 @@
  * librtasync-nocounters (RT_NO_COUNTERS: no always-on counters, site
  * counts or event rings).
  *
- *   rtasync-tracer-workload WORKLOAD N [--events]
+ *   rtasync-tracer-workload WORKLOAD N
  *
  *   yield N   one task yields N times on one worker: ns per yield
  *   spawn N   a task spawns N trivial tasks on one worker: ns per task
  *   timer N   N tasks sleep 1 ms each on the default workers: CPU ns
  *             per wait (the time is all sleep, so CPU is what moves)
  *
- * --events switches the process's own event recording on, as a tool
- * would, with nobody draining: the ring just wraps.
- *
  * Protocol: prints "ready" once set up and warmed, waits for a byte on
- * stdin (time to attach an observer), measures five rounds and prints
- * "value=<median>".
+ * stdin (time to attach an observer or switch event recording on),
+ * measures five rounds and prints "value=<median>".
  */
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "rtasync-trace.h"
 #include "rtasync.h"
 
 #define ROUNDS 5
@@ -133,44 +125,6 @@ static double round_of(struct rt_runtime *rt, const char *wl, long n)
 	return ret ? ret : (double)(rt_now_ns() - t0) / (double)n;
 }
 
-/* Switch on this process's event recording, as rtasync-trace does. */
-static int events_on(void)
-{
-	char path[300], link[256];
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/fd");
-	int ret = -1;
-
-	if (!dir)
-		return -1;
-	while (ret && (d = readdir(dir))) {
-		struct rt_trace_header *h;
-		struct stat st;
-		ssize_t len;
-		int fd;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", d->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
-			continue;
-		link[len] = 0;
-		if (!strstr(link, "/memfd:" RT_TRACE_MEMFD_NAME))
-			continue;
-		fd = open(path, O_RDWR);
-		if (fd < 0 || fstat(fd, &st))
-			break;
-		h = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, fd, 0);
-		close(fd);
-		if (h == MAP_FAILED)
-			break;
-		__atomic_fetch_add(&h->events_enabled, 1, __ATOMIC_RELEASE);
-		ret = 0;	/* the mapping stays for the process's life */
-	}
-	closedir(dir);
-	return ret;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -188,8 +142,7 @@ int main(int argc, char **argv)
 	char go;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s yield|spawn|timer N [--events]\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s yield|spawn|timer N\n", argv[0]);
 		return 2;
 	}
 	wl = argv[1];
@@ -199,10 +152,6 @@ int main(int argc, char **argv)
 		cfg.workers = 1;
 	if (n <= 0 || rt_runtime_new(&cfg, &rt))
 		return 1;
-	if (argc > 3 && !strcmp(argv[3], "--events") && events_on()) {
-		fprintf(stderr, "%s: no trace area to switch on\n", argv[0]);
-		return 1;
-	}
 	if (round_of(rt, wl, n) < 0)	/* warm-up */
 		return 1;
 	printf("ready\n");
