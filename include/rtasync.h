@@ -114,6 +114,7 @@ enum rt_queue_mode rt_runtime_queue_mode(const struct rt_runtime *rt);
 const char *rt_queue_mode_name(enum rt_queue_mode mode);
 const char *rt_runtime_queue_reason(const struct rt_runtime *rt);
 const char *rt_runtime_ring_flags(const struct rt_runtime *rt);
+const char *rt_runtime_wake_method(const struct rt_runtime *rt);
 
 struct rt_stats {
 	uint64_t spawned;	/* tasks started */
@@ -135,6 +136,8 @@ struct rt_stats {
 	uint64_t cancels;	/* sleeps cut short by a cancel */
 	uint64_t unstarted;	/* tasks cancelled before they ran */
 	uint64_t long_tasks;	/* steps that ran past long_task_ms */
+	uint64_t wake_failures;	/* MSG_RING wakes refused, sent again by eventfd */
+	uint64_t adopted;	/* tasks taken from a worker stuck in a step */
 };
 
 int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out);

@@ -24,6 +24,20 @@
 /* How much C stack nested synchronous async calls may use on a worker. */
 #define RT_SYNC_STACK_BUDGET (1u << 20)
 #define RT_WORKER_STACK (8u << 20)
+/* Tasks a worker runs from its queue between two looks at everything else. */
+#define RT_BATCH 64
+
+/*
+ * user_data of the CQEs on a worker's ring: a tag in the low bits, the
+ * tag's argument above them.
+ */
+enum {
+	RT_TAG_WAKE = 1,	/* MSG_RING from another worker: wake up */
+	RT_TAG_EVENTFD,		/* doorbell read: a foreign thread rang */
+	RT_TAG_WAKE_SENT,	/* a MSG_RING we sent failed; arg: target */
+	RT_TAG_BITS = 8,
+	RT_TAG_MASK = (1 << RT_TAG_BITS) - 1,
+};
 
 /* What a suspending task asked its worker to do once it has unwound. */
 enum rt_action {
@@ -104,12 +118,15 @@ struct rt_worker {
 	int start_err;
 	char *stack_limit;
 
-	struct rt_inbox inbox;		/* tasks made runnable elsewhere */
+	struct rt_inbox inbox;		/* tasks made runnable by foreign threads */
 	struct rt_inbox cancels;	/* tasks to cancel, linked by cancel_next */
 	_Atomic uint32_t parked;
-	_Atomic uint32_t wake_pending;
+	_Atomic uint32_t wake_pending;	/* a wake-up is on its way (park.c) */
+	bool doorbell_armed;		/* an eventfd read is in the ring */
 
-	struct rt_timer_heap timers;
+	struct rt_timer_heap timers;	/* under timer_lock (sleep.c) */
+	_Atomic uint32_t timer_lock;
+	_Atomic uint64_t timer_next;	/* earliest deadline, for watchers */
 	struct rt_task *cache;		/* freed task blocks for reuse */
 	unsigned int ncache;
 	unsigned int tick;
@@ -130,9 +147,10 @@ struct rt_worker {
 	struct rt_task **running;	/* this thread's rt__running */
 	struct {			/* what watchdog.c saw of this worker */
 		_Atomic uint32_t busy;	/* a watcher is updating it */
-		bool reported;
-		uint64_t turns, since;
-		struct rt_task *task;
+		bool reported;		/* this long task was reported */
+		uint64_t turns, since;	/* loop turns, unchanged since */
+		struct rt_task *task;	/* running task, the same since */
+		uint64_t task_since;
 	} watch;
 } __attribute__((aligned(64)));
 
@@ -171,6 +189,9 @@ struct rt_runtime {
 	_Atomic uint32_t stop;		/* workers exit */
 	_Atomic uint32_t nparked;
 	_Atomic uint32_t nidle;		/* workers polling or parked */
+	_Atomic uint32_t nspinning;	/* workers polling for work */
+	_Atomic bool wake_msg_ring;	/* wake workers by MSG_RING (park.c) */
+	const char *wake_reason;
 	_Atomic uint32_t drain_seq;	/* futex: bumped when a worker idles */
 	_Atomic uint32_t drain_waiters;
 	_Atomic uint32_t next_inbox;	/* round robin for foreign spawns */
@@ -223,13 +244,75 @@ extern __thread struct rt_task *rt__running
 int rt_workers_start(struct rt_runtime *rt);
 void rt_workers_stop(struct rt_runtime *rt);
 void rt_workers_free(struct rt_runtime *rt);
+
+/* park.c: the StoreLoad fences of NO LOST WAKE-UP (see park.c) */
+extern bool rt__fence_asym;
+void rt_fence_init(void);
+void rt_fence_slow(void);
+
+/* The producer's side: free when the consumer runs membarrier. */
+static inline void rt_fence_fast(void)
+{
+	if (likely(__atomic_load_n(&rt__fence_asym, __ATOMIC_RELAXED)))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Parked, and nobody rang it yet. */
+static inline bool rt_worker_asleep(struct rt_worker *o)
+{
+	return atomic_load_explicit(&o->parked, memory_order_relaxed) &&
+	       !atomic_load_explicit(&o->wake_pending, memory_order_relaxed);
+}
+
+void rt_wake_choose(struct rt_runtime *rt, struct io_uring *ring);
 void rt_worker_wake(struct rt_worker *from, struct rt_worker *target);
+struct rt_worker *rt_wake_one(struct rt_runtime *rt, struct rt_worker *w);
+struct io_uring_sqe *rt_worker_get_sqe(struct rt_worker *w);
+void rt_worker_arm_doorbell(struct rt_worker *w);
+void rt_worker_reap(struct rt_worker *w);
+void rt_worker_park(struct rt_worker *w);
+
+/* balance.c */
 void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t);
 void rt_worker_push_local(struct rt_worker *w, struct rt_task *t);
+void rt_worker_share(struct rt_worker *w);
+bool rt_worker_take_overflow(struct rt_worker *w);
+bool rt_worker_has_work(struct rt_worker *w);
+bool rt_worker_idle_poll(struct rt_worker *w);
 
 /* watchdog.c */
-void rt_watchdog_check(struct rt_worker *w, uint64_t now);
-uint64_t rt_watchdog_deadline(struct rt_worker *w, uint64_t now);
+unsigned int rt_watch_peers(struct rt_worker *w, uint64_t now);
+uint64_t rt_watch_deadline(struct rt_worker *w, uint64_t now);
+
+/* sleep.c */
+void rt_sleep_commit(struct rt_worker *w, struct rt_task *t);
+void rt_sleep_fire(struct rt_worker *w);
+void rt_sleep_cancels(struct rt_worker *w);
+unsigned int rt_sleep_adopt(struct rt_worker *w, struct rt_worker *o,
+			    uint64_t now);
+uint64_t rt_sleep_next(struct rt_worker *w);
+void rt_sleep_free(struct rt_worker *w);
+
+/* fault.c: failures injected by RTASYNC_FAULT, for tests */
+enum rt_fault_kind {
+	RT_FAULT_WAKE,		/* a MSG_RING wake the kernel refuses */
+	RT_FAULT_SQE,		/* no SQE to be had */
+	RT_FAULT_KINDS,
+};
+extern uint32_t rt__fault_every[RT_FAULT_KINDS];
+void rt_fault_init(void);
+bool rt__fault_hit(enum rt_fault_kind kind);
+uint64_t rt_fault_count(enum rt_fault_kind kind);
+void rt_fault_set(enum rt_fault_kind kind, uint32_t every);
+
+static inline bool rt_fault(enum rt_fault_kind kind)
+{
+	return unlikely(__atomic_load_n(&rt__fault_every[kind],
+					__ATOMIC_RELAXED)) &&
+	       rt__fault_hit(kind);
+}
 
 /* inbox.c */
 void rt_inbox_push(struct rt_inbox *in, struct rt_task *t);
@@ -247,7 +330,7 @@ void rt_overflow_destroy(struct rt_overflow *o);
 void rt_overflow_push(struct rt_overflow *o, struct rt_task *t);
 void rt_overflow_push_list(struct rt_overflow *o, struct rt_task *head,
 			   struct rt_task *tail, size_t n);
-struct rt_task *rt_overflow_pop(struct rt_overflow *o);
+struct rt_task *rt_overflow_pop_batch(struct rt_overflow *o, size_t max);
 
 /* task.c */
 int64_t rt_task_step(struct rt_task *t);

@@ -2,8 +2,8 @@
 /*
  * The shared overflow queue: where a task goes when its CPU queue is full,
  * and where a busy worker donates half its queue when others are idle. A
- * mutex is fine here: it is taken once per batch, and the count lets idle
- * workers look without taking the lock.
+ * mutex is fine here: it is taken once per batch in both directions, and
+ * the count lets idle workers look without taking the lock.
  */
 #include "internal.h"
 
@@ -39,20 +39,29 @@ void rt_overflow_push(struct rt_overflow *o, struct rt_task *t)
 	rt_overflow_push_list(o, t, t, 1);
 }
 
-struct rt_task *rt_overflow_pop(struct rt_overflow *o)
+/* Take up to max tasks, oldest first, linked by next; NULL when empty. */
+struct rt_task *rt_overflow_pop_batch(struct rt_overflow *o, size_t max)
 {
-	struct rt_task *t;
+	struct rt_task *head, *last;
+	size_t n = 1;
 
 	if (!atomic_load_explicit(&o->count, memory_order_relaxed))
 		return NULL;
 	pthread_mutex_lock(&o->lock);
-	t = o->head;
-	if (t) {
-		o->head = t->next;
-		if (!o->head)
-			o->tail = NULL;
-		atomic_fetch_sub_explicit(&o->count, 1, memory_order_relaxed);
+	head = last = o->head;
+	if (!head) {
+		pthread_mutex_unlock(&o->lock);
+		return NULL;
 	}
+	while (n < max && last->next) {
+		last = last->next;
+		n++;
+	}
+	o->head = last->next;
+	if (!o->head)
+		o->tail = NULL;
+	last->next = NULL;
+	atomic_fetch_sub_explicit(&o->count, n, memory_order_relaxed);
 	pthread_mutex_unlock(&o->lock);
-	return t;
+	return head;
 }

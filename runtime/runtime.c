@@ -64,6 +64,8 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 	ret = config_check(cfg);
 	if (ret)
 		return ret;
+	rt_fence_init();
+	rt_fault_init();
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
@@ -190,6 +192,11 @@ const char *rt_queue_mode_name(enum rt_queue_mode mode)
 const char *rt_runtime_queue_reason(const struct rt_runtime *rt)
 {
 	return rt ? rt->runqs.reason : NULL;
+}
+
+const char *rt_runtime_wake_method(const struct rt_runtime *rt)
+{
+	return rt ? __atomic_load_n(&rt->wake_reason, __ATOMIC_RELAXED) : NULL;
 }
 
 const char *rt_runtime_ring_flags(const struct rt_runtime *rt)

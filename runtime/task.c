@@ -171,11 +171,10 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 	}
 	t->result = r;
 	atomic_store_explicit(&t->done, 1, memory_order_release);
-	/* The exchange is a full barrier (lock xchg): it orders the store of
-	 * done before the load of flags, the other half of the Dekker pair
-	 * in rt_task_join(). */
+	/* A task waiting in RT_JOIN parked itself in the waiter slot: one
+	 * RMW each on the same word decides who saw whom. */
 	waiter = atomic_exchange_explicit(&t->waiter, RT_WAITER_DONE,
-					  memory_order_seq_cst);
+					  memory_order_acq_rel);
 	if (waiter) {
 		if (atomic_fetch_and(&waiter->flags, ~RT_TF_JOIN_WAIT) &
 		    RT_TF_JOIN_WAIT) {
@@ -184,7 +183,10 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 		}
 		rt_task_unref(w, waiter);	/* the waiter slot's reference */
 	}
-	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_FOREIGN)
+	/* A thread blocked in rt_task_join(): the producer side of NO LOST
+	 * WAKE-UP (park.c). done is visible, fence, look for the waiter. */
+	rt_fence_fast();
+	if (atomic_load_explicit(&t->flags, memory_order_relaxed) & RT_TF_FOREIGN)
 		rt_futex_wake_all(&t->done);
 	rt_task_unref(w, t);
 }
@@ -217,25 +219,6 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
 	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_relaxed);
 }
 
-static void commit_sleep(struct rt_worker *w, struct rt_task *t)
-{
-	if (rt_timer_insert(&w->timers, t)) {
-		t->h.ret = -ENOMEM;
-		rt_worker_push_local(w, t);
-		return;
-	}
-	atomic_store_explicit(&t->timer_owner, rt_worker_id(w),
-			      memory_order_seq_cst);
-	/* A cancel that raced our check in rt_op_sleep must not be lost:
-	 * either we see its flag here or it sees us in the heap. */
-	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_CANCEL) {
-		rt_timer_remove(&w->timers, t);
-		atomic_store_explicit(&t->timer_owner, 0, memory_order_relaxed);
-		t->h.ret = -ECANCELED;
-		rt_worker_push_local(w, t);
-	}
-}
-
 /* Carry out what the suspended task asked for, now that it has unwound. */
 static void commit_suspend(struct rt_worker *w, struct rt_task *t)
 {
@@ -245,7 +228,7 @@ static void commit_suspend(struct rt_worker *w, struct rt_task *t)
 		rt_worker_push_local(w, t);
 		break;
 	case RT_ACT_SLEEP:
-		commit_sleep(w, t);
+		rt_sleep_commit(w, t);
 		break;
 	case RT_ACT_JOIN:
 		rt_task_commit_join(w, t);
@@ -357,7 +340,11 @@ int rt_task_join(struct rt_task *t, int64_t *result)
 	if (atomic_fetch_or(&t->flags, RT_TF_JOINED | RT_TF_FOREIGN) &
 	    RT_TF_JOINED)
 		return -EALREADY;
-	while (!atomic_load(&t->done))
+	/* The consumer side of NO LOST WAKE-UP (park.c): we said we wait
+	 * (RT_TF_FOREIGN), fence, then look at done; task_complete() stores
+	 * done, fences, then looks at the flag and wakes us. */
+	rt_fence_slow();
+	while (!atomic_load_explicit(&t->done, memory_order_acquire))
 		rt_futex_wait(&t->done, 0, 0);
 	if (result)
 		*result = t->result;
@@ -417,6 +404,7 @@ int rt_task_cancel(struct rt_task *t)
 		return 0;	/* not asleep: its next op sees the flag */
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 	rt_inbox_push_cancel(&w->cancels, t);
+	rt_fence_fast();
 	rt_worker_wake(self, w);
 	return 0;
 }

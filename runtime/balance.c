@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Where runnable tasks go, and how work moves between workers.
+ *
+ * A task made runnable by a worker goes onto that worker's CPU queue: it
+ * runs where its waker's cache is warm. Only foreign threads use a
+ * worker's inbox. Work then spreads three ways:
+ *
+ *   wake a helper   a push made from inside a task step, while some
+ *                   worker sleeps and none is spinning, rings a sleeper:
+ *                   the pusher may not come back to its loop for a long
+ *                   time (a task that hogs it), and the sleeper steals.
+ *   donation        a busy worker that sees idle peers pops the older
+ *                   half of a long queue with free rseq pops, splices it
+ *                   into the shared overflow queue in one locked step and
+ *                   rings as many sleepers as it can feed.
+ *   stealing        an idle worker takes the newer half of a CPU queue,
+ *                   fenced (runq.c). It costs the victim an IPI, so an
+ *                   idle worker spins for own work first and steals only
+ *                   where a queue holds something.
+ *
+ * An idle worker also watches busy peers (watchdog.c): one stuck in a
+ * long step has its inbox and expired timers adopted.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define RT_STEAL_MAX 1024
+/*
+ * Donate only from a queue this long: moving a task to another CPU costs
+ * it cache misses and, for fork-join work, a cross-CPU wake-up of the
+ * joiner (tens of us here), which a short queue does not repay.
+ */
+#define RT_DONATE_MIN (4 * RT_BATCH)
+/* How often an idle worker reads the clock, steals and watches: every
+ * this many pause instructions. */
+#define RT_SPIN_CHECK 16
+
+/* ---- making tasks runnable ------------------------------------------ */
+
+/*
+ * Some worker sleeps (the caller saw nparked after its fence). Ring one
+ * if nobody is spinning already, and the work will otherwise wait: it was
+ * pushed from inside a step, or it is more than the one task we run next.
+ */
+static void want_helper(struct rt_worker *w)
+{
+	struct rt_runtime *rt = w->rt;
+
+	if (atomic_load_explicit(&rt->nspinning, memory_order_relaxed))
+		return;
+	if (rt__running || rt_runq_len(&rt->runqs,
+				       (unsigned int)rt_runq_cpu(&rt->runqs)) > 1)
+		rt_wake_one(rt, w);
+}
+
+/*
+ * Queue t on this CPU. The producer side of NO LOST WAKE-UP (park.c):
+ * push, fence, look for sleepers.
+ */
+void rt_worker_push_local(struct rt_worker *w, struct rt_task *t)
+{
+	struct rt_runtime *rt = w->rt;
+
+	if (unlikely(rt_runq_push(&rt->runqs, t, &w->qstats))) {
+		RT_STAT_INC(w, overflows);
+		RT_PROBE1(overflow, w->index);
+		rt_overflow_push(&rt->overflow, t);
+	}
+	rt_fence_fast();
+	if (unlikely(atomic_load_explicit(&rt->nparked, memory_order_relaxed)))
+		want_helper(w);
+}
+
+/*
+ * The inbox a foreign thread's task goes to: its last worker's if that
+ * one sleeps, else a sleeping worker's (an awake one may be stuck in a
+ * long step), else its last worker's or the next one round robin.
+ */
+static struct rt_worker *foreign_target(struct rt_runtime *rt,
+					struct rt_task *t)
+{
+	struct rt_worker *home = rt_worker_by_id(rt,
+		atomic_load_explicit(&t->worker, memory_order_relaxed));
+	unsigned int i;
+
+	if (home && rt_worker_asleep(home))
+		return home;
+	for (i = 0; i < rt->nworkers; i++)
+		if (rt_worker_asleep(&rt->workers[i]))
+			return &rt->workers[i];
+	if (home)
+		return home;
+	i = atomic_fetch_add_explicit(&rt->next_inbox, 1, memory_order_relaxed);
+	return &rt->workers[i % rt->nworkers];
+}
+
+/*
+ * t became runnable. A worker of t's runtime queues it locally; anyone
+ * else goes through an inbox, ringing its worker if that one sleeps (the
+ * producer side of NO LOST WAKE-UP again).
+ */
+void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
+{
+	struct rt_runtime *rt = t->rt;
+	struct rt_worker *target;
+
+	if (self && self->rt == rt) {
+		rt_worker_push_local(self, t);
+		return;
+	}
+	target = foreign_target(rt, t);
+	rt_inbox_push(&target->inbox, t);
+	rt_fence_fast();
+	rt_worker_wake(NULL, target);
+}
+
+/* ---- donation ----------------------------------------------------------- */
+
+/* Hand the older half of a long local queue to idle workers. */
+static void donate(struct rt_worker *w, unsigned int len)
+{
+	struct rt_runtime *rt = w->rt;
+	struct rt_task *head = NULL, *tail = NULL, *t;
+	size_t n = 0;
+
+	while (n < len / 2 && (t = rt_runq_pop(&rt->runqs, &w->qstats))) {
+		if (tail)
+			tail->next = t;
+		else
+			head = t;
+		tail = t;
+		n++;
+	}
+	if (!n)
+		return;
+	rt_overflow_push_list(&rt->overflow, head, tail, n);
+	RT_STAT_ADD(w, donated, n);
+	/* Each sleeper takes up to a batch: ring as many as n feeds. The
+	 * overflow push was a locked RMW; the fence is the producer side. */
+	rt_fence_fast();
+	for (size_t fed = atomic_load_explicit(&rt->nspinning,
+					       memory_order_relaxed) * RT_BATCH;
+	     fed < n && rt_wake_one(rt, w); fed += RT_BATCH)
+		;
+}
+
+/* More work here than this worker can start now: share it. */
+void rt_worker_share(struct rt_worker *w)
+{
+	struct rt_runtime *rt = w->rt;
+	unsigned int len;
+
+	if (!atomic_load_explicit(&rt->nidle, memory_order_relaxed))
+		return;
+	len = rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu(&rt->runqs));
+	if (len >= RT_DONATE_MIN)
+		donate(w, len);
+}
+
+/* A batch from the shared overflow queue, in one locked step. */
+bool rt_worker_take_overflow(struct rt_worker *w)
+{
+	struct rt_task *t = rt_overflow_pop_batch(&w->rt->overflow, RT_BATCH);
+	bool any = t != NULL;
+
+	while (t) {
+		struct rt_task *next = t->next;
+
+		rt_worker_push_local(w, t);
+		t = next;
+	}
+	return any;
+}
+
+/* ---- stealing and idling ------------------------------------------------ */
+
+static bool steal(struct rt_worker *w)
+{
+	struct rt_runqs *qs = &w->rt->runqs;
+	unsigned int start = (unsigned int)rand_r(&w->tick);
+	unsigned int self = (unsigned int)rt_runq_cpu(qs);
+	void *got[RT_STEAL_MAX];
+
+	for (unsigned int i = 0; i < qs->ncpus; i++) {
+		unsigned int cpu = (start + i) % qs->ncpus;
+		unsigned int n;
+
+		if (cpu == self)
+			continue;
+		n = rt_runq_steal(qs, cpu, got, RT_STEAL_MAX);
+		if (!n)
+			continue;
+		RT_STAT_INC(w, steals);
+		RT_STAT_ADD(w, stolen, n);
+		for (unsigned int k = 0; k < n; k++)
+			rt_worker_push_local(w, got[k]);
+		return true;
+	}
+	return false;
+}
+
+/* Work that arrives for this worker without stealing. */
+static bool has_own_work(struct rt_worker *w)
+{
+	struct rt_runtime *rt = w->rt;
+
+	return !rt_inbox_empty(&w->inbox) || !rt_inbox_empty(&w->cancels) ||
+	       atomic_load_explicit(&rt->overflow.count, memory_order_relaxed) ||
+	       rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu(&rt->runqs));
+}
+
+/* ... or that it could steal: what a worker about to sleep looks for. */
+bool rt_worker_has_work(struct rt_worker *w)
+{
+	struct rt_runtime *rt = w->rt;
+
+	if (has_own_work(w))
+		return true;
+	for (unsigned int cpu = 0; cpu < rt->runqs.ncpus; cpu++)
+		if (rt_runq_len(&rt->runqs, cpu))
+			return true;
+	return false;
+}
+
+/*
+ * Poll for work a little before paying for a sleep and a wake-up (~60 us
+ * here): own work, a queue to steal from, a stuck peer's work to adopt.
+ * The clock is read only every RT_SPIN_CHECK pauses.
+ */
+bool rt_worker_idle_poll(struct rt_worker *w)
+{
+	struct rt_runtime *rt = w->rt;
+	uint64_t now = rt_now_ns();
+	uint64_t until = now + (uint64_t)rt->cfg.spin_us * 1000u;
+	uint64_t next_timer = rt_sleep_next(w);
+	bool found = false;
+
+	if (next_timer < until)
+		until = next_timer;
+	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rt->nspinning, 1, memory_order_relaxed);
+	for (unsigned int i = 1; !found; i++) {
+		if (has_own_work(w)) {
+			found = true;
+		} else if (i % RT_SPIN_CHECK == 0) {
+			now = rt_now_ns();
+			found = steal(w) || rt_watch_peers(w, now);
+			if (now >= until)
+				break;
+		} else {
+			__builtin_ia32_pause();
+		}
+	}
+	atomic_fetch_sub_explicit(&rt->nspinning, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&rt->nidle, 1, memory_order_relaxed);
+	return found || has_own_work(w);
+}
