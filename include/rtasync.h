@@ -186,7 +186,11 @@ void rt__trampoline(struct rt_task *t);
 
 /*
  * Push a callee frame above caller: a bounds check and a pointer bump in
- * the common case, no allocation, no queue.
+ * the common case, no allocation, no queue. The check compares size with
+ * the room left (arena ends are 16-aligned, so rounding p up to align <=
+ * 16 never passes the end): `p + size` would wrap for a size near
+ * SIZE_MAX and move the arena top backwards. align is a constant in
+ * RT_CALL, so its tests fold away.
  */
 static inline struct rt_frame *rt_frame_push(struct rt_task *t,
 					     struct rt_frame *caller,
@@ -199,7 +203,8 @@ static inline struct rt_frame *rt_frame_push(struct rt_task *t,
 
 	if (align > 8)
 		p = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
-	if (__builtin_expect(p + size <= h->arena_end &&
+	if (__builtin_expect(align <= 16 &&
+			     size <= (size_t)(h->arena_end - p) &&
 			     p - (char *)caller <= UINT16_MAX, 1)) {
 		h->arena_top = p + size;
 		f = (struct rt_frame *)p;

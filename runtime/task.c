@@ -457,13 +457,17 @@ int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
 	return RT_PENDING;
 }
 
+/* A deadline past the end of the clock saturates: sleep until cancelled. */
 int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
 {
 	int64_t ret = op_check(t);
+	uint64_t deadline;
 
 	if (ret)
 		return ret;
-	return rt_op_sleep_until(t, rt_now_ns() + ns);
+	if (__builtin_add_overflow(rt_now_ns(), ns, &deadline))
+		deadline = UINT64_MAX;
+	return rt_op_sleep_until(t, deadline);
 }
 
 int64_t rt_op_join(struct rt_task *t, struct rt_task *other)

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Bad input and lifecycle: sizes that would wrap, sleeps past the end of
+ * the clock, big root frames, concurrent shutdowns, joins given back by a
+ * cancel, fork, signal handlers and a bounded foreign backlog.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+
+#include "rt_test.h"
+
+static struct rt_runtime *rt;
+
+static int setup(void **state)
+{
+	rt = test_runtime(0, true);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	rt_runtime_free(rt);
+	return 0;
+}
+
+struct value_frame {
+	struct rt_frame frame;
+	int64_t v;
+};
+
+static int64_t value(struct rt_task *t, struct rt_frame *base)
+{
+	return RT_FRAME(base, struct value_frame)->v;
+}
+
+static void check_still_works(struct rt_runtime *r)
+{
+	assert_int_equal(TEST_RUN(r, value, struct value_frame, .v = 7), 7);
+}
+
+/* ---- sizes that would wrap ----------------------------------------- */
+
+static void test_spawn_huge_frame(void **state)
+{
+	static const size_t sizes[] = {
+		SIZE_MAX, SIZE_MAX - 15, SIZE_MAX - 64, SIZE_MAX / 2 + 1,
+		(size_t)PTRDIFF_MAX, (size_t)1 << 40,
+	};
+	struct value_frame f = { .v = 1 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct rt_task *h = NULL;
+
+		assert_int_equal(rt_task_spawn(rt, value, &f.frame, sizes[i],
+					       &h), -ENOMEM);
+		assert_null(h);
+	}
+	check_still_works(rt);
+}
+
+struct push_results {
+	int64_t nulls;		/* pushes that returned NULL */
+	int64_t top_moved;	/* pushes that moved the arena top anyway */
+	int64_t after;		/* an ordinary call afterwards */
+};
+
+struct push_frame {
+	struct rt_frame frame;
+	struct push_results *res;
+};
+
+static int64_t push_huge(struct rt_task *t, struct rt_frame *base)
+{
+	static const size_t sizes[] = {
+		SIZE_MAX, SIZE_MAX - 15, SIZE_MAX / 2 + 1, (size_t)1 << 40,
+	};
+	struct push_frame *f = RT_FRAME(base, struct push_frame);
+
+	RT_BEGIN(t, base);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char *top = rt__head(t)->arena_top;
+
+		f->res->nulls += !rt_frame_push(t, base, sizes[i], 8, value);
+		f->res->top_moved += rt__head(t)->arena_top != top;
+	}
+	RT_CALL(f->res->after, value, struct value_frame, .v = 9);
+	return 0;
+}
+
+static void test_frame_push_huge(void **state)
+{
+	struct push_results res = { 0 };
+
+	assert_int_equal(TEST_RUN(rt, push_huge, struct push_frame,
+				  .res = &res), 0);
+	assert_int_equal(res.nulls, 4);
+	assert_int_equal(res.top_moved, 0);
+	assert_int_equal(res.after, 9);
+}
+
+struct forever_frame {
+	struct rt_frame frame;
+	atomic_int *asleep;
+};
+
+static int64_t sleep_forever(struct rt_task *t, struct rt_frame *base)
+{
+	struct forever_frame *f = RT_FRAME(base, struct forever_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	atomic_store(f->asleep, 1);
+	RT_AWAIT(r, rt_op_sleep(t, UINT64_MAX));
+	return r;
+}
+
+/*
+ * now + UINT64_MAX saturates: the task sleeps until cancelled. With the
+ * sum wrapped it would wake at once with 0 and fire a timer; the pause
+ * before the cancel only gives a wrapped deadline the time to show.
+ */
+static void test_sleep_forever(void **state)
+{
+	struct rt_stats before = test_stats(rt), after;
+	atomic_int asleep = 0;
+	struct rt_task *h;
+	int64_t r = 0;
+
+	assert_int_equal(RT_SPAWN(rt, &h, sleep_forever, struct forever_frame,
+				  .asleep = &asleep), 0);
+	while (!atomic_load(&asleep))
+		usleep(100);
+	usleep(20000);
+	assert_false(rt_task_done(h));
+	assert_int_equal(rt_task_cancel(h), 0);
+	assert_int_equal(rt_task_join(h, &r), 0);
+	assert_int_equal(r, -ECANCELED);
+	rt_task_release(h);
+	after = test_stats(rt);
+	assert_int_equal(after.timers_fired - before.timers_fired, 0);
+	assert_int_equal(after.cancels - before.cancels, 1);
+}
+
+/* ---- a root frame larger than a chunk ------------------------------- */
+
+#define BIG_CALLS 1000
+
+struct probe_frame {
+	struct rt_frame frame;
+	int64_t unused;
+};
+
+/* 1 when this frame started a chunk: the push took the slow path. */
+static int64_t chunk_first(struct rt_task *t, struct rt_frame *base)
+{
+	return !!(base->flags & RT_FRAME_CHUNK_FIRST);
+}
+
+#define BIG_ROOT(bytes)							\
+	struct big_root_##bytes {					\
+		struct rt_frame frame;					\
+		int64_t calls, slow;					\
+		char payload[bytes];					\
+	}
+
+BIG_ROOT(4000);
+BIG_ROOT(60000);
+
+/* Calls BIG_CALLS callees and counts those that began a chunk. */
+#define BIG_ROOT_FN(bytes)						\
+static int64_t big_root_fn_##bytes(struct rt_task *t,		\
+					    struct rt_frame *base)	\
+{									\
+	struct big_root_##bytes *f = RT_FRAME(base,			\
+					      struct big_root_##bytes);	\
+	int64_t r;							\
+									\
+	RT_BEGIN(t, base);						\
+	for (f->calls = 0; f->calls < BIG_CALLS; f->calls++) {		\
+		RT_CALL(r, chunk_first, struct probe_frame);		\
+		f->slow += r;						\
+	}								\
+	return f->slow;							\
+}
+
+BIG_ROOT_FN(4000)
+BIG_ROOT_FN(60000)
+
+static void test_big_root_calls_stay_inline(void **state)
+{
+	assert_int_equal(TEST_RUN(rt, big_root_fn_4000, struct big_root_4000,
+				  .slow = 0), 0);
+	assert_int_equal(TEST_RUN(rt, big_root_fn_60000, struct big_root_60000,
+				  .slow = 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spawn_huge_frame),
+		cmocka_unit_test(test_frame_push_huge),
+		cmocka_unit_test(test_sleep_forever),
+		cmocka_unit_test(test_big_root_calls_stay_inline),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
