@@ -177,7 +177,7 @@ struct rt_runtime {
 	_Atomic uint64_t foreign_spawned;
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
-	bool shut;
+	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */
 	char ring_desc[64];
 };
 

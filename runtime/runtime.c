@@ -132,22 +132,46 @@ int rt_runtime_drain(struct rt_runtime *rt)
 	return 0;
 }
 
+/* rt_runtime.shut: shutdown runs once, whoever calls it and how often. */
+enum {
+	RT_SHUT_NONE = 0,
+	RT_SHUT_RUNNING,	/* one caller drains and joins the workers */
+	RT_SHUT_DONE,
+};
+
+/* Close, drain and stop: done by exactly one caller. */
+static void shutdown_once(struct rt_runtime *rt)
+{
+	atomic_store(&rt->closing, 1);
+	rt_runtime_drain(rt);	/* cannot fail: rt is set, we are no worker */
+	rt_workers_stop(rt);
+}
+
+/*
+ * The first caller moves NONE -> RUNNING and does the work; every other
+ * caller, on any thread and at any time, waits on the futex until DONE.
+ * Joining the workers twice (or closing their eventfds twice) is what
+ * two unguarded callers used to do.
+ */
 int rt_runtime_shutdown(struct rt_runtime *rt)
 {
-	int ret;
+	uint32_t state = RT_SHUT_NONE;
 
 	if (!rt)
 		return -EINVAL;
 	if (rt__self)
 		return -EDEADLK;
-	if (rt->shut)
+	if (atomic_compare_exchange_strong(&rt->shut, &state,
+					   RT_SHUT_RUNNING)) {
+		shutdown_once(rt);
+		atomic_store(&rt->shut, RT_SHUT_DONE);
+		rt_futex_wake_all(&rt->shut);
 		return 0;
-	atomic_store(&rt->closing, 1);
-	ret = rt_runtime_drain(rt);
-	if (ret)
-		return ret;
-	rt_workers_stop(rt);
-	rt->shut = true;
+	}
+	while (state != RT_SHUT_DONE) {
+		rt_futex_wait(&rt->shut, state, 0);
+		state = atomic_load(&rt->shut);
+	}
 	return 0;
 }
 
