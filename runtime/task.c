@@ -180,6 +180,7 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 		if (atomic_fetch_and(&waiter->flags, ~RT_TF_JOIN_WAIT) &
 		    RT_TF_JOIN_WAIT) {
 			waiter->h.ret = r;
+			waiter->action = RT_ACT_NONE;	/* join consumed */
 			rt_task_make_runnable(w, waiter);
 		}
 		rt_task_unref(w, waiter);	/* the waiter slot's reference */
@@ -212,9 +213,38 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
 	/* cancelled already, or other finished while we were unwinding */
 	if (atomic_fetch_and(&t->flags, ~RT_TF_JOIN_WAIT) & RT_TF_JOIN_WAIT) {
 		t->h.ret = old & RT_TF_CANCEL ? -ECANCELED : other->result;
+		if (!(old & RT_TF_CANCEL))
+			t->action = RT_ACT_NONE;	/* join consumed */
 		rt_worker_push_local(w, t);
 	}
 	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+/*
+ * A join that a cancel ended is given back, so the target stays joinable.
+ *
+ * Invariant: a task suspended in a join is woken exactly once, by whoever
+ * clears its RT_TF_JOIN_WAIT. A waker that delivers the target's result
+ * (task_complete, or rt_task_commit_join finding the target done) resets
+ * t->action; a cancel leaves RT_ACT_JOIN there. So t resumes with
+ * RT_ACT_JOIN only when the target's result was not delivered to it, and
+ * then, on its own worker, after rt_task_commit_join has returned: the
+ * slot holds t (installed, the target still running), RT_WAITER_DONE
+ * (the target completed; its completion drops the slot's reference) or
+ * NULL (never installed). Only t may move the slot from t back to NULL,
+ * and the completion's exchange and this CAS cannot both take it, so the
+ * slot's reference is dropped exactly once. RT_TF_JOINED is cleared only
+ * after the slot no longer names t, so a new joiner either installs
+ * itself in an empty slot or finds the target done. The target is alive:
+ * t's frames hold its handle and have not resumed yet.
+ */
+static void join_give_back(struct rt_worker *w, struct rt_task *t)
+{
+	struct rt_task *other = t->join_target, *mine = t;
+
+	if (atomic_compare_exchange_strong(&other->waiter, &mine, NULL))
+		rt_task_unref(w, t);	/* the slot's; the runtime's remains */
+	atomic_fetch_and(&other->flags, ~RT_TF_JOINED);
 }
 
 static void commit_sleep(struct rt_worker *w, struct rt_task *t)
@@ -329,6 +359,8 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 			return;
 		}
 	}
+	if (unlikely(t->action == RT_ACT_JOIN))
+		join_give_back(w, t);	/* woken by a cancel, see there */
 	t->h.stack_limit = w->stack_limit;
 	/* also what the eBPF observer and the watchdog read */
 	__atomic_store_n(&rt__running, t, __ATOMIC_RELAXED);

@@ -281,6 +281,140 @@ static void test_concurrent_shutdown(void **state)
 	assert_int_equal(open_fds(), fds);
 }
 
+/* ---- a cancelled join is given back ---------------------------------- */
+
+struct plain_frame {
+	struct rt_frame frame;
+};
+
+/* Asleep until cancelled, then returns 42: it catches the cancel. */
+static int64_t sleep_then_42(struct rt_task *t, struct rt_frame *base)
+{
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	RT_AWAIT(r, rt_op_sleep(t, UINT64_MAX));
+	return r == -ECANCELED ? 42 : -EPROTO;
+}
+
+struct joiner_frame {
+	struct rt_frame frame;
+	struct rt_task *other;
+	uint64_t nap_ns;	/* sleep before joining */
+};
+
+static int64_t joiner(struct rt_task *t, struct rt_frame *base)
+{
+	struct joiner_frame *f = RT_FRAME(base, struct joiner_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	if (f->nap_ns)
+		RT_SLEEP(f->nap_ns);
+	RT_JOIN(r, f->other);
+	return r;
+}
+
+/* Wait until h has suspended at an await (its site is published first). */
+static void wait_suspended(struct rt_task *h)
+{
+	while (!__atomic_load_n(&rt__head(h)->site, __ATOMIC_ACQUIRE))
+		usleep(100);
+}
+
+/*
+ * A waiter cancelled out of RT_JOIN leaves the target joinable: by a task
+ * (which gets its result) and then, the join being consumed, not again.
+ */
+static struct rt_task *target_of_cancelled_join(void)
+{
+	struct rt_task *target, *w;
+	int64_t r = 0;
+
+	assert_int_equal(RT_SPAWN(rt, &target, sleep_then_42,
+				  struct plain_frame), 0);
+	assert_int_equal(RT_SPAWN(rt, &w, joiner, struct joiner_frame,
+				  .other = target), 0);
+	wait_suspended(w);
+	assert_int_equal(rt_task_cancel(w), 0);
+	assert_int_equal(rt_task_join(w, &r), 0);
+	assert_int_equal(r, -ECANCELED);
+	rt_task_release(w);
+	return target;
+}
+
+static void test_cancelled_join_given_back(void **state)
+{
+	struct rt_task *target = target_of_cancelled_join(), *w2;
+	int64_t r = 0;
+
+	assert_false(rt_task_done(target));
+	assert_int_equal(RT_SPAWN(rt, &w2, joiner, struct joiner_frame,
+				  .other = target), 0);
+	wait_suspended(w2);
+	assert_int_equal(rt_task_cancel(target), 0);
+	assert_int_equal(rt_task_join(w2, &r), 0);
+	assert_int_equal(r, 42);
+	rt_task_release(w2);
+	assert_int_equal(rt_task_join(target, &r), -EALREADY);
+	rt_task_release(target);
+}
+
+/* ... and joinable from a plain thread, after the target completed too. */
+static void test_cancelled_join_then_foreign_join(void **state)
+{
+	struct rt_task *target = target_of_cancelled_join();
+	int64_t r = 0;
+
+	assert_int_equal(rt_task_cancel(target), 0);
+	assert_int_equal(rt_task_join(target, &r), 0);
+	assert_int_equal(r, 42);
+	rt_task_release(target);
+}
+
+#define JOIN_RACERS 2000
+
+/*
+ * Cancels racing completions, commits and the give-back: each waiter got
+ * the target's value, and then the target's join is consumed, or it got
+ * -ECANCELED, and then the target is still joinable and yields its value.
+ */
+static void test_cancelled_join_races(void **state)
+{
+	static struct rt_task *kids[JOIN_RACERS], *waiters[JOIN_RACERS];
+	long given_back = 0;
+
+	for (int i = 0; i < JOIN_RACERS; i++) {
+		assert_int_equal(RT_SPAWN(rt, &kids[i], value,
+					  struct value_frame, .v = i), 0);
+		assert_int_equal(RT_SPAWN(rt, &waiters[i], joiner,
+					  struct joiner_frame, .other = kids[i],
+					  .nap_ns = (uint64_t)(i % 5) * 10000),
+				 0);
+	}
+	for (int i = 0; i < JOIN_RACERS; i++)
+		assert_true(rt_task_cancel(waiters[i]) == 0 ||
+			    rt_task_done(waiters[i]));
+	for (int i = 0; i < JOIN_RACERS; i++) {
+		int64_t r, k = -1;
+
+		assert_int_equal(rt_task_join(waiters[i], &r), 0);
+		if (r == -ECANCELED) {
+			assert_int_equal(rt_task_join(kids[i], &k), 0);
+			assert_int_equal(k, i);
+			given_back++;
+		} else {
+			assert_int_equal(r, i);
+			assert_int_equal(rt_task_join(kids[i], &k), -EALREADY);
+		}
+		rt_task_release(waiters[i]);
+		rt_task_release(kids[i]);
+	}
+	assert_int_equal(rt_runtime_drain(rt), 0);
+	printf("%ld of %d joins given back\n", given_back, JOIN_RACERS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +423,9 @@ int main(void)
 		cmocka_unit_test(test_sleep_forever),
 		cmocka_unit_test(test_big_root_calls_stay_inline),
 		cmocka_unit_test(test_concurrent_shutdown),
+		cmocka_unit_test(test_cancelled_join_given_back),
+		cmocka_unit_test(test_cancelled_join_then_foreign_join),
+		cmocka_unit_test(test_cancelled_join_races),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
