@@ -178,6 +178,7 @@ struct rt_runtime {
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
 	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */
+	uint32_t fork_gen;		/* rt__fork_gen when it was created */
 	char ring_desc[64];
 };
 
@@ -194,6 +195,19 @@ static inline struct rt_worker *rt_worker_by_id(struct rt_runtime *rt,
 static inline uint16_t rt_worker_id(const struct rt_worker *w)
 {
 	return w ? (uint16_t)(w->index + 1) : 0;
+}
+
+/*
+ * Bumped in every child of fork() (a pthread_atfork handler, runtime.c):
+ * a runtime whose fork_gen differs was inherited, and its workers do not
+ * exist in this process.
+ */
+extern _Atomic uint32_t rt__fork_gen;
+
+static inline bool rt_inherited(const struct rt_runtime *rt)
+{
+	return unlikely(rt->fork_gen !=
+			atomic_load_explicit(&rt__fork_gen, memory_order_relaxed));
 }
 
 /* Stats are read racily by rt_runtime_stats(); the owner bumps them. */

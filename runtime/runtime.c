@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -49,8 +50,28 @@ static int config_check(const struct rt_config *cfg)
 	return 0;
 }
 
+_Atomic uint32_t rt__fork_gen;
+
+/*
+ * In the child of fork() only the forking thread exists: the workers of
+ * every inherited runtime are gone, so each entry point refuses it with
+ * -ECHILD. This thread is no worker either, whatever it was in the parent.
+ */
+static void forked_child(void)
+{
+	atomic_fetch_add_explicit(&rt__fork_gen, 1, memory_order_relaxed);
+	rt__self = NULL;
+	rt__running = NULL;
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forked_child);
+}
+
 int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct rt_config defaults;
 	struct rt_runtime *rt;
 	int ret;
@@ -67,6 +88,8 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
+	pthread_once(&once, watch_forks);
+	rt->fork_gen = atomic_load(&rt__fork_gen);
 	rt->cfg = *cfg;
 	rt->nworkers = cfg->workers;
 	ret = rt_runqs_init(&rt->runqs, cfg->queue_mode, cfg->queue_size);
@@ -116,6 +139,8 @@ int rt_runtime_drain(struct rt_runtime *rt)
 {
 	if (!rt)
 		return -EINVAL;
+	if (rt_inherited(rt))
+		return -ECHILD;
 	if (rt__self)
 		return -EDEADLK;	/* a worker cannot wait for itself */
 	atomic_fetch_add(&rt->drain_waiters, 1);
@@ -159,6 +184,8 @@ int rt_runtime_shutdown(struct rt_runtime *rt)
 
 	if (!rt)
 		return -EINVAL;
+	if (rt_inherited(rt))
+		return -ECHILD;
 	if (rt__self)
 		return -EDEADLK;
 	if (atomic_compare_exchange_strong(&rt->shut, &state,
@@ -175,10 +202,34 @@ int rt_runtime_shutdown(struct rt_runtime *rt)
 	return 0;
 }
 
+/*
+ * rt_runtime_free() in the child of a fork: free what is plainly this
+ * process's copy (the runtime, its worker array, queues and trace area)
+ * and close its copies of the descriptors. Leak what the parent's threads
+ * may have been changing at the fork (task blocks, caches, the depot,
+ * the overflow list, timer heaps; their locks may be held forever) and
+ * the io_uring mappings.
+ */
+static void free_inherited(struct rt_runtime *rt)
+{
+	for (unsigned int i = 0; rt->workers && i < rt->nworkers; i++) {
+		close(rt->workers[i].efd);
+		close(rt->workers[i].ring_fd);
+	}
+	free(rt->workers);
+	rt_trace_destroy(&rt->trace);
+	rt_runqs_destroy(&rt->runqs);
+	free(rt);
+}
+
 void rt_runtime_free(struct rt_runtime *rt)
 {
 	if (!rt || rt__self)
 		return;
+	if (rt_inherited(rt)) {
+		free_inherited(rt);
+		return;
+	}
 	rt_runtime_shutdown(rt);
 	rt_workers_free(rt);
 	rt_trace_destroy(&rt->trace);
@@ -243,6 +294,8 @@ int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 
 	if (!rt || !out)
 		return -EINVAL;
+	if (rt_inherited(rt))
+		return -ECHILD;
 	memset(out, 0, sizeof(*out));
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		struct rt_worker *w = &rt->workers[i];

@@ -80,6 +80,8 @@ static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
 {
 	if (!rt || !fn || !frame || frame_size < sizeof(struct rt_frame))
 		return -EINVAL;
+	if (rt_inherited(rt))
+		return -ECHILD;
 	if (atomic_load_explicit(&rt->closing, memory_order_acquire))
 		return -ESHUTDOWN;
 	return 0;
@@ -384,6 +386,8 @@ int rt_task_join(struct rt_task *t, int64_t *result)
 {
 	if (!t)
 		return -EINVAL;
+	if (rt_inherited(t->rt))
+		return -ECHILD;
 	if (rt__self)
 		return -EDEADLK;	/* would block a worker: use RT_JOIN */
 	if (atomic_fetch_or(&t->flags, RT_TF_JOINED | RT_TF_FOREIGN) &
@@ -430,6 +434,8 @@ int rt_task_cancel(struct rt_task *t)
 
 	if (!t)
 		return -EINVAL;
+	if (rt_inherited(t->rt))
+		return -ECHILD;
 	self = rt__self && rt__self->rt == t->rt ? rt__self : NULL;
 	if (atomic_load_explicit(&t->done, memory_order_acquire))
 		return -EALREADY;

@@ -334,6 +334,7 @@ static struct rt_task *target_of_cancelled_join(void)
 
 	assert_int_equal(RT_SPAWN(rt, &target, sleep_then_42,
 				  struct plain_frame), 0);
+	wait_suspended(target);	/* started: a cancel gets it 42 */
 	assert_int_equal(RT_SPAWN(rt, &w, joiner, struct joiner_frame,
 				  .other = target), 0);
 	wait_suspended(w);
@@ -415,6 +416,82 @@ static void test_cancelled_join_races(void **state)
 	printf("%ld of %d joins given back\n", given_back, JOIN_RACERS);
 }
 
+/* ---- fork ------------------------------------------------------------- */
+
+/*
+ * In the child: every call on the inherited runtime fails with -ECHILD,
+ * freeing it returns, and a fresh runtime works. Returns 0, or the number
+ * of the first check that failed (the exit code the parent reads). No
+ * cmocka here: its state belongs to the parent.
+ */
+static int child_checks(struct rt_task *running, struct rt_task *done)
+{
+	struct value_frame f = { .v = 3 };
+	struct rt_runtime *fresh = NULL;
+	struct rt_task *h = NULL;
+	struct rt_stats st;
+	int64_t r = 0;
+
+	if (rt_task_spawn(rt, value, &f.frame, sizeof(f), &h) != -ECHILD || h)
+		return 1;
+	if (rt_task_join(running, &r) != -ECHILD)
+		return 2;
+	if (rt_task_join(done, &r) != -ECHILD || r != 0)
+		return 3;
+	if (rt_runtime_drain(rt) != -ECHILD)
+		return 4;
+	if (rt_runtime_shutdown(rt) != -ECHILD)
+		return 5;
+	if (rt_task_cancel(running) != -ECHILD)
+		return 6;
+	if (rt_runtime_stats(rt, &st) != -ECHILD)
+		return 7;
+	rt_runtime_free(rt);
+	if (rt_runtime_new(NULL, &fresh) != 0)
+		return 8;
+	if (rt_task_spawn(fresh, value, &f.frame, sizeof(f), &h) != 0)
+		return 9;
+	if (rt_task_join(h, &r) != 0 || r != 3)
+		return 10;
+	rt_task_release(h);
+	if (rt_runtime_shutdown(fresh) != 0)
+		return 11;
+	rt_runtime_free(fresh);
+	return 0;
+}
+
+static void test_fork_child_gets_echild(void **state)
+{
+	struct rt_task *running, *done;
+	int64_t r = 0;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(RT_SPAWN(rt, &running, sleep_then_42,
+				  struct plain_frame), 0);
+	assert_int_equal(RT_SPAWN(rt, &done, value, struct value_frame,
+				  .v = 5), 0);
+	wait_suspended(running);
+	while (!rt_task_done(done))
+		usleep(100);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_checks(running, done));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* the parent's runtime is untouched */
+	assert_int_equal(rt_task_cancel(running), 0);
+	assert_int_equal(rt_task_join(running, &r), 0);
+	assert_int_equal(r, 42);
+	assert_int_equal(rt_task_join(done, &r), 0);
+	assert_int_equal(r, 5);
+	rt_task_release(running);
+	rt_task_release(done);
+	check_still_works(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_cancelled_join_given_back),
 		cmocka_unit_test(test_cancelled_join_then_foreign_join),
 		cmocka_unit_test(test_cancelled_join_races),
+		cmocka_unit_test(test_fork_child_gets_echild),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
