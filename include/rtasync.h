@@ -99,6 +99,9 @@ struct rt_config {
 	unsigned int task_arena;	/* bytes of frame arena inline in a task */
 	unsigned int spin_us;		/* idle polling before a worker sleeps */
 	unsigned int long_task_ms;	/* note tasks running this long, 0: off */
+	unsigned int max_foreign_backlog; /* tasks spawned by non-worker
+					   threads and not started yet, at
+					   most; 0: unbounded */
 };
 
 #define RT_MAX_WORKERS 1024
@@ -144,6 +147,10 @@ int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out);
 int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 		  const struct rt_frame *frame, size_t frame_size,
 		  struct rt_task **handle);
+/* As rt_task_spawn, but -EAGAIN where that would wait for the backlog. */
+int rt_task_try_spawn(struct rt_runtime *rt, rt_async_fn fn,
+		      const struct rt_frame *frame, size_t frame_size,
+		      struct rt_task **handle);
 int rt_task_join(struct rt_task *task, int64_t *result);
 int rt_task_cancel(struct rt_task *task);
 bool rt_task_done(const struct rt_task *task);

@@ -83,6 +83,7 @@ struct rt_task {
 	uint8_t action;			/* enum rt_action */
 	uint8_t started;
 	uint8_t detached;		/* spawned without a handle */
+	uint8_t backlogged;		/* counted in rt->backlog until it starts */
 	char arena[] __attribute__((aligned(16)));
 };
 
@@ -175,6 +176,8 @@ struct rt_runtime {
 	_Atomic uint32_t drain_waiters;
 	_Atomic uint32_t next_inbox;	/* round robin for foreign spawns */
 	_Atomic uint64_t foreign_spawned;
+	_Atomic uint32_t backlog;	/* futex: foreign spawns not started */
+	_Atomic uint32_t backlog_waiters;
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
 	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */

@@ -28,6 +28,7 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->ring_entries = 256;
 	cfg->task_arena = 256;
 	cfg->spin_us = 50;
+	cfg->max_foreign_backlog = 65536;	/* ~26 MiB of 400-byte tasks */
 #ifndef RT_NO_COUNTERS
 	cfg->long_task_ms = 10;	/* the watchdog counts on the turn counter */
 #endif

@@ -7,6 +7,7 @@
  * referenced by the runtime while it runs (one ref) and by each handle the
  * user holds (one ref); the last unref frees it.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,9 +88,85 @@ static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
 	return 0;
 }
 
-int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
-		  const struct rt_frame *frame, size_t frame_size,
-		  struct rt_task **handle)
+/*
+ * Backpressure on foreign spawners: a plain thread that spawns faster than
+ * the workers start tasks would otherwise queue without bound (a worker's
+ * own spawns are not counted: a task that spawns is itself being run).
+ * rt->backlog counts foreign spawns not started yet; a spawner that finds
+ * it at max_foreign_backlog waits on it as a futex, and the worker that
+ * brings it down to half the limit wakes the waiters (half, so that a
+ * waiting spawner is woken once per batch, not once per task).
+ *
+ * Dekker pair: the spawner adds itself to backlog_waiters, then the futex
+ * compares backlog; a worker lowers backlog, then reads backlog_waiters.
+ * Both seq_cst: either the worker sees the waiter and wakes it, or the
+ * futex sees the new count and does not sleep.
+ */
+static int backlog_admit(struct rt_runtime *rt, bool wait)
+{
+	uint32_t limit = rt->cfg.max_foreign_backlog;
+	uint32_t n;
+
+	if (!limit) {
+		atomic_fetch_add(&rt->backlog, 1);
+		return 0;
+	}
+	n = atomic_load(&rt->backlog);
+	for (;;) {
+		if (n < limit) {
+			if (atomic_compare_exchange_weak(&rt->backlog, &n, n + 1))
+				return 0;
+			continue;
+		}
+		if (!wait)
+			return -EAGAIN;
+		atomic_fetch_add(&rt->backlog_waiters, 1);
+		rt_futex_wait(&rt->backlog, n, 0);
+		atomic_fetch_sub(&rt->backlog_waiters, 1);
+		n = atomic_load(&rt->backlog);
+	}
+}
+
+static void backlog_leave(struct rt_runtime *rt)
+{
+	uint32_t n = atomic_fetch_sub(&rt->backlog, 1) - 1;
+
+	if (n == rt->cfg.max_foreign_backlog / 2 &&
+	    atomic_load(&rt->backlog_waiters))
+		rt_futex_wake_all(&rt->backlog);
+}
+
+/* A task for the caller: from its worker's cache, or admitted and new. */
+static struct rt_task *spawn_block(struct rt_runtime *rt,
+				   struct rt_worker *self, bool wait, int *err)
+{
+	struct rt_task *t;
+
+	if (!self) {
+		*err = backlog_admit(rt, wait);
+		if (*err)
+			return NULL;
+		/* shutdown may have begun while we waited */
+		if (atomic_load_explicit(&rt->closing, memory_order_acquire)) {
+			*err = -ESHUTDOWN;
+			goto err_leave;
+		}
+	}
+	t = rt_task_block_get(rt, self);
+	if (t) {
+		t->backlogged = !self;
+		return t;
+	}
+	*err = -ENOMEM;
+err_leave:
+	if (!self)
+		backlog_leave(rt);
+	return NULL;
+}
+
+static int spawn(struct rt_runtime *rt, rt_async_fn fn,
+		 const struct rt_frame *frame, size_t frame_size,
+		 struct rt_task **handle, bool wait)
 {
 	struct rt_worker *self = rt__self;
 	struct rt_task *t;
@@ -100,12 +177,15 @@ int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 		return ret;
 	if (self && self->rt != rt)
 		self = NULL;	/* a task of another runtime spawns here */
-	t = rt_task_block_get(rt, self);
+	t = spawn_block(rt, self, wait, &ret);
 	if (!t)
-		goto err_nomem;
+		goto err;
 	if (task_init(t, rt, fn, frame, frame_size, handle != NULL)) {
+		if (t->backlogged)
+			backlog_leave(rt);
 		task_free(self, t);
-		goto err_nomem;
+		ret = -ENOMEM;
+		goto err;
 	}
 	if (handle)
 		*handle = t;
@@ -120,9 +200,50 @@ int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 		rt_task_make_runnable(NULL, t);
 	}
 	return 0;
-err_nomem:
-	RT_PROBE1(spawn_failed, -ENOMEM);
-	return -ENOMEM;
+err:
+	if (ret == -ENOMEM)
+		RT_PROBE1(spawn_failed, -ENOMEM);
+	return ret;
+}
+
+/*
+ * Set while this thread is inside a spawn. A signal handler that spawns
+ * on a thread it interrupted there would corrupt the block cache or
+ * deadlock in malloc; it gets -EDEADLK instead. (A handler interrupting
+ * malloc elsewhere cannot be detected: spawn is not async-signal-safe.)
+ */
+static __thread volatile sig_atomic_t spawning
+	__attribute__((tls_model("initial-exec")));
+
+static int spawn_guarded(struct rt_runtime *rt, rt_async_fn fn,
+			 const struct rt_frame *frame, size_t frame_size,
+			 struct rt_task **handle, bool wait)
+{
+	int ret;
+
+	if (spawning)
+		return -EDEADLK;
+	spawning = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);	/* compiler-only */
+	ret = spawn(rt, fn, frame, frame_size, handle, wait);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	spawning = 0;
+	return ret;
+}
+
+/* A worker (of another runtime) never blocks on this one's backlog. */
+int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
+		  const struct rt_frame *frame, size_t frame_size,
+		  struct rt_task **handle)
+{
+	return spawn_guarded(rt, fn, frame, frame_size, handle, !rt__self);
+}
+
+int rt_task_try_spawn(struct rt_runtime *rt, rt_async_fn fn,
+		      const struct rt_frame *frame, size_t frame_size,
+		      struct rt_task **handle)
+{
+	return spawn_guarded(rt, fn, frame, frame_size, handle, false);
 }
 
 /*
@@ -353,6 +474,8 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 	atomic_store_explicit(&t->worker, rt_worker_id(w), memory_order_relaxed);
 	if (!t->started) {
 		t->started = 1;
+		if (t->backlogged)
+			backlog_leave(w->rt);
 		if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
 		    RT_TF_CANCEL) {
 			rt_frame_pop(t, t->h.top);
@@ -427,16 +550,22 @@ struct rt_task *rt_task_current(void)
  * without running, a task waiting in a join is woken at once (see
  * rt_task_commit_join), and a sleeping task is woken by the worker whose
  * heap holds it (the only thread that may touch that heap).
+ *
+ * It is async-signal-safe, because handlers use it: it takes no lock and
+ * allocates nothing, and it always acts as a foreign thread would (an
+ * inbox push, a CAS, and an eventfd write as the doorbell), even on a
+ * worker. The worker's own paths (its run queue's overflow mutex, the
+ * MSG_RING it submits on its ring) are not reentrant, and a handler may
+ * have interrupted them.
  */
 int rt_task_cancel(struct rt_task *t)
 {
-	struct rt_worker *self, *w;
+	struct rt_worker *w;
 
 	if (!t)
 		return -EINVAL;
 	if (rt_inherited(t->rt))
 		return -ECHILD;
-	self = rt__self && rt__self->rt == t->rt ? rt__self : NULL;
 	if (atomic_load_explicit(&t->done, memory_order_acquire))
 		return -EALREADY;
 	if (atomic_fetch_or_explicit(&t->flags, RT_TF_CANCEL,
@@ -444,7 +573,7 @@ int rt_task_cancel(struct rt_task *t)
 		return 0;
 	if (atomic_fetch_and(&t->flags, ~RT_TF_JOIN_WAIT) & RT_TF_JOIN_WAIT) {
 		t->h.ret = -ECANCELED;
-		rt_task_make_runnable(self, t);
+		rt_task_make_runnable(NULL, t);
 		return 0;
 	}
 	/* Pairs with commit_sleep(): it publishes timer_owner, then reads
@@ -455,7 +584,7 @@ int rt_task_cancel(struct rt_task *t)
 		return 0;	/* not asleep: its next op sees the flag */
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 	rt_inbox_push_cancel(&w->cancels, t);
-	rt_worker_wake(self, w);
+	rt_worker_wake(NULL, w);
 	return 0;
 }
 

@@ -492,6 +492,267 @@ static void test_fork_child_gets_echild(void **state)
 	check_still_works(rt);
 }
 
+/* ---- a bounded foreign backlog ---------------------------------------- */
+
+#define BACKLOG_TASKS 2000000
+#define BACKLOG_LIMIT 256
+
+static uint8_t *ran;			/* ran[i]: times task i ran */
+static atomic_long finished;		/* tasks that ran */
+
+struct count_frame {
+	struct rt_frame frame;
+	uint32_t index;
+};
+
+static int64_t count_run(struct rt_task *t, struct rt_frame *base)
+{
+	struct count_frame *f = RT_FRAME(base, struct count_frame);
+
+	__atomic_fetch_add(&ran[f->index], 1, __ATOMIC_RELAXED);
+	atomic_fetch_add(&finished, 1);
+	return 0;
+}
+
+static struct rt_runtime *backlog_runtime(unsigned int limit)
+{
+	struct rt_runtime *r = NULL;
+	struct rt_config cfg;
+
+	rt_config_init(&cfg);
+	cfg.workers = 1;
+	cfg.max_foreign_backlog = limit;
+	assert_int_equal(rt_runtime_new(&cfg, &r), 0);
+	return r;
+}
+
+static void check_ran_once(long n)
+{
+	long wrong = 0;
+
+	for (long i = 0; i < n; i++)
+		wrong += ran[i] != 1;
+	assert_int_equal(wrong, 0);
+}
+
+/*
+ * One plain thread spawns 2M tasks against one worker. Tasks spawned and
+ * not finished are at most the limit (not started) plus the one the
+ * worker is running, after every spawn; each task ran exactly once.
+ */
+static void test_foreign_backlog_bounded(void **state)
+{
+	struct rt_runtime *r = backlog_runtime(BACKLOG_LIMIT);
+	long peak = 0;
+	struct rt_stats st;
+
+	ran = calloc(BACKLOG_TASKS, 1);
+	assert_non_null(ran);
+	atomic_store(&finished, 0);
+	for (uint32_t i = 0; i < BACKLOG_TASKS; i++) {
+		long alive;
+
+		assert_int_equal(RT_SPAWN(r, NULL, count_run,
+					  struct count_frame, .index = i), 0);
+		alive = (long)i + 1 - atomic_load(&finished);
+		if (alive > peak)
+			peak = alive;
+	}
+	assert_int_equal(rt_runtime_drain(r), 0);
+	printf("peak backlog %ld, limit %d\n", peak, BACKLOG_LIMIT);
+	assert_true(peak <= BACKLOG_LIMIT + 1);
+	check_ran_once(BACKLOG_TASKS);
+	st = test_stats(r);
+	assert_int_equal(st.spawned, BACKLOG_TASKS);
+	assert_int_equal(st.completed, BACKLOG_TASKS);
+	rt_runtime_free(r);
+	free(ran);
+}
+
+struct gate_frame {
+	struct rt_frame frame;
+	atomic_int *started, *gate;
+};
+
+/* Holds its worker until the gate opens. */
+static int64_t hold(struct rt_task *t, struct rt_frame *base)
+{
+	struct gate_frame *f = RT_FRAME(base, struct gate_frame);
+
+	atomic_store(f->started, 1);
+	while (!atomic_load(f->gate))
+		__builtin_ia32_pause();
+	return 0;
+}
+
+#define SMALL_LIMIT 4
+
+/* The only worker is held: the limit admits exactly SMALL_LIMIT tasks. */
+static void test_try_spawn_eagain(void **state)
+{
+	struct rt_runtime *r = backlog_runtime(SMALL_LIMIT);
+	atomic_int started = 0, gate = 0;
+	struct count_frame f = { .index = 0 };
+
+	ran = calloc(SMALL_LIMIT, 1);
+	assert_non_null(ran);
+	atomic_store(&finished, 0);
+	assert_int_equal(RT_SPAWN(r, NULL, hold, struct gate_frame,
+				  .started = &started, .gate = &gate), 0);
+	while (!atomic_load(&started))
+		usleep(100);
+	for (uint32_t i = 0; i < SMALL_LIMIT; i++) {
+		f.index = i;
+		assert_int_equal(rt_task_try_spawn(r, count_run, &f.frame,
+						   sizeof(f), NULL), 0);
+	}
+	assert_int_equal(rt_task_try_spawn(r, count_run, &f.frame, sizeof(f),
+					   NULL), -EAGAIN);
+	atomic_store(&gate, 1);
+	assert_int_equal(rt_runtime_drain(r), 0);
+	assert_int_equal(atomic_load(&finished), SMALL_LIMIT);
+	check_ran_once(SMALL_LIMIT);
+	rt_runtime_free(r);
+	free(ran);
+}
+
+/* ---- signal handlers ------------------------------------------------- */
+
+static struct rt_task *victim;
+static atomic_int handler_ret;
+
+static void cancel_handler(int sig)
+{
+	atomic_store(&handler_ret, rt_task_cancel(victim));
+}
+
+struct raise_frame {
+	struct rt_frame frame;
+	int sig;
+};
+
+/* Raises sig on its worker thread: the handler runs there. */
+static int64_t raise_here(struct rt_task *t, struct rt_frame *base)
+{
+	return raise(RT_FRAME(base, struct raise_frame)->sig);
+}
+
+/*
+ * rt_task_cancel is async-signal-safe: from a handler on a plain thread
+ * and on a worker thread, it wakes a sleeping task with -ECANCELED.
+ */
+static void test_cancel_from_signal_handler(void **state)
+{
+	struct sigaction sa = { .sa_handler = cancel_handler }, old;
+	int64_t r = 0;
+
+	assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
+	for (int on_worker = 0; on_worker < 2; on_worker++) {
+		assert_int_equal(RT_SPAWN(rt, &victim, sleep_then_42,
+					  struct plain_frame), 0);
+		wait_suspended(victim);
+		atomic_store(&handler_ret, 1);
+		if (on_worker)
+			assert_int_equal(TEST_RUN(rt, raise_here,
+						  struct raise_frame,
+						  .sig = SIGUSR2), 0);
+		else
+			assert_int_equal(raise(SIGUSR2), 0);
+		assert_int_equal(atomic_load(&handler_ret), 0);
+		assert_int_equal(rt_task_join(victim, &r), 0);
+		assert_int_equal(r, 42);
+		rt_task_release(victim);
+	}
+	assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
+}
+
+static struct rt_runtime *handler_rt;
+
+static void spawn_handler(int sig)
+{
+	struct count_frame f = { .index = 0 };
+
+	atomic_store(&handler_ret, rt_task_spawn(handler_rt, count_run,
+						 &f.frame, sizeof(f), NULL));
+}
+
+struct spawner_thread {
+	struct rt_runtime *r;
+	atomic_int tid, ret;
+};
+
+/* Spawns one task into a full backlog: it waits inside rt_task_spawn. */
+static void *blocked_spawner(void *arg)
+{
+	struct spawner_thread *s = arg;
+	struct count_frame f = { .index = 1 };
+
+	atomic_store(&s->tid, gettid());
+	atomic_store(&s->ret, rt_task_spawn(s->r, count_run, &f.frame,
+					    sizeof(f), NULL));
+	return NULL;
+}
+
+/* The thread's state letter in /proc (S: asleep, here in the futex). */
+static char thread_state(int tid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : '?';
+}
+
+/*
+ * A handler that spawns on a thread it interrupted inside rt_task_spawn
+ * (here: waiting for backlog room) gets -EDEADLK instead of re-entering
+ * the spawn path; the interrupted spawn then completes normally.
+ */
+static void test_spawn_in_handler_during_spawn(void **state)
+{
+	struct sigaction sa = { .sa_handler = spawn_handler }, old;
+	struct spawner_thread s = { .tid = 0, .ret = 1 };
+	atomic_int started = 0, gate = 0;
+	struct count_frame f = { .index = 0 };
+	pthread_t th;
+
+	handler_rt = s.r = backlog_runtime(1);
+	ran = calloc(2, 1);
+	assert_non_null(ran);
+	atomic_store(&finished, 0);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	assert_int_equal(RT_SPAWN(s.r, NULL, hold, struct gate_frame,
+				  .started = &started, .gate = &gate), 0);
+	while (!atomic_load(&started))
+		usleep(100);
+	assert_int_equal(rt_task_spawn(s.r, count_run, &f.frame, sizeof(f),
+				       NULL), 0);	/* the backlog is full */
+	assert_int_equal(pthread_create(&th, NULL, blocked_spawner, &s), 0);
+	while (!atomic_load(&s.tid) || thread_state(s.tid) != 'S')
+		usleep(100);
+	atomic_store(&handler_ret, 1);
+	assert_int_equal(pthread_kill(th, SIGUSR1), 0);
+	while (atomic_load(&handler_ret) == 1)
+		usleep(100);
+	assert_int_equal(atomic_load(&handler_ret), -EDEADLK);
+	atomic_store(&gate, 1);
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&s.ret), 0);
+	assert_int_equal(rt_runtime_drain(s.r), 0);
+	assert_int_equal(atomic_load(&finished), 2);
+	check_ran_once(2);
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	rt_runtime_free(s.r);
+	free(ran);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,7 +765,13 @@ int main(void)
 		cmocka_unit_test(test_cancelled_join_then_foreign_join),
 		cmocka_unit_test(test_cancelled_join_races),
 		cmocka_unit_test(test_fork_child_gets_echild),
+		cmocka_unit_test(test_foreign_backlog_bounded),
+		cmocka_unit_test(test_try_spawn_eagain),
+		cmocka_unit_test(test_cancel_from_signal_handler),
+		cmocka_unit_test(test_spawn_in_handler_during_spawn),
 	};
 
+	if (getenv("TEST_FILTER"))	/* TEST_FILTER=test_name: run one */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
