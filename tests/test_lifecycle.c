@@ -6,11 +6,13 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "rt_test.h"
+#include "runq.h"
 
 static struct rt_runtime *rt;
 
@@ -753,6 +755,95 @@ static void test_spawn_in_handler_during_spawn(void **state)
 	free(ran);
 }
 
+/* ---- run queues for every possible CPU id ---------------------------- */
+
+static void test_cpu_list_parse(void **state)
+{
+	assert_int_equal(rt__cpu_list_max("0\n"), 0);
+	assert_int_equal(rt__cpu_list_max("0-7\n"), 7);
+	assert_int_equal(rt__cpu_list_max("0,2-5,9\n"), 9);
+	assert_int_equal(rt__cpu_list_max("0-3,8-11"), 11);
+	assert_int_equal(rt__cpu_list_max("12,0-3\n"), 12);
+	assert_int_equal(rt__cpu_list_max(""), -EINVAL);
+	assert_int_equal(rt__cpu_list_max("\n"), -EINVAL);
+	assert_int_equal(rt__cpu_list_max("x"), -EINVAL);
+}
+
+/* The queues cover the highest possible CPU id, not only the count. */
+static void test_runqs_cover_possible_cpus(void **state)
+{
+	struct rt_runqs qs;
+	char buf[256] = "";
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+
+	if (!f) {
+		skip();	/* no sysfs: the count is all there is */
+		return;
+	}
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_int_equal(rt_runqs_init(&qs, RT_QUEUE_AUTO, 16), 0);
+	assert_int_equal(qs.ncpus, rt__cpu_list_max(buf) + 1);
+	rt_runqs_destroy(&qs);
+}
+
+static bool pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return !pthread_setaffinity_np(pthread_self(), sizeof(set), &set) &&
+	       sched_getcpu() == cpu;
+}
+
+#define SPILL_SIZE 16
+
+/*
+ * Queues for CPU 0 only, while this thread runs on CPU 1. In rseq mode its
+ * cpu_id is out of range, so pushes and pops take the spill queue
+ * (bounded like any queue), which every CPU's length includes and whose
+ * items a pop on a CPU in range still finds, in order, after its own. In
+ * atomic mode any CPU id maps onto the one queue.
+ */
+static void test_runq_cpu_out_of_range(void **state)
+{
+	struct rt_runq_stats st = { 0 };
+	struct rt_runqs qs;
+	cpu_set_t old;
+
+	assert_int_equal(rt__runqs_init_ncpus(&qs, RT_QUEUE_AUTO, SPILL_SIZE,
+					      1), 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(old),
+						&old), 0);
+	if (!CPU_ISSET(0, &old) || !CPU_ISSET(1, &old) || !pin_to(1)) {
+		rt_runqs_destroy(&qs);
+		skip();	/* needs CPUs 0 and 1 */
+		return;
+	}
+	for (uintptr_t i = 1; i <= SPILL_SIZE; i++)
+		assert_int_equal(rt_runq_push(&qs, (void *)i, &st), 0);
+	assert_int_equal(rt_runq_push(&qs, (void *)99, &st), -ENOSPC);
+	assert_int_equal(rt_runq_len(&qs, 1), SPILL_SIZE);
+	assert_int_equal(rt_runq_len(&qs, 0), SPILL_SIZE);
+	assert_int_equal(rt_runq_steal(&qs, 1, (void *[4]){ 0 }, 4), 0);
+	for (uintptr_t i = 1; i <= SPILL_SIZE / 2; i++)
+		assert_ptr_equal(rt_runq_pop(&qs, &st), (void *)i);
+	assert_true(pin_to(0));
+	assert_int_equal(rt_runq_push(&qs, (void *)100, &st), 0);
+	/* rseq: CPU 0's own queue first, then what the spill queue holds */
+	if (qs.mode == RT_QUEUE_RSEQ)
+		assert_ptr_equal(rt_runq_pop(&qs, &st), (void *)100);
+	for (uintptr_t i = SPILL_SIZE / 2 + 1; i <= SPILL_SIZE; i++)
+		assert_ptr_equal(rt_runq_pop(&qs, &st), (void *)i);
+	if (qs.mode == RT_QUEUE_ATOMIC)
+		assert_ptr_equal(rt_runq_pop(&qs, &st), (void *)100);
+	assert_null(rt_runq_pop(&qs, &st));
+	assert_int_equal(rt_runq_len(&qs, 0), 0);
+	pthread_setaffinity_np(pthread_self(), sizeof(old), &old);
+	rt_runqs_destroy(&qs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -769,6 +860,9 @@ int main(void)
 		cmocka_unit_test(test_try_spawn_eagain),
 		cmocka_unit_test(test_cancel_from_signal_handler),
 		cmocka_unit_test(test_spawn_in_handler_during_spawn),
+		cmocka_unit_test(test_cpu_list_parse),
+		cmocka_unit_test(test_runqs_cover_possible_cpus),
+		cmocka_unit_test(test_runq_cpu_out_of_range),
 	};
 
 	if (getenv("TEST_FILTER"))	/* TEST_FILTER=test_name: run one */
