@@ -248,9 +248,36 @@ static inline void rt_frame_set_catch(struct rt_frame *f, bool on)
 #define RT__CAT2(a, b) a##b
 #define RT__CAT(a, b) RT__CAT2(a, b)
 #define RT__LABEL(id) RT__CAT(rt__resume_, id)
+/*
+ * The resume point is the label's offset from the function's entry label:
+ * 0 means "first entry", and the field is 32 bits. Both hold for any one
+ * function (a shared object's text is under 2 GiB, also with hot/cold
+ * splitting), but they are cheap to check where the offset is made (a
+ * label difference is only known at link time, so no static assert can).
+ */
 #define RT__SAVE_RESUME(id)						\
-	(rt__f->resume = (int32_t)((char *)&&RT__LABEL(id) -		\
-				   (char *)&&rt__entry))
+	do {								\
+		ptrdiff_t rt__off = (char *)&&RT__LABEL(id) -		\
+				    (char *)&&rt__entry;		\
+		if (__builtin_expect(rt__off != (int32_t)rt__off ||	\
+				     rt__off == 0, 0))			\
+			__builtin_trap();				\
+		rt__f->resume = (int32_t)rt__off;			\
+	} while (0)
+
+/*
+ * Put RT_ASYNC on every async function (`static RT_ASYNC int64_t fn(...)`).
+ * Resume offsets are label addresses taken in one copy of the function and
+ * jumped to in whichever copy f->fn names: a clone made by the optimiser
+ * (GCC's ipa-cp / ipa-sra ".constprop" / ".isra" copies, called directly
+ * by RT_CALL while the frame names the original) or an inlined copy would
+ * save offsets of one body and resume another. clang has no noclone.
+ */
+#if defined(__clang__) || !defined(__GNUC__)
+#define RT_ASYNC __attribute__((noinline))
+#else
+#define RT_ASYNC __attribute__((noinline, noclone))
+#endif
 
 /*
  * Open an async function body. `task` and `frame` are the function's

@@ -33,7 +33,7 @@ struct value_frame {
 	int64_t v;
 };
 
-static int64_t value(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t value(struct rt_task *t, struct rt_frame *base)
 {
 	return RT_FRAME(base, struct value_frame)->v;
 }
@@ -74,7 +74,7 @@ struct push_frame {
 	struct push_results *res;
 };
 
-static int64_t push_huge(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t push_huge(struct rt_task *t, struct rt_frame *base)
 {
 	static const size_t sizes[] = {
 		SIZE_MAX, SIZE_MAX - 15, SIZE_MAX / 2 + 1, (size_t)1 << 40,
@@ -108,7 +108,7 @@ struct forever_frame {
 	atomic_int *asleep;
 };
 
-static int64_t sleep_forever(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t sleep_forever(struct rt_task *t, struct rt_frame *base)
 {
 	struct forever_frame *f = RT_FRAME(base, struct forever_frame);
 	int64_t r;
@@ -156,7 +156,7 @@ struct probe_frame {
 };
 
 /* 1 when this frame started a chunk: the push took the slow path. */
-static int64_t chunk_first(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t chunk_first(struct rt_task *t, struct rt_frame *base)
 {
 	return !!(base->flags & RT_FRAME_CHUNK_FIRST);
 }
@@ -173,7 +173,7 @@ BIG_ROOT(60000);
 
 /* Calls BIG_CALLS callees and counts those that began a chunk. */
 #define BIG_ROOT_FN(bytes)						\
-static int64_t big_root_fn_##bytes(struct rt_task *t,		\
+static RT_ASYNC int64_t big_root_fn_##bytes(struct rt_task *t,		\
 					    struct rt_frame *base)	\
 {									\
 	struct big_root_##bytes *f = RT_FRAME(base,			\
@@ -225,7 +225,7 @@ struct nap_frame {
 	uint64_t ns;
 };
 
-static int64_t nap(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t nap(struct rt_task *t, struct rt_frame *base)
 {
 	struct nap_frame *f = RT_FRAME(base, struct nap_frame);
 
@@ -290,7 +290,7 @@ struct plain_frame {
 };
 
 /* Asleep until cancelled, then returns 42: it catches the cancel. */
-static int64_t sleep_then_42(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t sleep_then_42(struct rt_task *t, struct rt_frame *base)
 {
 	int64_t r;
 
@@ -306,7 +306,7 @@ struct joiner_frame {
 	uint64_t nap_ns;	/* sleep before joining */
 };
 
-static int64_t joiner(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t joiner(struct rt_task *t, struct rt_frame *base)
 {
 	struct joiner_frame *f = RT_FRAME(base, struct joiner_frame);
 	int64_t r;
@@ -507,7 +507,7 @@ struct count_frame {
 	uint32_t index;
 };
 
-static int64_t count_run(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t count_run(struct rt_task *t, struct rt_frame *base)
 {
 	struct count_frame *f = RT_FRAME(base, struct count_frame);
 
@@ -577,7 +577,7 @@ struct gate_frame {
 };
 
 /* Holds its worker until the gate opens. */
-static int64_t hold(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t hold(struct rt_task *t, struct rt_frame *base)
 {
 	struct gate_frame *f = RT_FRAME(base, struct gate_frame);
 
@@ -634,7 +634,7 @@ struct raise_frame {
 };
 
 /* Raises sig on its worker thread: the handler runs there. */
-static int64_t raise_here(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t raise_here(struct rt_task *t, struct rt_frame *base)
 {
 	return raise(RT_FRAME(base, struct raise_frame)->sig);
 }
