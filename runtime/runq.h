@@ -81,13 +81,13 @@ void *rt__runq_pop_slow(struct rt_runqs *qs, struct rt_runq_stats *st);
 static inline int rt_runq_push(struct rt_runqs *qs, void *item,
 			       struct rt_runq_stats *st)
 {
-	uint32_t cpu;
+	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ, 1)) {
+		uint32_t cpu = rt_rseq_cpu();
+		int ret;
 
-	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ &&
-			     (cpu = rt_rseq_cpu()) < qs->ncpus, 1)) {
-		int ret = rt_rseq_push((struct rt_rseq_ring *)qs->q[cpu], cpu,
-				       item);
-
+		if (__builtin_expect(cpu >= qs->ncpus, 0))
+			return rt__runq_push_slow(qs, item, st);
+		ret = rt_rseq_push((struct rt_rseq_ring *)qs->q[cpu], cpu, item);
 		if (__builtin_expect(ret == 0, 1))
 			return 0;
 		if (ret == -2)
@@ -99,14 +99,14 @@ static inline int rt_runq_push(struct rt_runqs *qs, void *item,
 /* Pop from this CPU's queue (FIFO): the item, or NULL when empty. */
 static inline void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
 {
-	uint32_t cpu;
-
-	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ &&
-			     (cpu = rt_rseq_cpu()) < qs->ncpus, 1)) {
+	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ, 1)) {
+		uint32_t cpu = rt_rseq_cpu();
 		void *item;
-		int ret = rt_rseq_pop((struct rt_rseq_ring *)qs->q[cpu], cpu,
-				      &item);
+		int ret;
 
+		if (__builtin_expect(cpu >= qs->ncpus, 0))
+			return rt__runq_pop_slow(qs, st);
+		ret = rt_rseq_pop((struct rt_rseq_ring *)qs->q[cpu], cpu, &item);
 		if (__builtin_expect(ret == 0, 1))
 			return item;
 		if (ret == 1 && !rt__runq_spilled(qs))
