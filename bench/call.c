@@ -31,7 +31,7 @@ struct add_frame {
 	int64_t a;
 };
 
-NOFOLD static int64_t add_async(struct rt_task *t, struct rt_frame *frame)
+NOFOLD static RT_ASYNC int64_t add_async(struct rt_task *t, struct rt_frame *frame)
 {
 	struct add_frame *f = RT_FRAME(frame, struct add_frame);
 
@@ -51,7 +51,7 @@ struct loop_frame {
 	struct call_out *out;
 };
 
-static int64_t loop_fn(struct rt_task *t, struct rt_frame *frame)
+static RT_ASYNC int64_t loop_fn(struct rt_task *t, struct rt_frame *frame)
 {
 	struct loop_frame *f = RT_FRAME(frame, struct loop_frame);
 

@@ -30,7 +30,7 @@ struct err_frame {
 	int64_t r;
 };
 
-static int64_t err_fn(struct rt_task *t, struct rt_frame *frame)
+static RT_ASYNC int64_t err_fn(struct rt_task *t, struct rt_frame *frame)
 {
 	struct err_frame *f = RT_FRAME(frame, struct err_frame);
 
@@ -64,7 +64,7 @@ struct loop_frame {
 	struct err_out *out;
 };
 
-static int64_t loop_fn(struct rt_task *t, struct rt_frame *frame)
+static RT_ASYNC int64_t loop_fn(struct rt_task *t, struct rt_frame *frame)
 {
 	struct loop_frame *f = RT_FRAME(frame, struct loop_frame);
 

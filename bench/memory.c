@@ -58,7 +58,7 @@ struct mem_frame {
 	int32_t depth;
 };
 
-static int64_t mem_fn(struct rt_task *t, struct rt_frame *frame)
+static RT_ASYNC int64_t mem_fn(struct rt_task *t, struct rt_frame *frame)
 {
 	struct mem_frame *f = RT_FRAME(frame, struct mem_frame);
 	int64_t r = 0;

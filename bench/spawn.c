@@ -25,7 +25,7 @@ struct child_frame {
 	int64_t v;
 };
 
-static int64_t child_fn(struct rt_task *t, struct rt_frame *frame)
+static RT_ASYNC int64_t child_fn(struct rt_task *t, struct rt_frame *frame)
 {
 	struct child_frame *f = RT_FRAME(frame, struct child_frame);
 
@@ -49,7 +49,7 @@ struct root_frame {
 	struct spawn_out *out;
 };
 
-static int64_t root_fn(struct rt_task *t, struct rt_frame *frame)
+static RT_ASYNC int64_t root_fn(struct rt_task *t, struct rt_frame *frame)
 {
 	struct root_frame *f = RT_FRAME(frame, struct root_frame);
 	struct child_frame child = { .v = 1 };

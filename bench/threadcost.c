@@ -346,7 +346,7 @@ struct sleeper_frame {
 	unsigned int i;
 };
 
-static int64_t sleeper(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t sleeper(struct rt_task *t, struct rt_frame *base)
 {
 	struct sleeper_frame *f = RT_FRAME(base, struct sleeper_frame);
 
@@ -365,7 +365,7 @@ struct root_frame {
 };
 
 /* Spawn every wait as a task, then join them all. */
-static int64_t root(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t root(struct rt_task *t, struct rt_frame *base)
 {
 	struct root_frame *f = RT_FRAME(base, struct root_frame);
 	int64_t r;

@@ -32,7 +32,7 @@ struct yield_frame {
 	long n, i;
 };
 
-static int64_t yielder(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t yielder(struct rt_task *t, struct rt_frame *base)
 {
 	struct yield_frame *f = RT_FRAME(base, struct yield_frame);
 
@@ -46,12 +46,12 @@ struct leaf_frame {
 	struct rt_frame frame;
 };
 
-static int64_t leaf(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t leaf(struct rt_task *t, struct rt_frame *base)
 {
 	return 0;
 }
 
-static int64_t spawner(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t spawner(struct rt_task *t, struct rt_frame *base)
 {
 	struct yield_frame *f = RT_FRAME(base, struct yield_frame);
 	int ret;
@@ -72,7 +72,7 @@ struct nap_frame {
 	struct rt_frame frame;
 };
 
-static int64_t nap(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t nap(struct rt_task *t, struct rt_frame *base)
 {
 	RT_BEGIN(t, base);
 	RT_SLEEP(1000000);

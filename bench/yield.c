@@ -26,7 +26,7 @@ struct yield_frame {
 	uint64_t *ns;
 };
 
-static int64_t yield_fn(struct rt_task *t, struct rt_frame *frame)
+static RT_ASYNC int64_t yield_fn(struct rt_task *t, struct rt_frame *frame)
 {
 	struct yield_frame *f = RT_FRAME(frame, struct yield_frame);
 
@@ -49,7 +49,7 @@ struct pair_frame {
 	uint64_t *ns;
 };
 
-static int64_t pair_fn(struct rt_task *t, struct rt_frame *frame)
+static RT_ASYNC int64_t pair_fn(struct rt_task *t, struct rt_frame *frame)
 {
 	struct pair_frame *f = RT_FRAME(frame, struct pair_frame);
 	struct yield_frame y = { .n = f->n };

@@ -99,6 +99,9 @@ struct rt_config {
 	unsigned int task_arena;	/* bytes of frame arena inline in a task */
 	unsigned int spin_us;		/* idle polling before a worker sleeps */
 	unsigned int long_task_ms;	/* note tasks running this long, 0: off */
+	unsigned int max_foreign_backlog; /* tasks spawned by non-worker
+					   threads and not started yet, at
+					   most; 0: unbounded */
 };
 
 #define RT_MAX_WORKERS 1024
@@ -147,6 +150,10 @@ int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out);
 int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 		  const struct rt_frame *frame, size_t frame_size,
 		  struct rt_task **handle);
+/* As rt_task_spawn, but -EAGAIN where that would wait for the backlog. */
+int rt_task_try_spawn(struct rt_runtime *rt, rt_async_fn fn,
+		      const struct rt_frame *frame, size_t frame_size,
+		      struct rt_task **handle);
 int rt_task_join(struct rt_task *task, int64_t *result);
 int rt_task_cancel(struct rt_task *task);
 bool rt_task_done(const struct rt_task *task);
@@ -189,7 +196,11 @@ void rt__trampoline(struct rt_task *t);
 
 /*
  * Push a callee frame above caller: a bounds check and a pointer bump in
- * the common case, no allocation, no queue.
+ * the common case, no allocation, no queue. The check compares size with
+ * the room left (arena ends are 16-aligned, so rounding p up to align <=
+ * 16 never passes the end): `p + size` would wrap for a size near
+ * SIZE_MAX and move the arena top backwards. align is a constant in
+ * RT_CALL, so its tests fold away.
  */
 static inline struct rt_frame *rt_frame_push(struct rt_task *t,
 					     struct rt_frame *caller,
@@ -202,7 +213,8 @@ static inline struct rt_frame *rt_frame_push(struct rt_task *t,
 
 	if (align > 8)
 		p = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
-	if (__builtin_expect(p + size <= h->arena_end &&
+	if (__builtin_expect(align <= 16 &&
+			     size <= (size_t)(h->arena_end - p) &&
 			     p - (char *)caller <= UINT16_MAX, 1)) {
 		h->arena_top = p + size;
 		f = (struct rt_frame *)p;
@@ -239,9 +251,36 @@ static inline void rt_frame_set_catch(struct rt_frame *f, bool on)
 #define RT__CAT2(a, b) a##b
 #define RT__CAT(a, b) RT__CAT2(a, b)
 #define RT__LABEL(id) RT__CAT(rt__resume_, id)
+/*
+ * The resume point is the label's offset from the function's entry label:
+ * 0 means "first entry", and the field is 32 bits. Both hold for any one
+ * function (a shared object's text is under 2 GiB, also with hot/cold
+ * splitting), but they are cheap to check where the offset is made (a
+ * label difference is only known at link time, so no static assert can).
+ */
 #define RT__SAVE_RESUME(id)						\
-	(rt__f->resume = (int32_t)((char *)&&RT__LABEL(id) -		\
-				   (char *)&&rt__entry))
+	do {								\
+		ptrdiff_t rt__off = (char *)&&RT__LABEL(id) -		\
+				    (char *)&&rt__entry;		\
+		if (__builtin_expect(rt__off != (int32_t)rt__off ||	\
+				     rt__off == 0, 0))			\
+			__builtin_trap();				\
+		rt__f->resume = (int32_t)rt__off;			\
+	} while (0)
+
+/*
+ * Put RT_ASYNC on every async function (`static RT_ASYNC int64_t fn(...)`).
+ * Resume offsets are label addresses taken in one copy of the function and
+ * jumped to in whichever copy f->fn names: a clone made by the optimiser
+ * (GCC's ipa-cp / ipa-sra ".constprop" / ".isra" copies, called directly
+ * by RT_CALL while the frame names the original) or an inlined copy would
+ * save offsets of one body and resume another. clang has no noclone.
+ */
+#if defined(__clang__) || !defined(__GNUC__)
+#define RT_ASYNC __attribute__((noinline))
+#else
+#define RT_ASYNC __attribute__((noinline, noclone))
+#endif
 
 /*
  * Open an async function body. `task` and `frame` are the function's

@@ -4,13 +4,17 @@
  *
  * The first stretch is inline in the task's own allocation. A chain that
  * outgrows it continues in chunks twice as large each time (1 KiB at
- * least, and large enough for a root frame that did not fit); a chunk that
+ * least; a frame larger than that gets its size plus 1 KiB, room for its
+ * callees, so a big root frame does not send every call it makes down the
+ * slow path); a chunk that
  * empties is kept as the task's spare, so a call that straddles a chunk
  * boundary in a loop does not allocate each time around.
  *
  * Frames link to their caller by a byte offset back in the same chunk;
  * the first frame of a chunk finds its caller in the chunk header.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -38,20 +42,40 @@ static size_t arena_capacity(struct rt_task *t)
 
 /* The smallest chunk: a chain that leaves the inline arena likely goes on. */
 #define RT_CHUNK_MIN 1024
+/*
+ * The largest frame a push accepts. Anything near SIZE_MAX would wrap the
+ * size arithmetic below; no allocation that large can succeed anyway.
+ */
+#define RT_FRAME_MAX ((size_t)PTRDIFF_MAX / 2)
 
+static size_t round16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+/*
+ * A chunk for a frame of `need` bytes (header included, <= RT_FRAME_MAX
+ * plus a header, so nothing here wraps): twice the current capacity, and
+ * for a frame bigger than that, the frame plus RT_CHUNK_MIN so that its
+ * own callees still fit beside it. Sizes stay multiples of 16, which keeps
+ * every arena end 16-aligned: the inline push may then round a pointer up
+ * to a frame's alignment without passing the end.
+ */
 static struct rt_chunk *chunk_get(struct rt_task *t, size_t need)
 {
-	size_t size = 2 * arena_capacity(t);
+	size_t size = arena_capacity(t);
 	struct rt_chunk *c = t->spare;
 
 	if (c && c->size >= need) {
 		t->spare = NULL;
 		return c;
 	}
+	size = size <= RT_FRAME_MAX ? 2 * size : need;
 	if (size < RT_CHUNK_MIN)
 		size = RT_CHUNK_MIN;
 	if (size < need)
-		size = need;
+		size = need + RT_CHUNK_MIN;
+	size = round16(size);
 	c = malloc(size);
 	if (!c)
 		return NULL;
@@ -62,12 +86,15 @@ static struct rt_chunk *chunk_get(struct rt_task *t, size_t need)
 void *rt__frame_push_slow(struct rt_task *t, struct rt_frame *caller,
 			  size_t size, size_t align)
 {
-	/* Frames are at most 16-aligned (RT_CALL checks), as is the
-	 * first byte after the chunk header. */
-	size_t need = RT_CHUNK_HDR + size;
-	struct rt_chunk *c = chunk_get(t, need);
+	struct rt_chunk *c;
 	struct rt_frame *f;
 
+	if (size > RT_FRAME_MAX || align > 16)
+		return NULL;	/* the caller reports -ENOMEM */
+	/* Frames are at most 16-aligned (RT_CALL checks), as is the
+	 * first byte after the chunk header. */
+	size = round16(size);
+	c = chunk_get(t, RT_CHUNK_HDR + size);
 	if (!c)
 		return NULL;
 	c->prev = t->chunk;

@@ -97,6 +97,7 @@ struct rt_task {
 	uint8_t action;			/* enum rt_action */
 	uint8_t started;
 	uint8_t detached;		/* spawned without a handle */
+	uint8_t backlogged;		/* counted in rt->backlog until it starts */
 	char arena[] __attribute__((aligned(16)));
 };
 
@@ -196,9 +197,12 @@ struct rt_runtime {
 	_Atomic uint32_t drain_waiters;
 	_Atomic uint32_t next_inbox;	/* round robin for foreign spawns */
 	_Atomic uint64_t foreign_spawned;
+	_Atomic uint32_t backlog;	/* futex: foreign spawns not started */
+	_Atomic uint32_t backlog_waiters;
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
-	bool shut;
+	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */
+	uint32_t fork_gen;		/* rt__fork_gen when it was created */
 	char ring_desc[64];
 };
 
@@ -215,6 +219,19 @@ static inline struct rt_worker *rt_worker_by_id(struct rt_runtime *rt,
 static inline uint16_t rt_worker_id(const struct rt_worker *w)
 {
 	return w ? (uint16_t)(w->index + 1) : 0;
+}
+
+/*
+ * Bumped in every child of fork() (a pthread_atfork handler, runtime.c):
+ * a runtime whose fork_gen differs was inherited, and its workers do not
+ * exist in this process.
+ */
+extern _Atomic uint32_t rt__fork_gen;
+
+static inline bool rt_inherited(const struct rt_runtime *rt)
+{
+	return unlikely(rt->fork_gen !=
+			atomic_load_explicit(&rt__fork_gen, memory_order_relaxed));
 }
 
 /* Stats are read racily by rt_runtime_stats(); the owner bumps them. */

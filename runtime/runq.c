@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -87,29 +88,87 @@ static void *ring_alloc(enum rt_queue_mode mode, unsigned int size)
 	return p;
 }
 
-int rt_runqs_init(struct rt_runqs *qs, enum rt_queue_mode mode,
-		  unsigned int size)
+int rt__cpu_list_max(const char *list)
+{
+	long max = -1;
+
+	while (*list && *list != '\n') {
+		char *end;
+		long v;
+
+		if (*list < '0' || *list > '9')
+			return -EINVAL;
+		v = strtol(list, &end, 10);
+		if (v > INT32_MAX)
+			return -EINVAL;
+		if (v > max)
+			max = v;
+		list = end;
+		if (*list == '-' || *list == ',')
+			list++;
+	}
+	return max < 0 ? -EINVAL : (int)max;
+}
+
+/*
+ * Queues for every CPU id the kernel can hand out: the highest possible
+ * CPU plus one. get_nprocs_conf() counts the CPUs instead, which is less
+ * when the ids have holes (possible = "0-3,8-11").
+ */
+static unsigned int cpus_possible(void)
+{
+	char buf[256];
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	int max = -EINVAL;
+	int n = get_nprocs_conf();
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			max = rt__cpu_list_max(buf);
+		fclose(f);
+	}
+	if (max + 1 > n)
+		n = max + 1;
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+int rt__runqs_init_ncpus(struct rt_runqs *qs, enum rt_queue_mode mode,
+			 unsigned int size, unsigned int ncpus)
 {
 	int ret;
 
-	if (size < 2 || (size & (size - 1)))
+	if (size < 2 || (size & (size - 1)) || !ncpus)
 		return -EINVAL;
 	ret = choose_mode(qs, mode);
 	if (ret)
 		return ret;
-	qs->ncpus = (unsigned int)get_nprocs_conf();
+	qs->ncpus = ncpus;
 	qs->size = size;
+	qs->spilled = false;
+	qs->spill = NULL;
 	qs->q = calloc(qs->ncpus, sizeof(*qs->q));
 	if (!qs->q)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < qs->ncpus; i++) {
 		qs->q[i] = ring_alloc(qs->mode, size);
-		if (!qs->q[i]) {
-			rt_runqs_destroy(qs);
-			return -ENOMEM;
-		}
+		if (!qs->q[i])
+			goto err_destroy;
+	}
+	if (qs->mode == RT_QUEUE_RSEQ) {
+		qs->spill = ring_alloc(RT_QUEUE_ATOMIC, size);
+		if (!qs->spill)
+			goto err_destroy;
 	}
 	return 0;
+err_destroy:
+	rt_runqs_destroy(qs);
+	return -ENOMEM;
+}
+
+int rt_runqs_init(struct rt_runqs *qs, enum rt_queue_mode mode,
+		  unsigned int size)
+{
+	return rt__runqs_init_ncpus(qs, mode, size, cpus_possible());
 }
 
 void rt_runqs_destroy(struct rt_runqs *qs)
@@ -119,7 +178,9 @@ void rt_runqs_destroy(struct rt_runqs *qs)
 	for (unsigned int i = 0; i < qs->ncpus; i++)
 		free(qs->q[i]);
 	free(qs->q);
+	free(qs->spill);
 	qs->q = NULL;
+	qs->spill = NULL;
 }
 
 
@@ -134,6 +195,7 @@ static unsigned int atomic_cpu(struct rt_runqs *qs)
 
 		runq_cpu_cache = cpu < 0 ? 0 : cpu;
 	}
+	/* any queue will do, so a CPU beyond ncpus just wraps */
 	return (unsigned int)runq_cpu_cache % qs->ncpus;
 }
 
@@ -157,13 +219,33 @@ int rt_runq_cpu(struct rt_runqs *qs)
 	return (int)atomic_cpu(qs);
 }
 
+/* A CPU id beyond ncpus: the shared spill queue (see runq.h). */
+static int spill_push(struct rt_runqs *qs, void *item)
+{
+	if (!__atomic_load_n(&qs->spilled, __ATOMIC_RELAXED))
+		__atomic_store_n(&qs->spilled, true, __ATOMIC_RELAXED);
+	return rt_atomic_ring_push(qs->spill, item);
+}
+
+static void *spill_pop(struct rt_runqs *qs)
+{
+	if (!rt__runq_spilled(qs))
+		return NULL;
+	return rt_atomic_ring_pop(qs->spill);
+}
+
 /* The retry loops behind the inline fast paths in runq.h. */
 static int rseq_push(struct rt_runqs *qs, void *item, struct rt_runq_stats *st)
 {
 	for (;;) {
 		uint32_t cpu = rt_rseq_cpu();
-		struct rt_rseq_ring *r = (struct rt_rseq_ring *)qs->q[cpu];
-		int ret = rt_rseq_push(r, cpu, item);
+		struct rt_rseq_ring *r;
+		int ret;
+
+		if (cpu >= qs->ncpus)
+			return spill_push(qs, item);
+		r = (struct rt_rseq_ring *)qs->q[cpu];
+		ret = rt_rseq_push(r, cpu, item);
 
 		if (__builtin_expect(ret == 0, 1))
 			return 0;
@@ -182,14 +264,18 @@ static void *rseq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
 {
 	for (;;) {
 		uint32_t cpu = rt_rseq_cpu();
-		struct rt_rseq_ring *r = (struct rt_rseq_ring *)qs->q[cpu];
+		struct rt_rseq_ring *r;
 		void *item;
-		int ret = rt_rseq_pop(r, cpu, &item);
+		int ret;
 
+		if (cpu >= qs->ncpus)
+			return spill_pop(qs);
+		r = (struct rt_rseq_ring *)qs->q[cpu];
+		ret = rt_rseq_pop(r, cpu, &item);
 		if (__builtin_expect(ret == 0, 1))
 			return item;
 		if (ret == 1)
-			return NULL;
+			return spill_pop(qs);
 		if (ret == -1) {
 			st->busy++;
 			wait_for_thief(r);
@@ -215,16 +301,31 @@ void *rt__runq_pop_slow(struct rt_runqs *qs, struct rt_runq_stats *st)
 	return rt_atomic_ring_pop((struct rt_atomic_ring *)qs->q[atomic_cpu(qs)]);
 }
 
+static unsigned int rseq_len(struct rt_runqs *qs, unsigned int cpu)
+{
+	struct rt_rseq_ring *r;
+	uint64_t tail, head;
+
+	if (cpu >= qs->ncpus)
+		return 0;
+	r = (struct rt_rseq_ring *)qs->q[cpu];
+	tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+	head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+	return tail > head ? (unsigned int)(tail - head) : 0;
+}
+
+/* In rseq mode the spill queue counts as part of every CPU's queue. */
 unsigned int rt_runq_len(struct rt_runqs *qs, unsigned int cpu)
 {
 	if (qs->mode == RT_QUEUE_RSEQ) {
-		struct rt_rseq_ring *r = (struct rt_rseq_ring *)qs->q[cpu];
-		uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
-		uint64_t head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+		unsigned int n = rseq_len(qs, cpu);
 
-		return tail > head ? (unsigned int)(tail - head) : 0;
+		if (rt__runq_spilled(qs))
+			n += (unsigned int)rt_atomic_ring_len(qs->spill);
+		return n;
 	}
-	return (unsigned int)rt_atomic_ring_len((struct rt_atomic_ring *)qs->q[cpu]);
+	return (unsigned int)rt_atomic_ring_len(
+		(struct rt_atomic_ring *)qs->q[cpu % qs->ncpus]);
 }
 
 static unsigned int rseq_steal(struct rt_rseq_ring *r, unsigned int cpu,
@@ -270,9 +371,13 @@ static unsigned int atomic_steal(struct rt_atomic_ring *r, void **out,
 unsigned int rt_runq_steal(struct rt_runqs *qs, unsigned int cpu,
 			   void **out, unsigned int max)
 {
-	if (cpu >= qs->ncpus || !max || !rt_runq_len(qs, cpu))
+	void *q;
+
+	if (cpu >= qs->ncpus || !max)
 		return 0;
+	q = qs->q[cpu];
+	/* not rt_runq_len: the spill queue is no reason to fence a CPU */
 	if (qs->mode == RT_QUEUE_RSEQ)
-		return rseq_steal((struct rt_rseq_ring *)qs->q[cpu], cpu, out, max);
-	return atomic_steal((struct rt_atomic_ring *)qs->q[cpu], out, max);
+		return rseq_len(qs, cpu) ? rseq_steal(q, cpu, out, max) : 0;
+	return rt_atomic_ring_len(q) ? atomic_steal(q, out, max) : 0;
 }

@@ -16,19 +16,31 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arch/x86_64/rseq.h"
 #include "rtasync.h"
 
 struct rt_runq;
+struct rt_atomic_ring;
 
+/*
+ * ncpus is the highest possible CPU id plus one, so the rseq cpu_id, which
+ * the kernel keeps below that, indexes q[]. Should a thread still see a
+ * cpu_id outside it (CPUs made possible after start-up), its pushes and
+ * pops go to the spill queue: an atomic MPMC ring any CPU may use. Once
+ * anything went there, spilled is set for good, and every queue's length
+ * and every empty pop include the spill queue, so nothing is stranded.
+ */
 struct rt_runqs {
 	enum rt_queue_mode mode;	/* RT_QUEUE_RSEQ or RT_QUEUE_ATOMIC */
 	unsigned int ncpus;		/* queues, indexed by CPU number */
 	unsigned int size;		/* slots per queue */
 	struct rt_runq **q;
 	const char *reason;		/* why this mode, for humans */
+	struct rt_atomic_ring *spill;	/* rseq mode: CPUs beyond ncpus */
+	bool spilled;			/* the spill queue was ever used */
 };
 
 /* Per-thread tallies the queue operations update; plain, not shared. */
@@ -46,6 +58,18 @@ int rt_runqs_init(struct rt_runqs *qs, enum rt_queue_mode mode,
 		  unsigned int size);
 void rt_runqs_destroy(struct rt_runqs *qs);
 
+/* As rt_runqs_init with ncpus queues, for tests of the spill path. */
+int rt__runqs_init_ncpus(struct rt_runqs *qs, enum rt_queue_mode mode,
+			 unsigned int size, unsigned int ncpus);
+/* The highest CPU in a kernel CPU list ("0-3,8"), or -EINVAL. */
+int rt__cpu_list_max(const char *list);
+
+static inline bool rt__runq_spilled(const struct rt_runqs *qs)
+{
+	return __builtin_expect(__atomic_load_n(&qs->spilled,
+						__ATOMIC_RELAXED), 0);
+}
+
 int rt__runq_push_slow(struct rt_runqs *qs, void *item,
 		       struct rt_runq_stats *st);
 void *rt__runq_pop_slow(struct rt_runqs *qs, struct rt_runq_stats *st);
@@ -59,9 +83,11 @@ static inline int rt_runq_push(struct rt_runqs *qs, void *item,
 {
 	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ, 1)) {
 		uint32_t cpu = rt_rseq_cpu();
-		int ret = rt_rseq_push((struct rt_rseq_ring *)qs->q[cpu], cpu,
-				       item);
+		int ret;
 
+		if (__builtin_expect(cpu >= qs->ncpus, 0))
+			return rt__runq_push_slow(qs, item, st);
+		ret = rt_rseq_push((struct rt_rseq_ring *)qs->q[cpu], cpu, item);
 		if (__builtin_expect(ret == 0, 1))
 			return 0;
 		if (ret == -2)
@@ -76,12 +102,14 @@ static inline void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
 	if (__builtin_expect(qs->mode == RT_QUEUE_RSEQ, 1)) {
 		uint32_t cpu = rt_rseq_cpu();
 		void *item;
-		int ret = rt_rseq_pop((struct rt_rseq_ring *)qs->q[cpu], cpu,
-				      &item);
+		int ret;
 
+		if (__builtin_expect(cpu >= qs->ncpus, 0))
+			return rt__runq_pop_slow(qs, st);
+		ret = rt_rseq_pop((struct rt_rseq_ring *)qs->q[cpu], cpu, &item);
 		if (__builtin_expect(ret == 0, 1))
 			return item;
-		if (ret == 1)
+		if (ret == 1 && !rt__runq_spilled(qs))
 			return NULL;
 		if (ret == -2)
 			st->aborts++;

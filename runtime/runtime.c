@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -27,6 +28,7 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->ring_entries = 256;
 	cfg->task_arena = 256;
 	cfg->spin_us = 50;
+	cfg->max_foreign_backlog = 65536;	/* ~26 MiB of 400-byte tasks */
 #ifndef RT_NO_COUNTERS
 	cfg->long_task_ms = 10;	/* the watchdog counts on the turn counter */
 #endif
@@ -49,8 +51,28 @@ static int config_check(const struct rt_config *cfg)
 	return 0;
 }
 
+_Atomic uint32_t rt__fork_gen;
+
+/*
+ * In the child of fork() only the forking thread exists: the workers of
+ * every inherited runtime are gone, so each entry point refuses it with
+ * -ECHILD. This thread is no worker either, whatever it was in the parent.
+ */
+static void forked_child(void)
+{
+	atomic_fetch_add_explicit(&rt__fork_gen, 1, memory_order_relaxed);
+	rt__self = NULL;
+	rt__running = NULL;
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forked_child);
+}
+
 int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct rt_config defaults;
 	struct rt_runtime *rt;
 	int ret;
@@ -69,6 +91,8 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
+	pthread_once(&once, watch_forks);
+	rt->fork_gen = atomic_load(&rt__fork_gen);
 	rt->cfg = *cfg;
 	rt->nworkers = cfg->workers;
 	ret = rt_runqs_init(&rt->runqs, cfg->queue_mode, cfg->queue_size);
@@ -118,6 +142,8 @@ int rt_runtime_drain(struct rt_runtime *rt)
 {
 	if (!rt)
 		return -EINVAL;
+	if (rt_inherited(rt))
+		return -ECHILD;
 	if (rt__self)
 		return -EDEADLK;	/* a worker cannot wait for itself */
 	atomic_fetch_add(&rt->drain_waiters, 1);
@@ -134,29 +160,79 @@ int rt_runtime_drain(struct rt_runtime *rt)
 	return 0;
 }
 
+/* rt_runtime.shut: shutdown runs once, whoever calls it and how often. */
+enum {
+	RT_SHUT_NONE = 0,
+	RT_SHUT_RUNNING,	/* one caller drains and joins the workers */
+	RT_SHUT_DONE,
+};
+
+/* Close, drain and stop: done by exactly one caller. */
+static void shutdown_once(struct rt_runtime *rt)
+{
+	atomic_store(&rt->closing, 1);
+	rt_runtime_drain(rt);	/* cannot fail: rt is set, we are no worker */
+	rt_workers_stop(rt);
+}
+
+/*
+ * The first caller moves NONE -> RUNNING and does the work; every other
+ * caller, on any thread and at any time, waits on the futex until DONE.
+ * Joining the workers twice (or closing their eventfds twice) is what
+ * two unguarded callers used to do.
+ */
 int rt_runtime_shutdown(struct rt_runtime *rt)
 {
-	int ret;
+	uint32_t state = RT_SHUT_NONE;
 
 	if (!rt)
 		return -EINVAL;
+	if (rt_inherited(rt))
+		return -ECHILD;
 	if (rt__self)
 		return -EDEADLK;
-	if (rt->shut)
+	if (atomic_compare_exchange_strong(&rt->shut, &state,
+					   RT_SHUT_RUNNING)) {
+		shutdown_once(rt);
+		atomic_store(&rt->shut, RT_SHUT_DONE);
+		rt_futex_wake_all(&rt->shut);
 		return 0;
-	atomic_store(&rt->closing, 1);
-	ret = rt_runtime_drain(rt);
-	if (ret)
-		return ret;
-	rt_workers_stop(rt);
-	rt->shut = true;
+	}
+	while (state != RT_SHUT_DONE) {
+		rt_futex_wait(&rt->shut, state, 0);
+		state = atomic_load(&rt->shut);
+	}
 	return 0;
+}
+
+/*
+ * rt_runtime_free() in the child of a fork: free what is plainly this
+ * process's copy (the runtime, its worker array, queues and trace area)
+ * and close its copies of the descriptors. Leak what the parent's threads
+ * may have been changing at the fork (task blocks, caches, the depot,
+ * the overflow list, timer heaps; their locks may be held forever) and
+ * the io_uring mappings.
+ */
+static void free_inherited(struct rt_runtime *rt)
+{
+	for (unsigned int i = 0; rt->workers && i < rt->nworkers; i++) {
+		close(rt->workers[i].efd);
+		close(rt->workers[i].ring_fd);
+	}
+	free(rt->workers);
+	rt_trace_destroy(&rt->trace);
+	rt_runqs_destroy(&rt->runqs);
+	free(rt);
 }
 
 void rt_runtime_free(struct rt_runtime *rt)
 {
 	if (!rt || rt__self)
 		return;
+	if (rt_inherited(rt)) {
+		free_inherited(rt);
+		return;
+	}
 	rt_runtime_shutdown(rt);
 	rt_workers_free(rt);
 	rt_trace_destroy(&rt->trace);
@@ -226,6 +302,8 @@ int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 
 	if (!rt || !out)
 		return -EINVAL;
+	if (rt_inherited(rt))
+		return -ECHILD;
 	memset(out, 0, sizeof(*out));
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		struct rt_worker *w = &rt->workers[i];

@@ -7,6 +7,7 @@
  * referenced by the runtime while it runs (one ref) and by each handle the
  * user holds (one ref); the last unref frees it.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,14 +81,92 @@ static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
 {
 	if (!rt || !fn || !frame || frame_size < sizeof(struct rt_frame))
 		return -EINVAL;
+	if (rt_inherited(rt))
+		return -ECHILD;
 	if (atomic_load_explicit(&rt->closing, memory_order_acquire))
 		return -ESHUTDOWN;
 	return 0;
 }
 
-int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
-		  const struct rt_frame *frame, size_t frame_size,
-		  struct rt_task **handle)
+/*
+ * Backpressure on foreign spawners: a plain thread that spawns faster than
+ * the workers start tasks would otherwise queue without bound (a worker's
+ * own spawns are not counted: a task that spawns is itself being run).
+ * rt->backlog counts foreign spawns not started yet; a spawner that finds
+ * it at max_foreign_backlog waits on it as a futex, and the worker that
+ * brings it down to half the limit wakes the waiters (half, so that a
+ * waiting spawner is woken once per batch, not once per task).
+ *
+ * Dekker pair: the spawner adds itself to backlog_waiters, then the futex
+ * compares backlog; a worker lowers backlog, then reads backlog_waiters.
+ * Both seq_cst: either the worker sees the waiter and wakes it, or the
+ * futex sees the new count and does not sleep.
+ */
+static int backlog_admit(struct rt_runtime *rt, bool wait)
+{
+	uint32_t limit = rt->cfg.max_foreign_backlog;
+	uint32_t n;
+
+	if (!limit) {
+		atomic_fetch_add(&rt->backlog, 1);
+		return 0;
+	}
+	n = atomic_load(&rt->backlog);
+	for (;;) {
+		if (n < limit) {
+			if (atomic_compare_exchange_weak(&rt->backlog, &n, n + 1))
+				return 0;
+			continue;
+		}
+		if (!wait)
+			return -EAGAIN;
+		atomic_fetch_add(&rt->backlog_waiters, 1);
+		rt_futex_wait(&rt->backlog, n, 0);
+		atomic_fetch_sub(&rt->backlog_waiters, 1);
+		n = atomic_load(&rt->backlog);
+	}
+}
+
+static void backlog_leave(struct rt_runtime *rt)
+{
+	uint32_t n = atomic_fetch_sub(&rt->backlog, 1) - 1;
+
+	if (n == rt->cfg.max_foreign_backlog / 2 &&
+	    atomic_load(&rt->backlog_waiters))
+		rt_futex_wake_all(&rt->backlog);
+}
+
+/* A task for the caller: from its worker's cache, or admitted and new. */
+static struct rt_task *spawn_block(struct rt_runtime *rt,
+				   struct rt_worker *self, bool wait, int *err)
+{
+	struct rt_task *t;
+
+	if (!self) {
+		*err = backlog_admit(rt, wait);
+		if (*err)
+			return NULL;
+		/* shutdown may have begun while we waited */
+		if (atomic_load_explicit(&rt->closing, memory_order_acquire)) {
+			*err = -ESHUTDOWN;
+			goto err_leave;
+		}
+	}
+	t = rt_task_block_get(rt, self);
+	if (t) {
+		t->backlogged = !self;
+		return t;
+	}
+	*err = -ENOMEM;
+err_leave:
+	if (!self)
+		backlog_leave(rt);
+	return NULL;
+}
+
+static int spawn(struct rt_runtime *rt, rt_async_fn fn,
+		 const struct rt_frame *frame, size_t frame_size,
+		 struct rt_task **handle, bool wait)
 {
 	struct rt_worker *self = rt__self;
 	struct rt_task *t;
@@ -98,12 +177,15 @@ int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 		return ret;
 	if (self && self->rt != rt)
 		self = NULL;	/* a task of another runtime spawns here */
-	t = rt_task_block_get(rt, self);
+	t = spawn_block(rt, self, wait, &ret);
 	if (!t)
-		goto err_nomem;
+		goto err;
 	if (task_init(t, rt, fn, frame, frame_size, handle != NULL)) {
+		if (t->backlogged)
+			backlog_leave(rt);
 		task_free(self, t);
-		goto err_nomem;
+		ret = -ENOMEM;
+		goto err;
 	}
 	if (handle)
 		*handle = t;
@@ -118,9 +200,50 @@ int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
 		rt_task_make_runnable(NULL, t);
 	}
 	return 0;
-err_nomem:
-	RT_PROBE1(spawn_failed, -ENOMEM);
-	return -ENOMEM;
+err:
+	if (ret == -ENOMEM)
+		RT_PROBE1(spawn_failed, -ENOMEM);
+	return ret;
+}
+
+/*
+ * Set while this thread is inside a spawn. A signal handler that spawns
+ * on a thread it interrupted there would corrupt the block cache or
+ * deadlock in malloc; it gets -EDEADLK instead. (A handler interrupting
+ * malloc elsewhere cannot be detected: spawn is not async-signal-safe.)
+ */
+static __thread volatile sig_atomic_t spawning
+	__attribute__((tls_model("initial-exec")));
+
+static int spawn_guarded(struct rt_runtime *rt, rt_async_fn fn,
+			 const struct rt_frame *frame, size_t frame_size,
+			 struct rt_task **handle, bool wait)
+{
+	int ret;
+
+	if (spawning)
+		return -EDEADLK;
+	spawning = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);	/* compiler-only */
+	ret = spawn(rt, fn, frame, frame_size, handle, wait);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	spawning = 0;
+	return ret;
+}
+
+/* A worker (of another runtime) never blocks on this one's backlog. */
+int rt_task_spawn(struct rt_runtime *rt, rt_async_fn fn,
+		  const struct rt_frame *frame, size_t frame_size,
+		  struct rt_task **handle)
+{
+	return spawn_guarded(rt, fn, frame, frame_size, handle, !rt__self);
+}
+
+int rt_task_try_spawn(struct rt_runtime *rt, rt_async_fn fn,
+		      const struct rt_frame *frame, size_t frame_size,
+		      struct rt_task **handle)
+{
+	return spawn_guarded(rt, fn, frame, frame_size, handle, false);
 }
 
 /*
@@ -179,6 +302,7 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 		if (atomic_fetch_and(&waiter->flags, ~RT_TF_JOIN_WAIT) &
 		    RT_TF_JOIN_WAIT) {
 			waiter->h.ret = r;
+			waiter->action = RT_ACT_NONE;	/* join consumed */
 			rt_task_make_runnable(w, waiter);
 		}
 		rt_task_unref(w, waiter);	/* the waiter slot's reference */
@@ -214,9 +338,38 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
 	/* cancelled already, or other finished while we were unwinding */
 	if (atomic_fetch_and(&t->flags, ~RT_TF_JOIN_WAIT) & RT_TF_JOIN_WAIT) {
 		t->h.ret = old & RT_TF_CANCEL ? -ECANCELED : other->result;
+		if (!(old & RT_TF_CANCEL))
+			t->action = RT_ACT_NONE;	/* join consumed */
 		rt_worker_push_local(w, t);
 	}
 	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+/*
+ * A join that a cancel ended is given back, so the target stays joinable.
+ *
+ * Invariant: a task suspended in a join is woken exactly once, by whoever
+ * clears its RT_TF_JOIN_WAIT. A waker that delivers the target's result
+ * (task_complete, or rt_task_commit_join finding the target done) resets
+ * t->action; a cancel leaves RT_ACT_JOIN there. So t resumes with
+ * RT_ACT_JOIN only when the target's result was not delivered to it, and
+ * then, on its own worker, after rt_task_commit_join has returned: the
+ * slot holds t (installed, the target still running), RT_WAITER_DONE
+ * (the target completed; its completion drops the slot's reference) or
+ * NULL (never installed). Only t may move the slot from t back to NULL,
+ * and the completion's exchange and this CAS cannot both take it, so the
+ * slot's reference is dropped exactly once. RT_TF_JOINED is cleared only
+ * after the slot no longer names t, so a new joiner either installs
+ * itself in an empty slot or finds the target done. The target is alive:
+ * t's frames hold its handle and have not resumed yet.
+ */
+static void join_give_back(struct rt_worker *w, struct rt_task *t)
+{
+	struct rt_task *other = t->join_target, *mine = t;
+
+	if (atomic_compare_exchange_strong(&other->waiter, &mine, NULL))
+		rt_task_unref(w, t);	/* the slot's; the runtime's remains */
+	atomic_fetch_and(&other->flags, ~RT_TF_JOINED);
 }
 
 /* Carry out what the suspended task asked for, now that it has unwound. */
@@ -304,6 +457,8 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 	atomic_store_explicit(&t->worker, rt_worker_id(w), memory_order_relaxed);
 	if (!t->started) {
 		t->started = 1;
+		if (t->backlogged)
+			backlog_leave(w->rt);
 		if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
 		    RT_TF_CANCEL) {
 			rt_frame_pop(t, t->h.top);
@@ -312,6 +467,8 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 			return;
 		}
 	}
+	if (unlikely(t->action == RT_ACT_JOIN))
+		join_give_back(w, t);	/* woken by a cancel, see there */
 	t->h.stack_limit = w->stack_limit;
 	/* also what the eBPF observer and the watchdog read */
 	__atomic_store_n(&rt__running, t, __ATOMIC_RELAXED);
@@ -335,6 +492,8 @@ int rt_task_join(struct rt_task *t, int64_t *result)
 {
 	if (!t)
 		return -EINVAL;
+	if (rt_inherited(t->rt))
+		return -ECHILD;
 	if (rt__self)
 		return -EDEADLK;	/* would block a worker: use RT_JOIN */
 	if (atomic_fetch_or(&t->flags, RT_TF_JOINED | RT_TF_FOREIGN) &
@@ -378,14 +537,22 @@ struct rt_task *rt_task_current(void)
  * without running, a task waiting in a join is woken at once (see
  * rt_task_commit_join), and a sleeping task is woken by the worker whose
  * heap holds it (the only thread that may touch that heap).
+ *
+ * It is async-signal-safe, because handlers use it: it takes no lock and
+ * allocates nothing, and it always acts as a foreign thread would (an
+ * inbox push, a CAS, and an eventfd write as the doorbell), even on a
+ * worker. The worker's own paths (its run queue's overflow mutex, the
+ * MSG_RING it submits on its ring) are not reentrant, and a handler may
+ * have interrupted them.
  */
 int rt_task_cancel(struct rt_task *t)
 {
-	struct rt_worker *self, *w;
+	struct rt_worker *w;
 
 	if (!t)
 		return -EINVAL;
-	self = rt__self && rt__self->rt == t->rt ? rt__self : NULL;
+	if (rt_inherited(t->rt))
+		return -ECHILD;
 	if (atomic_load_explicit(&t->done, memory_order_acquire))
 		return -EALREADY;
 	if (atomic_fetch_or_explicit(&t->flags, RT_TF_CANCEL,
@@ -393,10 +560,10 @@ int rt_task_cancel(struct rt_task *t)
 		return 0;
 	if (atomic_fetch_and(&t->flags, ~RT_TF_JOIN_WAIT) & RT_TF_JOIN_WAIT) {
 		t->h.ret = -ECANCELED;
-		rt_task_make_runnable(self, t);
+		rt_task_make_runnable(NULL, t);
 		return 0;
 	}
-	/* Pairs with commit_sleep(): it publishes timer_owner, then reads
+	/* Pairs with rt_sleep_commit(): it publishes timer_owner, then reads
 	 * the flag; we set the flag, then read timer_owner. */
 	w = rt_worker_by_id(t->rt, atomic_load_explicit(&t->timer_owner,
 						       memory_order_seq_cst));
@@ -405,7 +572,7 @@ int rt_task_cancel(struct rt_task *t)
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 	rt_inbox_push_cancel(&w->cancels, t);
 	rt_fence_fast();
-	rt_worker_wake(self, w);
+	rt_worker_wake(NULL, w);
 	return 0;
 }
 
@@ -445,13 +612,17 @@ int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
 	return RT_PENDING;
 }
 
+/* A deadline past the end of the clock saturates: sleep until cancelled. */
 int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
 {
 	int64_t ret = op_check(t);
+	uint64_t deadline;
 
 	if (ret)
 		return ret;
-	return rt_op_sleep_until(t, rt_now_ns() + ns);
+	if (__builtin_add_overflow(rt_now_ns(), ns, &deadline))
+		deadline = UINT64_MAX;
+	return rt_op_sleep_until(t, deadline);
 }
 
 int64_t rt_op_join(struct rt_task *t, struct rt_task *other)

@@ -2,7 +2,9 @@
 /*
  * A worker's sleeping tasks: a binary min-heap on deadline. The worker
  * keeps deadlines in user space and hands the kernel one timeout only, the
- * earliest, as the bound of its io_uring wait.
+ * earliest, as the bound of its io_uring wait. A deadline of UINT64_MAX
+ * (a saturated sleep) never expires, and the wait it bounds has no
+ * timeout: rt_timer_next() returns UINT64_MAX, "none", for it as well.
  */
 #ifndef RT_TIMER_H
 #define RT_TIMER_H

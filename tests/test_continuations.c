@@ -27,7 +27,7 @@ struct add_frame {
 	int64_t a, b;
 };
 
-static int64_t add(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t add(struct rt_task *t, struct rt_frame *base)
 {
 	struct add_frame *f = RT_FRAME(base, struct add_frame);
 
@@ -42,7 +42,7 @@ struct sum_frame {
 	char *top_after;
 };
 
-static int64_t sum_loop(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t sum_loop(struct rt_task *t, struct rt_frame *base)
 {
 	struct sum_frame *f = RT_FRAME(base, struct sum_frame);
 	int64_t r;
@@ -78,7 +78,7 @@ struct deep_frame {
 	bool suspend;
 };
 
-static int64_t deep(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t deep(struct rt_task *t, struct rt_frame *base)
 {
 	struct deep_frame *f = RT_FRAME(base, struct deep_frame);
 	int64_t r;
@@ -130,7 +130,7 @@ struct chain_frame {
 	bool suspend;
 };
 
-static int64_t chain(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t chain(struct rt_task *t, struct rt_frame *base)
 {
 	struct chain_frame *f = RT_FRAME(base, struct chain_frame);
 	int64_t r;
@@ -194,7 +194,7 @@ struct big_frame {
 	uint32_t fill[1000];
 };
 
-static int64_t big(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t big(struct rt_task *t, struct rt_frame *base)
 {
 	struct big_frame *f = RT_FRAME(base, struct big_frame);
 	int64_t r = 0;
@@ -218,7 +218,7 @@ struct big_root {
 	int64_t a;
 };
 
-static int64_t big_twice(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t big_twice(struct rt_task *t, struct rt_frame *base)
 {
 	struct big_root *f = RT_FRAME(base, struct big_root);
 	int64_t b;
@@ -243,7 +243,7 @@ struct sw_frame {
 	int64_t acc;
 };
 
-static int64_t in_switch(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t in_switch(struct rt_task *t, struct rt_frame *base)
 {
 	struct sw_frame *f = RT_FRAME(base, struct sw_frame);
 	int64_t r;

@@ -40,7 +40,7 @@ struct blocker_frame {
 	struct rt_frame frame;
 };
 
-static int64_t blocker(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t blocker(struct rt_task *t, struct rt_frame *base)
 {
 	RT_BEGIN(t, base);
 	atomic_store(&s.blocker_on, self_id());
@@ -55,7 +55,7 @@ struct work_frame {
 	uint64_t sleep_ns, t0;
 };
 
-static int64_t work(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t work(struct rt_task *t, struct rt_frame *base)
 {
 	struct work_frame *f = RT_FRAME(base, struct work_frame);
 	int64_t r = 0;
@@ -79,7 +79,7 @@ struct joiner_frame {
 	struct rt_task *other;
 };
 
-static int64_t joiner(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t joiner(struct rt_task *t, struct rt_frame *base)
 {
 	struct joiner_frame *f = RT_FRAME(base, struct joiner_frame);
 	int64_t r;
@@ -107,7 +107,7 @@ static void hog_until_done(void)
 		__builtin_ia32_pause();
 }
 
-static int64_t hog(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t hog(struct rt_task *t, struct rt_frame *base)
 {
 	struct hog_frame *f = RT_FRAME(base, struct hog_frame);
 	struct rt_runtime *rt = rt_task_runtime(t);

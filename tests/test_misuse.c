@@ -27,7 +27,7 @@ struct value_frame {
 	int64_t v;
 };
 
-static int64_t value(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t value(struct rt_task *t, struct rt_frame *base)
 {
 	return RT_FRAME(base, struct value_frame)->v;
 }
@@ -134,7 +134,7 @@ struct inside_frame {
 	struct inside_results *res;
 };
 
-static int64_t inside(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t inside(struct rt_task *t, struct rt_frame *base)
 {
 	struct inside_frame *f = RT_FRAME(base, struct inside_frame);
 	struct rt_runtime *own = rt_task_runtime(t);

@@ -26,7 +26,7 @@ struct tree_frame {
 
 /* Each node yields, spawns FANOUT children, joins them, returns the
  * size of its subtree. */
-static int64_t tree(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t tree(struct rt_task *t, struct rt_frame *base)
 {
 	struct tree_frame *f = RT_FRAME(base, struct tree_frame);
 	int64_t r;
@@ -104,7 +104,7 @@ static void spin_ns(uint64_t ns)
 		;
 }
 
-static int64_t busy(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t busy(struct rt_task *t, struct rt_frame *base)
 {
 	struct busy_frame *f = RT_FRAME(base, struct busy_frame);
 
@@ -120,7 +120,7 @@ struct feeder_frame {
 	bool hog;	/* keep the worker after spawning */
 };
 
-static int64_t feeder(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t feeder(struct rt_task *t, struct rt_frame *base)
 {
 	struct feeder_frame *f = RT_FRAME(base, struct feeder_frame);
 	int ret;

@@ -115,7 +115,7 @@ struct known_frame {
 	int i;
 };
 
-static int64_t known(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t known(struct rt_task *t, struct rt_frame *base)
 {
 	struct known_frame *f = RT_FRAME(base, struct known_frame);
 
@@ -206,7 +206,7 @@ struct yielder_frame {
 	int n, i;
 };
 
-static int64_t yielder(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t yielder(struct rt_task *t, struct rt_frame *base)
 {
 	struct yielder_frame *f = RT_FRAME(base, struct yielder_frame);
 

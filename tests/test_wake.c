@@ -19,7 +19,7 @@ struct leaf_frame {
 	struct rt_frame frame;
 };
 
-static int64_t leaf(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t leaf(struct rt_task *t, struct rt_frame *base)
 {
 	RT_BEGIN(t, base);
 	atomic_fetch_add(&leaves_ran, 1);
@@ -37,7 +37,7 @@ struct tree_frame {
 	int64_t sum;
 };
 
-static int64_t tree(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t tree(struct rt_task *t, struct rt_frame *base)
 {
 	struct tree_frame *f = RT_FRAME(base, struct tree_frame);
 	int64_t r;

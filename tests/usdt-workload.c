@@ -12,7 +12,7 @@ struct nap_frame {
 	struct rt_frame frame;
 };
 
-static int64_t nap(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t nap(struct rt_task *t, struct rt_frame *base)
 {
 	RT_BEGIN(t, base);
 	RT_SLEEP(2000000);

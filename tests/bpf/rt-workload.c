@@ -90,7 +90,7 @@ struct sites_frame {
 	int i;
 };
 
-static int64_t sites_task(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t sites_task(struct rt_task *t, struct rt_frame *base)
 {
 	struct sites_frame *f = RT_FRAME(base, struct sites_frame);
 
@@ -138,7 +138,7 @@ struct deep_frame {
 	int64_t r;
 };
 
-static int64_t deep_c(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t deep_c(struct rt_task *t, struct rt_frame *base)
 {
 	RT_BEGIN(t, base);
 	atomic_fetch_add(&parked, 1);
@@ -147,7 +147,7 @@ static int64_t deep_c(struct rt_task *t, struct rt_frame *base)
 	return 3;
 }
 
-static int64_t deep_b(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t deep_b(struct rt_task *t, struct rt_frame *base)
 {
 	struct deep_frame *f = RT_FRAME(base, struct deep_frame);
 
@@ -156,7 +156,7 @@ static int64_t deep_b(struct rt_task *t, struct rt_frame *base)
 	return f->r + 1;
 }
 
-static int64_t deep_a(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t deep_a(struct rt_task *t, struct rt_frame *base)
 {
 	struct deep_frame *f = RT_FRAME(base, struct deep_frame);
 
@@ -165,7 +165,7 @@ static int64_t deep_a(struct rt_task *t, struct rt_frame *base)
 	return f->r + 1;
 }
 
-static int64_t shallow(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t shallow(struct rt_task *t, struct rt_frame *base)
 {
 	RT_BEGIN(t, base);
 	atomic_fetch_add(&parked, 1);
@@ -181,7 +181,7 @@ struct chain_frame {
 	char pad[24];	/* 48-byte frames: the chain leaves the inline arena */
 };
 
-static int64_t chain_rec(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t chain_rec(struct rt_task *t, struct rt_frame *base)
 {
 	struct chain_frame *f = RT_FRAME(base, struct chain_frame);
 
@@ -196,7 +196,7 @@ static int64_t chain_rec(struct rt_task *t, struct rt_frame *base)
 	return 0;
 }
 
-static int64_t chain_root(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t chain_root(struct rt_task *t, struct rt_frame *base)
 {
 	struct chain_frame *f = RT_FRAME(base, struct chain_frame);
 
@@ -238,7 +238,7 @@ struct block_frame {
 	uint64_t blocked_ns;
 };
 
-static int64_t blocker(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t blocker(struct rt_task *t, struct rt_frame *base)
 {
 	struct block_frame *f = RT_FRAME(base, struct block_frame);
 	uint64_t t0;
@@ -308,7 +308,7 @@ struct steps_frame {
 	int n, i;
 };
 
-static int64_t stepper(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t stepper(struct rt_task *t, struct rt_frame *base)
 {
 	struct steps_frame *f = RT_FRAME(base, struct steps_frame);
 
@@ -355,7 +355,7 @@ struct sleeps_frame {
 	uint64_t ns;
 };
 
-static int64_t sleeper(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t sleeper(struct rt_task *t, struct rt_frame *base)
 {
 	struct sleeps_frame *f = RT_FRAME(base, struct sleeps_frame);
 
