@@ -656,6 +656,7 @@ void bench_run_topics(struct bench_report *rep, const char *const *names,
 	for (size_t i = 0; i < n; i++) {
 		const struct bench_topic *t = topic_find(names[i]);
 		uint64_t t0 = bench_now_ns();
+		unsigned int timeout_s = bench_opts.timeout_s;
 		char why[128];
 
 		if (!t) {
@@ -663,13 +664,15 @@ void bench_run_topics(struct bench_report *rep, const char *const *names,
 			continue;
 		}
 		bench_log("%s: %s", t->name, t->help);
+		if (t->timeout_s > timeout_s)	/* a topic that needs longer */
+			timeout_s = t->timeout_s;
 		if (!bench_opts.fork) {
 			emit_report = rep;
 			t->run();
 			emit_report = NULL;
 		} else if (run_forked(topic_child, (void *)t,
 				      sizeof(struct bench_result), topic_row,
-				      rep, bench_opts.timeout_s, why,
+				      rep, timeout_s, why,
 				      sizeof(why))) {
 			bench_log("%s: %s", t->name, why);
 			add_failure(rep, "%s: %s", t->name, why);
@@ -727,6 +730,75 @@ int bench_in_child(void (*fn)(void *arg, void *out), void *arg,
 }
 
 /* ---- helpers --------------------------------------------------------------- */
+
+double bench_json_num(const char *s, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	if (!s)
+		return NAN;
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(s, pat);
+	return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+int bench_run_capture(char *const argv[], char *out, size_t len,
+		      unsigned int timeout_s)
+{
+	uint64_t deadline = bench_now_ns() + (uint64_t)timeout_s * 1000000000u;
+	size_t have = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe(fds))
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], argv);
+		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	for (;;) {
+		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+		uint64_t now = bench_now_ns();
+		ssize_t n;
+
+		if (now >= deadline) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) <= 0)
+			continue;
+		n = read(fds[0], out + have, len - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		if (have == len - 1) {
+			kill(pid, SIGKILL);	/* or it blocks on a full pipe */
+			break;
+		}
+	}
+	out[have] = 0;
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status))
+		return -EINTR;
+	return WEXITSTATUS(status);
+}
 
 uint64_t bench_rss_bytes(void)
 {
