@@ -349,33 +349,48 @@ static const char *fmt_target(char *buf, size_t len,
 	return buf;
 }
 
+/* "median min spread" cells of a value: spread = (max - min) / median. */
+static const char *fmt_stat(char *buf, size_t len, const struct bench_stat *s)
+{
+	char med[24], min[24], spread[16] = "-";
+
+	if (!s->n) {
+		snprintf(buf, len, "%10s %8s %5s", "n/a", "", "");
+		return buf;
+	}
+	if (s->n > 1 && s->median > 0)
+		snprintf(spread, sizeof(spread), "%.0f%%",
+			 100.0 * (s->max - s->min) / s->median);
+	snprintf(buf, len, "%10s %8s %5s", fmt_num(med, sizeof(med), s->median),
+		 s->n > 1 ? fmt_num(min, sizeof(min), s->min) : "-", spread);
+	return buf;
+}
+
 void bench_report_print(const struct bench_report *rep)
 {
-	char line[512], v1[24], v2[24], ra[24], tg[64];
+	char line[512], v1[48], v2[48], ra[24], tg[64];
 	unsigned int notes = 0;
 
 	bench_machine_line(&rep->machine, line, sizeof(line));
 	printf("\nlibrtasync benchmark report\n");
 	printf("machine: %s\n", line);
 	printf("command: %s\n", rep->command);
-	printf("%u runs per value after a warm-up, median shown; ratio > 1: "
-	       "librtasync is that many times cheaper/faster\n\n",
-	       bench_opts.reps);
-	printf("%-7s %-40s %-10s %10s  %-38s %10s %8s  %s\n", "topic",
-	       "librtasync", "metric", "value", "peer", "value", "ratio",
-	       "target");
+	printf("%u runs per value after a warm-up: median, min and spread "
+	       "((max-min)/median); ratio > 1: librtasync is that many times "
+	       "cheaper/faster, on the medians\n\n", bench_opts.reps);
+	printf("%-7s %-40s %-10s %10s %8s %5s  %-38s %10s %8s %5s %8s  %s\n",
+	       "topic", "librtasync", "metric", "median", "min", "sprd",
+	       "peer", "median", "min", "sprd", "ratio", "target");
 	for (size_t i = 0; i < rep->nrows; i++) {
 		const struct bench_result *r = &rep->rows[i];
 		char mark[8] = "";
 
 		if (r->note[0])
 			snprintf(mark, sizeof(mark), " [%u]", ++notes);
-		printf("%-7s %-40s %-10s %10s  %-38s %10s %8s  %s%s\n",
+		printf("%-7s %-40s %-10s %s  %-38s %s %8s  %s%s\n",
 		       r->topic, r->name, r->metric,
-		       r->rt.n ? fmt_num(v1, sizeof(v1), r->rt.median) : "n/a",
-		       r->peer,
-		       r->other.n ? fmt_num(v2, sizeof(v2), r->other.median)
-				  : "n/a",
+		       fmt_stat(v1, sizeof(v1), &r->rt), r->peer,
+		       fmt_stat(v2, sizeof(v2), &r->other),
 		       fmt_ratio(ra, sizeof(ra), bench_ratio(r)),
 		       fmt_target(tg, sizeof(tg), r), mark);
 	}
