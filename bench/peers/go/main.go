@@ -242,12 +242,17 @@ func memory() {
 
 // ---- reporting ---------------------------------------------------------------
 
-// One warm-up, then *reps samples.
-func measure(sample func() float64) []float64 {
-	sample()
+// A quarter-size warm-up (as librtasync's side does), then *reps samples;
+// sample(n) runs n batches (or yields).
+func measure(n int, sample func(int) float64) []float64 {
+	if n/4 > 0 {
+		sample(n / 4)
+	} else {
+		sample(1)
+	}
 	v := make([]float64, *reps)
 	for i := range v {
-		v[i] = sample()
+		v[i] = sample(n)
 	}
 	return v
 }
@@ -263,10 +268,14 @@ func printLine(name string, tasks, mids int, v []float64) {
 	if n%2 == 0 {
 		median = (v[n/2-1] + v[n/2]) / 2
 	}
+	metric := "ns/task"
+	if name == "yield" {
+		metric = "ns/yield"
+	}
 	fmt.Printf("{\"peer\": \"go\", \"runtime\": \"GOMAXPROCS=%d\", \"workers\": %d, "+
-		"\"shape\": \"%s\", \"metric\": \"ns/task\", \"tasks\": %d, \"mids\": %d, "+
+		"\"shape\": \"%s\", \"metric\": \"%s\", \"tasks\": %d, \"mids\": %d, "+
 		"\"reps\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"samples\": [%s]}\n",
-		*procs, *procs, name, tasks, mids, n, median, v[0], v[n-1], strings.Join(s, ", "))
+		*procs, *procs, name, metric, tasks, mids, n, median, v[0], v[n-1], strings.Join(s, ", "))
 }
 
 func runShape(name string) bool {
@@ -276,7 +285,7 @@ func runShape(name string) bool {
 	}
 	if name == "yield" {
 		n := scaled(yields, 1000)
-		printLine(name, n, 0, measure(func() float64 { return yieldSample(n) }))
+		printLine(name, n, 0, measure(n, yieldSample))
 		return true
 	}
 	for _, s := range shapes {
@@ -288,7 +297,7 @@ func runShape(name string) bool {
 		if s.mids > 0 {
 			tasks = s.mids*b*batch + s.mids
 		}
-		printLine(name, tasks, s.mids, measure(func() float64 { return fanoutSample(s.mids, b) }))
+		printLine(name, tasks, s.mids, measure(b, func(k int) float64 { return fanoutSample(s.mids, k) }))
 		return true
 	}
 	return false

@@ -285,23 +285,25 @@ fn memory(o: &Opts) {
 
 // ---- reporting ------------------------------------------------------------
 
-// One warm-up, then o.reps samples.
-fn measure(o: &Opts, mut sample: impl FnMut() -> f64) -> Vec<f64> {
-    sample();
-    (0..o.reps).map(|_| sample()).collect()
+// A quarter-size warm-up (as librtasync's side does), then o.reps
+// samples; sample(n) runs n batches (or yields).
+fn measure(o: &Opts, n: u64, mut sample: impl FnMut(u64) -> f64) -> Vec<f64> {
+    sample((n / 4).max(1));
+    (0..o.reps).map(|_| sample(n)).collect()
 }
 
 fn print_line(o: &Opts, shape: &str, tasks: u64, mids: u64, mut v: Vec<f64>) {
     let samples: Vec<String> = v.iter().map(|x| format!("{:.3}", x)).collect();
+    let metric = if shape == "yield" { "ns/yield" } else { "ns/task" };
 
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
     let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
     println!(
         "{{\"peer\": \"tokio\", \"runtime\": \"{}\", \"workers\": {}, \"shape\": \"{}\", \
-         \"metric\": \"ns/task\", \"tasks\": {}, \"mids\": {}, \"reps\": {}, \"median\": {:.3}, \
+         \"metric\": \"{}\", \"tasks\": {}, \"mids\": {}, \"reps\": {}, \"median\": {:.3}, \
          \"min\": {:.3}, \"max\": {:.3}, \"samples\": [{}]}}",
-        flavor(o), o.workers, shape, tasks, mids, n, median, v[0], v[n - 1],
+        flavor(o), o.workers, shape, metric, tasks, mids, n, median, v[0], v[n - 1],
         samples.join(", ")
     );
 }
@@ -313,12 +315,12 @@ fn run_shape(o: &Opts, name: &str) {
     let rt = runtime(o, false);
     if name == "yield" {
         let n = scaled(YIELDS, o.scale, 1000);
-        let v = measure(o, || yield_sample(&rt, n));
+        let v = measure(o, n, |k| yield_sample(&rt, k));
         return print_line(o, name, n, 0, v);
     }
     let s = SHAPES.iter().find(|s| s.name == name).unwrap_or_else(|| usage());
     let batches = scaled(s.batches, o.scale, 1);
-    let v = measure(o, || fanout_sample(&rt, s.mids, batches));
+    let v = measure(o, batches, |k| fanout_sample(&rt, s.mids, k));
     print_line(o, name, s.mids.max(1) * batches * BATCH + s.mids, s.mids, v);
 }
 
