@@ -77,7 +77,7 @@ build_go() {
 	# GOPROXY=off: the program imports the standard library only, so
 	# anything that would reach the network is an error.
 	if ! (cd "$src/go" && GOPATH=$dir/path GOCACHE=$dir/cache \
-	      GOPROXY=off GOFLAGS= GO111MODULE=on GOWORK=off \
+	      GOPROXY=off GOFLAGS='' GO111MODULE=on GOWORK=off \
 	      /usr/bin/go build -trimpath -o "$out/rtasync-peer-go" . \
 	      >"$dir/build.log" 2>&1); then
 		skip go "go build failed, see $dir/build.log"
