@@ -29,6 +29,10 @@ skip() {
 	echo "peers: $1 not built: $2" >&2
 }
 
+update() {
+	cmp -s "$1" "$2" || cp "$1" "$2"
+}
+
 # Debian's toolchain by absolute path: a rustup cargo, or another Go,
 # earlier in PATH must not be what gets measured.
 build_tokio() {
@@ -42,10 +46,11 @@ build_tokio() {
 		skip tokio "Tokio's source is not in $reg (apt-get install librust-tokio-dev)"
 		return
 	fi
-	# A copy of the sources, so Cargo.lock lands here, not in the tree.
+	# A copy of the sources, so Cargo.lock lands here, not in the tree;
+	# copied only when changed, or cargo would rebuild on every run.
 	mkdir -p "$dir/src" "$dir/cargo-home"
-	cp "$src/tokio/Cargo.toml" "$dir/Cargo.toml"
-	cp "$src/tokio/src/main.rs" "$dir/src/main.rs"
+	update "$src/tokio/Cargo.toml" "$dir/Cargo.toml"
+	update "$src/tokio/src/main.rs" "$dir/src/main.rs"
 	cat > "$dir/cargo-home/config.toml" <<-EOF
 	[source.crates-io]
 	replace-with = "debian"
