@@ -579,19 +579,13 @@ static void add_failure(struct bench_report *rep, const char *fmt, ...)
 }
 
 /*
- * Fork, run fn in the child with `fd` as its pipe end, and read records of
- * `rec` bytes until EOF or timeout_s passed (then the child is killed). on_rec gets each record.
- * Returns 0, or -ECHILD with the reason in why.
+ * Fork with a pipe from the child to us. The child gets 0 and the write
+ * end in *fd (and dies with us); we get its pid and the read end; or a
+ * negative errno.
  */
-static int run_forked(void (*fn)(void *arg, int fd), void *arg, size_t rec,
-		      void (*on_rec)(void *ctx, const void *buf), void *ctx,
-		      unsigned int timeout_s, char *why, size_t whylen)
+static pid_t fork_piped(int *fd)
 {
-	uint64_t deadline = bench_now_ns() + (uint64_t)timeout_s * 1000000000u;
-	char buf[PIPE_BUF];
-	size_t have = 0;
-	bool timed_out = false;
-	int fds[2], status;
+	int fds[2];
 	pid_t pid;
 
 	if (pipe(fds))
@@ -599,41 +593,117 @@ static int run_forked(void (*fn)(void *arg, int fd), void *arg, size_t rec,
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
+		int err = -errno;
+
 		close(fds[0]);
 		close(fds[1]);
-		return -errno;
+		return err;
 	}
 	if (!pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(fds[0]);
-		fn(arg, fds[1]);
-		fflush(NULL);
-		_exit(0);
+		*fd = fds[1];
+		return 0;
 	}
 	close(fds[1]);
+	*fd = fds[0];
+	return pid;
+}
+
+/*
+ * Read the child's pipe until EOF, handing each chunk to sink; kill the
+ * child when sink returns false or at the deadline (*timed_out). Close
+ * the pipe, reap the child, return its wait status.
+ */
+static int child_drain(pid_t pid, int fd, uint64_t deadline,
+		       bool (*sink)(void *ctx, const char *buf, size_t n),
+		       void *ctx, bool *timed_out)
+{
+	char buf[PIPE_BUF];
+	int status;
+
+	*timed_out = false;
 	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint64_t now = bench_now_ns();
 		ssize_t n;
 
 		if (now >= deadline) {
-			timed_out = true;
+			*timed_out = true;
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
+		if (poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) <= 0)
 			continue;
-		n = read(fds[0], buf + have, rec - have);
+		n = read(fd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		have += (size_t)n;
-		if (have == rec) {
-			on_rec(ctx, buf);
-			have = 0;
+		if (!sink(ctx, buf, (size_t)n)) {
+			kill(pid, SIGKILL);	/* or it blocks on a full pipe */
+			break;
 		}
 	}
-	close(fds[0]);
+	close(fd);
 	waitpid(pid, &status, 0);
+	return status;
+}
+
+static uint64_t deadline_in(unsigned int timeout_s)
+{
+	return bench_now_ns() + (uint64_t)timeout_s * 1000000000u;
+}
+
+/* Fixed-size records out of a byte stream. */
+struct rec_sink {
+	size_t rec, have;
+	void (*on_rec)(void *ctx, const void *buf);
+	void *ctx;
+	char buf[PIPE_BUF];
+};
+
+static bool rec_sink(void *ctx, const char *buf, size_t n)
+{
+	struct rec_sink *rs = ctx;
+
+	while (n) {
+		size_t take = rs->rec - rs->have < n ? rs->rec - rs->have : n;
+
+		memcpy(rs->buf + rs->have, buf, take);
+		rs->have += take;
+		buf += take;
+		n -= take;
+		if (rs->have == rs->rec) {
+			rs->on_rec(rs->ctx, rs->buf);
+			rs->have = 0;
+		}
+	}
+	return true;
+}
+
+/*
+ * Fork, run fn in the child with `fd` as its pipe end, and read records of
+ * `rec` bytes until EOF or timeout_s passed (then the child is killed).
+ * on_rec gets each record. Returns 0, or -ECHILD with the reason in why.
+ */
+static int run_forked(void (*fn)(void *arg, int fd), void *arg, size_t rec,
+		      void (*on_rec)(void *ctx, const void *buf), void *ctx,
+		      unsigned int timeout_s, char *why, size_t whylen)
+{
+	struct rec_sink rs = { .rec = rec, .on_rec = on_rec, .ctx = ctx };
+	uint64_t deadline = deadline_in(timeout_s);
+	bool timed_out;
+	int fd, status;
+	pid_t pid;
+
+	pid = fork_piped(&fd);
+	if (pid < 0)
+		return pid;
+	if (!pid) {
+		fn(arg, fd);
+		fflush(NULL);
+		_exit(0);
+	}
+	status = child_drain(pid, fd, deadline, rec_sink, &rs, &timed_out);
 	if (timed_out) {
 		snprintf(why, whylen, "timed out after %u s (killed)",
 			 timeout_s);
@@ -758,58 +828,45 @@ double bench_json_num(const char *s, const char *key)
 	return p ? strtod(p + strlen(pat), NULL) : NAN;
 }
 
+/* Bytes into a buffer, len - 1 at most. */
+struct buf_sink {
+	char *out;
+	size_t len, have;
+};
+
+static bool buf_sink(void *ctx, const char *buf, size_t n)
+{
+	struct buf_sink *bs = ctx;
+	size_t room = bs->len - 1 - bs->have;
+
+	if (n > room)
+		n = room;
+	memcpy(bs->out + bs->have, buf, n);
+	bs->have += n;
+	return bs->have < bs->len - 1;
+}
+
 int bench_run_capture(char *const argv[], char *out, size_t len,
 		      unsigned int timeout_s)
 {
-	uint64_t deadline = bench_now_ns() + (uint64_t)timeout_s * 1000000000u;
-	size_t have = 0;
-	int fds[2], status;
+	struct buf_sink bs = { out, len, 0 };
+	uint64_t deadline = deadline_in(timeout_s);
+	bool timed_out;
+	int fd, status;
 	pid_t pid;
 
-	if (pipe(fds))
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		int err = -errno;
-
-		close(fds[0]);
-		close(fds[1]);
-		return err;
-	}
+	pid = fork_piped(&fd);
+	if (pid < 0)
+		return pid;
 	if (!pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
 		execv(argv[0], argv);
 		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	close(fds[1]);
-	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		uint64_t now = bench_now_ns();
-		ssize_t n;
-
-		if (now >= deadline) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) <= 0)
-			continue;
-		n = read(fds[0], out + have, len - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		if (have == len - 1) {
-			kill(pid, SIGKILL);	/* or it blocks on a full pipe */
-			break;
-		}
-	}
-	out[have] = 0;
-	close(fds[0]);
-	waitpid(pid, &status, 0);
+	status = child_drain(pid, fd, deadline, buf_sink, &bs, &timed_out);
+	out[bs.have] = 0;
 	if (WIFSIGNALED(status))
 		return -EINTR;
 	return WEXITSTATUS(status);
