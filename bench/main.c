@@ -30,8 +30,9 @@ const struct bench_topic bench_topics[] = {
 	  bench_error, 0 },
 	{ "memory", "10k suspended tasks x 100 frames: RSS, bytes per frame",
 	  bench_memory, 0 },
+	/* 2 x 7 fresh runtimes per shape: slow on a loaded machine */
 	{ "fanout", "in-task fan-out on 2 workers vs 1, three shapes",
-	  bench_fanout, 0 },
+	  bench_fanout, 90 },
 	/* rounds stop after 40 s; then the memory case and the rows */
 	{ "peers", "the same shapes in Tokio and Go (bench/peers/), "
 	  "interleaved", bench_peers, 150 },
