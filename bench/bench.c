@@ -349,33 +349,48 @@ static const char *fmt_target(char *buf, size_t len,
 	return buf;
 }
 
+/* "median min spread" cells of a value: spread = (max - min) / median. */
+static const char *fmt_stat(char *buf, size_t len, const struct bench_stat *s)
+{
+	char med[24], min[24], spread[16] = "-";
+
+	if (!s->n) {
+		snprintf(buf, len, "%10s %8s %5s", "n/a", "", "");
+		return buf;
+	}
+	if (s->n > 1 && s->median > 0)
+		snprintf(spread, sizeof(spread), "%.0f%%",
+			 100.0 * (s->max - s->min) / s->median);
+	snprintf(buf, len, "%10s %8s %5s", fmt_num(med, sizeof(med), s->median),
+		 s->n > 1 ? fmt_num(min, sizeof(min), s->min) : "-", spread);
+	return buf;
+}
+
 void bench_report_print(const struct bench_report *rep)
 {
-	char line[512], v1[24], v2[24], ra[24], tg[64];
+	char line[512], v1[48], v2[48], ra[24], tg[64];
 	unsigned int notes = 0;
 
 	bench_machine_line(&rep->machine, line, sizeof(line));
 	printf("\nlibrtasync benchmark report\n");
 	printf("machine: %s\n", line);
 	printf("command: %s\n", rep->command);
-	printf("%u runs per value after a warm-up, median shown; ratio > 1: "
-	       "librtasync is that many times cheaper/faster\n\n",
-	       bench_opts.reps);
-	printf("%-7s %-40s %-10s %10s  %-38s %10s %8s  %s\n", "topic",
-	       "librtasync", "metric", "value", "peer", "value", "ratio",
-	       "target");
+	printf("%u runs per value after a warm-up: median, min and spread "
+	       "((max-min)/median); ratio > 1: librtasync is that many times "
+	       "cheaper/faster, on the medians\n\n", bench_opts.reps);
+	printf("%-7s %-40s %-10s %10s %8s %5s  %-38s %10s %8s %5s %8s  %s\n",
+	       "topic", "librtasync", "metric", "median", "min", "sprd",
+	       "peer", "median", "min", "sprd", "ratio", "target");
 	for (size_t i = 0; i < rep->nrows; i++) {
 		const struct bench_result *r = &rep->rows[i];
 		char mark[8] = "";
 
 		if (r->note[0])
 			snprintf(mark, sizeof(mark), " [%u]", ++notes);
-		printf("%-7s %-40s %-10s %10s  %-38s %10s %8s  %s%s\n",
+		printf("%-7s %-40s %-10s %s  %-38s %s %8s  %s%s\n",
 		       r->topic, r->name, r->metric,
-		       r->rt.n ? fmt_num(v1, sizeof(v1), r->rt.median) : "n/a",
-		       r->peer,
-		       r->other.n ? fmt_num(v2, sizeof(v2), r->other.median)
-				  : "n/a",
+		       fmt_stat(v1, sizeof(v1), &r->rt), r->peer,
+		       fmt_stat(v2, sizeof(v2), &r->other),
 		       fmt_ratio(ra, sizeof(ra), bench_ratio(r)),
 		       fmt_target(tg, sizeof(tg), r), mark);
 	}
@@ -564,19 +579,13 @@ static void add_failure(struct bench_report *rep, const char *fmt, ...)
 }
 
 /*
- * Fork, run fn in the child with `fd` as its pipe end, and read records of
- * `rec` bytes until EOF or timeout_s passed (then the child is killed). on_rec gets each record.
- * Returns 0, or -ECHILD with the reason in why.
+ * Fork with a pipe from the child to us. The child gets 0 and the write
+ * end in *fd (and dies with us); we get its pid and the read end; or a
+ * negative errno.
  */
-static int run_forked(void (*fn)(void *arg, int fd), void *arg, size_t rec,
-		      void (*on_rec)(void *ctx, const void *buf), void *ctx,
-		      unsigned int timeout_s, char *why, size_t whylen)
+static pid_t fork_piped(int *fd)
 {
-	uint64_t deadline = bench_now_ns() + (uint64_t)timeout_s * 1000000000u;
-	char buf[PIPE_BUF];
-	size_t have = 0;
-	bool timed_out = false;
-	int fds[2], status;
+	int fds[2];
 	pid_t pid;
 
 	if (pipe(fds))
@@ -584,41 +593,117 @@ static int run_forked(void (*fn)(void *arg, int fd), void *arg, size_t rec,
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
+		int err = -errno;
+
 		close(fds[0]);
 		close(fds[1]);
-		return -errno;
+		return err;
 	}
 	if (!pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(fds[0]);
-		fn(arg, fds[1]);
-		fflush(NULL);
-		_exit(0);
+		*fd = fds[1];
+		return 0;
 	}
 	close(fds[1]);
+	*fd = fds[0];
+	return pid;
+}
+
+/*
+ * Read the child's pipe until EOF, handing each chunk to sink; kill the
+ * child when sink returns false or at the deadline (*timed_out). Close
+ * the pipe, reap the child, return its wait status.
+ */
+static int child_drain(pid_t pid, int fd, uint64_t deadline,
+		       bool (*sink)(void *ctx, const char *buf, size_t n),
+		       void *ctx, bool *timed_out)
+{
+	char buf[PIPE_BUF];
+	int status;
+
+	*timed_out = false;
 	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint64_t now = bench_now_ns();
 		ssize_t n;
 
 		if (now >= deadline) {
-			timed_out = true;
+			*timed_out = true;
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
+		if (poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) <= 0)
 			continue;
-		n = read(fds[0], buf + have, rec - have);
+		n = read(fd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		have += (size_t)n;
-		if (have == rec) {
-			on_rec(ctx, buf);
-			have = 0;
+		if (!sink(ctx, buf, (size_t)n)) {
+			kill(pid, SIGKILL);	/* or it blocks on a full pipe */
+			break;
 		}
 	}
-	close(fds[0]);
+	close(fd);
 	waitpid(pid, &status, 0);
+	return status;
+}
+
+static uint64_t deadline_in(unsigned int timeout_s)
+{
+	return bench_now_ns() + (uint64_t)timeout_s * 1000000000u;
+}
+
+/* Fixed-size records out of a byte stream. */
+struct rec_sink {
+	size_t rec, have;
+	void (*on_rec)(void *ctx, const void *buf);
+	void *ctx;
+	char buf[PIPE_BUF];
+};
+
+static bool rec_sink(void *ctx, const char *buf, size_t n)
+{
+	struct rec_sink *rs = ctx;
+
+	while (n) {
+		size_t take = rs->rec - rs->have < n ? rs->rec - rs->have : n;
+
+		memcpy(rs->buf + rs->have, buf, take);
+		rs->have += take;
+		buf += take;
+		n -= take;
+		if (rs->have == rs->rec) {
+			rs->on_rec(rs->ctx, rs->buf);
+			rs->have = 0;
+		}
+	}
+	return true;
+}
+
+/*
+ * Fork, run fn in the child with `fd` as its pipe end, and read records of
+ * `rec` bytes until EOF or timeout_s passed (then the child is killed).
+ * on_rec gets each record. Returns 0, or -ECHILD with the reason in why.
+ */
+static int run_forked(void (*fn)(void *arg, int fd), void *arg, size_t rec,
+		      void (*on_rec)(void *ctx, const void *buf), void *ctx,
+		      unsigned int timeout_s, char *why, size_t whylen)
+{
+	struct rec_sink rs = { .rec = rec, .on_rec = on_rec, .ctx = ctx };
+	uint64_t deadline = deadline_in(timeout_s);
+	bool timed_out;
+	int fd, status;
+	pid_t pid;
+
+	pid = fork_piped(&fd);
+	if (pid < 0)
+		return pid;
+	if (!pid) {
+		fn(arg, fd);
+		fflush(NULL);
+		_exit(0);
+	}
+	status = child_drain(pid, fd, deadline, rec_sink, &rs, &timed_out);
 	if (timed_out) {
 		snprintf(why, whylen, "timed out after %u s (killed)",
 			 timeout_s);
@@ -656,6 +741,7 @@ void bench_run_topics(struct bench_report *rep, const char *const *names,
 	for (size_t i = 0; i < n; i++) {
 		const struct bench_topic *t = topic_find(names[i]);
 		uint64_t t0 = bench_now_ns();
+		unsigned int timeout_s = bench_opts.timeout_s;
 		char why[128];
 
 		if (!t) {
@@ -663,13 +749,15 @@ void bench_run_topics(struct bench_report *rep, const char *const *names,
 			continue;
 		}
 		bench_log("%s: %s", t->name, t->help);
+		if (t->timeout_s > timeout_s)	/* a topic that needs longer */
+			timeout_s = t->timeout_s;
 		if (!bench_opts.fork) {
 			emit_report = rep;
 			t->run();
 			emit_report = NULL;
 		} else if (run_forked(topic_child, (void *)t,
 				      sizeof(struct bench_result), topic_row,
-				      rep, bench_opts.timeout_s, why,
+				      rep, timeout_s, why,
 				      sizeof(why))) {
 			bench_log("%s: %s", t->name, why);
 			add_failure(rep, "%s: %s", t->name, why);
@@ -727,6 +815,62 @@ int bench_in_child(void (*fn)(void *arg, void *out), void *arg,
 }
 
 /* ---- helpers --------------------------------------------------------------- */
+
+double bench_json_num(const char *s, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	if (!s)
+		return NAN;
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(s, pat);
+	return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+/* Bytes into a buffer, len - 1 at most. */
+struct buf_sink {
+	char *out;
+	size_t len, have;
+};
+
+static bool buf_sink(void *ctx, const char *buf, size_t n)
+{
+	struct buf_sink *bs = ctx;
+	size_t room = bs->len - 1 - bs->have;
+
+	if (n > room)
+		n = room;
+	memcpy(bs->out + bs->have, buf, n);
+	bs->have += n;
+	return bs->have < bs->len - 1;
+}
+
+int bench_run_capture(char *const argv[], char *out, size_t len,
+		      unsigned int timeout_s)
+{
+	struct buf_sink bs = { out, len, 0 };
+	uint64_t deadline = deadline_in(timeout_s);
+	bool timed_out;
+	int fd, status;
+	pid_t pid;
+
+	pid = fork_piped(&fd);
+	if (pid < 0)
+		return pid;
+	if (!pid) {
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
+		execv(argv[0], argv);
+		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	status = child_drain(pid, fd, deadline, buf_sink, &bs, &timed_out);
+	out[bs.have] = 0;
+	if (WIFSIGNALED(status))
+		return -EINTR;
+	return WEXITSTATUS(status);
+}
 
 uint64_t bench_rss_bytes(void)
 {

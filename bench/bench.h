@@ -106,6 +106,7 @@ struct bench_topic {
 	const char *name;
 	const char *help;
 	void (*run)(void);	/* measures and bench_emit()s its rows */
+	unsigned int timeout_s;	/* 0: bench_opts.timeout_s */
 };
 
 extern const struct bench_topic bench_topics[];	/* NULL-terminated */
@@ -116,6 +117,11 @@ void bench_call(void);
 void bench_runq(void);
 void bench_error(void);
 void bench_memory(void);
+void bench_fanout(void);
+void bench_peers(void);
+
+/* Where the peers topic finds rtasync-peer-* (NULL: next to this program). */
+extern const char *bench_peers_dir;
 
 /*
  * Run fn(arg) in a child process killed after timeout_s. fn writes its
@@ -127,6 +133,18 @@ void bench_memory(void);
 int bench_in_child(void (*fn)(void *arg, void *out), void *arg,
 		   void *out, size_t size, unsigned int timeout_s,
 		   char *why, size_t whylen);
+
+/*
+ * Run argv[0] (a path) with argv, capture its stdout into out (at most
+ * len - 1 bytes, NUL-terminated), kill it after timeout_s. Returns its
+ * exit status, -EINTR when a signal ended it (the timeout's included), or
+ * a negative errno when it could not be started.
+ */
+int bench_run_capture(char *const argv[], char *out, size_t len,
+		      unsigned int timeout_s);
+
+/* The number after "key": in s (a JSON object of ours), or NAN. */
+double bench_json_num(const char *s, const char *key);
 
 /* ---- machine, report ------------------------------------------------------- */
 

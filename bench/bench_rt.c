@@ -2,6 +2,7 @@
 /*
  * librtasync-side helpers shared by the topics. See bench_rt.h.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "bench_rt.h"
@@ -45,31 +46,58 @@ int bench_rt_run(struct rt_runtime *rt, rt_async_fn fn,
 	return err;
 }
 
+void bench_rt_describe(const struct rt_runtime *rt, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d worker%s, %s queues, ring %s",
+		 rt_runtime_workers(rt), rt_runtime_workers(rt) == 1 ? "" : "s",
+		 rt_queue_mode_name(rt_runtime_queue_mode(rt)),
+		 rt_runtime_ring_flags(rt));
+}
+
 void bench_rt_note(struct bench_result *r, const struct rt_runtime *rt)
 {
-	bench_note(r, "%d worker%s, %s queues, ring %s", rt_runtime_workers(rt),
-		   rt_runtime_workers(rt) == 1 ? "" : "s",
-		   rt_queue_mode_name(rt_runtime_queue_mode(rt)),
-		   rt_runtime_ring_flags(rt));
+	char buf[160];
+
+	bench_rt_describe(rt, buf, sizeof(buf));
+	bench_note(r, "%s", buf);
+}
+
+/* The counters a report shows, in the order it shows them. */
+#define BENCH_RT_MOVED(X)						\
+	X(steals) X(overflows) X(donated) X(parks) X(wakes_msg_ring)	\
+	X(wakes_eventfd) X(rseq_aborts)
+
+void bench_rt_stats_str(char *buf, size_t len, const struct rt_stats *a,
+			const struct rt_stats *b)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+#define X(field)							\
+	if (b->field != a->field && off < len)				\
+		off += (size_t)snprintf(buf + off, len - off, "%s" #field " %llu",\
+					off ? ", " : "",		\
+					(unsigned long long)(b->field - a->field));
+	BENCH_RT_MOVED(X)
+#undef X
 }
 
 void bench_rt_note_stats(struct bench_result *r, const struct rt_stats *a,
 			 const struct rt_stats *b)
 {
-#define MOVED(field)							\
-	do {								\
-		if (b->field != a->field)				\
-			bench_note(r, #field " %llu",			\
-				   (unsigned long long)(b->field - a->field)); \
-	} while (0)
-	MOVED(steals);
-	MOVED(overflows);
-	MOVED(donated);
-	MOVED(parks);
-	MOVED(wakes_msg_ring);
-	MOVED(wakes_eventfd);
-	MOVED(rseq_aborts);
-#undef MOVED
+	char buf[256];
+
+	bench_rt_stats_str(buf, sizeof(buf), a, b);
+	if (*buf)
+		bench_note(r, "%s", buf);
+}
+
+void bench_rt_stats_add(struct rt_stats *sum, const struct rt_stats *a,
+			const struct rt_stats *b)
+{
+#define X(field) sum->field += b->field - a->field;
+	BENCH_RT_MOVED(X)
+#undef X
 }
 
 void bench_rt_fail(struct bench_result *r, const char *what, int err)

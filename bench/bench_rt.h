@@ -20,12 +20,31 @@ void bench_rt_free(struct rt_runtime *rt);
 int bench_rt_run(struct rt_runtime *rt, rt_async_fn fn,
 		 const struct rt_frame *frame, size_t size, int64_t *result);
 
-/* "2 workers, rseq queues, ring SINGLE_ISSUER|..." into the row's note. */
+/* "2 workers, rseq queues, ring SINGLE_ISSUER|..." into buf. */
+void bench_rt_describe(const struct rt_runtime *rt, char *buf, size_t len);
+/* The same into the row's note. */
 void bench_rt_note(struct bench_result *r, const struct rt_runtime *rt);
 
-/* Counters that moved between two snapshots, into the row's note. */
+/* The counters a report shows that moved between two snapshots,
+ * "steals 3, parks 2" (empty when none did), into buf. */
+void bench_rt_stats_str(char *buf, size_t len, const struct rt_stats *a,
+			const struct rt_stats *b);
+/* The same into the row's note. */
 void bench_rt_note_stats(struct bench_result *r, const struct rt_stats *a,
 			 const struct rt_stats *b);
+/* Add what those counters moved between a and b to sum. */
+void bench_rt_stats_add(struct rt_stats *sum, const struct rt_stats *a,
+			const struct rt_stats *b);
+
+/* One task doing RT_YIELD() n times on rt: ns per yield (bench/yield.c). */
+double bench_yield_loop_ns(struct rt_runtime *rt, uint64_t n);
+
+/*
+ * bench/memory.c's default-config case (10k tasks x 100 frames asleep) in
+ * a fresh process: RSS growth in MiB, or a negative errno with the reason
+ * in why.
+ */
+double bench_memory_default_mib(char *why, size_t len);
 
 /* Fill a row's librtasync side with "not measured: what: errno". */
 void bench_rt_fail(struct bench_result *r, const char *what, int err);

@@ -19,18 +19,24 @@
 
 const struct bench_topic bench_topics[] = {
 	{ "spawn", "spawn+run+complete per task vs pthread_create+join",
-	  bench_spawn },
+	  bench_spawn, 0 },
 	{ "yield", "yield/resume on one worker vs futex ping-pong",
-	  bench_yield },
+	  bench_yield, 0 },
 	{ "call", "synchronous async-to-async call vs plain C and async1",
-	  bench_call },
+	  bench_call, 0 },
 	{ "runq", "per-CPU queue push+pop: rseq vs lock cmpxchg vs mutex",
-	  bench_runq },
+	  bench_runq, 0 },
 	{ "error", "error propagation at depth 1/8/64: flag-skip vs resume",
-	  bench_error },
+	  bench_error, 0 },
 	{ "memory", "10k suspended tasks x 100 frames: RSS, bytes per frame",
-	  bench_memory },
-	{ NULL, NULL, NULL },
+	  bench_memory, 0 },
+	/* 2 x 7 fresh runtimes per shape: slow on a loaded machine */
+	{ "fanout", "in-task fan-out on 2 workers vs 1, three shapes",
+	  bench_fanout, 90 },
+	/* rounds stop after 40 s; then the memory case and the rows */
+	{ "peers", "the same shapes in Tokio and Go (bench/peers/), "
+	  "interleaved", bench_peers, 150 },
+	{ NULL, NULL, NULL, 0 },
 };
 
 struct args {
@@ -38,13 +44,16 @@ struct args {
 	const char *chart;
 };
 
-enum { OPT_CHART = 0x100 };
+enum { OPT_CHART = 0x100, OPT_PEERS };
 
 static const struct argp_option options[] = {
 	{ "json", 'j', "FILE", 0, "Write the JSON report to FILE "
 	  "(default bench-report.json; '-' for stdout, '' for none)", 0 },
 	{ "chart-data", OPT_CHART, "FILE", 0, "Write the ratios for "
 	  "bench/plot.gp to FILE", 0 },
+	{ "peers-dir", OPT_PEERS, "DIR", 0, "Where the peers topic finds "
+	  "rtasync-peer-tokio and rtasync-peer-go (default: peers/ next to "
+	  "this program)", 0 },
 	{ 0 },
 };
 
@@ -62,6 +71,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CHART:
 		a->chart = arg;
 		break;
+	case OPT_PEERS:
+		bench_peers_dir = arg;
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -78,8 +90,8 @@ static const struct argp argp = {
 	.parser = parse_opt,
 	.args_doc = "[TOPIC...]",
 	.doc = "librtasync benchmarks, each side by side with its peers in one "
-	       "run.\vTopics: spawn yield call runq error memory (default: "
-	       "all). Defaults: 7 runs, a 45 s timeout per topic. Ratios > 1 "
+	       "run.\vTopics: spawn yield call runq error memory fanout peers "
+	       "(default: all). Defaults: 7 runs, a 45 s timeout per topic. Ratios > 1 "
 	       "mean librtasync is that many times cheaper or faster. See "
 	       "Documentation/benchmarks.md.",
 	.children = children,

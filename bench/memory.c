@@ -367,10 +367,30 @@ static void case_note(struct bench_result *r, const struct mem_result *o)
 		bench_note(r, "%s", o->why);
 }
 
+static double rss_mib(const struct mem_result *o)
+{
+	return (double)(o->rss1 - o->rss0) / MIB;
+}
+
 static void set_rss(struct bench_stat *st, const struct mem_result *o, int err)
 {
 	if (!err)
-		bench_stat_one(st, (double)(o->rss1 - o->rss0) / MIB);
+		bench_stat_one(st, rss_mib(o));
+}
+
+double bench_memory_default_mib(char *why, size_t len)
+{
+	struct mem_case c = { "librtasync, default config", 0, false };
+	struct mem_result o;
+	int err = run_case(&c, &o);
+
+	if (!err && o.err)	/* measured, then failed: say so, keep it */
+		snprintf(why, len, "%s", o.why);
+	if (err < 0) {
+		snprintf(why, len, "%s", o.why);
+		return err;
+	}
+	return rss_mib(&o);
 }
 
 void bench_memory(void)

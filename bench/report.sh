@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# Build the benchmarks, run them all (about half a minute on 2 cores),
-# print the tables, write the JSON reports and draw the ratios as an SVG
-# chart.
+# Build the benchmarks and the peer runtimes (bench/peers/build.sh: Tokio
+# and Go from Debian's packages), run them all (about a minute on 2
+# cores), print the tables, write the JSON reports and draw the ratios as
+# an SVG chart.
 #
 #   bench/report.sh [-B BUILD_DIR] [-o JSON] [-g SVG] [-T] [-- rtasync-bench options...]
 #
@@ -15,6 +16,9 @@
 # Arguments after -- go to rtasync-bench (e.g. -- -r 11 -s 0.2 spawn yield).
 #
 # Needs meson, ninja, a C compiler, liburing, and gnuplot for the chart.
+# The peers topic also wants cargo, rustc, librust-tokio-dev and
+# golang-go (tools/setup-deps.sh --bench); a peer whose toolchain is
+# missing is not built, and its rows say so.
 # The thread-cost table (rtasync-threadcost, written to
 # BUILD_DIR/threadcost-report.json) also needs the BPF side (clang,
 # bpftool, libbpf-dev), root and kernel BTF. Whatever is missing skips
@@ -34,7 +38,7 @@ while getopts B:o:g:Th opt; do
 	o) json=$OPTARG ;;
 	g) svg=$OPTARG ;;
 	T) threadcost= ;;
-	h) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	h) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -51,6 +55,8 @@ elif [ -n "$threadcost" ] &&
 	meson configure "$build" -Dbpf=auto >/dev/null	# an older build-bench
 fi
 ninja -C "$build" bench/rtasync-bench >/dev/null
+# Never fails: a peer that cannot be built leaves its reason for the rows.
+"$src/bench/peers/build.sh" "$build/bench/peers"
 
 chart=$build/bench-chart.tsv
 "$build/bench/rtasync-bench" -j "$json" --chart-data "$chart" "$@"

@@ -27,12 +27,12 @@
 const struct bench_topic bench_topics[] = {
 	{ "threads", "10k concurrent 1 ms waits: thread pool, thread per "
 	  "wait, librtasync tasks, measured by the eBPF observer",
-	  bench_threadcost },
+	  bench_threadcost, 0 },
 	{ "tracer", "pipe ping-pong with and without `sched stat` "
-	  "(tools/sched-overhead)", bench_overhead },
+	  "(tools/sched-overhead)", bench_overhead, 0 },
 	{ "runtime", "what counters, event records and sched stat cost "
-	  "the runtime: yield, spawn, timer waits", bench_runtime_cost },
-	{ NULL, NULL, NULL },
+	  "the runtime: yield, spawn, timer waits", bench_runtime_cost, 0 },
+	{ NULL, NULL, NULL, 0 },
 };
 
 struct args {

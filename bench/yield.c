@@ -81,20 +81,26 @@ struct rt_arg {
 	uint64_t n;
 };
 
-static double loop_sample(void *arg)
+double bench_yield_loop_ns(struct rt_runtime *rt, uint64_t n)
 {
-	struct rt_arg *a = arg;
 	uint64_t ns = 0;
-	struct yield_frame y = { .n = a->n, .ns = &ns };
+	struct yield_frame y = { .n = n, .ns = &ns };
 	int64_t res;
 	int err;
 
-	err = bench_rt_run(a->rt, yield_fn, &y.frame, sizeof(y), &res);
+	err = bench_rt_run(rt, yield_fn, &y.frame, sizeof(y), &res);
 	if (err < 0)
 		return err;
 	if (res < 0)
 		return (double)res;
-	return (double)ns / (double)a->n;
+	return (double)ns / (double)n;
+}
+
+static double loop_sample(void *arg)
+{
+	struct rt_arg *a = arg;
+
+	return bench_yield_loop_ns(a->rt, a->n);
 }
 
 static double pair_sample(void *arg)

@@ -1,0 +1,3 @@
+module rtasync-peers/go
+
+go 1.19
