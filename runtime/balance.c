@@ -55,6 +55,44 @@ static void want_helper(struct rt_worker *w)
 		rt_wake_one(rt, w);
 }
 
+/* Pop up to n tasks off this CPU's queue, oldest first, as a list. */
+static size_t pop_list(struct rt_worker *w, size_t n, struct rt_task **head,
+		       struct rt_task **tail)
+{
+	struct rt_task *t;
+	size_t got = 0;
+
+	*head = *tail = NULL;
+	while (got < n && (t = rt_runq_pop(&w->rt->runqs, &w->qstats))) {
+		if (*tail)
+			(*tail)->next = t;
+		else
+			*head = t;
+		*tail = t;
+		got++;
+	}
+	return got;
+}
+
+/*
+ * This CPU's queue is full: move its older half to the shared overflow
+ * queue in one locked splice, so the lock is paid once per half a queue
+ * rather than once per task, and t still goes on the queue.
+ */
+static void spill(struct rt_worker *w, struct rt_task *t)
+{
+	struct rt_runtime *rt = w->rt;
+	struct rt_task *head, *tail;
+	size_t n = pop_list(w, rt->runqs.size / 2, &head, &tail);
+
+	RT_STAT_INC(w, overflows);
+	RT_PROBE1(overflow, w->index);
+	if (n)
+		rt_overflow_push_list(&rt->overflow, head, tail, n);
+	if (rt_runq_push(&rt->runqs, t, &w->qstats))
+		rt_overflow_push(&rt->overflow, t);	/* a thief refilled it */
+}
+
 /*
  * Queue t on this CPU. The producer side of NO LOST WAKE-UP (park.c):
  * push, fence, look for sleepers.
@@ -63,11 +101,8 @@ void rt_worker_push_local(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_runtime *rt = w->rt;
 
-	if (unlikely(rt_runq_push(&rt->runqs, t, &w->qstats))) {
-		RT_STAT_INC(w, overflows);
-		RT_PROBE1(overflow, w->index);
-		rt_overflow_push(&rt->overflow, t);
-	}
+	if (unlikely(rt_runq_push(&rt->runqs, t, &w->qstats)))
+		spill(w, t);
 	rt_fence_fast();
 	if (unlikely(atomic_load_explicit(&rt->nparked, memory_order_relaxed)))
 		want_helper(w);
@@ -118,31 +153,31 @@ void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
 
 /* ---- donation ----------------------------------------------------------- */
 
+/* How much an idle worker takes off the overflow queue at once: it does
+ * so with its CPU queue empty, so a quarter of a queue always fits. */
+static size_t overflow_take(struct rt_runtime *rt)
+{
+	return rt->runqs.size >= 4 ? rt->runqs.size / 4 : 1;
+}
+
 /* Hand the older half of a long local queue to idle workers. */
 static void donate(struct rt_worker *w, unsigned int len)
 {
 	struct rt_runtime *rt = w->rt;
-	struct rt_task *head = NULL, *tail = NULL, *t;
-	size_t n = 0;
+	struct rt_task *head, *tail;
+	size_t n = pop_list(w, len / 2, &head, &tail);
 
-	while (n < len / 2 && (t = rt_runq_pop(&rt->runqs, &w->qstats))) {
-		if (tail)
-			tail->next = t;
-		else
-			head = t;
-		tail = t;
-		n++;
-	}
 	if (!n)
 		return;
 	rt_overflow_push_list(&rt->overflow, head, tail, n);
 	RT_STAT_ADD(w, donated, n);
-	/* Each sleeper takes up to a batch: ring as many as n feeds. The
-	 * overflow push was a locked RMW; the fence is the producer side. */
+	/* Each sleeper takes up to overflow_take(): ring as many as n
+	 * feeds. The fence is the producer side of NO LOST WAKE-UP. */
 	rt_fence_fast();
 	for (size_t fed = atomic_load_explicit(&rt->nspinning,
-					       memory_order_relaxed) * RT_BATCH;
-	     fed < n && rt_wake_one(rt, w); fed += RT_BATCH)
+					       memory_order_relaxed) *
+			  overflow_take(rt);
+	     fed < n && rt_wake_one(rt, w); fed += overflow_take(rt))
 		;
 }
 
@@ -162,7 +197,9 @@ void rt_worker_share(struct rt_worker *w)
 /* A batch from the shared overflow queue, in one locked step. */
 bool rt_worker_take_overflow(struct rt_worker *w)
 {
-	struct rt_task *t = rt_overflow_pop_batch(&w->rt->overflow, RT_BATCH);
+	struct rt_runtime *rt = w->rt;
+	struct rt_task *t = rt_overflow_pop_batch(&rt->overflow,
+						  overflow_take(rt));
 	bool any = t != NULL;
 
 	while (t) {
