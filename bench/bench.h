@@ -118,6 +118,7 @@ void bench_runq(void);
 void bench_error(void);
 void bench_memory(void);
 void bench_fanout(void);
+void bench_hog(void);
 void bench_peers(void);
 
 /* Where the peers topic finds rtasync-peer-* (NULL: next to this program). */

@@ -33,6 +33,9 @@ const struct bench_topic bench_topics[] = {
 	/* 2 x 7 fresh runtimes per shape: slow on a loaded machine */
 	{ "fanout", "in-task fan-out on 2 workers vs 1, three shapes",
 	  bench_fanout, 90 },
+	/* 2 x 8 samples of a 300 ms hog on one worker */
+	{ "hog", "latency of work behind a 300 ms task, an idle worker "
+	  "beside it", bench_hog, 60 },
 	/* rounds stop after 40 s; then the memory case and the rows */
 	{ "peers", "the same shapes in Tokio and Go (bench/peers/), "
 	  "interleaved", bench_peers, 150 },
