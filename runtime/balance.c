@@ -33,9 +33,16 @@
  * joiner (tens of us here), which a short queue does not repay.
  */
 #define RT_DONATE_MIN (4 * RT_BATCH)
-/* How often an idle worker reads the clock, steals and watches: every
- * this many pause instructions. */
+/*
+ * An idle worker looks at its own inbox and queue at every pause, and
+ * reads the clock every RT_SPIN_CHECK pauses. Other workers' queues it
+ * looks at every RT_STEAL_EVERY_NS, their loops every RT_WATCH_EVERY_NS:
+ * each look pulls in cache lines their owners write all the time, and a
+ * busy worker beside a tight spinner pays for every one of them.
+ */
 #define RT_SPIN_CHECK 16
+#define RT_STEAL_EVERY_NS 2000u
+#define RT_WATCH_EVERY_NS 25000u
 
 /* ---- making tasks runnable ------------------------------------------ */
 
@@ -261,6 +268,22 @@ bool rt_worker_has_work(struct rt_worker *w)
 	return false;
 }
 
+/* Steal, or adopt a stuck peer's work, when their turns have come. */
+static bool look_around(struct rt_worker *w, uint64_t now)
+{
+	if (now >= w->idle_steal_ns) {
+		w->idle_steal_ns = now + RT_STEAL_EVERY_NS;
+		if (steal(w))
+			return true;
+	}
+	if (now >= w->idle_watch_ns) {
+		w->idle_watch_ns = now + RT_WATCH_EVERY_NS;
+		if (rt_watch_peers(w, now))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Poll for work a little before paying for a sleep and a wake-up (~60 us
  * here): own work, a queue to steal from, a stuck peer's work to adopt.
@@ -283,7 +306,7 @@ bool rt_worker_idle_poll(struct rt_worker *w)
 			found = true;
 		} else if (i % RT_SPIN_CHECK == 0) {
 			now = rt_now_ns();
-			found = steal(w) || rt_watch_peers(w, now);
+			found = look_around(w, now);
 			if (now >= until)
 				break;
 		} else {

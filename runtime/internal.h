@@ -107,6 +107,7 @@ struct rt_inbox {
 };
 
 struct rt_worker {
+	/* set up once, then written by this worker only */
 	struct rt_runtime *rt;
 	unsigned int index;
 	int cpu;			/* pinned CPU, -1 when not pinned */
@@ -118,19 +119,13 @@ struct rt_worker {
 	unsigned int ring_flags;
 	int start_err;
 	char *stack_limit;
-
-	struct rt_inbox inbox;		/* tasks made runnable by foreign threads */
-	struct rt_inbox cancels;	/* tasks to cancel, linked by cancel_next */
-	_Atomic uint32_t parked;
-	_Atomic uint32_t wake_pending;	/* a wake-up is on its way (park.c) */
 	bool doorbell_armed;		/* an eventfd read is in the ring */
-
 	struct rt_timer_heap timers;	/* under timer_lock (sleep.c) */
-	_Atomic uint32_t timer_lock;
-	_Atomic uint64_t timer_next;	/* earliest deadline, for watchers */
 	struct rt_task *cache;		/* freed task blocks for reuse */
 	unsigned int ncache;
 	unsigned int tick;
+	uint64_t idle_steal_ns;		/* idle_poll's next steal, watch */
+	uint64_t idle_watch_ns;
 
 	/* in the trace area, written by this worker only */
 	struct rt_stats *stats;
@@ -144,9 +139,22 @@ struct rt_worker {
 	uint32_t sample_ctr;
 	uint64_t trace_ts;		/* this turn's timestamp */
 	struct rt_runq_stats qstats;
-
 	struct rt_task **running;	/* this thread's rt__running */
-	struct {			/* what watchdog.c saw of this worker */
+
+	/*
+	 * Written by other threads too, each group on its own cache line so
+	 * that pushers, wakers and watchers do not slow this worker's own
+	 * fields down.
+	 */
+	_Alignas(64) struct rt_inbox inbox;	/* tasks from foreign threads */
+	struct rt_inbox cancels;	/* tasks to cancel, linked by cancel_next */
+
+	_Alignas(64) _Atomic uint32_t parked;
+	_Atomic uint32_t wake_pending;	/* a wake-up is on its way (park.c) */
+	_Atomic uint32_t timer_lock;
+	_Atomic uint64_t timer_next;	/* earliest deadline, for watchers */
+
+	_Alignas(64) struct {		/* what watchdog.c saw of this worker */
 		_Atomic uint32_t busy;	/* a watcher is updating it */
 		bool reported;		/* this long task was reported */
 		uint64_t turns, since;	/* loop turns, unchanged since */
