@@ -504,23 +504,30 @@ static RT_ASYNC int64_t ticker(struct rt_task *t, struct rt_frame *base)
 static void test_long_task_is_noted(void **state)
 {
 	struct rt_runtime *two;
+	struct rt_config cfg;
 	struct rt_stats before, after;
 	struct rt_task *tick;
 
 	if (test_online_cpus() < 2)
 		skip();	/* the watching worker needs a CPU of its own */
-	two = test_runtime(2, true);
+	/* A 50 ms budget and a 0.2 ms short step: the short one would have
+	 * to be stretched 250 times by preemption to be noticed, so the
+	 * test holds on a machine loaded far past its CPUs. */
+	rt_config_init(&cfg);
+	cfg.workers = 2;
+	cfg.long_task_ms = 50;
+	assert_int_equal(rt_runtime_new(&cfg, &two), 0);
 	before = test_stats(two);
 	assert_int_equal(RT_SPAWN(two, &tick, ticker, struct ticker_frame,
 				  .n = 150), 0);
 	assert_int_equal(TEST_RUN(two, spin, struct spin_frame,
-				  .ns = 2000000), 1);
+				  .ns = 200000), 1);
 	after = test_stats(two);
 	assert_int_equal(after.long_tasks - before.long_tasks, 0);
 	assert_int_equal(RT_SPAWN(two, NULL, ticker, struct ticker_frame,
 				  .n = 0), 0);	/* keep the round robin even */
 	assert_int_equal(TEST_RUN(two, spin, struct spin_frame,
-				  .ns = 60000000), 1);
+				  .ns = 150000000), 1);
 	after = test_stats(two);
 	assert_int_equal(after.long_tasks - before.long_tasks, 1);
 	assert_int_equal(rt_task_cancel(tick), 0);
