@@ -368,6 +368,8 @@ int rt_trace_init(struct rt_trace *tr, unsigned int nworkers);
 void rt_trace_destroy(struct rt_trace *tr);
 void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w);
 uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site);
+void rt_trace_record(struct rt_worker *w, struct rt_task *t, uint32_t site,
+		     uint8_t reason);
 
 int64_t rt_running_tls_offset(void);
 

@@ -402,32 +402,6 @@ static const uint8_t trace_reason[] = {
 };
 
 /*
- * One record per step, single writer: invalidate the slot, fill it, then
- * publish its sequence number and the head. A reader that sees the same
- * sequence number before and after copying a record has a whole one.
- */
-static void trace_record(struct rt_worker *w, struct rt_task *t,
-			 uint32_t site, uint8_t reason)
-{
-	struct rt_trace_worker *tw = w->tw;
-	uint64_t pos = tw->head;
-	struct rt_trace_record *rec = &w->events[pos & w->events_mask];
-
-	if (w->sample_ctr++ & w->sample_mask)
-		return;
-	__atomic_store_n(&rec->seq, 0, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	rec->ts = w->trace_ts;
-	rec->task = (uint64_t)(uintptr_t)t;
-	rec->site = site;
-	rec->reason = reason;
-	rec->step = w->turn_step++;
-	rec->worker = (uint16_t)w->index;
-	__atomic_store_n(&rec->seq, pos + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&tw->head, pos + 1, __ATOMIC_RELEASE);
-}
-
-/*
  * Count the suspension at its site (slot 0: not at an await) and record
  * the step if asked to. The per-site counts are the only per-step
  * counter: suspensions and steps are derived from them (runtime.c).
@@ -446,8 +420,8 @@ static void trace_step_end(struct rt_worker *w, struct rt_task *t, bool done)
 				 __ATOMIC_RELAXED);
 	}
 	if (w->trace_on)
-		trace_record(w, t, site,
-			     done ? RT_TRACE_DONE : trace_reason[t->action]);
+		rt_trace_record(w, t, site,
+				done ? RT_TRACE_DONE : trace_reason[t->action]);
 }
 
 void rt_task_run(struct rt_worker *w, struct rt_task *t)

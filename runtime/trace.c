@@ -203,3 +203,29 @@ uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site)
 	site_publish(tr, site, id);
 	return id;
 }
+
+/*
+ * One record per step, single writer: invalidate the slot, fill it, then
+ * publish its sequence number and the head. A reader that sees the same
+ * sequence number before and after copying a record has a whole one.
+ */
+void rt_trace_record(struct rt_worker *w, struct rt_task *t, uint32_t site,
+		     uint8_t reason)
+{
+	struct rt_trace_worker *tw = w->tw;
+	uint64_t pos = tw->head;
+	struct rt_trace_record *rec = &w->events[pos & w->events_mask];
+
+	if (w->sample_ctr++ & w->sample_mask)
+		return;
+	__atomic_store_n(&rec->seq, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	rec->ts = w->trace_ts;
+	rec->task = (uint64_t)(uintptr_t)t;
+	rec->site = site;
+	rec->reason = reason;
+	rec->step = w->turn_step++;
+	rec->worker = (uint16_t)w->index;
+	__atomic_store_n(&rec->seq, pos + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&tw->head, pos + 1, __ATOMIC_RELEASE);
+}
