@@ -356,9 +356,10 @@ static void timed_row(const struct rt_side *rt, const struct peer *p,
 	if ((p->workers == 1 && !fan) || (p->workers == 2 && !strcmp(timed[i], "fanout")))
 		snprintf(r.label, sizeof(r.label), "%s, %uw vs %s", timed[i],
 			 p->workers, p->prog + strlen("rtasync-peer-"));
-	bench_note(&r, "%llu %s per run, %u rounds interleaved", (unsigned long long)
-		   timed_tasks(i), bench_shape_find(timed[i]) ? "tasks" :
-		   "yields", rounds);
+	bench_note(&r, "%llu %s per run, %u round%s interleaved",
+		   (unsigned long long)timed_tasks(i),
+		   bench_shape_find(timed[i]) ? "tasks" : "yields", rounds,
+		   rounds == 1 ? "" : "s");
 	if (fan && p->workers == 2)
 		note_speedup(&r, rt, p, i);
 	if (!strcmp(timed[i], "spawn") || fan)
