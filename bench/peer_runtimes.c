@@ -80,7 +80,7 @@ struct rt_side {
 	unsigned int workers;
 	struct samples s;
 	char why[160];
-	char shape[96];
+	char shape[96];		/* the runtime's, for the note */
 };
 
 static unsigned int timed_index(const char *name)
@@ -364,6 +364,8 @@ static void timed_row(const struct rt_side *rt, const struct peer *p,
 		note_speedup(&r, rt, p, i);
 	if (!strcmp(timed[i], "spawn") || fan)
 		bench_note(&r, "peer joins by %s", p->how);
+	if (!strcmp(timed[i], "spawn") && side->shape[0])
+		bench_note(&r, "librtasync: %s", side->shape);
 	if (!strcmp(timed[i], "spawn") && p->toolchain[0])
 		bench_note(&r, "peer built with %s", p->toolchain);
 	bench_emit(&r);
