@@ -121,6 +121,16 @@ err_free:
  * Tasks alive = spawned - completed. Sum the completions first, then the
  * spawns: both only grow and a task completes after it was spawned, so if
  * the sums are equal no task was alive when the second sum started.
+ *
+ * The drain's caller must also see what the drained tasks wrote. Each
+ * worker counts a completion with a release store, after the task's last
+ * step (program order; a task that moved between workers brought its
+ * earlier writes along through the hand-off, itself release/acquire). An
+ * acquire load that reads that count, or a later one the same worker
+ * stored after it, synchronizes with the store: everything the task did
+ * happens before the drain returns. The same pairing orders the loads of
+ * spawned after those of completed, and a spawn counted on one worker
+ * before the child completed on another.
  */
 static bool runtime_idle(struct rt_runtime *rt)
 {
@@ -128,11 +138,11 @@ static bool runtime_idle(struct rt_runtime *rt)
 
 	for (unsigned int i = 0; i < rt->nworkers; i++)
 		completed += __atomic_load_n(&rt->workers[i].stats->completed,
-					     __ATOMIC_SEQ_CST);
+					     __ATOMIC_ACQUIRE);
 	spawned = atomic_load(&rt->foreign_spawned);
 	for (unsigned int i = 0; i < rt->nworkers; i++)
 		spawned += __atomic_load_n(&rt->workers[i].stats->spawned,
-					   __ATOMIC_SEQ_CST);
+					   __ATOMIC_ACQUIRE);
 	return spawned == completed;
 }
 
