@@ -16,6 +16,17 @@
 
 static struct rt_runtime *rt;
 
+/*
+ * Under ASan, a malloc above its maximum (1 TiB) aborts the process by
+ * default; test_spawn_huge_frame wants the NULL a real malloc returns.
+ * Options in ASAN_OPTIONS still come on top of these.
+ */
+const char *__asan_default_options(void);
+__attribute__((used)) const char *__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+
 static int setup(void **state)
 {
 	rt = test_runtime(0, true);
