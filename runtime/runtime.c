@@ -219,13 +219,17 @@ int rt_runtime_shutdown(struct rt_runtime *rt)
  * and close its copies of the descriptors. Leak what the parent's threads
  * may have been changing at the fork (task blocks, caches, the depot,
  * the overflow list, timer heaps; their locks may be held forever) and
- * the io_uring mappings.
+ * the io_uring mappings. Once a shutdown had begun before the fork, the
+ * workers' descriptors may have been closed and their numbers reused for
+ * something else: leave them alone then.
  */
 static void free_inherited(struct rt_runtime *rt)
 {
-	for (unsigned int i = 0; rt->workers && i < rt->nworkers; i++) {
-		close(rt->workers[i].efd);
-		close(rt->workers[i].ring_fd);
+	if (atomic_load(&rt->shut) == RT_SHUT_NONE) {
+		for (unsigned int i = 0; i < rt->nworkers; i++) {
+			close(rt->workers[i].efd);
+			close(rt->workers[i].ring_fd);
+		}
 	}
 	free(rt->workers);
 	rt_trace_destroy(&rt->trace);

@@ -505,6 +505,40 @@ static void test_fork_child_gets_echild(void **state)
 	check_still_works(rt);
 }
 
+/* 0 when both ends of the pipe are still open in the child. */
+static int child_free_shut(struct rt_runtime *r, const int *pipefd)
+{
+	rt_runtime_free(r);
+	if (fcntl(pipefd[0], F_GETFD) == -1 || fcntl(pipefd[1], F_GETFD) == -1)
+		return 1;
+	return 0;
+}
+
+/*
+ * A runtime shut down before the fork closed its descriptors, whose
+ * numbers the next open takes again: freeing it in the child must not
+ * close what now lives under them.
+ */
+static void test_fork_after_shutdown(void **state)
+{
+	struct rt_runtime *r = test_runtime(2, false);
+	int pipefd[2], status;
+	pid_t pid;
+
+	assert_int_equal(rt_runtime_shutdown(r), 0);
+	assert_int_equal(pipe(pipefd), 0);	/* likely reuses their numbers */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_free_shut(r, pipefd));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	rt_runtime_free(r);
+}
+
 /* ---- a bounded foreign backlog ---------------------------------------- */
 
 #define BACKLOG_TASKS 2000000
@@ -911,6 +945,7 @@ int main(void)
 		cmocka_unit_test(test_cancelled_join_then_foreign_join),
 		cmocka_unit_test(test_cancelled_join_races),
 		cmocka_unit_test(test_fork_child_gets_echild),
+		cmocka_unit_test(test_fork_after_shutdown),
 		cmocka_unit_test(test_foreign_backlog_bounded),
 		cmocka_unit_test(test_try_spawn_eagain),
 		cmocka_unit_test(test_cancel_from_signal_handler),
