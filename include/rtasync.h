@@ -163,11 +163,16 @@ struct rt_task *rt_task_current(void);
 
 /*
  * Spawn fn with a root frame of type ftype (whose first member is
- * `struct rt_frame frame`), initialised with designated initialisers.
+ * `struct rt_frame frame`, checked at compile time as RT_CALL does),
+ * initialised with designated initialisers.
  */
 #define RT_SPAWN(rt, handle, fn, ftype, ...)				\
-	rt_task_spawn((rt), (fn), &((ftype){ __VA_ARGS__ }).frame,	\
-		      sizeof(ftype), (handle))
+	({								\
+		_Static_assert(offsetof(ftype, frame) == 0,		\
+			       "struct rt_frame must come first");	\
+		rt_task_spawn((rt), (fn), &((ftype){ __VA_ARGS__ }).frame,\
+			      sizeof(ftype), (handle));			\
+	})
 
 /* ---- ops: the leaf awaits ------------------------------------------------ */
 /*

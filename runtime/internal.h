@@ -249,11 +249,15 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 
 /*
  * spawned and completed are what rt_runtime_drain() counts on: they are
- * always kept. The other counters, the per-site counts and the event
- * rings can be compiled out (-DRT_NO_COUNTERS, the bench's
- * "no counters" build), only to measure what they cost.
+ * always kept, and bumped with a release store (a plain mov on x86), which
+ * the drain's acquire loads pair with (see runtime_idle()). The other
+ * counters, the per-site counts and the event rings can be compiled out
+ * (-DRT_NO_COUNTERS, the bench's "no counters" build), only to measure
+ * what they cost.
  */
-#define RT_COUNT_LIFE(w, field) RT_COUNT_ADD(w, field, 1)
+#define RT_COUNT_LIFE(w, field)						\
+	__atomic_store_n(&(w)->stats->field, (w)->stats->field + 1,	\
+			 __ATOMIC_RELEASE)
 #ifdef RT_NO_COUNTERS
 #define RT_STAT_ADD(w, field, n) do { (void)(w); (void)(n); } while (0)
 #else
