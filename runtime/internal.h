@@ -195,6 +195,7 @@ struct rt_runtime {
 	unsigned int nworkers;
 	struct rt_worker *workers;
 	_Atomic uint32_t closing;	/* spawns refused */
+	_Atomic uint32_t spawners;	/* foreign spawns under way (task.c) */
 	_Atomic uint32_t stop;		/* workers exit */
 	_Atomic uint32_t nparked;
 	_Atomic uint32_t nidle;		/* workers polling or parked */

@@ -180,7 +180,12 @@ enum {
 /* Close, drain and stop: done by exactly one caller. */
 static void shutdown_once(struct rt_runtime *rt)
 {
+	uint32_t n;
+
 	atomic_store(&rt->closing, 1);
+	/* foreign spawns that got past `closing` (task.c: spawn()) */
+	while ((n = atomic_load(&rt->spawners)))
+		rt_futex_wait(&rt->spawners, n, 1000000);
 	rt_runtime_drain(rt);	/* cannot fail: rt is set, we are no worker */
 	rt_workers_stop(rt);
 }

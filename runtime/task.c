@@ -83,7 +83,7 @@ static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
 		return -EINVAL;
 	if (rt_inherited(rt))
 		return -ECHILD;
-	if (atomic_load_explicit(&rt->closing, memory_order_acquire))
+	if (atomic_load_explicit(&rt->closing, memory_order_seq_cst))
 		return -ESHUTDOWN;
 	return 0;
 }
@@ -164,19 +164,16 @@ err_leave:
 	return NULL;
 }
 
-static int spawn(struct rt_runtime *rt, rt_async_fn fn,
-		 const struct rt_frame *frame, size_t frame_size,
-		 struct rt_task **handle, bool wait)
+static int spawn_task(struct rt_runtime *rt, struct rt_worker *self,
+		      rt_async_fn fn, const struct rt_frame *frame,
+		      size_t frame_size, struct rt_task **handle, bool wait)
 {
-	struct rt_worker *self = rt__self;
 	struct rt_task *t;
 	int ret;
 
 	ret = spawn_check(rt, fn, frame, frame_size);
 	if (ret)
 		return ret;
-	if (self && self->rt != rt)
-		self = NULL;	/* a task of another runtime spawns here */
 	t = spawn_block(rt, self, wait, &ret);
 	if (!t)
 		goto err;
@@ -203,6 +200,36 @@ static int spawn(struct rt_runtime *rt, rt_async_fn fn,
 err:
 	if (ret == -ENOMEM)
 		RT_PROBE1(spawn_failed, -ENOMEM);
+	return ret;
+}
+
+/*
+ * A foreign spawn is counted in rt->spawners from before it checks
+ * `closing` until its task is queued and counted for drain. Shutdown sets
+ * `closing`, then waits for spawners to reach 0 before it drains (both
+ * sides seq_cst, a Dekker pair): a spawner either sees `closing` and
+ * fails, or shutdown waits for its task to be counted, so no task is
+ * queued after the drain has let the workers go. A worker's own spawns
+ * need none of this: its task is running, so the drain waits for it.
+ */
+static int spawn(struct rt_runtime *rt, rt_async_fn fn,
+		 const struct rt_frame *frame, size_t frame_size,
+		 struct rt_task **handle, bool wait)
+{
+	struct rt_worker *self = rt__self;
+	int ret;
+
+	if (self && rt && self->rt == rt)
+		return spawn_task(rt, self, fn, frame, frame_size, handle,
+				  wait);
+	if (!rt)
+		return -EINVAL;
+	atomic_fetch_add_explicit(&rt->spawners, 1, memory_order_seq_cst);
+	ret = spawn_task(rt, NULL, fn, frame, frame_size, handle, wait);
+	if (atomic_fetch_sub_explicit(&rt->spawners, 1,
+				      memory_order_seq_cst) == 1 &&
+	    atomic_load_explicit(&rt->closing, memory_order_seq_cst))
+		rt_futex_wake_all(&rt->spawners);
 	return ret;
 }
 

@@ -294,6 +294,68 @@ static void test_concurrent_shutdown(void **state)
 	assert_int_equal(open_fds(), fds);
 }
 
+/*
+ * Foreign threads spawn while another shuts the runtime down: every spawn
+ * either fails with -ESHUTDOWN or its task runs before shutdown returns,
+ * so none is queued to workers that are gone (its join would hang).
+ */
+#define RACERS 3
+
+static atomic_ulong raced_ran;
+
+static RT_ASYNC int64_t raced(struct rt_task *t, struct rt_frame *base)
+{
+	RT_BEGIN(t, base);
+	atomic_fetch_add(&raced_ran, 1);
+	return 0;
+}
+
+struct racer {
+	pthread_t thread;
+	struct rt_runtime *rt;
+	unsigned long spawned;
+	int last;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	struct nap_frame f = { .ns = 0 };
+
+	while ((r->last = rt_task_spawn(r->rt, raced, &f.frame, sizeof(f),
+					NULL)) == 0)
+		r->spawned++;
+	return NULL;
+}
+
+static void test_spawns_race_shutdown(void **state)
+{
+	(void)state;
+	for (int round = 0; round < SHUT_ROUNDS; round++) {
+		struct rt_runtime *r = test_runtime(2, false);
+		struct racer rc[RACERS];
+		unsigned long spawned = 0;
+
+		atomic_store(&raced_ran, 0);
+		for (int i = 0; i < RACERS; i++) {
+			rc[i] = (struct racer){ .rt = r };
+			assert_int_equal(pthread_create(&rc[i].thread, NULL,
+							racer_main, &rc[i]), 0);
+		}
+		usleep(2000);
+		assert_int_equal(rt_runtime_shutdown(r), 0);
+		/* every spawn that succeeded has run, none after shutdown */
+		assert_int_equal(atomic_load(&raced_ran), test_stats(r).spawned);
+		for (int i = 0; i < RACERS; i++) {
+			pthread_join(rc[i].thread, NULL);
+			assert_int_equal(rc[i].last, -ESHUTDOWN);
+			spawned += rc[i].spawned;
+		}
+		assert_int_equal(atomic_load(&raced_ran), spawned);
+		rt_runtime_free(r);
+	}
+}
+
 /* ---- a cancelled join is given back ---------------------------------- */
 
 struct plain_frame {
@@ -941,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_sleep_forever),
 		cmocka_unit_test(test_big_root_calls_stay_inline),
 		cmocka_unit_test(test_concurrent_shutdown),
+		cmocka_unit_test(test_spawns_race_shutdown),
 		cmocka_unit_test(test_cancelled_join_given_back),
 		cmocka_unit_test(test_cancelled_join_then_foreign_join),
 		cmocka_unit_test(test_cancelled_join_races),
