@@ -405,16 +405,6 @@ static uint64_t now_ms(void)
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
 }
 
-static int pidfd_open_compat(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return syscall(SYS_pidfd_open, pid, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 /*
  * Targets are watched with pidfds (a process, not a thread, ends there);
  * the loop ends when all of them ended, at --duration, or on a signal.
@@ -425,12 +415,12 @@ static int setup_watch(struct stat_ctx *c, struct pollfd *fds, int sigfd)
 
 	fds[n++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 	if (c->cmd) {
-		fds[n++] = (struct pollfd){ .fd = pidfd_open_compat(c->child),
+		fds[n++] = (struct pollfd){ .fd = trace_pidfd_open(c->child),
 					    .events = POLLIN };
 	} else {
 		for (i = 0; i < c->npids; i++)
 			fds[n++] = (struct pollfd){
-				.fd = pidfd_open_compat(c->pids[i]),
+				.fd = trace_pidfd_open(c->pids[i]),
 				.events = POLLIN };
 	}
 	return n;

@@ -41,7 +41,7 @@ static int add_workers(struct task_blk_obs *o, const struct task_proc *p)
 	int i, err;
 
 	for (i = 0; i < p->nareas; i++) {
-		for (w = 0; w < p->areas[i].hdr->nworkers; w++) {
+		for (w = 0; w < p->areas[i].h.nworkers; w++) {
 			tid = __atomic_load_n(&task_worker(&p->areas[i], w)->tid,
 					      __ATOMIC_RELAXED);
 			if (!tid)
@@ -60,7 +60,7 @@ static int add_workers(struct task_blk_obs *o, const struct task_proc *p)
 /* The layout the program follows, from the first area (one library). */
 static void set_layout(struct task_blk_obs *o, const struct task_proc *p)
 {
-	const struct rt_trace_header *h = p->areas[0].hdr;
+	const struct rt_trace_header *h = &p->areas[0].h;
 
 	o->skel->rodata->target_tgid = (uint32_t)p->pid;
 	o->skel->rodata->running_tls_off = h->running_tls_off;
@@ -184,7 +184,8 @@ static int read_tasks(struct task_blk_obs *o, struct task_blk_snapshot *s)
 		row->site = key.site;
 		s->ntasks++;
 	}
-	qsort(s->tasks, s->ntasks, sizeof(*s->tasks), cmp_task_row);
+	if (s->ntasks)	/* qsort(NULL, 0) is undefined */
+		qsort(s->tasks, s->ntasks, sizeof(*s->tasks), cmp_task_row);
 	return 0;
 }
 
@@ -270,8 +271,9 @@ static void site_name(const struct task_proc *p, uint32_t id, char *func,
 		return;
 	}
 	task_site_describe(p, id, &d);
-	snprintf(func, flen, "%s", d.func);
-	snprintf(where, wlen, "%s:%u", task_basename(d.file), d.line);
+	trace_printable(func, flen, d.func);
+	snprintf(where, wlen, "%s:%u",
+		 TRACE_PRINTABLE(task_basename(d.file)), d.line);
 }
 
 static void time_cells(FILE *out, const struct task_blk_time *t)
@@ -347,7 +349,8 @@ static void table_now(FILE *out, const struct task_blk_snapshot *s,
 				" after %s\n", n->tid,
 				n->voluntary ? "blocked" : "preempted",
 				n->for_ns / NS_PER_MS, n->task,
-				task_site_label(p, n->site, label, sizeof(label)));
+				TRACE_PRINTABLE(task_site_label(p, n->site, label,
+								sizeof(label))));
 		else
 			fprintf(out, "  tid %u: %s for %.3f ms, no task (worker "
 				"loop)\n", n->tid, n->voluntary ? "blocked" :
@@ -364,7 +367,8 @@ static void table_hists(FILE *out, const struct task_blk_snapshot *s,
 	for (i = 0; i < s->nsites && (!limit || i < limit); i++) {
 		fprintf(out, "\nOff-CPU time per switch-out, site %u: %s\n",
 			s->sites[i].id,
-			task_site_label(p, s->sites[i].id, label, sizeof(label)));
+			TRACE_PRINTABLE(task_site_label(p, s->sites[i].id,
+							label, sizeof(label))));
 		trace_print_log2_hist(out, s->sites[i].s.hist,
 				      TASK_BLK_HIST_SLOTS, "usecs");
 	}

@@ -31,6 +31,7 @@
 
 #define DEFAULT_TOP_S 1.0
 #define DEFAULT_DEPTH 64
+#define DEFAULT_DUMP_BUDGET_S 10.0	/* task dump: time to walk the tasks */
 
 /* Which options a command takes. */
 enum {
@@ -64,7 +65,8 @@ static const struct task_command commands[] = {
 	  "[--sample N] [--interval SEC] [--duration SEC]" },
 	{ "blocked", OPTM_TIME | OPTM_LIMIT | OPTM_NOHIST, false, run_blocked,
 	  "[-n N] [--no-hist] [--interval SEC] [--duration SEC]" },
-	{ "dump", OPTM_DEPTH, false, run_dump, "[--depth N]" },
+	{ "dump", OPTM_DEPTH | OPTM_DURATION, false, run_dump,
+	  "[--depth N] [--duration SEC]" },
 };
 
 static const struct task_command record_command = {
@@ -93,7 +95,8 @@ static void task_usage(FILE *out)
 		"           await site that was running (eBPF; root or CAP_BPF+\n"
 		"           CAP_PERFMON)\n"
 		"  dump     async stacks of the suspended (sleeping) tasks, symbolized,\n"
-		"           read without stopping the process\n");
+		"           read without stopping the process (--duration: the time\n"
+		"           allowed for the walk, 10 s by default)\n");
 }
 
 static void record_usage(FILE *out)
@@ -176,7 +179,7 @@ static int parse_opt(struct task_ctx *c, int opt, const char *arg)
 		c->limit = (unsigned int)v;
 		break;
 	case OPT_SAMPLE:
-		err = parse_number(arg, 20, &v);
+		err = parse_number(arg, TASK_MAX_SAMPLE_SHIFT, &v);
 		c->sample_shift = (uint32_t)v;
 		break;
 	case OPT_NO_HIST:
@@ -243,16 +246,6 @@ static int parse_args(struct task_ctx *c, const struct task_command *cmd,
 
 /* ---- the wait loop ---------------------------------------------------------- */
 
-static int pidfd_open_compat(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 int task_loop_init(struct task_loop *l, const struct task_ctx *c,
 		   unsigned int tick_ms)
 {
@@ -271,7 +264,7 @@ int task_loop_init(struct task_loop *l, const struct task_ctx *c,
 	l->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (l->sigfd < 0)
 		return -errno;
-	l->pidfd = pidfd_open_compat(c->pid);	/* -1: we learn it by polling */
+	l->pidfd = trace_pidfd_open(c->pid);	/* -1: we learn it by polling */
 	if (c->opts.duration)
 		l->end = now + (uint64_t)(c->opts.duration * 1e9);
 	l->interval_ns = (uint64_t)(c->opts.interval * 1e9);
@@ -662,7 +655,9 @@ static int run_dump(struct task_ctx *c)
 	err = task_syms_open(&syms, c->pid);
 	if (err)
 		return task_proc_error(&c->proc, c->pid, err);
-	err = task_dump_collect(&d, &c->proc, syms, c->depth);
+	err = task_dump_collect(&d, &c->proc, syms, c->depth,
+				(uint64_t)((c->opts.duration ? c->opts.duration :
+					    DEFAULT_DUMP_BUDGET_S) * 1e9));
 	if (err) {
 		task_syms_close(syms);
 		return task_proc_error(&c->proc, c->pid, err);

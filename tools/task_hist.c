@@ -17,6 +17,9 @@
 #include "task_hist.h"
 #include "trace.h"
 
+/* Tasks followed at once: far above a real runtime's, bounds a hostile one. */
+#define TASK_HIST_MAX_TASKS (1u << 22)
+
 struct task_hist_last {
 	uint64_t task;		/* 0: free slot */
 	uint64_t ts;
@@ -115,8 +118,12 @@ static struct task_hist_last *last_get(struct task_hist *h, uint64_t task)
 {
 	struct task_hist_last *e;
 
-	if (2 * (h->used + 1) > h->cap && last_grow(h))
-		return NULL;	/* out of memory: this sample is lost */
+	/* 0 marks a free slot; a target may write it, or ids without end */
+	if (!task)
+		return NULL;
+	if (2 * (h->used + 1) > h->cap &&
+	    (h->cap >= TASK_HIST_MAX_TASKS || last_grow(h)))
+		return NULL;	/* out of room: this sample is lost */
 	e = last_find(h->last, h->cap, task);
 	if (!e->task) {
 		e->task = task;
@@ -231,7 +238,8 @@ void task_hist_table(FILE *out, const struct task_hist *h,
 
 		fprintf(out, "\nsite %u: %s\n  %" PRIu64 " suspensions, %" PRIu64
 			" resumed; avg %.3f us, max %.3f us\n", ids[i],
-			task_site_label(p, ids[i], label, sizeof(label)),
+			TRACE_PRINTABLE(task_site_label(p, ids[i], label,
+							sizeof(label))),
 			s->suspends, s->samples, avg_ns(s) / 1e3, s->max_ns / 1e3);
 		trace_print_log2_hist(out, s->hist, TASK_HIST_SLOTS, "usecs");
 	}

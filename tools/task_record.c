@@ -196,7 +196,7 @@ static int tracks_init(struct rec_ctx *r)
 	t = r->tracks;
 	for (a = 0; a < p->nareas; a++) {
 		r->area_base[a] = (size_t)(t - r->tracks);
-		for (w = 0; w < p->areas[a].hdr->nworkers; w++, t++) {
+		for (w = 0; w < p->areas[a].h.nworkers; w++, t++) {
 			t->tid = task_worker(&p->areas[a], w)->tid;
 			snprintf(name, sizeof(name), "worker %d:%u", a, w);
 			emit_meta(r, "thread_name", t->tid, name);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "task_top.h"
+#include "trace.h"
 
 /* struct rt_stats, field by field, for JSON and for differences. */
 static const struct {
@@ -61,7 +62,7 @@ int task_top_snapshot(const struct task_proc *p, struct task_top_snap *s)
 	task_proc_site_counts(p, s->counts, s->nids);
 	w = s->workers;
 	for (i = 0; i < (unsigned int)p->nareas; i++) {
-		for (k = 0; k < p->areas[i].hdr->nworkers; k++, w++) {
+		for (k = 0; k < p->areas[i].h.nworkers; k++, w++) {
 			w->area = i;
 			w->index = k;
 			task_worker_read(&p->areas[i], k, &w->st, &w->tid, &w->cpu);
@@ -205,7 +206,8 @@ static void table_sites(FILE *out, const struct task_top_report *r,
 		else
 			where[0] = '\0';
 		fprintf(out, "%6u %-24s %-28s %12" PRIu64 " %12.1f\n", s->id,
-			s->d.func, where, s->count, per_second(r, s->window));
+			TRACE_PRINTABLE(s->d.func), TRACE_PRINTABLE(where),
+			s->count, per_second(r, s->window));
 	}
 	if (i < r->nsites)
 		fprintf(out, "%6s (%zu more sites: -n 0 shows all)\n", "",

@@ -36,6 +36,18 @@ extern const char *trace_prog;	/* argv[0] basename, for messages */
 void trace_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 bool trace_is_help(const char *arg);
+/*
+ * src for a terminal: bytes below 0x20, 0x7f and above (C1 controls
+ * hide there, UTF-8 encoded or not) as \xNN.  Names in tables come from
+ * the target (site names, symbols, thread names) and must not reach
+ * root's terminal as escape sequences or forged lines.  Returns dst.
+ */
+const char *trace_printable(char *dst, size_t len, const char *src);
+#define TRACE_PRINTABLE_MAX 512
+#define TRACE_PRINTABLE(s) \
+	trace_printable((char[TRACE_PRINTABLE_MAX]){ 0 }, TRACE_PRINTABLE_MAX, (s))
+/* pidfd_open(pid, 0), or -1 with errno (ENOSYS before Linux 5.3). */
+int trace_pidfd_open(int pid);
 int trace_parse_seconds(const char *arg, double *out);
 int trace_parse_u64(const char *arg, uint64_t *out);
 

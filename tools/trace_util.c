@@ -41,6 +41,39 @@ bool trace_is_help(const char *arg)
 	       !strcmp(arg, "--help");
 }
 
+const char *trace_printable(char *dst, size_t len, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+
+	for (; *s && o + 1 < len; s++) {
+		if (*s >= 0x20 && *s < 0x7f) {
+			dst[o++] = (char)*s;
+			continue;
+		}
+		if (o + 5 > len)
+			break;		/* no half escapes */
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[*s >> 4];
+		dst[o++] = hex[*s & 15];
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+int trace_pidfd_open(int pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 int trace_parse_seconds(const char *arg, double *out)
 {
 	char *end;

@@ -601,7 +601,7 @@ static void test_hist_table_json(void **state)
 	task_hist_table(f, &h, &p);
 	fclose(f);
 	compare("hist", rec_path, tab_path);
-	assert_int_equal(p.areas[0].hdr->events_enabled, 0);
+	assert_int_equal(task_area_live(&p.areas[0])->events_enabled, 0);
 	task_rings_free(&rings);
 	task_hist_free(&h);
 	task_proc_close(&p);
@@ -615,7 +615,7 @@ static uint32_t events_enabled(pid_t pid)
 	uint32_t v;
 
 	assert_int_equal(task_proc_open(&p, pid, false), 0);
-	v = p.areas[0].hdr->events_enabled;
+	v = task_area_live(&p.areas[0])->events_enabled;
 	task_proc_close(&p);
 	return v;
 }
@@ -734,6 +734,55 @@ static void test_not_permitted(void **state)
 	assert_true(bpf_test_file_contains(err_path, "not permitted to read process"));
 }
 
+/* `task top` on a process of nobody's, as root with only the caps given. */
+static int top_with_caps(const char *pid, const char *bounding)
+{
+	return wait_exit(start((char *const[]){ "setpriv", "--inh-caps=-all",
+				(char *)bounding, (char *)tool, "task", "top",
+				"--duration", "0.1", "-p", (char *)pid, NULL },
+			       out_path, err_path));
+}
+
+/*
+ * Another user's process needs both capabilities: CAP_DAC_READ_SEARCH
+ * to list its /proc/PID/fd, CAP_SYS_PTRACE to look at what the fds are
+ * and read its memory.  With one of them the answer is "not permitted"
+ * naming both, never "no trace area".
+ */
+static void test_caps_needed(void **state)
+{
+	char line[256], pid[16];
+	pid_t wl;
+	int ret;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("SKIP: not root: cannot start a process of "
+			      "another user\n");
+		skip();
+	}
+	wl = start((char *const[]){ "setpriv", "--reuid=65534", "--regid=65534",
+				    "--clear-groups", (char *)workload, "sites",
+				    "1", NULL }, wl_out, "/dev/null");
+	if (!wait_line(wl_out, "ready", line, sizeof(line))) {
+		stop(wl);
+		print_message("SKIP: cannot run the workload as nobody via "
+			      "setpriv (util-linux) here\n");
+		skip();
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	ret = top_with_caps(pid, "--bounding-set=-all,+sys_ptrace");
+	assert_int_equal(ret, TRACE_EXIT_PERM);
+	assert_true(bpf_test_file_contains(err_path, "both CAP_SYS_PTRACE"));
+	ret = top_with_caps(pid, "--bounding-set=-all,+dac_read_search");
+	assert_int_equal(ret, TRACE_EXIT_PERM);
+	assert_true(bpf_test_file_contains(err_path, "CAP_DAC_READ_SEARCH"));
+	ret = top_with_caps(pid, "--bounding-set=-all,+sys_ptrace,+dac_read_search");
+	assert_int_equal(ret, 0);
+	assert_true(bpf_test_file_contains(out_path, "sites_task"));
+	stop(wl);
+}
+
 static void test_usage(void **state)
 {
 	(void)state;
@@ -774,6 +823,7 @@ int main(void)
 		cmocka_unit_test(test_no_runtime),
 		cmocka_unit_test(test_version_mismatch),
 		cmocka_unit_test(test_not_permitted),
+		cmocka_unit_test(test_caps_needed),
 	};
 
 	return cmocka_run_group_tests_name("bpf-task", tests, group_setup,
