@@ -41,6 +41,14 @@ struct task_blk_worker {
 	unsigned long long ts_out;	/* 0: on a CPU (or never seen out) */
 	unsigned int site;		/* the task's h.site->id then */
 	unsigned int voluntary;		/* blocked, not preempted */
+	/*
+	 * Where this worker's library keeps things, from its trace area:
+	 * two copies of librtasync in one process have two layouts (and
+	 * two thread-local offsets).
+	 */
+	long long running_tls_off;
+	unsigned int task_head_site_off;
+	unsigned int site_id_off;
 };
 
 #endif /* RTASYNC_BPF_TASK_JOIN_H */
