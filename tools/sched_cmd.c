@@ -75,7 +75,6 @@ static void stat_usage(FILE *out)
 
 enum {
 	OPT_CGROUP = 256, OPT_REQUESTS, OPT_NO_HIST, OPT_MAX_THREADS,
-	OPT_PRETTY, OPT_DURATION, OPT_INTERVAL,
 };
 
 static const struct option stat_longopts[] = {
@@ -85,9 +84,9 @@ static const struct option stat_longopts[] = {
 	{ "no-hist",	 no_argument,	    NULL, OPT_NO_HIST },
 	{ "max-threads", required_argument, NULL, OPT_MAX_THREADS },
 	{ "json",	 no_argument,	    NULL, 'j' },
-	{ "pretty",	 no_argument,	    NULL, OPT_PRETTY },
-	{ "duration",	 required_argument, NULL, OPT_DURATION },
-	{ "interval",	 required_argument, NULL, OPT_INTERVAL },
+	{ "pretty",	 no_argument,	    NULL, TRACE_OPT_PRETTY },
+	{ "duration",	 required_argument, NULL, TRACE_OPT_DURATION },
+	{ "interval",	 required_argument, NULL, TRACE_OPT_INTERVAL },
 	{ "help",	 no_argument,	    NULL, 'h' },
 	{ 0 }
 };
@@ -104,24 +103,25 @@ static const char *opt_name(int opt)
 
 static int parse_pid(struct stat_ctx *c, const char *arg)
 {
-	uint64_t v;
+	pid_t pid;
 
-	if (trace_parse_u64(arg, &v) || v == 0 || v > INT32_MAX) {
-		trace_err("bad pid '%s'", arg);
+	if (trace_parse_pid(arg, &pid))
 		return TRACE_EXIT_USAGE;
-	}
 	if (c->npids == MAX_PIDS) {
 		trace_err("at most %d pids", MAX_PIDS);
 		return TRACE_EXIT_USAGE;
 	}
-	c->pids[c->npids++] = (pid_t)v;
+	c->pids[c->npids++] = pid;
 	return 0;
 }
 
 static int parse_stat_opt(struct stat_ctx *c, int opt, const char *arg)
 {
+	int ret = trace_common_opt(&c->opts, opt, arg);
 	uint64_t v;
 
+	if (ret >= 0)
+		return ret;
 	switch (opt) {
 	case 'p':
 		return parse_pid(c, arg);
@@ -139,20 +139,6 @@ static int parse_stat_opt(struct stat_ctx *c, int opt, const char *arg)
 		if (trace_parse_u64(arg, &v) || !v || v > (1U << 24))
 			break;
 		c->max_threads = v;
-		return 0;
-	case 'j':
-		c->opts.json = true;
-		return 0;
-	case OPT_PRETTY:
-		c->opts.json = c->opts.pretty = true;
-		return 0;
-	case OPT_DURATION:
-		if (trace_parse_seconds(arg, &c->opts.duration))
-			break;
-		return 0;
-	case OPT_INTERVAL:
-		if (trace_parse_seconds(arg, &c->opts.interval))
-			break;
 		return 0;
 	default:
 		return TRACE_EXIT_USAGE;

@@ -37,18 +37,6 @@ uint64_t task_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int task_parse_pid(const char *arg, pid_t *pid)
-{
-	uint64_t v;
-
-	if (trace_parse_u64(arg, &v) || v == 0 || v > INT32_MAX) {
-		trace_err("bad pid '%s'", arg);
-		return -EINVAL;
-	}
-	*pid = (pid_t)v;
-	return 0;
-}
-
 /* ---- finding and checking an area ------------------------------------ */
 
 /*

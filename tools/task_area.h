@@ -82,8 +82,6 @@ void task_proc_close(struct task_proc *p);
 size_t task_proc_nworkers(const struct task_proc *p);
 /* Print what err means for pid and return the exit code that says it. */
 int task_proc_error(const struct task_proc *p, pid_t pid, int err);
-/* Parse a -p argument: 0, or prints why not and returns -EINVAL. */
-int task_parse_pid(const char *arg, pid_t *pid);
 
 /* ---- reading an area -------------------------------------------------- */
 

@@ -41,7 +41,8 @@ enum {
 	OPTM_SAMPLE = 1 << 3,	/* --sample */
 	OPTM_NOHIST = 1 << 4,	/* --no-hist */
 	OPTM_DEPTH = 1 << 5,	/* --depth */
-	OPTM_OUTPUT = 1 << 6,	/* -o */
+	OPTM_OUTPUT = 1 << 6,	/* -o FILE, required */
+	OPTM_FORMAT = 1 << 7,	/* -o FORMAT */
 	OPTM_TIME = OPTM_DURATION | OPTM_INTERVAL,
 };
 
@@ -59,8 +60,8 @@ static int run_blocked(struct task_ctx *c);
 static int run_dump(struct task_ctx *c);
 
 static const struct task_command commands[] = {
-	{ "top", OPTM_TIME | OPTM_LIMIT, false, run_top,
-	  "[-n N] [--interval SEC] [--duration SEC]" },
+	{ "top", OPTM_TIME | OPTM_LIMIT | OPTM_FORMAT, false, run_top,
+	  "[-n N] [-o prometheus] [--interval SEC] [--duration SEC]" },
 	{ "hist", OPTM_TIME | OPTM_SAMPLE, true, run_hist,
 	  "[--sample N] [--interval SEC] [--duration SEC]" },
 	{ "blocked", OPTM_TIME | OPTM_LIMIT | OPTM_NOHIST, false, run_blocked,
@@ -89,6 +90,7 @@ static void task_usage(FILE *out)
 		"\n"
 		"Async-task views of a process linked with librtasync:\n"
 		"  top      hottest await sites by suspensions, worker counters\n"
+		"           (-o prometheus: the counters in Prometheus text format)\n"
 		"  hist     log2 histograms of suspend time per await site\n"
 		"           (switches the runtime's event records on meanwhile)\n"
 		"  blocked  off-CPU time of worker threads, charged to the task and\n"
@@ -114,17 +116,14 @@ static void record_usage(FILE *out)
 
 /* ---- command line --------------------------------------------------------- */
 
-enum {
-	OPT_PRETTY = 256, OPT_DURATION, OPT_INTERVAL, OPT_SAMPLE, OPT_NO_HIST,
-	OPT_DEPTH,
-};
+enum { OPT_SAMPLE = 256, OPT_NO_HIST, OPT_DEPTH };
 
 static const struct option longopts[] = {
 	{ "pid",      required_argument, NULL, 'p' },
 	{ "json",     no_argument,	 NULL, 'j' },
-	{ "pretty",   no_argument,	 NULL, OPT_PRETTY },
-	{ "duration", required_argument, NULL, OPT_DURATION },
-	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "pretty",   no_argument,	 NULL, TRACE_OPT_PRETTY },
+	{ "duration", required_argument, NULL, TRACE_OPT_DURATION },
+	{ "interval", required_argument, NULL, TRACE_OPT_INTERVAL },
 	{ "top",      required_argument, NULL, 'n' },
 	{ "sample",   required_argument, NULL, OPT_SAMPLE },
 	{ "no-hist",  no_argument,	 NULL, OPT_NO_HIST },
@@ -137,13 +136,13 @@ static const struct option longopts[] = {
 static unsigned int opt_mask(int opt)
 {
 	switch (opt) {
-	case OPT_DURATION: return OPTM_DURATION;
-	case OPT_INTERVAL: return OPTM_INTERVAL;
+	case TRACE_OPT_DURATION: return OPTM_DURATION;
+	case TRACE_OPT_INTERVAL: return OPTM_INTERVAL;
 	case 'n': return OPTM_LIMIT;
 	case OPT_SAMPLE: return OPTM_SAMPLE;
 	case OPT_NO_HIST: return OPTM_NOHIST;
 	case OPT_DEPTH: return OPTM_DEPTH;
-	case 'o': return OPTM_OUTPUT;
+	case 'o': return OPTM_OUTPUT | OPTM_FORMAT;
 	default: return 0;	/* every command takes it */
 	}
 }
@@ -157,23 +156,14 @@ static int parse_number(const char *arg, uint64_t max, uint64_t *v)
 static int parse_opt(struct task_ctx *c, int opt, const char *arg)
 {
 	uint64_t v;
-	int err = 0;
+	int err = trace_common_opt(&c->opts, opt, arg);
 
+	if (err >= 0)
+		return err;
+	err = 0;
 	switch (opt) {
 	case 'p':
-		return task_parse_pid(arg, &c->pid) ? TRACE_EXIT_USAGE : 0;
-	case 'j':
-		c->opts.json = true;
-		return 0;
-	case OPT_PRETTY:
-		c->opts.json = c->opts.pretty = true;
-		return 0;
-	case OPT_DURATION:
-		err = trace_parse_seconds(arg, &c->opts.duration);
-		break;
-	case OPT_INTERVAL:
-		err = trace_parse_seconds(arg, &c->opts.interval);
-		break;
+		return trace_parse_pid(arg, &c->pid) ? TRACE_EXIT_USAGE : 0;
 	case 'n':
 		err = parse_number(arg, UINT32_MAX, &v);
 		c->limit = (unsigned int)v;
@@ -199,6 +189,30 @@ static int parse_opt(struct task_ctx *c, int opt, const char *arg)
 		trace_err("bad value '%s' for an option of %s", arg, c->cmd);
 		return TRACE_EXIT_USAGE;
 	}
+	return 0;
+}
+
+/*
+ * top -o FORMAT: table (the default), json, or prometheus: one report of
+ * the counters, for node_exporter's textfile collector, so not with
+ * --interval (the collector reads a file, not a stream).
+ */
+static int parse_format(struct task_ctx *c)
+{
+	if (!c->output || !strcmp(c->output, "table"))
+		return 0;
+	if (!strcmp(c->output, "json"))
+		return trace_common_opt(&c->opts, 'j', NULL);
+	if (strcmp(c->output, "prometheus")) {
+		trace_err("unknown output format '%s' (table, json, prometheus)",
+			  c->output);
+		return TRACE_EXIT_USAGE;
+	}
+	if (c->opts.interval || c->opts.json) {
+		trace_err("-o prometheus writes one report: no --interval, no -j");
+		return TRACE_EXIT_USAGE;
+	}
+	c->prometheus = true;
 	return 0;
 }
 
@@ -241,7 +255,7 @@ static int parse_args(struct task_ctx *c, const struct task_command *cmd,
 		trace_err("%s needs an output file: -o FILE", c->cmd);
 		return TRACE_EXIT_USAGE;
 	}
-	return 0;
+	return (cmd->opts & OPTM_FORMAT) ? parse_format(c) : 0;
 }
 
 /* ---- the wait loop ---------------------------------------------------------- */
@@ -378,12 +392,15 @@ static void json_close(struct task_ctx *c)
 struct report_ops {
 	void (*json)(struct task_ctx *c, const void *data);
 	void (*table)(struct task_ctx *c, const void *data);
+	void (*prometheus)(struct task_ctx *c, const void *data);	/* or NULL */
 };
 
 static void emit_report(struct task_ctx *c, const struct report_ops *ops,
 			const void *data)
 {
-	if (c->opts.json) {
+	if (c->prometheus && ops->prometheus) {
+		ops->prometheus(c, data);
+	} else if (c->opts.json) {
 		jw_start_object(&c->jw);
 		if (c->opts.interval)
 			jw_int_field(&c->jw, "interval", c->nreports);
@@ -420,9 +437,16 @@ static void top_table(struct task_ctx *c, const void *r)
 	task_top_table(stdout, r, c->limit);
 }
 
+static void top_prometheus(struct task_ctx *c, const void *r)
+{
+	(void)c;
+	task_top_prometheus(stdout, r);
+}
+
 static int top_report(struct task_ctx *c, struct task_top_snap *prev)
 {
-	static const struct report_ops ops = { top_json, top_table };
+	static const struct report_ops ops = { top_json, top_table,
+					       top_prometheus };
 	struct task_top_snap cur;
 	struct task_top_report r;
 	int err;
@@ -489,7 +513,7 @@ static void hist_table(struct task_ctx *c, const void *h)
 
 static void hist_report(struct task_ctx *c, struct hist_run *hr)
 {
-	static const struct report_ops ops = { hist_json, hist_table };
+	static const struct report_ops ops = { hist_json, hist_table, NULL };
 	uint64_t records, dropped;
 
 	task_rings_count(&hr->rings, &records, &dropped);
@@ -584,7 +608,8 @@ static void blocked_table(struct task_ctx *c, const void *s)
 
 static int blocked_report(struct task_ctx *c, struct task_blk_obs *o)
 {
-	static const struct report_ops ops = { blocked_json, blocked_table };
+	static const struct report_ops ops = { blocked_json, blocked_table,
+					       NULL };
 	struct task_blk_snapshot s;
 	int err;
 
@@ -647,7 +672,7 @@ static void dump_table(struct task_ctx *c, const void *d)
 
 static int run_dump(struct task_ctx *c)
 {
-	static const struct report_ops ops = { dump_json, dump_table };
+	static const struct report_ops ops = { dump_json, dump_table, NULL };
 	struct task_syms *syms;
 	struct task_dump d;
 	int err;

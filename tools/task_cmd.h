@@ -29,7 +29,8 @@ struct task_ctx {
 	uint32_t sample_shift;		/* --sample N: 1 step in 2^N */
 	unsigned int depth;		/* dump --depth: frames per task */
 	bool no_hist;
-	const char *output;		/* record -o FILE */
+	const char *output;		/* record -o FILE; top -o FORMAT */
+	bool prometheus;		/* top -o prometheus */
 	struct task_proc proc;
 	struct json_writer jw;
 	int nreports;

@@ -32,8 +32,27 @@ struct trace_opts {
 
 extern const char *trace_prog;	/* argv[0] basename, for messages */
 
-/* "rtasync-trace: <message>" on stderr */
+/*
+ * "rtasync-trace: <message>" on stderr; after -j or --pretty, also
+ * {"error":"<message>"} on stdout, as bpftool does, so that a script
+ * reading the JSON sees why there is no report.
+ */
 void trace_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void trace_json_errors(bool pretty);
+
+/*
+ * The options every level takes, with the same long option codes in
+ * every table: -j, --pretty, --duration SEC, --interval SEC (at least
+ * TRACE_MIN_INTERVAL_S: each report costs a read of every map or area).
+ */
+enum {
+	TRACE_OPT_PRETTY = 200,
+	TRACE_OPT_DURATION,
+	TRACE_OPT_INTERVAL,
+};
+#define TRACE_MIN_INTERVAL_S 0.01
+/* 0 taken, -1 not one of them, else an exit code (the message printed). */
+int trace_common_opt(struct trace_opts *o, int opt, const char *arg);
 
 bool trace_is_help(const char *arg);
 /*
@@ -50,6 +69,8 @@ const char *trace_printable(char *dst, size_t len, const char *src);
 int trace_pidfd_open(int pid);
 int trace_parse_seconds(const char *arg, double *out);
 int trace_parse_u64(const char *arg, uint64_t *out);
+/* A -p argument: 0, or prints why not and returns -EINVAL. */
+int trace_parse_pid(const char *arg, int *pid);
 
 #define TRACE_BTF_PATH "/sys/kernel/btf/vmlinux"
 /* 0 when the kernel exports its BTF, -ENOENT otherwise */

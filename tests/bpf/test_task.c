@@ -208,6 +208,16 @@ static void compare(const char *what, const char *json, const char *table)
 	py(buf, sizeof(buf), "compare-%s '%s' '%s'", what, json, table);
 }
 
+/* rt-workload sites K, ready: its pid as a string in pid, its line. */
+static pid_t sites_ready(const char *k, char *line, size_t len, char *pid)
+{
+	pid_t wl = WORKLOAD("sites", (char *)k);
+
+	assert_true(wait_line(wl_out, "ready", line, len));
+	snprintf(pid, 16, "%d", (int)wl);
+	return wl;
+}
+
 /* ---- (a) task top: exact counts per site -------------------------------------- */
 
 static void test_top_counts(void **state)
@@ -217,9 +227,7 @@ static void test_top_counts(void **state)
 	pid_t wl;
 
 	(void)state;
-	wl = WORKLOAD("sites", "5");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = sites_ready("5", line, sizeof(line), pid);
 	yl = kv(line, "yield_line");
 	sl = kv(line, "sleep_line");
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.2"), 0);
@@ -245,15 +253,66 @@ static void test_top_counts(void **state)
 	stop(wl);
 }
 
+/*
+ * -o prometheus: the same counts, in a file the Prometheus project's own
+ * parser reads.
+ */
+static void test_top_prometheus(void **state)
+{
+	char line[512], pid[16], buf[256];
+	pid_t wl;
+
+	(void)state;
+	wl = sites_ready("5", line, sizeof(line), pid);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-o", "prometheus",
+			      "--duration", "0.1"), 0);
+	py(buf, sizeof(buf), "prom '%s' \"[int(v) for l, v in "
+	   "r['rtasync_site_suspends_total'] if l['line'] == '%ld' and "
+	   "l['func'] == 'sites_task'][0]\"", out_path, kv(line, "yield_line"));
+	assert_int_equal(strtol(buf, NULL, 10), kv(line, "yield_count"));
+	py(buf, sizeof(buf), "prom '%s' \"int(sum(v for l, v in "
+	   "r['rtasync_worker_completed_total']))\"", out_path);
+	assert_int_equal(strtol(buf, NULL, 10), 5);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-o", "prometheus",
+			      "--interval", "1"), TRACE_EXIT_USAGE);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-o", "yaml"),
+			 TRACE_EXIT_USAGE);
+	stop(wl);
+}
+
+/* -j: errors are a JSON object on stdout too; option bounds. */
+static void test_json_errors(void **state)
+{
+	(void)state;
+	assert_int_equal(TOOL("-j", "task", "top", "-p", "4194305"),
+			 TRACE_EXIT_NO_TARGET);
+	assert_true(bpf_test_file_contains(out_path,
+		"{\"error\":\"no process with pid 4194305\"}"));
+	assert_int_equal(TOOL("task", "top", "-p", "1", "-j", "--interval",
+			      "0.001"), TRACE_EXIT_USAGE);
+	assert_true(bpf_test_file_contains(out_path,
+		"{\"error\":\"--interval 0.001 is too short: at least 0.01 s\"}"));
+	assert_int_equal(TOOL("--duration", "0", "task", "top", "-p", "1"),
+			 TRACE_EXIT_USAGE);
+	assert_true(bpf_test_file_contains(err_path,
+		"bad --duration '0': a number of seconds > 0 expected"));
+	assert_int_equal(TOOL("task", "hist", "-p", "1", "--duration", "0"),
+			 TRACE_EXIT_USAGE);
+	assert_true(bpf_test_file_contains(err_path,
+		"bad --duration '0': a number of seconds > 0 expected"));
+	assert_int_equal(TOOL("sched", "stat", "-p", "1", "--duration", "0"),
+			 TRACE_EXIT_USAGE);
+	assert_true(bpf_test_file_contains(err_path,
+		"bad --duration '0': a number of seconds > 0 expected"));
+}
+
 static void test_top_interval(void **state)
 {
 	char line[512], pid[16];
 	pid_t wl;
 
 	(void)state;
-	wl = WORKLOAD("sites", "1");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = sites_ready("1", line, sizeof(line), pid);
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--interval",
 			      "0.1", "--duration", "0.35"), 0);
 	/* an array of reports, each over its own ~0.1 s window */
@@ -328,38 +387,75 @@ static void test_dump_chain(void **state)
  * tool's arguments follow it; "PID" stands for the workload's pid.  The
  * workload's "done" line in line.
  */
-static void run_traced(const char *const wl_args[], const char *const tool_args[],
-		       char *line, size_t len)
+/* The first child of parent (a process started by `unshare --fork`). */
+static pid_t first_child(pid_t parent)
 {
-	char *argv[16], pid[16];
-	pid_t wl, t;
-	int i;
+	char path[64];
+	long child = 0;
+	FILE *f;
 
-	wl = start((char *const *)wl_args, wl_out, "/dev/null");
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent,
+		 (int)parent);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%ld", &child) != 1)
+			child = 0;
+		fclose(f);
+	}
+	return (pid_t)child;
+}
+
+static void run_traced_in(const char *const wl_args[],
+			  const char *const tool_args[], char *line, size_t len,
+			  bool pidns)
+{
+	const char *argv[16];
+	char pid[16];
+	pid_t wl, target, t;
+	int i = 0, k;
+
+	/* in its own PID namespace, as in a container: gettid() there is
+	 * not the tid the kernel's programs see */
+	if (pidns) {
+		argv[i++] = "unshare";
+		argv[i++] = "--pid";
+		argv[i++] = "--fork";
+	}
+	for (k = 0; wl_args[k] && i < 15; k++)
+		argv[i++] = wl_args[k];
+	argv[i] = NULL;
+	wl = start((char *const *)argv, wl_out, "/dev/null");
 	assert_true(wait_line(wl_out, "waiting", line, len));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
-	argv[0] = (char *)tool;
+	target = pidns ? first_child(wl) : wl;
+	assert_true(target > 0);
+	snprintf(pid, sizeof(pid), "%d", (int)target);
+	argv[0] = tool;
 	for (i = 0; tool_args[i] && i < 14; i++)
-		argv[i + 1] = strcmp(tool_args[i], "PID") ? (char *)tool_args[i] : pid;
+		argv[i + 1] = strcmp(tool_args[i], "PID") ? tool_args[i] : pid;
 	argv[i + 1] = NULL;
-	t = start(argv, out_path, err_path);
+	t = start((char *const *)argv, out_path, err_path);
 	assert_true(wait_line(err_path, "Hit Ctrl-C", line, len));
-	kill(wl, SIGUSR1);
+	kill(target, SIGUSR1);
 	assert_int_equal(wait_exit(wl), 0);
 	assert_int_equal(wait_exit(t), 0);
 	assert_true(wait_line(wl_out, "done", line, len));
 }
 
-static void test_blocked_site(void **state)
+static void run_traced(const char *const wl_args[], const char *const tool_args[],
+		       char *line, size_t len)
+{
+	run_traced_in(wl_args, tool_args, line, len, false);
+}
+
+static void blocked_site(bool pidns)
 {
 	const char *const wl[] = { workload, "block", "300", NULL };
 	const char *const args[] = { "task", "blocked", "-p", "PID", "-j", NULL };
 	char line[512], expr[256];
 	long long total, blocked;
 
-	(void)state;
 	REQUIRE_BPF();
-	run_traced(wl, args, line, sizeof(line));
+	run_traced_in(wl, args, line, sizeof(line), pidns);
 	blocked = kv(line, "blocked_ns");
 	snprintf(expr, sizeof(expr), "[s['total_ns'] for s in r['sites'] if "
 		 "s['func'] == 'blocker' and s['line'] == %ld][0]",
@@ -375,6 +471,58 @@ static void test_blocked_site(void **state)
 	snprintf(expr, sizeof(expr), "sum(t['total_ns'] for t in r['tasks'] if "
 		 "t['func'] == 'blocker')");
 	assert_int_equal(jnum(out_path, expr), total);
+}
+
+static void test_blocked_site(void **state)
+{
+	(void)state;
+	blocked_site(false);
+}
+
+/*
+ * Two runtimes, two trace areas: every command reads both.  top counts
+ * the tasks of both, blocked follows the workers of both (the blocker
+ * runs on the second).
+ */
+static void test_two_areas(void **state)
+{
+	const char *const wl[] = { workload, "-r", "2", "block", "200", NULL };
+	const char *const args[] = { "task", "blocked", "-p", "PID", "-j", NULL };
+	char line[512], pid[16], expr[256];
+	long long total, blocked;
+	pid_t p;
+
+	(void)state;
+	p = WORKLOAD("-r", "2", "sites", "3");
+	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
+	snprintf(pid, sizeof(pid), "%d", (int)p);
+	assert_int_equal(kv(line, "yield_count"), 2 * 3 * 30);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.1"), 0);
+	assert_int_equal(jnum(out_path, "r['runtimes']"), 2);
+	snprintf(expr, sizeof(expr), "[s['suspends'] for s in r['sites'] if "
+		 "s['line'] == %ld][0]", kv(line, "yield_line"));
+	assert_int_equal(jnum(out_path, expr), kv(line, "yield_count"));
+	assert_int_equal(jnum(out_path, "r['total']['counters']['completed']"), 6);
+	stop(p);
+
+	REQUIRE_BPF();
+	run_traced(wl, args, line, sizeof(line));
+	blocked = kv(line, "blocked_ns");
+	snprintf(expr, sizeof(expr), "[s['total_ns'] for s in r['sites'] if "
+		 "s['func'] == 'blocker'][0]");
+	total = jnum(out_path, expr);
+	assert_in_range(total, blocked - blocked / 10, blocked + blocked / 10);
+}
+
+/* The same from a PID namespace: worker tids go through NSpid. */
+static void test_blocked_pidns(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("SKIP: not root: no PID namespace (unshare --pid)\n");
+		skip();
+	}
+	blocked_site(true);
 }
 
 /*
@@ -626,9 +774,7 @@ static void test_events_off_on_sigint(void **state)
 	pid_t wl, t;
 
 	(void)state;
-	wl = WORKLOAD("sites", "1");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = sites_ready("1", line, sizeof(line), pid);
 	t = start((char *const[]){ (char *)tool, "record", "-p", pid, "-o",
 				   rec_path, NULL }, out_path, err_path);
 	assert_true(wait_line(err_path, "Recording", line, sizeof(line)));
@@ -717,9 +863,7 @@ static void test_not_permitted(void **state)
 			      "user may not read\n");
 		skip();
 	}
-	wl = WORKLOAD("sites", "1");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = sites_ready("1", line, sizeof(line), pid);
 	ret = wait_exit(start((char *const[]){ "setpriv", "--reuid=65534",
 				"--regid=65534", "--clear-groups", "--inh-caps=-all",
 				"--bounding-set=-all", (char *)tool, "task", "top",
@@ -809,8 +953,12 @@ int main(void)
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_top_counts),
 		cmocka_unit_test(test_top_interval),
+		cmocka_unit_test(test_top_prometheus),
+		cmocka_unit_test(test_json_errors),
+		cmocka_unit_test(test_two_areas),
 		cmocka_unit_test(test_dump_chain),
 		cmocka_unit_test(test_blocked_site),
+		cmocka_unit_test(test_blocked_pidns),
 		cmocka_unit_test(test_blocked_table_json),
 		cmocka_unit_test(test_record_exact),
 		cmocka_unit_test(test_record_overflow),
