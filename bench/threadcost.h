@@ -7,7 +7,7 @@
  *   threads  10,000 concurrent 1 ms waits: blocking thread pool, thread
  *            per wait, librtasync tasks
  *   tracer   pipe ping-pong with and without `sched stat` attached
- *            (runs tools/sched-overhead)
+ *            (runs bench/sched-overhead)
  *   runtime  what counters, event records and sched stat cost librtasync
  *            (runs rtasync-tracer-workload and its no-counters twin)
  */
