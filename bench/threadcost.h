@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rtasync-threadcost: the seeds' thread-cost claim measured by the eBPF
- * scheduler observer (tools/sched_obs.h), and what the observer itself
+ * scheduler observer (tools/rtasync-trace/sched_obs.h), and what the observer itself
  * costs. Topics (see threadcost.c, tracecost.c):
  *
  *   threads  10,000 concurrent 1 ms waits: blocking thread pool, thread

@@ -6,7 +6,7 @@
  *   rtasync-threadcost [-r REPS] [-s SCALE] [-j FILE] [-n WAITS]
  *                      [--pool N] [--sched-overhead PATH] [TOPIC...]
  *
- * Built only with the BPF side (it links tools/sched_obs.c); needs root
+ * Built only with the BPF side (it links tools/rtasync-trace/sched_obs.c); needs root
  * (or CAP_BPF+CAP_PERFMON) and kernel BTF at run time, and says so and
  * exits with 3 (permissions) or 5 (no BTF) when they are missing, like
  * rtasync-trace. Otherwise the exit status is 0 unless the report could

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * task_join.h - records shared by task.bpf.c (the kernel join of
- * `rtasync-trace task blocked`) and its reader, tools/task_blocked.c.
+ * `rtasync-trace task blocked`) and its reader, tools/rtasync-trace/task_blocked.c.
  * Included by both sides: no kernel or libc types.
  */
 #ifndef RTASYNC_BPF_TASK_JOIN_H

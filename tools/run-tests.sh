@@ -43,6 +43,9 @@ tally() {
 setup() {
 	dir=$1
 	shift
+	# the tool's binary was $dir/tools/rtasync-trace before its sources
+	# moved into tools/rtasync-trace/, which is now a build directory
+	[ -f "$dir/tools/rtasync-trace" ] && rm -f "$dir/tools/rtasync-trace"
 	if [ -f "$dir/build.ninja" ]; then
 		meson setup --reconfigure "$dir" "$@" >/dev/null
 	else

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * task_record.c - `rtasync-trace record`: the runtime's event records
+ * record.c - `rtasync-trace record`: the runtime's event records
  * as a Chrome/Perfetto trace (the JSON "Trace Event Format", which
  * ui.perfetto.dev and chrome://tracing open).
  *

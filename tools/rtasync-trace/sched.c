@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * sched_cmd.c - the `sched` object of rtasync-trace: `sched stat` for
+ * sched.c - the `sched` object of rtasync-trace: `sched stat` for
  * processes (-p), a cgroup (--cgroup) or a command it runs (-- CMD).
  *
  * This file owns the command line, the target's life cycle (fork, attach,

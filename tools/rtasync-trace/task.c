@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * task_cmd.c - the `task` object of rtasync-trace, and the command line
+ * task.c - the `task` object of rtasync-trace, and the command line
  * and wait loop it shares with `record`:
  *
  *	task top	hottest await sites and worker counters (trace area)

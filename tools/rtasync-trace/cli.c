@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * trace_util.c - helpers shared by rtasync-trace's objects: messages,
+ * cli.c - helpers shared by rtasync-trace's objects: messages,
  * argument parsing, environment checks and log2 histogram printing.
  */
 #include <errno.h>

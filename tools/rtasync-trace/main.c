@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * rtasync-trace.c - entry point: global options and the OBJECT dispatch
+ * main.c - entry point of rtasync-trace: global options and the OBJECT dispatch
  * of the bpftool-style grammar
  *
  *	rtasync-trace [OPTIONS] OBJECT COMMAND [ARGS]
  *
- * Each object lives in its own file (sched_cmd.c, task_cmd.c; `record`,
- * an object without commands, in task_record.c) and parses its own
+ * Each object lives in its own file (sched.c, task.c; `record`,
+ * an object without commands, in record.c) and parses its own
  * commands; `help` works at every level.
  */
 #include <getopt.h>

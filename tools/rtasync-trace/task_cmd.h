@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * task_cmd.h - what the task commands (task_cmd.c) and `record`
- * (task_record.c) share: the parsed command line, and the wait loop that
+ * task_cmd.h - what the task commands (task.c) and `record`
+ * (record.c) share: the parsed command line, and the wait loop that
  * paces them (drain ticks, --interval reports, the end at --duration, a
  * signal or the target's exit).
  */
@@ -60,7 +60,7 @@ void task_loop_fini(struct task_loop *l);
 /* The HH:MM:SS line that starts each --interval table report. */
 void task_print_time(FILE *out, int nreport);
 
-int task_record_run(struct task_ctx *c);	/* task_record.c */
+int task_record_run(struct task_ctx *c);	/* record.c */
 int do_record(const struct trace_opts *opts, int argc, char **argv);
 
 #endif /* RTASYNC_TASK_CMD_H */
