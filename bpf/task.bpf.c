@@ -94,8 +94,8 @@ static __always_inline void read_running(struct task_struct *prev,
 	/* NULL: not resumed from an await (first step, trampolined) */
 	if (site && !bpf_probe_read_user(&id, sizeof(id),
 					 (void *)(site + w->site_id_off)) &&
-	    id < sites_max)
-		w->site = id;
+	    id < w->site_limit && w->site_base + id < sites_max)
+		w->site = w->site_base + id;
 }
 
 static __always_inline void worker_out(struct task_blk_worker *w,

@@ -49,6 +49,9 @@ struct task_blk_worker {
 	long long running_tls_off;
 	unsigned int task_head_site_off;
 	unsigned int site_id_off;
+	/* its copy's site ids: id < site_limit is site site_base + id */
+	unsigned int site_base;
+	unsigned int site_limit;
 };
 
 #endif /* RTASYNC_BPF_TASK_JOIN_H */

@@ -727,7 +727,7 @@ static void test_hist_table_json(void **state)
 	wl = WORKLOAD("steps", "3", "2000");
 	assert_true(wait_line(wl_out, "waiting", line, sizeof(line)));
 	assert_int_equal(task_proc_open(&p, wl, true), 0);
-	assert_int_equal(task_hist_init(&h, task_proc_sites_max(&p)), 0);
+	assert_int_equal(task_hist_init(&h, &p), 0);
 	assert_int_equal(task_rings_start(&rings, &p), 0);
 	task_events_on(&p, 0, &h.sample_shift);
 	kill(wl, SIGUSR1);

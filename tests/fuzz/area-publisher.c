@@ -21,6 +21,10 @@
  *			memfd to 0 bytes 100 ms after it is ready
  *	fifo		a good area whose fd number keeps being swapped
  *			for a FIFO nobody writes
+ *	two-libs	not hostile: two good areas of two copies of the
+ *			library (two lib_anchors), each numbering its sites
+ *			from 1: "alpha" at 1 counted 10 per worker in the
+ *			first, "beta" at 1 counted 7 in the second
  *
  * Prints "ready pid=N" on stdout, then waits to be killed.
  */
@@ -320,6 +324,33 @@ static void publish_unsealed(void)
 	workers_good();
 }
 
+/* ---- two-libs ------------------------------------------------------------ */
+
+static void publish_copy(uint64_t anchor, const char *func, uint64_t count)
+{
+	struct rt_trace_site *s;
+	unsigned int w;
+
+	area_create(AREA_SIZE, true);
+	header_good();
+	hdr->nsites = 1;
+	hdr->lib_anchor = anchor;
+	workers_good();
+	s = (struct rt_trace_site *)(area + SITES_OFF) + 1;
+	snprintf(s->func, sizeof(s->func), "%s", func);
+	snprintf(s->file, sizeof(s->file), "/src/%s.c", func);
+	s->line = 1;
+	for (w = 0; w < NWORKERS; w++)
+		((uint64_t *)(area + WORKERS_OFF + w * STRIDE + COUNTS_OFF))[1] =
+			count;
+}
+
+static void publish_two_libs(void)
+{
+	publish_copy(0x1000, "alpha", 10);
+	publish_copy(0x2000, "beta", 7);
+}
+
 /* ---- fifo ---------------------------------------------------------------------- */
 
 static int fifo_fd;
@@ -377,6 +408,8 @@ int main(int argc, char **argv)
 		publish_unsealed();
 	else if (!strcmp(v, "fifo"))
 		publish_fifo();
+	else if (!strcmp(v, "two-libs"))
+		publish_two_libs();
 	else {
 		fprintf(stderr, "usage: area-publisher VARIANT [SEED]\n");
 		return 2;

@@ -360,6 +360,28 @@ static void test_fifo(void **state)
 			NULL);
 }
 
+/*
+ * Two copies of librtasync in one process number their sites apart: site
+ * 1 of each is its own row, with its own count, never summed.
+ */
+static void test_two_libs(void **state)
+{
+	char pid[16];
+	pid_t p;
+
+	(void)state;
+	p = publish("two-libs", NULL, pid, sizeof(pid));
+	assert_int_equal(run_cmd(&cmds[1], pid), 0);	/* -j task top */
+	/* the ids: 1 in the first copy, 1 + its sites_max (64) in the other */
+	assert_true(bpf_test_file_contains(out_path,
+		"{\"id\":1,\"func\":\"alpha\",\"file\":\"/src/alpha.c\","
+		"\"line\":1,\"suspends\":20,"));
+	assert_true(bpf_test_file_contains(out_path,
+		"{\"id\":65,\"func\":\"beta\",\"file\":\"/src/beta.c\","
+		"\"line\":1,\"suspends\":14,"));
+	unpublish(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_unsealed),
 		cmocka_unit_test(test_fifo),
+		cmocka_unit_test(test_two_libs),
 	};
 
 	return cmocka_run_group_tests_name("fuzz-area", tests, group_setup,

@@ -28,6 +28,7 @@
 /* A worker's track: the records of its current turn, held back. */
 struct rec_track {
 	uint32_t tid;
+	unsigned int area;		/* whose ring: its site ids */
 	size_t n, cap;
 	struct rt_trace_record *turn;
 };
@@ -49,13 +50,15 @@ static double us_since(const struct rec_ctx *r, double ns)
 	return ns > (double)r->t0 ? (ns - (double)r->t0) / 1e3 : 0;
 }
 
-static void slice_name(const struct rec_ctx *r, const struct rt_trace_record *rec,
-		       char *buf, size_t len)
+static void slice_name(const struct rec_ctx *r, const struct rec_track *t,
+		       const struct rt_trace_record *rec, char *buf, size_t len)
 {
 	if (rec->reason == RT_TRACE_DONE)
 		snprintf(buf, len, "done");
 	else
-		task_site_label(&r->c->proc, rec->site, buf, len);
+		task_site_label(&r->c->proc,
+				task_site_gid(&r->c->proc, t->area, rec->site),
+				buf, len);
 }
 
 static void emit_slice(struct rec_ctx *r, const struct rec_track *t,
@@ -64,7 +67,7 @@ static void emit_slice(struct rec_ctx *r, const struct rec_track *t,
 	struct json_writer *jw = &r->jw;
 	char name[200];
 
-	slice_name(r, rec, name, sizeof(name));
+	slice_name(r, t, rec, name, sizeof(name));
 	jw_start_object(jw);
 	jw_string_field(jw, "name", name);
 	jw_string_field(jw, "cat", task_reason_name(rec->reason));
@@ -198,6 +201,7 @@ static int tracks_init(struct rec_ctx *r)
 		r->area_base[a] = (size_t)(t - r->tracks);
 		for (w = 0; w < p->areas[a].h.nworkers; w++, t++) {
 			t->tid = task_worker(&p->areas[a], w)->tid;
+			t->area = (unsigned int)a;
 			snprintf(name, sizeof(name), "worker %d:%u", a, w);
 			emit_meta(r, "thread_name", t->tid, name);
 		}

@@ -527,7 +527,7 @@ static void hist_report(struct task_ctx *c, struct hist_run *hr)
 static int hist_start(struct task_ctx *c, struct hist_run *hr)
 {
 	memset(hr, 0, sizeof(*hr));
-	if (task_hist_init(&hr->h, task_proc_sites_max(&c->proc)))
+	if (task_hist_init(&hr->h, &c->proc))
 		return -ENOMEM;
 	/* from the heads as they are now: earlier records are not ours */
 	if (task_rings_start(&hr->rings, &c->proc)) {

@@ -345,6 +345,38 @@ static int scan_fds(struct task_proc *p, DIR *dir)
 	return first_err;
 }
 
+/* The largest sites_max among the areas of area i's copy of the library. */
+static uint32_t copy_sites_max(const struct task_proc *p, int i)
+{
+	uint32_t n = 0;
+	int j;
+
+	for (j = i; j < p->nareas; j++)
+		if (p->areas[j].h.lib_anchor == p->areas[i].h.lib_anchor &&
+		    p->areas[j].h.sites_max > n)
+			n = p->areas[j].h.sites_max;
+	return n;
+}
+
+/* Areas with the same lib_anchor are one copy of librtasync. */
+static void assign_site_bases(struct task_proc *p)
+{
+	int i, j;
+
+	p->nsite_ids = 0;
+	for (i = 0; i < p->nareas; i++) {
+		for (j = 0; j < i; j++)
+			if (p->areas[j].h.lib_anchor == p->areas[i].h.lib_anchor)
+				break;
+		if (j < i) {
+			p->site_base[i] = p->site_base[j];
+			continue;
+		}
+		p->site_base[i] = p->nsite_ids;
+		p->nsite_ids += copy_sites_max(p, i);
+	}
+}
+
 int task_proc_open(struct task_proc *p, pid_t pid, bool rw)
 {
 	int err;
@@ -359,8 +391,10 @@ int task_proc_open(struct task_proc *p, pid_t pid, bool rw)
 		goto err_close;
 	err = scan_fds(p, dir);
 	closedir(dir);
-	if (p->nareas)
+	if (p->nareas) {
+		assign_site_bases(p);
 		return 0;
+	}
 err_close:
 	task_proc_close(p);
 	return err;
@@ -489,17 +523,25 @@ static void copy_field(char *dst, const char *src, size_t size)
 	dst[size - 1] = '\0';
 }
 
-void task_site_describe(const struct task_proc *p, uint32_t id,
+void task_site_describe(const struct task_proc *p, uint32_t gid,
 			struct task_site_desc *d)
 {
 	const struct rt_trace_site *s;
+	uint32_t id;
 	int i;
 
 	for (i = 0; i < p->nareas; i++) {
 		const struct task_area *a = &p->areas[i];
 
-		if (!id || id >= a->h.sites_max)
+		if (gid < p->site_base[i] || gid - p->site_base[i] >= a->h.sites_max)
 			continue;
+		id = gid - p->site_base[i];
+		if (!id) {	/* a second copy's "not at an await" */
+			snprintf(d->func, sizeof(d->func), "(no await site)");
+			snprintf(d->file, sizeof(d->file), "?");
+			d->line = 0;
+			return;
+		}
 		s = (const struct rt_trace_site *)(a->map + a->h.sites_offset) + id;
 		if (!__atomic_load_n(&s->line, __ATOMIC_ACQUIRE) && !s->func[0])
 			continue;	/* not described in this runtime */
@@ -534,15 +576,18 @@ const char *task_site_label(const struct task_proc *p, uint32_t id,
 	return buf;
 }
 
+uint32_t task_site_gid(const struct task_proc *p, unsigned int area,
+		       uint32_t id)
+{
+	if (area >= (unsigned int)p->nareas)
+		return 0;
+	return p->site_base[area] +
+	       (id < p->areas[area].h.sites_max ? id : 0);
+}
+
 uint32_t task_proc_sites_max(const struct task_proc *p)
 {
-	uint32_t n = 0;
-	int i;
-
-	for (i = 0; i < p->nareas; i++)
-		if (p->areas[i].h.sites_max > n)
-			n = p->areas[i].h.sites_max;
-	return n;
+	return p->nsite_ids;
 }
 
 void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
@@ -555,13 +600,17 @@ void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
 	for (i = 0; i < p->nareas; i++) {
 		const struct task_area *a = &p->areas[i];
 
-		max = a->h.sites_max < n ? a->h.sites_max : n;
+		if (p->site_base[i] >= n)
+			continue;
+		max = n - p->site_base[i];
+		if (a->h.sites_max < max)
+			max = a->h.sites_max;
 		for (w = 0; w < a->h.nworkers; w++) {
 			const uint64_t *c = task_site_counts(a, w);
 
 			for (id = 0; id < max; id++)
-				counts[id] += __atomic_load_n(&c[id],
-							      __ATOMIC_RELAXED);
+				counts[p->site_base[i] + id] +=
+					__atomic_load_n(&c[id], __ATOMIC_RELAXED);
 		}
 	}
 }

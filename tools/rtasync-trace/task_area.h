@@ -67,6 +67,14 @@ struct task_proc {
 	struct task_area areas[TASK_MAX_AREAS];
 	uint32_t version;		/* of a rejected area, for messages */
 	enum task_refusal refusal;
+	/*
+	 * Site ids are per copy of librtasync (its areas share a counter;
+	 * another copy in the process has its own): area i's id k is the
+	 * tool's site k + site_base[i], areas of one copy (the same
+	 * lib_anchor) sharing a base.  nsite_ids: all of them.
+	 */
+	uint32_t site_base[TASK_MAX_AREAS];
+	uint32_t nsite_ids;
 };
 
 /*
@@ -117,8 +125,9 @@ void task_worker_read(const struct task_area *a, unsigned int w,
 		      struct rt_stats *st, uint32_t *tid, int32_t *cpu);
 
 /*
- * An await site by id, described by whichever area of the process has it
- * (ids are process-wide).  "?" fields for an id nobody described yet.
+ * An await site by the tool's id (task_site_gid()), described by
+ * whichever area of its library copy has it.  "?" fields for an id
+ * nobody described yet.
  */
 struct task_site_desc {
 	char func[sizeof(((struct rt_trace_site *)0)->func)];
@@ -132,8 +141,12 @@ const char *task_site_label(const struct task_proc *p, uint32_t id,
 			    char *buf, size_t len);
 /* Just the file name of a path, as the tables print it. */
 const char *task_basename(const char *path);
-/* Sum of the per-site suspension counts over all areas and workers. */
+/* The tool's site id for area's id (0..sites_max-1; larger: the area's 0). */
+uint32_t task_site_gid(const struct task_proc *p, unsigned int area,
+		       uint32_t id);
+/* Site ids of the process, all copies of librtasync: 0..this-1. */
 uint32_t task_proc_sites_max(const struct task_proc *p);
+/* Sum of the per-site suspension counts over all areas and workers. */
 void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
 			   uint32_t n);
 

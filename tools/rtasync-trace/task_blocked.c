@@ -107,6 +107,8 @@ static int add_workers(struct task_blk_obs *o, const struct task_proc *p)
 			.running_tls_off = h->running_tls_off,
 			.task_head_site_off = h->task_head_site_off,
 			.site_id_off = h->site_id_off,
+			.site_base = p->site_base[i],
+			.site_limit = h->sites_max,
 		};
 		for (w = 0; w < p->areas[i].h.nworkers; w++) {
 			tid = __atomic_load_n(&task_worker(&p->areas[i], w)->tid,

@@ -157,14 +157,15 @@ static int read_site(const struct walker *w, struct task_dump_task *t,
 	}
 	if (task_mem_read(w->p->pid, site, &s, sizeof(s)))
 		return -EAGAIN;
-	t->site_id = s.id;
+	/* the tool's id: two copies of librtasync number sites apart */
+	t->site_id = s.id ? task_site_gid(w->p, t->area, s.id) : 0;
 	t->line = s.line;
 	if (!task_mem_read_str(w->p->pid, (uint64_t)(uintptr_t)s.func, t->func,
 			       sizeof(t->func)) &&
 	    !task_mem_read_str(w->p->pid, (uint64_t)(uintptr_t)s.file, t->file,
 			       sizeof(t->file)))
 		return 0;
-	task_site_describe(w->p, s.id, &d);
+	task_site_describe(w->p, t->site_id, &d);
 	snprintf(t->func, sizeof(t->func), "%s", d.func);
 	snprintf(t->file, sizeof(t->file), "%s", d.file);
 	return 0;

@@ -49,9 +49,12 @@ unsigned int task_log2_slot(uint64_t v, unsigned int nslots)
 	return slot < nslots ? slot : nslots - 1;
 }
 
-int task_hist_init(struct task_hist *h, uint32_t nids)
+int task_hist_init(struct task_hist *h, const struct task_proc *p)
 {
+	uint32_t nids = task_proc_sites_max(p);
+
 	memset(h, 0, sizeof(*h));
+	h->proc = p;
 	h->nids = nids;
 	h->sites = calloc(nids ? nids : 1, sizeof(*h->sites));
 	h->cap = 1024;
@@ -154,9 +157,10 @@ void task_hist_add(void *ctx, unsigned int area, const struct rt_trace_record *r
 {
 	struct task_hist *h = ctx;
 	struct task_hist_last *e;
-	uint32_t site = rec->site < h->nids ? rec->site : 0;
+	uint32_t site = task_site_gid(h->proc, area, rec->site);
 
-	(void)area;
+	if (site >= h->nids)
+		site = 0;
 	/* steps were lost: no task's next record may be its next step */
 	if (gap) {
 		h->epoch++;
