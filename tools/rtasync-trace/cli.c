@@ -51,6 +51,13 @@ void trace_err(const char *fmt, ...)
 	fflush(stdout);
 }
 
+void trace_banner_end(const struct trace_opts *o)
+{
+	if (o->duration)
+		fprintf(stderr, " for %.3g s", o->duration);
+	fprintf(stderr, "... Hit Ctrl-C to end.\n");
+}
+
 static int opt_seconds(const char *name, const char *arg, double min,
 		       double *out)
 {

@@ -310,9 +310,9 @@ int task_record_run(struct task_ctx *c)
 	}
 	r.t0 = task_mono_ns();
 	task_events_on(&c->proc, c->sample_shift, &shift);
-	fprintf(stderr, "Recording task steps of pid %d into %s%s... Hit "
-		"Ctrl-C to end.\n", (int)c->pid, c->output,
-		c->opts.duration ? " (--duration)" : "");
+	fprintf(stderr, "Recording task steps of pid %d into %s", (int)c->pid,
+		TRACE_PRINTABLE(c->output));
+	trace_banner_end(&c->opts);
 	record_loop(&r, &rings, &l);
 	task_loop_fini(&l);
 	task_rings_count(&rings, &records, &dropped);

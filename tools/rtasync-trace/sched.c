@@ -507,9 +507,7 @@ static void print_banner(struct stat_ctx *c)
 		for (i = 0; i < c->npids; i++)
 			fprintf(stderr, "%s%d", i ? ", " : "Tracing scheduler events of pid ",
 				(int)c->pids[i]);
-	if (c->opts.duration)
-		fprintf(stderr, " for %.3g s", c->opts.duration);
-	fprintf(stderr, "... Hit Ctrl-C to end.\n");
+	trace_banner_end(&c->opts);
 }
 
 static int add_targets(struct stat_ctx *c, const sigset_t *oldmask, int go[2],

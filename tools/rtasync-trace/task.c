@@ -422,9 +422,7 @@ static void print_banner(struct task_ctx *c, const char *what)
 	fprintf(stderr, "%s of pid %d (%d runtime%s, %zu workers)", what,
 		(int)c->pid, c->proc.nareas, c->proc.nareas == 1 ? "" : "s",
 		task_proc_nworkers(&c->proc));
-	if (c->opts.duration)
-		fprintf(stderr, " for %.3g s", c->opts.duration);
-	fprintf(stderr, "... Hit Ctrl-C to end.\n");
+	trace_banner_end(&c->opts);
 }
 
 static void top_json(struct task_ctx *c, const void *r)

@@ -54,6 +54,13 @@ enum {
 /* 0 taken, -1 not one of them, else an exit code (the message printed). */
 int trace_common_opt(struct trace_opts *o, int opt, const char *arg);
 
+/*
+ * The end of every object's start-up line on stderr, after what it
+ * traces: " for SEC s" with --duration, then "... Hit Ctrl-C to end.".
+ * Tests and scripts wait for that text: one function writes it.
+ */
+void trace_banner_end(const struct trace_opts *o);
+
 bool trace_is_help(const char *arg);
 /*
  * src for a terminal: bytes below 0x20, 0x7f and above (C1 controls
