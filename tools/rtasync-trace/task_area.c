@@ -45,7 +45,7 @@ uint64_t task_mono_ns(void)
  * tool allocate or walk without end.
  */
 #define AREA_MAX_SITES (1u << 16)
-#define AREA_MAX_RING (1u << 20)
+#define AREA_MAX_RING (1u << 16)
 #define AREA_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
 /* "/memfd:rtasync-trace (deleted)": the name, then a space or the end. */
