@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json_writer.h"
@@ -49,6 +50,15 @@ void trace_err(const char *fmt, ...)
 	jw_string_field(&jw, "error", msg);
 	jw_end_object(&jw);
 	fflush(stdout);
+}
+
+void trace_print_time(FILE *out, int nreport)
+{
+	char buf[16];
+	time_t t = time(NULL);
+
+	strftime(buf, sizeof(buf), "%H:%M:%S", localtime(&t));
+	fprintf(out, "%s%s\n", nreport ? "\n" : "", buf);
 }
 
 void trace_banner_end(const struct trace_opts *o)

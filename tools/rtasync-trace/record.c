@@ -256,17 +256,17 @@ static void summary(struct task_ctx *c, const struct rec_ctx *r,
 }
 
 static void record_loop(struct rec_ctx *r, struct task_rings *rings,
-			struct task_loop *l)
+			struct trace_loop *l)
 {
-	enum task_event ev;
+	enum trace_event ev;
 	size_t i;
 
 	do {
-		ev = task_loop_wait(l);
-		if (ev == TASK_EV_END)
+		ev = trace_loop_wait(l);
+		if (ev == TRACE_EV_END)
 			task_events_off(&r->c->proc);	/* then the last drain */
 		task_rings_drain(rings, &r->c->proc, record_add, r);
-	} while (ev != TASK_EV_END);
+	} while (ev != TRACE_EV_END);
 	for (i = 0; i < r->ntracks; i++)
 		flush_turn(r, &r->tracks[i], 0);
 }
@@ -297,7 +297,7 @@ int task_record_run(struct task_ctx *c)
 	struct rec_ctx r = { .c = c };
 	struct task_rings rings = { 0 };
 	uint64_t records, dropped;
-	struct task_loop l;
+	struct trace_loop l;
 	uint32_t shift;
 	int ret;
 
@@ -314,7 +314,7 @@ int task_record_run(struct task_ctx *c)
 		TRACE_PRINTABLE(c->output));
 	trace_banner_end(&c->opts);
 	record_loop(&r, &rings, &l);
-	task_loop_fini(&l);
+	trace_loop_fini(&l);
 	task_rings_count(&rings, &records, &dropped);
 	write_footer(&r, records, dropped, shift);
 	if (r.nomem)

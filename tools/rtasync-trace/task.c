@@ -14,11 +14,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -260,113 +257,19 @@ static int parse_args(struct task_ctx *c, const struct task_command *cmd,
 
 /* ---- the wait loop ---------------------------------------------------------- */
 
-int task_loop_init(struct task_loop *l, const struct task_ctx *c,
+int task_loop_init(struct trace_loop *l, const struct task_ctx *c,
 		   unsigned int tick_ms)
 {
-	uint64_t now = task_mono_ns();
-	sigset_t mask;
+	int err = trace_loop_signals(l);
 
-	memset(l, 0, sizeof(*l));
-	l->pid = c->pid;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	/* a closed stdout must not kill us before events are off again */
-	signal(SIGPIPE, SIG_IGN);
-	sigprocmask(SIG_BLOCK, &mask, &l->oldmask);
-	l->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (l->sigfd < 0)
-		return -errno;
-	l->pidfd = trace_pidfd_open(c->pid);	/* -1: we learn it by polling */
-	if (c->opts.duration)
-		l->end = now + (uint64_t)(c->opts.duration * 1e9);
-	l->interval_ns = (uint64_t)(c->opts.interval * 1e9);
-	if (l->interval_ns)
-		l->next_report = now + l->interval_ns;
-	l->tick_ns = tick_ms * 1000000ull;
-	if (l->tick_ns)
-		l->next_tick = now + l->tick_ns;
-	return 0;
-}
-
-static uint64_t earliest(uint64_t a, uint64_t b)
-{
-	if (!a)
-		return b;
-	return b && b < a ? b : a;
-}
-
-static bool target_gone(struct task_loop *l)
-{
-	char path[32];
-
-	if (l->pidfd >= 0)
-		return false;	/* poll tells */
-	snprintf(path, sizeof(path), "/proc/%d", (int)l->pid);
-	return access(path, F_OK) != 0;
-}
-
-enum task_event task_loop_wait(struct task_loop *l)
-{
-	struct pollfd fds[2] = {
-		{ .fd = l->sigfd, .events = POLLIN },
-		{ .fd = l->pidfd, .events = POLLIN },
-	};
-	uint64_t now, deadline;
-	int timeout, n;
-
-	for (;;) {
-		now = task_mono_ns();
-		if (l->end && now >= l->end) {
-			l->why = "duration";
-			return TASK_EV_END;
-		}
-		if (l->next_report && now >= l->next_report) {
-			l->next_report += l->interval_ns;
-			return TASK_EV_REPORT;
-		}
-		if (l->next_tick && now >= l->next_tick) {
-			l->next_tick += l->tick_ns;
-			return TASK_EV_TICK;
-		}
-		deadline = earliest(earliest(l->end, l->next_report), l->next_tick);
-		timeout = deadline ? (int)((deadline - now + 999999) / 1000000) : 1000;
-		if (l->pidfd < 0 && (timeout < 0 || timeout > 1000))
-			timeout = 1000;
-		n = poll(fds, l->pidfd >= 0 ? 2 : 1, timeout);
-		if (n > 0 && fds[0].revents) {
-			struct signalfd_siginfo si;
-
-			/* taken, or unblocking it at the end would kill us */
-			if (read(l->sigfd, &si, sizeof(si)) < 0)
-				si.ssi_signo = 0;
-			l->why = "signal";
-			return TASK_EV_END;
-		}
-		if ((n > 0 && fds[1].revents) || target_gone(l)) {
-			l->why = "exit";
-			return TASK_EV_END;
-		}
+	if (!err)
+		err = trace_loop_watch(l, c->pid);
+	if (err) {
+		trace_loop_fini(l);
+		return err;
 	}
-}
-
-void task_loop_fini(struct task_loop *l)
-{
-	if (l->pidfd >= 0)
-		close(l->pidfd);
-	if (l->sigfd >= 0)
-		close(l->sigfd);
-	sigprocmask(SIG_SETMASK, &l->oldmask, NULL);
-}
-
-void task_print_time(FILE *out, int nreport)
-{
-	char buf[16];
-	time_t t = time(NULL);
-
-	strftime(buf, sizeof(buf), "%H:%M:%S", localtime(&t));
-	fprintf(out, "%s%s\n", nreport ? "\n" : "", buf);
+	trace_loop_start(l, &c->opts, tick_ms);
+	return 0;
 }
 
 /* JSON: one object, or with --interval an array of them. */
@@ -408,7 +311,7 @@ static void emit_report(struct task_ctx *c, const struct report_ops *ops,
 		jw_end_object(&c->jw);
 	} else {
 		if (c->opts.interval)
-			task_print_time(stdout, c->nreports);
+			trace_print_time(stdout, c->nreports);
 		ops->table(c, data);
 	}
 	fflush(stdout);
@@ -467,8 +370,8 @@ static int top_report(struct task_ctx *c, struct task_top_snap *prev)
 static int run_top(struct task_ctx *c)
 {
 	struct task_top_snap prev;
-	struct task_loop l;
-	enum task_event ev;
+	struct trace_loop l;
+	enum trace_event ev;
 	int ret;
 
 	if (!c->opts.duration && !c->opts.interval)
@@ -482,11 +385,11 @@ static int run_top(struct task_ctx *c)
 	print_banner(c, "Reading await sites");
 	json_open(c);
 	do {
-		ev = task_loop_wait(&l);
+		ev = trace_loop_wait(&l);
 		ret = top_report(c, &prev);
-	} while (!ret && ev != TASK_EV_END);
+	} while (!ret && ev != TRACE_EV_END);
 	json_close(c);
-	task_loop_fini(&l);
+	trace_loop_fini(&l);
 	task_top_snap_free(&prev);
 	return ret;
 }
@@ -542,8 +445,8 @@ static int hist_start(struct task_ctx *c, struct hist_run *hr)
 static int run_hist(struct task_ctx *c)
 {
 	struct hist_run hr;
-	struct task_loop l;
-	enum task_event ev;
+	struct trace_loop l;
+	enum trace_event ev;
 	int ret = 0;
 
 	if (hist_start(c, &hr))
@@ -555,15 +458,15 @@ static int run_hist(struct task_ctx *c)
 	print_banner(c, "Recording task steps");
 	json_open(c);
 	do {
-		ev = task_loop_wait(&l);
-		if (ev == TASK_EV_END)
+		ev = trace_loop_wait(&l);
+		if (ev == TRACE_EV_END)
 			task_events_off(&c->proc);	/* then the last drain */
 		task_rings_drain(&hr.rings, &c->proc, task_hist_add, &hr.h);
-		if (ev != TASK_EV_TICK)
+		if (ev != TRACE_EV_TICK)
 			hist_report(c, &hr);
-	} while (ev != TASK_EV_END);
+	} while (ev != TRACE_EV_END);
 	json_close(c);
-	task_loop_fini(&l);
+	trace_loop_fini(&l);
 	goto out_free;
 
 out_events_off:
@@ -624,8 +527,8 @@ static int blocked_report(struct task_ctx *c, struct task_blk_obs *o)
 static int run_blocked(struct task_ctx *c)
 {
 	struct task_blk_obs *o = NULL;
-	struct task_loop l;
-	enum task_event ev;
+	struct trace_loop l;
+	enum trace_event ev;
 	int ret, err;
 
 	ret = trace_check_environment();
@@ -645,12 +548,12 @@ static int run_blocked(struct task_ctx *c)
 	print_banner(c, "Tracing the worker threads");
 	json_open(c);
 	do {
-		ev = task_loop_wait(&l);
-		if (ev != TASK_EV_TICK)
+		ev = trace_loop_wait(&l);
+		if (ev != TRACE_EV_TICK)
 			ret = blocked_report(c, o);
-	} while (!ret && ev != TASK_EV_END);
+	} while (!ret && ev != TRACE_EV_END);
 	json_close(c);
-	task_loop_fini(&l);
+	trace_loop_fini(&l);
 out_close:
 	task_blk_close(o);
 	return ret;

@@ -36,29 +36,14 @@ struct task_ctx {
 	int nreports;
 };
 
-enum task_event {
-	TASK_EV_TICK,		/* time to drain the rings */
-	TASK_EV_REPORT,		/* an --interval report is due */
-	TASK_EV_END,		/* --duration, a signal, or the target exited */
-};
-
-struct task_loop {
-	pid_t pid;
-	int sigfd, pidfd;
-	sigset_t oldmask;
-	uint64_t end, next_report, next_tick;	/* CLOCK_MONOTONIC ns, 0 = none */
-	uint64_t interval_ns, tick_ns;
-	const char *why;	/* why it ended, for the banner at the end */
-};
-
-/* Drain ticks every tick_ms (0: none); reports every opts.interval. */
-int task_loop_init(struct task_loop *l, const struct task_ctx *c,
+/*
+ * The shared wait loop (trace.h) on c->pid: drain ticks every tick_ms
+ * (0: none), reports every opts.interval.  0 or -errno; then
+ * trace_loop_wait(), and trace_loop_fini() in any case.
+ */
+int task_loop_init(struct trace_loop *l, const struct task_ctx *c,
 		   unsigned int tick_ms);
-enum task_event task_loop_wait(struct task_loop *l);
-void task_loop_fini(struct task_loop *l);
 
-/* The HH:MM:SS line that starts each --interval table report. */
-void task_print_time(FILE *out, int nreport);
 
 int task_record_run(struct task_ctx *c);	/* record.c */
 int do_record(const struct trace_opts *opts, int argc, char **argv);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 /* Exit codes; documented in Documentation/rtasync-trace.md. */
@@ -60,6 +61,9 @@ int trace_common_opt(struct trace_opts *o, int opt, const char *arg);
  * Tests and scripts wait for that text: one function writes it.
  */
 void trace_banner_end(const struct trace_opts *o);
+/* The HH:MM:SS line that starts each --interval table report (after a
+ * blank line from the second on). */
+void trace_print_time(FILE *out, int nreport);
 
 bool trace_is_help(const char *arg);
 /*
@@ -91,6 +95,41 @@ int trace_check_environment(void);
 /* Print a log2 histogram the way libbpf-tools (runqlat, ...) do. */
 void trace_print_log2_hist(FILE *out, const unsigned int *slots, int nslots,
 			   const char *unit);
+
+/* ---- the wait loop (loop.c) ------------------------------------------ */
+
+#define TRACE_LOOP_MAX_PIDS 64
+
+enum trace_event {
+	TRACE_EV_TICK,		/* a tick (the task commands drain rings) */
+	TRACE_EV_REPORT,	/* an --interval report is due */
+	TRACE_EV_END,		/* --duration, a signal, or the targets ended */
+};
+
+struct trace_loop {
+	int sigfd;
+	sigset_t oldmask;
+	int npids;
+	int pids[TRACE_LOOP_MAX_PIDS];		/* 0 once ended */
+	int pidfds[TRACE_LOOP_MAX_PIDS];	/* -1: watched through /proc */
+	uint64_t end, next_report, next_tick;	/* CLOCK_MONOTONIC ns, 0: none */
+	uint64_t interval_ns, tick_ns;
+	const char *why;	/* "duration", "signal" or "exit" */
+};
+
+/*
+ * SIGINT, SIGTERM and SIGHUP blocked and taken through a signalfd,
+ * SIGPIPE ignored: first, before a command is forked (it restores
+ * l->oldmask).  0 or -errno; trace_loop_fini() in any case.
+ */
+int trace_loop_signals(struct trace_loop *l);
+/* Deadlines from --duration and --interval; a tick every tick_ms (0: none). */
+void trace_loop_start(struct trace_loop *l, const struct trace_opts *o,
+		      unsigned int tick_ms);
+/* The loop ends when every watched process has ended (none: never). */
+int trace_loop_watch(struct trace_loop *l, int pid);
+enum trace_event trace_loop_wait(struct trace_loop *l);
+void trace_loop_fini(struct trace_loop *l);
 
 /* Objects: each returns an enum trace_exit. */
 int do_sched(const struct trace_opts *opts, int argc, char **argv);
