@@ -6,8 +6,10 @@
 #   tools/run-tests.sh
 #
 #   build/       release build: suites unit, stress, norseq (the same tests
-#                with glibc's rseq registration off), bpf (real eBPF, root)
+#                with glibc's rseq registration off), bpf (real eBPF, root),
+#                fuzz (rtasync-trace against hostile trace areas)
 #   build-asan/  ASan+UBSan build: unit, stress, norseq
+#   build-fuzz/  ASan+UBSan build of rtasync-trace: fuzz (hostile areas)
 #   valgrind     memcheck over the single-worker and misuse tests (valgrind
 #                has no rseq, so these run in the atomic fallback)
 #
@@ -41,6 +43,9 @@ tally() {
 setup() {
 	dir=$1
 	shift
+	# the tool's binary was $dir/tools/rtasync-trace before its sources
+	# moved into tools/rtasync-trace/, which is now a build directory
+	[ -f "$dir/tools/rtasync-trace" ] && rm -f "$dir/tools/rtasync-trace"
 	if [ -f "$dir/build.ninja" ]; then
 		meson setup --reconfigure "$dir" "$@" >/dev/null
 	else
@@ -78,6 +83,14 @@ if setup build-asan -Db_sanitize=address,undefined -Dbench=disabled \
 		--suite stress
 else
 	echo "build-asan/ failed to build"
+	failed=$((failed + 1))
+fi
+
+# rtasync-trace against hostile trace areas, under ASan+UBSan
+if setup build-fuzz -Db_sanitize=address,undefined -Dbench=disabled; then
+	run -- -C build-fuzz --suite fuzz
+else
+	echo "build-fuzz/ failed to build"
 	failed=$((failed + 1))
 fi
 

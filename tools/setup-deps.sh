@@ -32,6 +32,8 @@ pkgs="$pkgs clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev"
 # independent witnesses for the tracer tests (perf, bpftrace for the USDT
 # probes), and setpriv for the not-root test
 pkgs="$pkgs linux-perf bpftrace util-linux procps"
+# the Prometheus project's own parser, witness of `task top -o prometheus`
+pkgs="$pkgs python3-prometheus-client"
 # the report's chart
 pkgs="$pkgs gnuplot-nox"
 
