@@ -73,6 +73,8 @@ enum {
 	RT_TF_JOIN_WAIT = 1u << 3,	/* suspended in a join: whoever clears
 					   this bit (completion or cancel)
 					   wakes the task */
+	RT_TF_COMMITTING = 1u << 4,	/* rt_task_commit_join() is still
+					   at work on this task */
 };
 
 struct rt_task {

@@ -33,11 +33,15 @@
  *
  * wake_pending says a ring is on its way to the target: only the first
  * waker of a parked worker pays for the syscall. It is set by a waker
- * (exchange) and cleared by the target when it unparks, before it looks
- * at its inboxes. A set flag therefore always means a wake-up is in
- * flight to a worker that has not yet looked; a MSG_RING that fails
- * falls back to the eventfd, so the flag is never left set by a wake-up
- * that cannot arrive.
+ * (exchange, after it saw parked) and cleared by the target both when it
+ * enters a park, before it sets parked, and when it unparks, before it
+ * looks at its inboxes. A set flag therefore always means a wake-up is
+ * in flight to the current park, or to one that has ended; a MSG_RING
+ * that fails falls back to the eventfd, so the flag is never left set by
+ * a wake-up that cannot arrive. (Clearing only at unpark lost wake-ups:
+ * a waker that saw the previous park could set the flag after that
+ * clear, and every later waker skipped the sleeper. tests/model/ checks
+ * this protocol exhaustively; see Documentation/model-checking.md.)
  */
 #include <linux/membarrier.h>
 #include <stdlib.h>
@@ -197,7 +201,9 @@ void rt_worker_wake(struct rt_worker *from, struct rt_worker *target)
 {
 	if (from == target)
 		return;
-	if (!atomic_load_explicit(&target->parked, memory_order_relaxed))
+	/* acquire: pairs with park's release, so our exchange comes after
+	 * that park's clear of wake_pending */
+	if (!atomic_load_explicit(&target->parked, memory_order_acquire))
 		return;
 	if (atomic_exchange_explicit(&target->wake_pending, 1,
 				     memory_order_acq_rel))
@@ -324,7 +330,12 @@ void rt_worker_park(struct rt_worker *w)
 	struct rt_runtime *rt = w->rt;
 
 	rt_worker_arm_doorbell(w);
-	atomic_store_explicit(&w->parked, 1, memory_order_relaxed);
+	/* A waker that saw our previous park may set wake_pending after
+	 * that park cleared it; its wake-up then reached us awake. Clear it
+	 * again, before we say we sleep, so that a set flag means a ring to
+	 * this park (found by tests/model/park_wake.pml). */
+	atomic_store_explicit(&w->wake_pending, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->parked, 1, memory_order_release);
 	atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
 	rt_fence_slow();

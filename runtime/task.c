@@ -8,6 +8,7 @@
  * user holds (one ref); the last unref frees it.
  */
 #include <signal.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -356,12 +357,15 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
 	struct rt_task *none = NULL;
 	uint32_t old;
 
-	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-	old = atomic_fetch_or(&t->flags, RT_TF_JOIN_WAIT);
+	/* One reference for the waiter slot, one for this commit itself:
+	 * once JOIN_WAIT is set, a cancel may wake t, and t may run,
+	 * finish and be released elsewhere before we are done with it. */
+	atomic_fetch_add_explicit(&t->refs, 2, memory_order_relaxed);
+	old = atomic_fetch_or(&t->flags, RT_TF_JOIN_WAIT | RT_TF_COMMITTING);
 	if (!(old & RT_TF_CANCEL) &&
 	    atomic_compare_exchange_strong_explicit(&other->waiter, &none, t,
 			memory_order_acq_rel, memory_order_acquire))
-		return;
+		goto out;	/* the slot holds its reference */
 	/* cancelled already, or other finished while we were unwinding */
 	if (atomic_fetch_and(&t->flags, ~RT_TF_JOIN_WAIT) & RT_TF_JOIN_WAIT) {
 		t->h.ret = old & RT_TF_CANCEL ? -ECANCELED : other->result;
@@ -369,7 +373,13 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
 			t->action = RT_ACT_NONE;	/* join consumed */
 		rt_worker_push_local(w, t);
 	}
-	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_relaxed);
+	rt_task_unref(w, t);	/* the slot's: not installed */
+out:
+	/* join_give_back() waits for this: it must not find the slot
+	 * before our CAS has landed in it (or not). */
+	atomic_fetch_and_explicit(&t->flags, ~RT_TF_COMMITTING,
+				  memory_order_release);
+	rt_task_unref(w, t);	/* this commit's */
 }
 
 /*
@@ -379,9 +389,11 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
  * clears its RT_TF_JOIN_WAIT. A waker that delivers the target's result
  * (task_complete, or rt_task_commit_join finding the target done) resets
  * t->action; a cancel leaves RT_ACT_JOIN there. So t resumes with
- * RT_ACT_JOIN only when the target's result was not delivered to it, and
- * then, on its own worker, after rt_task_commit_join has returned: the
- * slot holds t (installed, the target still running), RT_WAITER_DONE
+ * RT_ACT_JOIN only when the target's result was not delivered to it. A
+ * cancel may wake t while rt_task_commit_join() is still at work on
+ * another worker (found by tests/model/join_cancel.pml): t waits for it
+ * to clear RT_TF_COMMITTING, and then the slot holds t (installed, the
+ * target still running), RT_WAITER_DONE
  * (the target completed; its completion drops the slot's reference) or
  * NULL (never installed). Only t may move the slot from t back to NULL,
  * and the completion's exchange and this CAS cannot both take it, so the
@@ -394,6 +406,15 @@ static void join_give_back(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_task *other = t->join_target, *mine = t;
 
+	/* a few instructions on the committing worker, unless preempted */
+	for (unsigned int spins = 0;
+	     atomic_load_explicit(&t->flags, memory_order_acquire) &
+	     RT_TF_COMMITTING; spins++) {
+		if (spins < 64)
+			__builtin_ia32_pause();
+		else
+			sched_yield();
+	}
 	if (atomic_compare_exchange_strong(&other->waiter, &mine, NULL))
 		rt_task_unref(w, t);	/* the slot's; the runtime's remains */
 	atomic_fetch_and(&other->flags, ~RT_TF_JOINED);
