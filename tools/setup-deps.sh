@@ -20,6 +20,8 @@ pkgs="$pkgs clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev"
 pkgs="$pkgs linux-perf bpftrace util-linux procps"
 # the report's chart
 pkgs="$pkgs gnuplot-nox"
+# the model checks of the wake and join protocols (tests/model)
+pkgs="$pkgs spin"
 
 missing=
 for p in $pkgs; do
