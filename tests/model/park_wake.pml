@@ -31,10 +31,14 @@
  * threads between the consumer's store and its loads. With a full fence
  * between each side's store and its load, no execution lets both loads
  * miss the other side's store, which is the one outcome by which the C11
- * model differs from SC for such a pair. The remaining accesses are RMWs
- * on one location (inbox exchange, wake_pending exchange), which are
- * totally ordered anyway. The runq's internals (rseq, the steal fence)
- * are not modelled: a push, pop or steal of one task is one step.
+ * model differs from SC for such a pair. The inbox exchange is an RMW on
+ * one location, ordered as SC has it. One step of the model is SC only
+ * if the code makes it so: a waker's wake_pending exchange comes after
+ * the parker's clear of it when the waker's load of parked saw a later
+ * store of the parker; under C11 that needs the load to synchronize with
+ * that store (acquire/release, free on x86), which the code does not ask
+ * for today. The runq's internals (rseq, the steal fence) are not
+ * modelled: a push, pop or steal of one task is one step.
  *
  * Properties:
  *   - every task is taken exactly once (assertion in take());
@@ -44,7 +48,11 @@
  *     reports as an invalid end state.
  *
  * Variants (-D at spin -a time):
- *   (none)          the protocol as the code has it.
+ *   (none)          the protocol as the code has it (135cb45). Fails: a
+ *                   waker that loaded parked before the target unparked
+ *                   sets wake_pending after the target cleared it; the
+ *                   target reaps the wake-up and parks again with the
+ *                   flag set, and every later waker skips it.
  *   CLEAR_AT_PARK   wake_pending is cleared on entry to park, before
  *                   parked is set (the proposed fix, see
  *                   Documentation/model-checking.md).
