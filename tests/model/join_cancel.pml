@@ -42,6 +42,10 @@
  *                      with rt_task_unref() (fixes the leak).
  *   NO_REJOIN          no second joiner: everything but joinability
  *                      after a cancelled join.
+ *   FIX_COMMITTING     a sketch of a fix for the late CAS: the commit
+ *                      marks x COMMITTING (with a reference of its own)
+ *                      until it is over, and join_give_back() waits for
+ *                      the mark to go before it looks at the slot.
  *   BUG_WAKE_NO_CLEAR  cancel wakes a joiner it sees in JOIN_WAIT without
  *                      clearing the bit: two wakers. Must fail.
  */
@@ -62,6 +66,7 @@
 #define F_CANCEL	2
 #define F_FOREIGN	4
 #define F_JOIN_WAIT	8
+#define F_COMMITTING	16	/* FIX_COMMITTING only */
 
 /* rt_task.action, as far as it matters here */
 #define ACT_NONE	0
@@ -185,7 +190,13 @@ inline op_join(x, res, old)
 inline commit_join(x, old, old2, cas)
 {
 	atomic { LIVE(x); refs[x]++ };
+#ifdef FIX_COMMITTING
+	/* the commit's own reference, for its last touch of x below */
+	atomic { LIVE(x); refs[x]++ };
+	FETCH_OR(x, F_JOIN_WAIT | F_COMMITTING, old);
+#else
 	FETCH_OR(x, F_JOIN_WAIT, old);
+#endif
 	cas = 0;
 	if
 	:: !(old & F_CANCEL) ->
@@ -212,7 +223,11 @@ inline commit_join(x, old, old2, cas)
 		:: else -> skip
 		fi;
 		drop_ref_nofree(x)
-	fi
+	fi;
+#ifdef FIX_COMMITTING
+	FETCH_AND(x, F_COMMITTING, old2);
+	unref(x)
+#endif
 }
 
 /* rt_task_run() of a task woken out of a join: join_give_back(). */
@@ -221,6 +236,10 @@ inline resume(x, old)
 	woken[x] == 1;
 	if
 	:: action[x] == ACT_JOIN ->
+#ifdef FIX_COMMITTING
+		/* a cancel can wake x before its commit is over: wait */
+		atomic { LIVE(x); !(flags[x] & F_COMMITTING) };
+#endif
 		atomic {
 			LIVE(T);
 			if

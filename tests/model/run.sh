@@ -90,6 +90,7 @@ check park_wake_bug_fallback park_wake fail -DCLEAR_AT_PARK \
 check join_cancel_rejoin  join_cancel known -DFIX_COMMIT_UNREF
 check join_cancel_leak    join_cancel known -DNO_REJOIN
 check join_cancel         join_cancel pass -DFIX_COMMIT_UNREF -DNO_REJOIN
+check join_cancel_fixed   join_cancel pass -DFIX_COMMITTING
 check join_cancel_bug_wake join_cancel fail -DFIX_COMMIT_UNREF -DNO_REJOIN \
 	-DBUG_WAKE_NO_CLEAR
 
