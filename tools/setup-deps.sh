@@ -36,6 +36,8 @@ pkgs="$pkgs linux-perf bpftrace util-linux procps"
 pkgs="$pkgs python3-prometheus-client"
 # the report's chart
 pkgs="$pkgs gnuplot-nox"
+# the model checks of the wake and join protocols (tests/model)
+pkgs="$pkgs spin"
 
 # bench only: Tokio (1.24, its crates in /usr/share/cargo/registry; built
 # with Debian's cargo and rustc 1.63) and Go 1.19 (standard library only)
