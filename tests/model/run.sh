@@ -77,20 +77,24 @@ check() {
 	fi
 }
 
-# park/wake: runtime/park.c, balance.c, worker.c (see park_wake.pml)
-check park_wake_code      park_wake known
+# park/wake: runtime/park.c, balance.c, worker.c (see park_wake.pml).
+# The code clears wake_pending on entering a park (CLEAR_AT_PARK) since
+# spin found the lost wake-up of park_wake_before_fix.
 check park_wake           park_wake pass -DCLEAR_AT_PARK
 check park_wake_msgfail   park_wake pass -DCLEAR_AT_PARK -DFAULT_MSG_RING
 check park_wake_nosqe     park_wake pass -DCLEAR_AT_PARK -DFAULT_NO_SQE
+check park_wake_before_fix   park_wake fail
 check park_wake_bug_recheck  park_wake fail -DCLEAR_AT_PARK -DBUG_NO_RECHECK
 check park_wake_bug_fallback park_wake fail -DCLEAR_AT_PARK \
 	-DFAULT_MSG_RING -DBUG_NO_FALLBACK
 
-# join/cancel/complete: task.c of branch lifecycle (see join_cancel.pml)
-check join_cancel_rejoin  join_cancel known -DFIX_COMMIT_UNREF
-check join_cancel_leak    join_cancel known -DNO_REJOIN
-check join_cancel         join_cancel pass -DFIX_COMMIT_UNREF -DNO_REJOIN
-check join_cancel_fixed   join_cancel pass -DFIX_COMMITTING
+# join/cancel/complete: runtime/task.c (see join_cancel.pml). The code
+# has the commit's reference and RT_TF_COMMITTING (FIX_COMMITTING) since
+# spin found the late CAS and the leak of the *_before_fix cases.
+check join_cancel         join_cancel pass -DFIX_COMMITTING
+check join_cancel_norejoin join_cancel pass -DFIX_COMMITTING -DNO_REJOIN
+check join_cancel_rejoin_before_fix join_cancel fail -DFIX_COMMIT_UNREF
+check join_cancel_leak_before_fix   join_cancel fail -DNO_REJOIN
 check join_cancel_bug_wake join_cancel fail -DFIX_COMMIT_UNREF -DNO_REJOIN \
 	-DBUG_WAKE_NO_CLEAR
 
