@@ -29,7 +29,7 @@ struct child_frame {
 	int v;
 };
 
-static int64_t child(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t child(struct rt_task *t, struct rt_frame *base)
 {
 	struct child_frame *f = RT_FRAME(base, struct child_frame);
 
@@ -45,7 +45,7 @@ struct big_frame {
 	char pad[400];
 };
 
-static int64_t big(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t big(struct rt_task *t, struct rt_frame *base)
 {
 	return RT_FRAME(base, struct big_frame)->v;
 }
@@ -63,7 +63,7 @@ static int64_t expected(int i)
 	return i + (i % 5 ? 0 : i) + (i % 10 ? 0 : i);
 }
 
-static int64_t work(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t work(struct rt_task *t, struct rt_frame *base)
 {
 	struct work_frame *f = RT_FRAME(base, struct work_frame);
 	int64_t r;
