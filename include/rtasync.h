@@ -379,7 +379,8 @@ RT__CAT(rt__deliver_, id):						\
 		int64_t rt__r = (op);					\
 		if (__builtin_expect(rt__r == RT_PENDING, 0)) {		\
 			rt__head(rt__t)->top = rt__f;			\
-			rt__head(rt__t)->site = &RT__CAT(rt__site_, id);\
+			__atomic_store_n(&rt__head(rt__t)->site,	\
+				&RT__CAT(rt__site_, id), __ATOMIC_RELEASE);\
 			RT__SAVE_RESUME(id);				\
 			return RT_PENDING;				\
 		}							\

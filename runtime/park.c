@@ -125,14 +125,12 @@ void rt_wake_choose(struct rt_runtime *rt, struct io_uring *ring)
 	io_uring_free_probe(probe);
 }
 
-static void ring_doorbell(struct rt_worker *from, struct rt_worker *target)
+/* Counted on the target: foreign threads have no counters of their own,
+ * so the count is shared, and this path is rare enough for an RMW. */
+static void ring_doorbell(struct rt_worker *target)
 {
 	eventfd_write(target->efd, 1);
-	if (from)
-		RT_STAT_INC(from, wakes_eventfd);
-	else
-		__atomic_fetch_add(&target->stats->wakes_eventfd, 1,
-				   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&target->stats->wakes_eventfd, 1, __ATOMIC_RELAXED);
 }
 
 struct io_uring_sqe *rt_worker_get_sqe(struct rt_worker *w)
@@ -168,7 +166,7 @@ static void wake_failed(struct rt_worker *w, uint64_t user_data, int res)
 				 __ATOMIC_RELAXED);
 	}
 	if (idx < rt->nworkers)
-		ring_doorbell(w, &rt->workers[idx]);
+		ring_doorbell(&rt->workers[idx]);
 }
 
 static void send_msg_ring(struct rt_worker *from, struct rt_worker *target)
@@ -177,7 +175,7 @@ static void send_msg_ring(struct rt_worker *from, struct rt_worker *target)
 	int fd = target->ring_fd;
 
 	if (!sqe) {
-		ring_doorbell(from, target);
+		ring_doorbell(target);
 		return;
 	}
 	if (rt_fault(RT_FAULT_WAKE))
@@ -212,7 +210,7 @@ void rt_worker_wake(struct rt_worker *from, struct rt_worker *target)
 					 memory_order_relaxed))
 		send_msg_ring(from, target);
 	else
-		ring_doorbell(from, target);
+		ring_doorbell(target);
 }
 
 /* Ring one parked worker other than w (w may be NULL: a foreign thread). */
@@ -285,7 +283,7 @@ static void tell_drain_waiters(struct rt_runtime *rt)
 static uint64_t park_deadline(struct rt_worker *w)
 {
 	uint64_t now = rt_now_ns();
-	uint64_t next = rt_timer_next(&w->timers);
+	uint64_t next = rt_sleep_next(w);	/* a peer may fire our timers */
 	uint64_t look = rt_watch_deadline(w, now);
 
 	if (look < next)

@@ -200,13 +200,17 @@ static void site_publish(struct rt_trace *tr, struct rt_site *site,
 
 	/* the fast path's hint, for the runtime that describes it last */
 	__atomic_store_n(&site->described, tr, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&tr->published[id / 64], __ATOMIC_ACQUIRE) & bit)
+	if (__atomic_load_n(&tr->published[id / 64], __ATOMIC_RELAXED) & bit)
+		return;
+	/* Two workers may get here for one site: the one that claims the
+	 * bit writes the description; tools see it through nsites below. */
+	if (__atomic_fetch_or(&tr->published[id / 64], bit, __ATOMIC_ACQ_REL) &
+	    bit)
 		return;
 	ts = (struct rt_trace_site *)((char *)tr->hdr + sites_offset()) + id;
 	copy_str(ts->func, sizeof(ts->func), site->func);
 	copy_str(ts->file, sizeof(ts->file), site->file);
 	ts->line = site->line;
-	__atomic_fetch_or(&tr->published[id / 64], bit, __ATOMIC_RELEASE);
 	n = __atomic_load_n(&tr->hdr->nsites, __ATOMIC_RELAXED);
 	while (n < id && !__atomic_compare_exchange_n(&tr->hdr->nsites, &n, id,
 			false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
