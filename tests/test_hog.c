@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * No work stranded behind a hog: a task that keeps its worker for 300 ms
- * must not hold back what another, idle worker could run. Four kinds of
+ * No work stranded behind a hog: a task that keeps its worker for a long
+ * time must not hold back what another, idle worker could run. Four kinds of
  * work, each started behind the hog: a child it spawned, a timer that
  * expires on its worker, a sleeper there woken by a foreign cancel, and
  * a task woken into its inbox. Each must run on the other worker before
@@ -16,7 +16,13 @@
 #include "internal.h"
 #include "rt_test.h"
 
-#define HOG_NS (300ull * 1000000)
+/*
+ * The hog computes until the work has run, HOG_NS at most. The issue's
+ * scenario is 300 ms; the bound is longer so that a worker descheduled
+ * by a loaded machine (or slowed by TSan) still gets there in time. The
+ * latency itself is the benchmark's to measure.
+ */
+#define HOG_NS (3000ull * 1000000)
 
 enum hog_case { CASE_CHILD, CASE_TIMER, CASE_CANCEL, CASE_INBOX };
 
@@ -64,7 +70,7 @@ static RT_ASYNC int64_t work(struct rt_task *t, struct rt_frame *base)
 	RT_CATCH(true);
 	f->t0 = rt_now_ns();
 	if (f->sleep_ns) {
-		if (f->sleep_ns < HOG_NS)	/* the timer case: due then */
+		if (f->sleep_ns < 1000000000)	/* the timer case: due then */
 			atomic_store(&s.due_ns, f->t0 + f->sleep_ns);
 		RT_SLEEP(f->sleep_ns);
 	}
