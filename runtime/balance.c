@@ -42,6 +42,7 @@
  */
 #define RT_SPIN_CHECK 16
 #define RT_STEAL_EVERY_NS 2000u
+#define RT_STEAL_STALL_NS 20000u
 #define RT_WATCH_EVERY_NS 25000u
 
 /* ---- making tasks runnable ------------------------------------------ */
@@ -220,7 +221,28 @@ bool rt_worker_take_overflow(struct rt_worker *w)
 
 /* ---- stealing and idling ------------------------------------------------ */
 
-static bool steal(struct rt_worker *w)
+/*
+ * Is cpu's queue worth an IPI? Only once its owner has stopped popping
+ * for RT_STEAL_STALL_NS: a queue that drains by itself is better left to
+ * its owner, whose cache holds the tasks (a stolen 20 ns task costs both
+ * CPUs more in cache misses than it saves), and a busy owner with a long
+ * queue hands work over itself (donation). What is left is the owner
+ * stuck in a long step, or one that cannot keep up for a while.
+ */
+static bool stalled(struct rt_worker *w, unsigned int cpu, uint64_t now)
+{
+	struct rt_victim *v = &w->victims[cpu];
+	uint64_t pops = rt_runq_pops(&w->rt->runqs, cpu);
+
+	if (pops != v->pops || !v->since) {
+		v->pops = pops;
+		v->since = now;
+		return false;
+	}
+	return now - v->since >= RT_STEAL_STALL_NS;
+}
+
+static bool steal(struct rt_worker *w, uint64_t now)
 {
 	struct rt_runqs *qs = &w->rt->runqs;
 	unsigned int start = (unsigned int)rand_r(&w->tick);
@@ -231,7 +253,8 @@ static bool steal(struct rt_worker *w)
 		unsigned int cpu = (start + i) % qs->ncpus;
 		unsigned int n;
 
-		if (cpu == self)
+		if (cpu == self || !rt_runq_len(qs, cpu) ||
+		    (w->victims && !stalled(w, cpu, now)))
 			continue;
 		n = rt_runq_steal(qs, cpu, got, RT_STEAL_MAX);
 		if (!n)
@@ -273,7 +296,7 @@ static bool look_around(struct rt_worker *w, uint64_t now)
 {
 	if (now >= w->idle_steal_ns) {
 		w->idle_steal_ns = now + RT_STEAL_EVERY_NS;
-		if (steal(w))
+		if (steal(w, now))
 			return true;
 	}
 	if (now >= w->idle_watch_ns) {

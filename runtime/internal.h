@@ -128,6 +128,9 @@ struct rt_worker {
 	unsigned int tick;
 	uint64_t idle_steal_ns;		/* idle_poll's next steal, watch */
 	uint64_t idle_watch_ns;
+	struct rt_victim {		/* per CPU queue: when it last moved */
+		uint64_t pops, since;
+	} *victims;
 
 	/* in the trace area, written by this worker only */
 	struct rt_stats *stats;

@@ -328,6 +328,18 @@ unsigned int rt_runq_len(struct rt_runqs *qs, unsigned int cpu)
 		(struct rt_atomic_ring *)qs->q[cpu % qs->ncpus]);
 }
 
+/* How many pops cpu's queue has seen: its owner's progress, for thieves. */
+uint64_t rt_runq_pops(struct rt_runqs *qs, unsigned int cpu)
+{
+	if (cpu >= qs->ncpus)
+		return 0;
+	if (qs->mode == RT_QUEUE_RSEQ)
+		return __atomic_load_n(&((struct rt_rseq_ring *)qs->q[cpu])->head,
+				       __ATOMIC_RELAXED);
+	return atomic_load_explicit(&((struct rt_atomic_ring *)qs->q[cpu])->head,
+				    memory_order_relaxed);
+}
+
 static unsigned int rseq_steal(struct rt_rseq_ring *r, unsigned int cpu,
 			       void **out, unsigned int max)
 {

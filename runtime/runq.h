@@ -120,6 +120,9 @@ static inline void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
 /* The CPU whose queue this thread uses now. */
 int rt_runq_cpu(struct rt_runqs *qs);
 
+/* Pops from cpu's queue so far (a racy hint: is its owner moving?). */
+uint64_t rt_runq_pops(struct rt_runqs *qs, unsigned int cpu);
+
 /* Items queued on cpu (a racy hint for thieves). */
 unsigned int rt_runq_len(struct rt_runqs *qs, unsigned int cpu);
 

@@ -248,8 +248,18 @@ static int worker_init(struct rt_worker *w, struct rt_runtime *rt,
 	rt_trace_worker_bind(&rt->trace, w);
 	w->tick = index * 2654435761u + 1;
 	atomic_init(&w->timer_next, UINT64_MAX);
+	w->victims = calloc(rt->runqs.ncpus, sizeof(*w->victims));
+	if (!w->victims)
+		return -ENOMEM;
 	w->efd = eventfd(0, EFD_CLOEXEC);
-	return w->efd < 0 ? -errno : 0;
+	if (w->efd < 0) {
+		int err = -errno;
+
+		free(w->victims);
+		w->victims = NULL;
+		return err;
+	}
+	return 0;
 }
 
 static int start_threads(struct rt_runtime *rt)
@@ -280,10 +290,14 @@ static int start_threads(struct rt_runtime *rt)
 	return ret;
 }
 
+/* What worker_init() gave the first n workers, once their threads are gone. */
 static void close_doorbells(struct rt_runtime *rt, unsigned int n)
 {
-	for (unsigned int i = 0; i < n; i++)
+	for (unsigned int i = 0; i < n; i++) {
 		close(rt->workers[i].efd);
+		free(rt->workers[i].victims);
+		rt->workers[i].victims = NULL;
+	}
 }
 
 int rt_workers_start(struct rt_runtime *rt)
