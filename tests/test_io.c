@@ -538,6 +538,7 @@ static void test_deadline_races_data(void **state)
 struct recv1_frame {
 	struct rt_frame frame;
 	int fd;
+	uint64_t deadline;	/* 0: none */
 	char c;
 };
 
@@ -547,20 +548,20 @@ static RT_ASYNC int64_t recv1(struct rt_task *t, struct rt_frame *base)
 	int64_t n;
 
 	RT_BEGIN(t, base);
-	RT_RECV(n, f->fd, &f->c, 1, 0);
+	RT_AWAIT(n, rt_op_recv(t, f->fd, &f->c, 1, 0,
+			       f->deadline ? f->deadline : RT_NEVER));
 	return n == 1 ? (uint8_t)f->c : -1000 - n;
 }
 
-static void test_cancel_blocked_recv(void **state)
+/* Cancel a recv the kernel holds, with or without a deadline linked. */
+static void cancel_one(int fd, uint64_t deadline)
 {
 	struct rt_stats before = test_stats(rt), after;
 	struct rt_task *h;
-	int sv[2];
 	int64_t r;
 
-	stream_pair(sv);
 	assert_int_equal(RT_SPAWN(rt, &h, recv1, struct recv1_frame,
-				  .fd = sv[0]), 0);
+				  .fd = fd, .deadline = deadline), 0);
 	wait_submitted(&before, 1);
 	usleep(10000);	/* let it reach the kernel; the result is the same */
 	assert_int_equal(rt_task_cancel(h), 0);
@@ -570,6 +571,16 @@ static void test_cancel_blocked_recv(void **state)
 	after = test_stats(rt);
 	assert_int_equal(after.io_cancelled - before.io_cancelled, 1);
 	assert_int_equal(after.io_completed - before.io_completed, 1);
+	assert_int_equal(after.io_timeouts - before.io_timeouts, 0);
+}
+
+static void test_cancel_blocked_recv(void **state)
+{
+	int sv[2];
+
+	stream_pair(sv);
+	cancel_one(sv[0], 0);
+	cancel_one(sv[0], rt_deadline_in(10000000000u));
 	/* the cancelled recv took nothing: the next one gets the byte */
 	assert_int_equal(write(sv[1], "\x2a", 1), 1);
 	assert_int_equal(TEST_RUN(rt, recv1, struct recv1_frame, .fd = sv[0]),
