@@ -286,6 +286,7 @@ static bool flush_overflow(struct rt_worker *w)
 	if (!io_uring_cq_has_overflow(&w->ring))
 		return false;
 	RT_STAT_INC(w, cq_overflows);
+	RT_PROBE1(cq_overflow, w->index);
 	io_uring_get_events(&w->ring);
 	return true;
 }
