@@ -28,8 +28,10 @@
  * op's completion, so it will not write there any more, and no stale CQE
  * can arrive for the task's next op.
  */
-#include <sys/socket.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "internal.h"
 
@@ -93,10 +95,15 @@ void rt_io_free(struct rt_worker *w)
  * to submit: with DEFER_TASKRUN completions are posted only when the
  * owner enters, and without it the task work that posts them waits for
  * the same. One io_uring_enter a turn either way.
+ *
+ * io_cqes counts ops prepared as well as in flight. Without any, a
+ * re-armed doorbell read is all that can wait in the SQ, and park
+ * submits that: a syscall here would only delay the batch (and let an
+ * idle peer steal the task the doorbell brought).
  */
 void rt_io_submit(struct rt_worker *w)
 {
-	if (io_uring_sq_ready(&w->ring) || w->io_cqes)
+	if (w->io_cqes)
 		io_uring_submit_and_get_events(&w->ring);
 }
 
@@ -356,6 +363,53 @@ int64_t rt_op_connect(struct rt_task *t, int fd, const struct sockaddr *addr,
 		      uint32_t addrlen, uint64_t deadline_ns)
 {
 	return IO_OP(t, deadline_ns, io_uring_prep_connect, fd, addr, addrlen);
+}
+
+int64_t rt_op_readv(struct rt_task *t, int fd, const struct iovec *iov,
+		    unsigned int iovcnt, uint64_t off, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_readv, fd, iov, iovcnt, off);
+}
+
+int64_t rt_op_writev(struct rt_task *t, int fd, const struct iovec *iov,
+		     unsigned int iovcnt, uint64_t off, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_writev, fd, iov, iovcnt,
+		     off);
+}
+
+int64_t rt_op_recvmsg(struct rt_task *t, int fd, struct msghdr *msg,
+		      int flags, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_recvmsg, fd, msg,
+		     (unsigned int)flags);
+}
+
+int64_t rt_op_sendmsg(struct rt_task *t, int fd, const struct msghdr *msg,
+		      int flags, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_sendmsg, fd, msg,
+		     (unsigned int)flags);
+}
+
+int64_t rt_op_shutdown(struct rt_task *t, int fd, int how)
+{
+	return IO_OP(t, RT_NEVER, io_uring_prep_shutdown, fd, how);
+}
+
+int64_t rt_op_statx(struct rt_task *t, int dfd, const char *path, int flags,
+		    unsigned int mask, struct statx *buf, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_statx, dfd, path, flags,
+		     mask, buf);
+}
+
+int64_t rt_op_splice(struct rt_task *t, int fd_in, int64_t off_in, int fd_out,
+		     int64_t off_out, size_t len, unsigned int flags,
+		     uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_splice, fd_in, off_in,
+		     fd_out, off_out, io_len(len), flags);
 }
 
 int64_t rt_op_close(struct rt_task *t, int fd)
