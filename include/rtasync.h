@@ -224,6 +224,25 @@ int64_t rt_op_accept(struct rt_task *t, int fd, struct sockaddr *addr,
 int64_t rt_op_connect(struct rt_task *t, int fd, const struct sockaddr *addr,
 		      uint32_t addrlen, uint64_t deadline_ns);
 int64_t rt_op_close(struct rt_task *t, int fd);
+/* how: SHUT_RD, SHUT_WR, SHUT_RDWR */
+int64_t rt_op_shutdown(struct rt_task *t, int fd, int how);
+struct iovec;
+struct msghdr;
+struct statx;
+int64_t rt_op_readv(struct rt_task *t, int fd, const struct iovec *iov,
+		    unsigned int iovcnt, uint64_t off, uint64_t deadline_ns);
+int64_t rt_op_writev(struct rt_task *t, int fd, const struct iovec *iov,
+		     unsigned int iovcnt, uint64_t off, uint64_t deadline_ns);
+int64_t rt_op_recvmsg(struct rt_task *t, int fd, struct msghdr *msg,
+		      int flags, uint64_t deadline_ns);
+int64_t rt_op_sendmsg(struct rt_task *t, int fd, const struct msghdr *msg,
+		      int flags, uint64_t deadline_ns);
+int64_t rt_op_statx(struct rt_task *t, int dfd, const char *path, int flags,
+		    unsigned int mask, struct statx *buf, uint64_t deadline_ns);
+/* off_in/off_out: -1 for a pipe or the file position */
+int64_t rt_op_splice(struct rt_task *t, int fd_in, int64_t off_in, int fd_out,
+		     int64_t off_out, size_t len, unsigned int flags,
+		     uint64_t deadline_ns);
 /* one-shot poll: the result is the events that are ready (poll(2) bits) */
 int64_t rt_op_poll(struct rt_task *t, int fd, uint32_t events,
 		   uint64_t deadline_ns);
@@ -454,6 +473,8 @@ RT__LABEL(id):								\
 #define RT_CONNECT(dst, fd, addr, addrlen)				\
 	RT_AWAIT(dst, rt_op_connect(rt__t, (fd), (addr), (addrlen), RT_NEVER))
 #define RT_CLOSE(dst, fd) RT_AWAIT(dst, rt_op_close(rt__t, (fd)))
+#define RT_SHUTDOWN(dst, fd, how)					\
+	RT_AWAIT(dst, rt_op_shutdown(rt__t, (fd), (how)))
 #define RT_POLL(dst, fd, events)					\
 	RT_AWAIT(dst, rt_op_poll(rt__t, (fd), (events), RT_NEVER))
 #define RT_FSYNC(dst, fd) RT_AWAIT(dst, rt_op_fsync(rt__t, (fd), 0, RT_NEVER))
