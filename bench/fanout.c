@@ -250,15 +250,15 @@ static void side_sample(struct side *sd, const struct bench_shape *s,
 		sd->v[sd->n++] = v;
 }
 
+/* The counters that moved on one side; the runtime's shape is noted once. */
 static void side_note(struct bench_result *r, const struct side *sd)
 {
 	char moved[256];
 
 	bench_rt_stats_str(moved, sizeof(moved), &(struct rt_stats){ 0 },
 			   &sd->moved);
-	bench_note(r, "%u worker%s: %s%s%s", sd->workers,
-		   sd->workers == 1 ? "" : "s", sd->shape,
-		   *moved ? ", " : "", moved);
+	bench_note(r, "%u worker%s: %s", sd->workers,
+		   sd->workers == 1 ? "" : "s", *moved ? moved : "-");
 	if (sd->err)
 		bench_note(r, "%u worker%s not measured: %s", sd->workers,
 			   sd->workers == 1 ? "" : "s", strerror(-sd->err));
@@ -290,6 +290,7 @@ static void fanout_shape(const struct bench_shape *s)
 		   "per sample, interleaved", (unsigned long long)
 		   bench_shape_tasks(s, batches), (unsigned long long)batches,
 		   batches == 1 ? "" : "es", SHAPE_BATCH);
+	bench_note(&r, "%s", two.shape);
 	side_note(&r, &two);
 	side_note(&r, &one);
 	bench_emit(&r);

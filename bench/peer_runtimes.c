@@ -48,11 +48,14 @@ struct samples {
 
 struct peer {
 	const char *prog;	/* the program's file name */
-	const char *name;	/* for the row */
+	const char *family;	/* "Tokio" */
+	const char *config;	/* "current_thread" */
 	const char *how;	/* the way it is written, for the note */
 	const char *flag;	/* its workers option */
 	unsigned int workers;
 	char path[PATH_MAX];
+	char name[72];		/* "Tokio 1.24.2 current_thread", for the row */
+	char toolchain[80];	/* build.sh's .version, line 2 */
 	char why[160];		/* why it has no values */
 	struct samples s;
 	double mib;		/* memory: RSS growth */
@@ -60,14 +63,15 @@ struct peer {
 };
 
 static struct peer peers[] = {
-	{ .prog = "rtasync-peer-tokio", .name = "Tokio 1.24 current_thread",
-	  .how = "JoinHandle", .flag = "-w", .workers = 1 },
-	{ .prog = "rtasync-peer-go", .name = "Go 1.19, GOMAXPROCS=1",
+	{ .prog = "rtasync-peer-tokio", .family = "Tokio",
+	  .config = "current_thread", .how = "JoinHandle", .flag = "-w",
+	  .workers = 1 },
+	{ .prog = "rtasync-peer-go", .family = "Go", .config = "GOMAXPROCS=1",
 	  .how = "WaitGroup per batch", .flag = "-p", .workers = 1 },
-	{ .prog = "rtasync-peer-tokio",
-	  .name = "Tokio 1.24 multi_thread, 2 workers", .how = "JoinHandle",
+	{ .prog = "rtasync-peer-tokio", .family = "Tokio",
+	  .config = "multi_thread, 2 workers", .how = "JoinHandle",
 	  .flag = "-w", .workers = 2 },
-	{ .prog = "rtasync-peer-go", .name = "Go 1.19, GOMAXPROCS=2",
+	{ .prog = "rtasync-peer-go", .family = "Go", .config = "GOMAXPROCS=2",
 	  .how = "WaitGroup per batch", .flag = "-p", .workers = 2 },
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
@@ -76,7 +80,7 @@ struct rt_side {
 	unsigned int workers;
 	struct samples s;
 	char why[160];
-	char shape[96];
+	char shape[96];		/* the runtime's, for the note */
 };
 
 static unsigned int timed_index(const char *name)
@@ -171,29 +175,47 @@ static bool json_str(const char *line, const char *key, char *buf, size_t len)
 	return true;
 }
 
-/* Find the program; without it, say why (build.sh's .why file). */
+/* Lines of build.sh's PROGRAM.SUFFIX file into a and b; false without it. */
+static bool peer_file(const struct peer *p, const char *suffix,
+		      char *a, size_t alen, char *b, size_t blen)
+{
+	char name[PATH_MAX + 16];
+	FILE *f;
+	bool ok;
+
+	snprintf(name, sizeof(name), "%s.%s", p->path, suffix);
+	f = fopen(name, "r");
+	if (!f)
+		return false;
+	ok = fgets(a, (int)alen, f);
+	a[strcspn(a, "\n")] = 0;
+	if (ok && b && fgets(b, (int)blen, f))
+		b[strcspn(b, "\n")] = 0;
+	fclose(f);
+	return ok;
+}
+
+/* Find the program and its versions; without it, say why (build.sh's
+ * .why file). */
 static void peer_locate(struct peer *p, const char *dir)
 {
-	char whyfile[PATH_MAX];
-	FILE *f = NULL;
+	char version[24] = "";
 
 	if (snprintf(p->path, sizeof(p->path), "%s/%s", dir, p->prog) >=
-	    (int)sizeof(p->path) - 4) {
+	    (int)sizeof(p->path)) {
 		snprintf(p->why, sizeof(p->why), "peers directory path too long");
 		return;
 	}
+	peer_file(p, "version", version, sizeof(version), p->toolchain,
+		  sizeof(p->toolchain));
+	snprintf(p->name, sizeof(p->name), "%s%s%s %s", p->family,
+		 *version ? " " : "", version, p->config);
 	if (!access(p->path, X_OK))
 		return;
-	snprintf(whyfile, sizeof(whyfile), "%s.why", p->path);
-	f = fopen(whyfile, "r");
-	if (f && fgets(p->why, sizeof(p->why), f))
-		p->why[strcspn(p->why, "\n")] = 0;
-	else
+	if (!peer_file(p, "why", p->why, sizeof(p->why), NULL, 0))
 		snprintf(p->why, sizeof(p->why), "%s is not built: run "
 			 "bench/peers/build.sh (tools/run-report.sh does)",
 			 p->prog);
-	if (f)
-		fclose(f);
 	bench_log("peers: no %s: %s", p->path, p->why);
 }
 
@@ -334,13 +356,18 @@ static void timed_row(const struct rt_side *rt, const struct peer *p,
 	if ((p->workers == 1 && !fan) || (p->workers == 2 && !strcmp(timed[i], "fanout")))
 		snprintf(r.label, sizeof(r.label), "%s, %uw vs %s", timed[i],
 			 p->workers, p->prog + strlen("rtasync-peer-"));
-	bench_note(&r, "%llu %s per run, %u rounds interleaved", (unsigned long long)
-		   timed_tasks(i), bench_shape_find(timed[i]) ? "tasks" :
-		   "yields", rounds);
+	bench_note(&r, "%llu %s per run, %u round%s interleaved",
+		   (unsigned long long)timed_tasks(i),
+		   bench_shape_find(timed[i]) ? "tasks" : "yields", rounds,
+		   rounds == 1 ? "" : "s");
 	if (fan && p->workers == 2)
 		note_speedup(&r, rt, p, i);
 	if (!strcmp(timed[i], "spawn") || fan)
 		bench_note(&r, "peer joins by %s", p->how);
+	if (!strcmp(timed[i], "spawn") && side->shape[0])
+		bench_note(&r, "librtasync: %s", side->shape);
+	if (!strcmp(timed[i], "spawn") && p->toolchain[0])
+		bench_note(&r, "peer built with %s", p->toolchain);
 	bench_emit(&r);
 }
 

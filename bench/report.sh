@@ -79,7 +79,7 @@ if ! ninja -C "$build" -t query bench/rtasync-threadcost >/dev/null 2>&1; then
 	echo "thread cost: skipped, rtasync-threadcost is not built: ${why:-the BPF side is disabled in $build}"
 	exit 0
 fi
-if ! ninja -C "$build" bench/rtasync-threadcost tools/sched-overhead \
+if ! ninja -C "$build" bench/rtasync-threadcost bench/sched-overhead \
 	bench/rtasync-tracer-workload bench/rtasync-tracer-workload-nc >/dev/null; then
 	echo "thread cost: skipped, rtasync-threadcost failed to build (ninja -C $build bench/rtasync-threadcost)"
 	exit 0

@@ -18,7 +18,7 @@
  * does the waits twice unmeasured (to be measured warm, and once with a
  * clock read around each wait, to count the most waits in flight at
  * once), resets its peak RSS and says it is ready. Then the parent loads
- * the observer (tools/sched_obs.c), attaches it to the child's pid and
+ * the observer (tools/rtasync-trace/sched_obs.c), attaches it to the child's pid and
  * takes a snapshot, lets the child do the waits, and takes another; the
  * difference is the model's window. From it: voluntary and involuntary
  * switches, threads and how many sat idle (off-CPU for more than 90% of

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rtasync-threadcost: the seeds' thread-cost claim measured by the eBPF
- * scheduler observer (tools/sched_obs.h), and what the observer itself
+ * scheduler observer (tools/rtasync-trace/sched_obs.h), and what the observer itself
  * costs. Topics (see threadcost.c, tracecost.c):
  *
  *   threads  10,000 concurrent 1 ms waits: blocking thread pool, thread
  *            per wait, librtasync tasks
  *   tracer   pipe ping-pong with and without `sched stat` attached
- *            (runs tools/sched-overhead)
+ *            (runs bench/sched-overhead)
  *   runtime  what counters, event records and sched stat cost librtasync
  *            (runs rtasync-tracer-workload and its no-counters twin)
  */

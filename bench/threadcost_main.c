@@ -6,7 +6,7 @@
  *   rtasync-threadcost [-r REPS] [-s SCALE] [-j FILE] [-n WAITS]
  *                      [--pool N] [--sched-overhead PATH] [TOPIC...]
  *
- * Built only with the BPF side (it links tools/sched_obs.c); needs root
+ * Built only with the BPF side (it links tools/rtasync-trace/sched_obs.c); needs root
  * (or CAP_BPF+CAP_PERFMON) and kernel BTF at run time, and says so and
  * exits with 3 (permissions) or 5 (no BTF) when they are missing, like
  * rtasync-trace. Otherwise the exit status is 0 unless the report could
@@ -29,7 +29,7 @@ const struct bench_topic bench_topics[] = {
 	  "wait, librtasync tasks, measured by the eBPF observer",
 	  bench_threadcost, 0 },
 	{ "tracer", "pipe ping-pong with and without `sched stat` "
-	  "(tools/sched-overhead)", bench_overhead, 0 },
+	  "(bench/sched-overhead)", bench_overhead, 0 },
 	{ "runtime", "what counters, event records and sched stat cost "
 	  "the runtime: yield, spawn, timer waits", bench_runtime_cost, 0 },
 	{ NULL, NULL, NULL, 0 },
@@ -51,7 +51,7 @@ static const struct argp_option options[] = {
 	{ "rounds", OPT_ROUNDS, "N", 0, "Ping-pong round trips per run of "
 	  "sched-overhead (default 5000)", 0 },
 	{ "sched-overhead", OPT_SCHED_OVERHEAD, "PATH", 0, "The sched-overhead "
-	  "program (default: ../tools/sched-overhead next to this one)", 0 },
+	  "program (default: sched-overhead next to this one)", 0 },
 	{ "model-child", OPT_MODEL_CHILD, "SPEC", OPTION_HIDDEN, "Internal: "
 	  "run as one model's process", 0 },
 	{ 0 },
@@ -108,7 +108,7 @@ static const struct argp argp = {
 	.children = children,
 };
 
-/* ../tools/sched-overhead relative to this executable. */
+/* sched-overhead, built next to this executable. */
 static void default_sched_overhead(void)
 {
 	static char path[PATH_MAX];
@@ -118,7 +118,7 @@ static void default_sched_overhead(void)
 	if (n <= 0)
 		return;
 	self[n] = 0;
-	snprintf(path, sizeof(path), "%s/../tools/sched-overhead",
+	snprintf(path, sizeof(path), "%s/sched-overhead",
 		 dirname(self));
 	tc_opts.sched_overhead = path;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tracer: what `rtasync-trace sched stat` costs a switch-heavy workload.
- * The measurement is tools/sched-overhead's (a two-thread pipe ping-pong
+ * The measurement is bench/sched-overhead's (a two-thread pipe ping-pong
  * with no observer, with the observer tracing another process, and with
  * it tracing the ping-pong, interleaved; end-to-end time per round trip
  * and the BPF programs' own run time per switch). This topic runs it with
@@ -60,7 +60,7 @@ void bench_overhead(void)
 	sw = bench_json_num(out, "switches_per_round");
 	bench_stat_one(&r[0].rt, bench_json_num(traced, "ns_per_round"));
 	bench_stat_one(&r[0].other, bench_json_num(off, "ns_per_round"));
-	bench_note(&r[0], "tools/sched-overhead -n %s -r %s: two threads on two "
+	bench_note(&r[0], "bench/sched-overhead -n %s -r %s: two threads on two "
 		   "CPUs, one pipe write+read each way per round trip, %.2f "
 		   "context switches per round trip on the machine; modes "
 		   "interleaved, medians; with the observer tracing another "

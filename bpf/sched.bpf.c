@@ -121,6 +121,18 @@ struct {
 	__type(value, struct sched_cpu_stat);
 } cpus SEC(".maps");
 
+/*
+ * Exited threads whose tid a new traced thread took: their saved records
+ * summed here before the new record replaces theirs in `threads`, so no
+ * switch or off-CPU time of theirs leaves the totals.  One element.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sched_thread_stat);
+} reused SEC(".maps");
+
 static const struct sched_thread_stat zero_stat;
 static const struct sched_thread_stat slotted_stat = {
 	.state = SCHED_TS_SLOTTED,
@@ -194,6 +206,34 @@ static __always_inline void thread_save(struct sched_thread_stat *s)
 		__sync_fetch_and_add(&lost_threads, 1);
 }
 
+/* Add an exited thread's saved record (tid p) to `reused`. */
+static __always_inline void fold_exited(__u32 pid)
+{
+	struct sched_thread_stat *old, *sum;
+	__u32 zero = 0;
+	int i;
+
+	old = bpf_map_lookup_elem(&threads, &pid);
+	if (!old || old->state != SCHED_TS_EXITED)
+		return;		/* none, or a live thread's: replaced as before */
+	sum = bpf_map_lookup_elem(&reused, &zero);
+	if (!sum)
+		return;
+	/* atomic: two tids may be reused at once on two CPUs */
+	__sync_fetch_and_add(&sum->nvcsw, old->nvcsw);
+	__sync_fetch_and_add(&sum->nivcsw, old->nivcsw);
+	__sync_fetch_and_add(&sum->oncpu_ns, old->oncpu_ns);
+	__sync_fetch_and_add(&sum->offcpu_ns, old->offcpu_ns);
+	__sync_fetch_and_add(&sum->wakeups, old->wakeups);
+	__sync_fetch_and_add(&sum->runq_ns, old->runq_ns);
+	__sync_fetch_and_add(&sum->runq_cnt, old->runq_cnt);
+	__sync_fetch_and_add(&sum->pid, 1);	/* threads folded */
+	for (i = 0; i < SCHED_HIST_SLOTS; i++) {
+		__sync_fetch_and_add(&sum->runq_hist[i], old->runq_hist[i]);
+		__sync_fetch_and_add(&sum->offcpu_hist[i], old->offcpu_hist[i]);
+	}
+}
+
 /*
  * Take the thread's slot, if it is free or held by an earlier thread of
  * the same tid (which is dead: tids are unique among live threads, and
@@ -246,7 +286,9 @@ static __noinline struct sched_thread_stat *thread_new(struct task_struct *t)
 	struct sched_thread_stat *r, *s, *slot;
 	__u32 pid = t->pid;
 
-	/* a stale entry of this tid (an exited thread) starts afresh */
+	/* a stale entry of this tid (an exited thread) starts afresh, its
+	 * totals kept in `reused` */
+	fold_exited(pid);
 	if (bpf_map_update_elem(&threads, &pid, &zero_stat, BPF_ANY))
 		goto lost;
 	r = bpf_map_lookup_elem(&threads, &pid);
@@ -540,6 +582,24 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent,
 }
 
 /*
+ * The last thread of a traced process exits (signal->live, decremented
+ * before this tracepoint, is 0): its tgid leaves the traced set, so that
+ * a process that later gets the same pid (pids wrap within minutes on a
+ * busy machine) is not taken for it.
+ */
+static __always_inline void tgid_forget(struct task_struct *p)
+{
+	__u32 tgid = p->tgid, word = tgid / 64;
+	__u64 *bits;
+
+	if (filter_cgroup || p->signal->live.counter)
+		return;
+	bits = bpf_map_lookup_elem(&tgid_bits, &word);
+	if (bits && (*bits & (1ULL << (tgid % 64))))
+		__sync_fetch_and_and(bits, ~(1ULL << (tgid % 64)));
+}
+
+/*
  * A thread starts to exit: save its record now.  Between the moment its
  * tid is released (exit_notify) and its final switch, the task iterator no
  * longer finds a record kept in its storage; user space reads this copy
@@ -551,6 +611,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 {
 	struct sched_thread_stat *s;
 
+	tgid_forget(p);
 	if (!p->bpf_storage)
 		return 0;
 	s = thread_rec(p, false);

@@ -26,11 +26,8 @@
 #define TASK_RUNNING	0
 #define TASK_DEAD	0x80
 
-/* From the target's trace area (include/rtasync-trace.h), set before load. */
+/* Set before load; each worker's layout is in its `workers` entry. */
 const volatile __u32 target_tgid = 0;
-const volatile __s64 running_tls_off = 0;
-const volatile __u32 task_head_site_off = 0;
-const volatile __u32 site_id_off = 0;
 const volatile __u32 sites_max = 1;
 
 /* Counted here, read by user space. */
@@ -82,7 +79,7 @@ static __always_inline void read_running(struct task_struct *prev,
 	w->task = 0;
 	w->site = 0;
 	if (!tp || bpf_probe_read_user(&task, sizeof(task),
-				       (void *)(tp + running_tls_off))) {
+				       (void *)(tp + w->running_tls_off))) {
 		__sync_fetch_and_add(&unreadable, 1);
 		return;
 	}
@@ -90,15 +87,15 @@ static __always_inline void read_running(struct task_struct *prev,
 		return;		/* between steps */
 	w->task = task;
 	if (bpf_probe_read_user(&site, sizeof(site),
-				(void *)(task + task_head_site_off))) {
+				(void *)(task + w->task_head_site_off))) {
 		__sync_fetch_and_add(&unreadable, 1);
 		return;
 	}
 	/* NULL: not resumed from an await (first step, trampolined) */
 	if (site && !bpf_probe_read_user(&id, sizeof(id),
-					 (void *)(site + site_id_off)) &&
-	    id < sites_max)
-		w->site = id;
+					 (void *)(site + w->site_id_off)) &&
+	    id < w->site_limit && w->site_base + id < sites_max)
+		w->site = w->site_base + id;
 }
 
 static __always_inline void worker_out(struct task_blk_worker *w,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * task_join.h - records shared by task.bpf.c (the kernel join of
- * `rtasync-trace task blocked`) and its reader, tools/task_blocked.c.
+ * `rtasync-trace task blocked`) and its reader, tools/rtasync-trace/task_blocked.c.
  * Included by both sides: no kernel or libc types.
  */
 #ifndef RTASYNC_BPF_TASK_JOIN_H
@@ -41,6 +41,17 @@ struct task_blk_worker {
 	unsigned long long ts_out;	/* 0: on a CPU (or never seen out) */
 	unsigned int site;		/* the task's h.site->id then */
 	unsigned int voluntary;		/* blocked, not preempted */
+	/*
+	 * Where this worker's library keeps things, from its trace area:
+	 * two copies of librtasync in one process have two layouts (and
+	 * two thread-local offsets).
+	 */
+	long long running_tls_off;
+	unsigned int task_head_site_off;
+	unsigned int site_id_off;
+	/* its copy's site ids: id < site_limit is site site_base + id */
+	unsigned int site_base;
+	unsigned int site_limit;
 };
 
 #endif /* RTASYNC_BPF_TASK_JOIN_H */

@@ -2,10 +2,16 @@
 /*
  * The trace area: what a librtasync runtime shares with rtasync-trace.
  *
- * Each runtime creates one memfd named RT_TRACE_MEMFD_NAME and maps it.
+ * Each runtime creates one memfd named RT_TRACE_MEMFD_NAME, sizes it,
+ * seals its size (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) and maps it.
  * A tool finds it among /proc/PID/fd (the link reads
  * "/memfd:rtasync-trace (deleted)"), maps it too, and reads it while the
- * process runs; the process never waits for the tool.
+ * process runs; the process never waits for the tool.  Tools refuse an
+ * area whose size is not sealed: they could be killed by SIGBUS.
+ *
+ * Either side may write what the other reads: the runtime takes its
+ * layout from its own constants, never from this header, and tools check
+ * every offset and count of it against the file's size.
  *
  * Layout (offsets in the header):
  *   header           struct rt_trace_header, one page

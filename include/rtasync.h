@@ -169,11 +169,16 @@ struct rt_task *rt_task_current(void);
 
 /*
  * Spawn fn with a root frame of type ftype (whose first member is
- * `struct rt_frame frame`), initialised with designated initialisers.
+ * `struct rt_frame frame`, checked at compile time as RT_CALL does),
+ * initialised with designated initialisers.
  */
 #define RT_SPAWN(rt, handle, fn, ftype, ...)				\
-	rt_task_spawn((rt), (fn), &((ftype){ __VA_ARGS__ }).frame,	\
-		      sizeof(ftype), (handle))
+	({								\
+		_Static_assert(offsetof(ftype, frame) == 0,		\
+			       "struct rt_frame must come first");	\
+		rt_task_spawn((rt), (fn), &((ftype){ __VA_ARGS__ }).frame,\
+			      sizeof(ftype), (handle));			\
+	})
 
 /* ---- ops: the leaf awaits ------------------------------------------------ */
 /*
@@ -444,7 +449,8 @@ RT__CAT(rt__deliver_, id):						\
 		int64_t rt__r = (op);					\
 		if (__builtin_expect(rt__r == RT_PENDING, 0)) {		\
 			rt__head(rt__t)->top = rt__f;			\
-			rt__head(rt__t)->site = &RT__CAT(rt__site_, id);\
+			__atomic_store_n(&rt__head(rt__t)->site,	\
+				&RT__CAT(rt__site_, id), __ATOMIC_RELEASE);\
 			RT__SAVE_RESUME(id);				\
 			return RT_PENDING;				\
 		}							\

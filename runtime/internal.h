@@ -76,6 +76,8 @@ enum {
 	RT_TF_JOIN_WAIT = 1u << 3,	/* suspended in a join: whoever clears
 					   this bit (completion or cancel)
 					   wakes the task */
+	RT_TF_COMMITTING = 1u << 4,	/* rt_task_commit_join() is still
+					   at work on this task */
 };
 
 struct rt_task {
@@ -210,6 +212,7 @@ struct rt_runtime {
 	unsigned int nworkers;
 	struct rt_worker *workers;
 	_Atomic uint32_t closing;	/* spawns refused */
+	_Atomic uint32_t spawners;	/* foreign spawns under way (task.c) */
 	_Atomic uint32_t stop;		/* workers exit */
 	_Atomic uint32_t nparked;
 	_Atomic uint32_t nidle;		/* workers polling or parked */
@@ -265,11 +268,15 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 
 /*
  * spawned and completed are what rt_runtime_drain() counts on: they are
- * always kept. The other counters, the per-site counts and the event
- * rings can be compiled out (-DRT_NO_COUNTERS, the bench's
- * "no counters" build), only to measure what they cost.
+ * always kept, and bumped with a release store (a plain mov on x86), which
+ * the drain's acquire loads pair with (see runtime_idle()). The other
+ * counters, the per-site counts and the event rings can be compiled out
+ * (-DRT_NO_COUNTERS, the bench's "no counters" build), only to measure
+ * what they cost.
  */
-#define RT_COUNT_LIFE(w, field) RT_COUNT_ADD(w, field, 1)
+#define RT_COUNT_LIFE(w, field)						\
+	__atomic_store_n(&(w)->stats->field, (w)->stats->field + 1,	\
+			 __ATOMIC_RELEASE)
 #ifdef RT_NO_COUNTERS
 #define RT_STAT_ADD(w, field, n) do { (void)(w); (void)(n); } while (0)
 #else
@@ -395,6 +402,8 @@ int rt_trace_init(struct rt_trace *tr, unsigned int nworkers);
 void rt_trace_destroy(struct rt_trace *tr);
 void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w);
 uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site);
+void rt_trace_record(struct rt_worker *w, struct rt_task *t, uint32_t site,
+		     uint8_t reason);
 
 int64_t rt_running_tls_offset(void);
 

@@ -33,11 +33,15 @@
  *
  * wake_pending says a ring is on its way to the target: only the first
  * waker of a parked worker pays for the syscall. It is set by a waker
- * (exchange) and cleared by the target when it unparks, before it looks
- * at its inboxes. A set flag therefore always means a wake-up is in
- * flight to a worker that has not yet looked; a MSG_RING that fails
- * falls back to the eventfd, so the flag is never left set by a wake-up
- * that cannot arrive.
+ * (exchange, after it saw parked) and cleared by the target both when it
+ * enters a park, before it sets parked, and when it unparks, before it
+ * looks at its inboxes. A set flag therefore always means a wake-up is
+ * in flight to the current park, or to one that has ended; a MSG_RING
+ * that fails falls back to the eventfd, so the flag is never left set by
+ * a wake-up that cannot arrive. (Clearing only at unpark lost wake-ups:
+ * a waker that saw the previous park could set the flag after that
+ * clear, and every later waker skipped the sleeper. tests/model/ checks
+ * this protocol exhaustively; see Documentation/model-checking.md.)
  */
 #include <linux/membarrier.h>
 #include <stdlib.h>
@@ -121,14 +125,12 @@ void rt_wake_choose(struct rt_runtime *rt, struct io_uring *ring)
 	io_uring_free_probe(probe);
 }
 
-static void ring_doorbell(struct rt_worker *from, struct rt_worker *target)
+/* Counted on the target: foreign threads have no counters of their own,
+ * so the count is shared, and this path is rare enough for an RMW. */
+static void ring_doorbell(struct rt_worker *target)
 {
 	eventfd_write(target->efd, 1);
-	if (from)
-		RT_STAT_INC(from, wakes_eventfd);
-	else
-		__atomic_fetch_add(&target->stats->wakes_eventfd, 1,
-				   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&target->stats->wakes_eventfd, 1, __ATOMIC_RELAXED);
 }
 
 struct io_uring_sqe *rt_worker_get_sqe(struct rt_worker *w)
@@ -164,7 +166,7 @@ static void wake_failed(struct rt_worker *w, uint64_t user_data, int res)
 				 __ATOMIC_RELAXED);
 	}
 	if (idx < rt->nworkers)
-		ring_doorbell(w, &rt->workers[idx]);
+		ring_doorbell(&rt->workers[idx]);
 }
 
 static void send_msg_ring(struct rt_worker *from, struct rt_worker *target)
@@ -173,7 +175,7 @@ static void send_msg_ring(struct rt_worker *from, struct rt_worker *target)
 	int fd = target->ring_fd;
 
 	if (!sqe) {
-		ring_doorbell(from, target);
+		ring_doorbell(target);
 		return;
 	}
 	if (rt_fault(RT_FAULT_WAKE))
@@ -197,7 +199,9 @@ void rt_worker_wake(struct rt_worker *from, struct rt_worker *target)
 {
 	if (from == target)
 		return;
-	if (!atomic_load_explicit(&target->parked, memory_order_relaxed))
+	/* acquire: pairs with park's release, so our exchange comes after
+	 * that park's clear of wake_pending */
+	if (!atomic_load_explicit(&target->parked, memory_order_acquire))
 		return;
 	if (atomic_exchange_explicit(&target->wake_pending, 1,
 				     memory_order_acq_rel))
@@ -206,7 +210,7 @@ void rt_worker_wake(struct rt_worker *from, struct rt_worker *target)
 					 memory_order_relaxed))
 		send_msg_ring(from, target);
 	else
-		ring_doorbell(from, target);
+		ring_doorbell(target);
 }
 
 /* Ring one parked worker other than w (w may be NULL: a foreign thread). */
@@ -315,7 +319,7 @@ static void tell_drain_waiters(struct rt_runtime *rt)
 static uint64_t park_deadline(struct rt_worker *w)
 {
 	uint64_t now = rt_now_ns();
-	uint64_t next = rt_timer_next(&w->timers);
+	uint64_t next = rt_sleep_next(w);	/* a peer may fire our timers */
 	uint64_t look = rt_watch_deadline(w, now);
 
 	if (look < next)
@@ -360,7 +364,12 @@ void rt_worker_park(struct rt_worker *w)
 	struct rt_runtime *rt = w->rt;
 
 	rt_worker_arm_doorbell(w);
-	atomic_store_explicit(&w->parked, 1, memory_order_relaxed);
+	/* A waker that saw our previous park may set wake_pending after
+	 * that park cleared it; its wake-up then reached us awake. Clear it
+	 * again, before we say we sleep, so that a set flag means a ring to
+	 * this park (found by tests/model/park_wake.pml). */
+	atomic_store_explicit(&w->wake_pending, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->parked, 1, memory_order_release);
 	atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
 	rt_fence_slow();

@@ -123,6 +123,16 @@ err_free:
  * Tasks alive = spawned - completed. Sum the completions first, then the
  * spawns: both only grow and a task completes after it was spawned, so if
  * the sums are equal no task was alive when the second sum started.
+ *
+ * The drain's caller must also see what the drained tasks wrote. Each
+ * worker counts a completion with a release store, after the task's last
+ * step (program order; a task that moved between workers brought its
+ * earlier writes along through the hand-off, itself release/acquire). An
+ * acquire load that reads that count, or a later one the same worker
+ * stored after it, synchronizes with the store: everything the task did
+ * happens before the drain returns. The same pairing orders the loads of
+ * spawned after those of completed, and a spawn counted on one worker
+ * before the child completed on another.
  */
 static bool runtime_idle(struct rt_runtime *rt)
 {
@@ -130,11 +140,11 @@ static bool runtime_idle(struct rt_runtime *rt)
 
 	for (unsigned int i = 0; i < rt->nworkers; i++)
 		completed += __atomic_load_n(&rt->workers[i].stats->completed,
-					     __ATOMIC_SEQ_CST);
+					     __ATOMIC_ACQUIRE);
 	spawned = atomic_load(&rt->foreign_spawned);
 	for (unsigned int i = 0; i < rt->nworkers; i++)
 		spawned += __atomic_load_n(&rt->workers[i].stats->spawned,
-					   __ATOMIC_SEQ_CST);
+					   __ATOMIC_ACQUIRE);
 	return spawned == completed;
 }
 
@@ -170,7 +180,12 @@ enum {
 /* Close, drain and stop: done by exactly one caller. */
 static void shutdown_once(struct rt_runtime *rt)
 {
+	uint32_t n;
+
 	atomic_store(&rt->closing, 1);
+	/* foreign spawns that got past `closing` (task.c: spawn()) */
+	while ((n = atomic_load(&rt->spawners)))
+		rt_futex_wait(&rt->spawners, n, 1000000);
 	rt_runtime_drain(rt);	/* cannot fail: rt is set, we are no worker */
 	rt_workers_stop(rt);
 }
@@ -211,13 +226,17 @@ int rt_runtime_shutdown(struct rt_runtime *rt)
  * and close its copies of the descriptors. Leak what the parent's threads
  * may have been changing at the fork (task blocks, caches, the depot,
  * the overflow list, timer heaps; their locks may be held forever) and
- * the io_uring mappings.
+ * the io_uring mappings. Once a shutdown had begun before the fork, the
+ * workers' descriptors may have been closed and their numbers reused for
+ * something else: leave them alone then.
  */
 static void free_inherited(struct rt_runtime *rt)
 {
-	for (unsigned int i = 0; rt->workers && i < rt->nworkers; i++) {
-		close(rt->workers[i].efd);
-		close(rt->workers[i].ring_fd);
+	if (atomic_load(&rt->shut) == RT_SHUT_NONE) {
+		for (unsigned int i = 0; i < rt->nworkers; i++) {
+			close(rt->workers[i].efd);
+			close(rt->workers[i].ring_fd);
+		}
 	}
 	free(rt->workers);
 	rt_trace_destroy(&rt->trace);

@@ -8,6 +8,7 @@
  * user holds (one ref); the last unref frees it.
  */
 #include <signal.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +85,7 @@ static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
 		return -EINVAL;
 	if (rt_inherited(rt))
 		return -ECHILD;
-	if (atomic_load_explicit(&rt->closing, memory_order_acquire))
+	if (atomic_load_explicit(&rt->closing, memory_order_seq_cst))
 		return -ESHUTDOWN;
 	return 0;
 }
@@ -165,19 +166,16 @@ err_leave:
 	return NULL;
 }
 
-static int spawn(struct rt_runtime *rt, rt_async_fn fn,
-		 const struct rt_frame *frame, size_t frame_size,
-		 struct rt_task **handle, bool wait)
+static int spawn_task(struct rt_runtime *rt, struct rt_worker *self,
+		      rt_async_fn fn, const struct rt_frame *frame,
+		      size_t frame_size, struct rt_task **handle, bool wait)
 {
-	struct rt_worker *self = rt__self;
 	struct rt_task *t;
 	int ret;
 
 	ret = spawn_check(rt, fn, frame, frame_size);
 	if (ret)
 		return ret;
-	if (self && self->rt != rt)
-		self = NULL;	/* a task of another runtime spawns here */
 	t = spawn_block(rt, self, wait, &ret);
 	if (!t)
 		goto err;
@@ -204,6 +202,36 @@ static int spawn(struct rt_runtime *rt, rt_async_fn fn,
 err:
 	if (ret == -ENOMEM)
 		RT_PROBE1(spawn_failed, -ENOMEM);
+	return ret;
+}
+
+/*
+ * A foreign spawn is counted in rt->spawners from before it checks
+ * `closing` until its task is queued and counted for drain. Shutdown sets
+ * `closing`, then waits for spawners to reach 0 before it drains (both
+ * sides seq_cst, a Dekker pair): a spawner either sees `closing` and
+ * fails, or shutdown waits for its task to be counted, so no task is
+ * queued after the drain has let the workers go. A worker's own spawns
+ * need none of this: its task is running, so the drain waits for it.
+ */
+static int spawn(struct rt_runtime *rt, rt_async_fn fn,
+		 const struct rt_frame *frame, size_t frame_size,
+		 struct rt_task **handle, bool wait)
+{
+	struct rt_worker *self = rt__self;
+	int ret;
+
+	if (self && rt && self->rt == rt)
+		return spawn_task(rt, self, fn, frame, frame_size, handle,
+				  wait);
+	if (!rt)
+		return -EINVAL;
+	atomic_fetch_add_explicit(&rt->spawners, 1, memory_order_seq_cst);
+	ret = spawn_task(rt, NULL, fn, frame, frame_size, handle, wait);
+	if (atomic_fetch_sub_explicit(&rt->spawners, 1,
+				      memory_order_seq_cst) == 1 &&
+	    atomic_load_explicit(&rt->closing, memory_order_seq_cst))
+		rt_futex_wake_all(&rt->spawners);
 	return ret;
 }
 
@@ -330,12 +358,15 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
 	struct rt_task *none = NULL;
 	uint32_t old;
 
-	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-	old = atomic_fetch_or(&t->flags, RT_TF_JOIN_WAIT);
+	/* One reference for the waiter slot, one for this commit itself:
+	 * once JOIN_WAIT is set, a cancel may wake t, and t may run,
+	 * finish and be released elsewhere before we are done with it. */
+	atomic_fetch_add_explicit(&t->refs, 2, memory_order_relaxed);
+	old = atomic_fetch_or(&t->flags, RT_TF_JOIN_WAIT | RT_TF_COMMITTING);
 	if (!(old & RT_TF_CANCEL) &&
 	    atomic_compare_exchange_strong_explicit(&other->waiter, &none, t,
 			memory_order_acq_rel, memory_order_acquire))
-		return;
+		goto out;	/* the slot holds its reference */
 	/* cancelled already, or other finished while we were unwinding */
 	if (atomic_fetch_and(&t->flags, ~RT_TF_JOIN_WAIT) & RT_TF_JOIN_WAIT) {
 		t->h.ret = old & RT_TF_CANCEL ? -ECANCELED : other->result;
@@ -343,7 +374,13 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
 			t->action = RT_ACT_NONE;	/* join consumed */
 		rt_worker_push_local(w, t);
 	}
-	atomic_fetch_sub_explicit(&t->refs, 1, memory_order_relaxed);
+	rt_task_unref(w, t);	/* the slot's: not installed */
+out:
+	/* join_give_back() waits for this: it must not find the slot
+	 * before our CAS has landed in it (or not). */
+	atomic_fetch_and_explicit(&t->flags, ~RT_TF_COMMITTING,
+				  memory_order_release);
+	rt_task_unref(w, t);	/* this commit's */
 }
 
 /*
@@ -353,9 +390,11 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t)
  * clears its RT_TF_JOIN_WAIT. A waker that delivers the target's result
  * (task_complete, or rt_task_commit_join finding the target done) resets
  * t->action; a cancel leaves RT_ACT_JOIN there. So t resumes with
- * RT_ACT_JOIN only when the target's result was not delivered to it, and
- * then, on its own worker, after rt_task_commit_join has returned: the
- * slot holds t (installed, the target still running), RT_WAITER_DONE
+ * RT_ACT_JOIN only when the target's result was not delivered to it. A
+ * cancel may wake t while rt_task_commit_join() is still at work on
+ * another worker (found by tests/model/join_cancel.pml): t waits for it
+ * to clear RT_TF_COMMITTING, and then the slot holds t (installed, the
+ * target still running), RT_WAITER_DONE
  * (the target completed; its completion drops the slot's reference) or
  * NULL (never installed). Only t may move the slot from t back to NULL,
  * and the completion's exchange and this CAS cannot both take it, so the
@@ -368,6 +407,15 @@ static void join_give_back(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_task *other = t->join_target, *mine = t;
 
+	/* a few instructions on the committing worker, unless preempted */
+	for (unsigned int spins = 0;
+	     atomic_load_explicit(&t->flags, memory_order_acquire) &
+	     RT_TF_COMMITTING; spins++) {
+		if (spins < 64)
+			__builtin_ia32_pause();
+		else
+			sched_yield();
+	}
 	if (atomic_compare_exchange_strong(&other->waiter, &mine, NULL))
 		rt_task_unref(w, t);	/* the slot's; the runtime's remains */
 	atomic_fetch_and(&other->flags, ~RT_TF_JOINED);
@@ -403,32 +451,6 @@ static const uint8_t trace_reason[] = {
 };
 
 /*
- * One record per step, single writer: invalidate the slot, fill it, then
- * publish its sequence number and the head. A reader that sees the same
- * sequence number before and after copying a record has a whole one.
- */
-static void trace_record(struct rt_worker *w, struct rt_task *t,
-			 uint32_t site, uint8_t reason)
-{
-	struct rt_trace_worker *tw = w->tw;
-	uint64_t pos = tw->head;
-	struct rt_trace_record *rec = &w->events[pos & w->events_mask];
-
-	if (w->sample_ctr++ & w->sample_mask)
-		return;
-	__atomic_store_n(&rec->seq, 0, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	rec->ts = w->trace_ts;
-	rec->task = (uint64_t)(uintptr_t)t;
-	rec->site = site;
-	rec->reason = reason;
-	rec->step = w->turn_step++;
-	rec->worker = (uint16_t)w->index;
-	__atomic_store_n(&rec->seq, pos + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&tw->head, pos + 1, __ATOMIC_RELEASE);
-}
-
-/*
  * Count the suspension at its site (slot 0: not at an await) and record
  * the step if asked to. The per-site counts are the only per-step
  * counter: suspensions and steps are derived from them (runtime.c).
@@ -447,8 +469,8 @@ static void trace_step_end(struct rt_worker *w, struct rt_task *t, bool done)
 				 __ATOMIC_RELAXED);
 	}
 	if (w->trace_on)
-		trace_record(w, t, site,
-			     done ? RT_TRACE_DONE : trace_reason[t->action]);
+		rt_trace_record(w, t, site,
+				done ? RT_TRACE_DONE : trace_reason[t->action]);
 }
 
 void rt_task_run(struct rt_worker *w, struct rt_task *t)

@@ -9,6 +9,7 @@
  * them; each runtime copies a site's description into its own table the
  * first time one of its workers counts it.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +46,45 @@ static size_t worker_stride(void)
 			4096);
 }
 
+static size_t sites_offset(void)
+{
+	return RT_TRACE_HEADER_SIZE;
+}
+
+static size_t workers_offset(void)
+{
+	return align_up(sites_offset() + RT_TRACE_SITES_MAX *
+			sizeof(struct rt_trace_site), 4096);
+}
+
+/*
+ * A tool maps the area from another process, as root: a size that
+ * changed under its mapping would kill it with SIGBUS, so the size is
+ * sealed once set, and the seals themselves too.  Tools refuse areas
+ * without these seals (Documentation/rtasync-trace.md).
+ */
+#define RT_TRACE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+static int area_size_and_seal(int fd, size_t size)
+{
+	if (ftruncate(fd, (off_t)size))
+		return -errno;
+	if (fcntl(fd, F_ADD_SEALS, RT_TRACE_SEALS))
+		return -errno;
+	return 0;
+}
+
 /*
  * A memfd a tool can find in /proc/PID/fd; where memfds are not allowed,
  * plain anonymous memory keeps the counters working, untraceable.
  */
 static void *area_map(size_t size, int *fd_out)
 {
-	int fd = memfd_create(RT_TRACE_MEMFD_NAME, MFD_CLOEXEC);
+	int fd = memfd_create(RT_TRACE_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	void *p;
 
 	*fd_out = -1;
-	if (fd >= 0 && ftruncate(fd, (off_t)size) == 0) {
+	if (fd >= 0 && area_size_and_seal(fd, size) == 0) {
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED) {
 			*fd_out = fd;
@@ -78,10 +107,8 @@ static void header_init(struct rt_trace_header *h, unsigned int nworkers,
 	h->nworkers = nworkers;
 	h->sites_max = RT_TRACE_SITES_MAX;
 	h->ring_records = RT_TRACE_RING_RECORDS;
-	h->sites_offset = RT_TRACE_HEADER_SIZE;
-	h->workers_offset = align_up(RT_TRACE_HEADER_SIZE +
-				     RT_TRACE_SITES_MAX *
-				     sizeof(struct rt_trace_site), 4096);
+	h->sites_offset = sites_offset();
+	h->workers_offset = workers_offset();
 	h->worker_stride = worker_stride();
 	h->ring_offset = worker_ring_offset();
 	h->site_counts_offset = worker_counts_offset();
@@ -101,9 +128,7 @@ static void header_init(struct rt_trace_header *h, unsigned int nworkers,
 
 int rt_trace_init(struct rt_trace *tr, unsigned int nworkers)
 {
-	size_t workers_off = align_up(RT_TRACE_HEADER_SIZE + RT_TRACE_SITES_MAX *
-				      sizeof(struct rt_trace_site), 4096);
-	size_t size = workers_off + nworkers * worker_stride();
+	size_t size = workers_offset() + nworkers * worker_stride();
 
 	tr->hdr = area_map(size, &tr->fd);
 	if (!tr->hdr)
@@ -130,10 +155,16 @@ void rt_trace_destroy(struct rt_trace *tr)
 	tr->published = NULL;
 }
 
+/*
+ * The layout comes from this file's constants, never from the header: a
+ * tool maps the header page writable (to switch events on) and could
+ * have written anything there.  What the workers read back from the
+ * area each turn (events_enabled, sample_shift, head) is used only as a
+ * flag, masked, or masked into the ring: see trace_turn(), trace_record().
+ */
 static char *worker_area(struct rt_trace *tr, unsigned int i)
 {
-	return (char *)tr->hdr + tr->hdr->workers_offset +
-	       i * tr->hdr->worker_stride;
+	return (char *)tr->hdr + workers_offset() + i * worker_stride();
 }
 
 void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
@@ -141,9 +172,9 @@ void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
 	char *area = worker_area(tr, w->index);
 
 	w->tw = (struct rt_trace_worker *)area;
-	w->site_counts = (uint64_t *)(area + tr->hdr->site_counts_offset);
-	w->events = (struct rt_trace_record *)(area + tr->hdr->ring_offset);
-	w->events_mask = tr->hdr->ring_records - 1;
+	w->site_counts = (uint64_t *)(area + worker_counts_offset());
+	w->events = (struct rt_trace_record *)(area + worker_ring_offset());
+	w->events_mask = RT_TRACE_RING_RECORDS - 1;
 	w->stats = &w->tw->counters;
 	w->tw->cpu = w->cpu;
 	w->tw->timer_heap = (uint64_t)(uintptr_t)&w->timers;
@@ -169,14 +200,17 @@ static void site_publish(struct rt_trace *tr, struct rt_site *site,
 
 	/* the fast path's hint, for the runtime that describes it last */
 	__atomic_store_n(&site->described, tr, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&tr->published[id / 64], __ATOMIC_ACQUIRE) & bit)
+	if (__atomic_load_n(&tr->published[id / 64], __ATOMIC_RELAXED) & bit)
 		return;
-	ts = (struct rt_trace_site *)((char *)tr->hdr + tr->hdr->sites_offset) +
-	     id;
+	/* Two workers may get here for one site: the one that claims the
+	 * bit writes the description; tools see it through nsites below. */
+	if (__atomic_fetch_or(&tr->published[id / 64], bit, __ATOMIC_ACQ_REL) &
+	    bit)
+		return;
+	ts = (struct rt_trace_site *)((char *)tr->hdr + sites_offset()) + id;
 	copy_str(ts->func, sizeof(ts->func), site->func);
 	copy_str(ts->file, sizeof(ts->file), site->file);
 	ts->line = site->line;
-	__atomic_fetch_or(&tr->published[id / 64], bit, __ATOMIC_RELEASE);
 	n = __atomic_load_n(&tr->hdr->nsites, __ATOMIC_RELAXED);
 	while (n < id && !__atomic_compare_exchange_n(&tr->hdr->nsites, &n, id,
 			false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
@@ -202,4 +236,30 @@ uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site)
 		return 0;	/* counted as "other" */
 	site_publish(tr, site, id);
 	return id;
+}
+
+/*
+ * One record per step, single writer: invalidate the slot, fill it, then
+ * publish its sequence number and the head. A reader that sees the same
+ * sequence number before and after copying a record has a whole one.
+ */
+void rt_trace_record(struct rt_worker *w, struct rt_task *t, uint32_t site,
+		     uint8_t reason)
+{
+	struct rt_trace_worker *tw = w->tw;
+	uint64_t pos = tw->head;
+	struct rt_trace_record *rec = &w->events[pos & w->events_mask];
+
+	if (w->sample_ctr++ & w->sample_mask)
+		return;
+	__atomic_store_n(&rec->seq, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	rec->ts = w->trace_ts;
+	rec->task = (uint64_t)(uintptr_t)t;
+	rec->site = site;
+	rec->reason = reason;
+	rec->step = w->turn_step++;
+	rec->worker = (uint16_t)w->index;
+	__atomic_store_n(&rec->seq, pos + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&tw->head, pos + 1, __ATOMIC_RELEASE);
 }

@@ -55,7 +55,8 @@ static uint64_t watch(struct rt_worker *w, struct rt_worker *o, uint64_t now)
 		return 0;
 	if (turns != o->watch.turns || !t) {
 		o->watch.turns = turns;
-		o->watch.since = now;
+		/* read by peer_deadline() without busy */
+		__atomic_store_n(&o->watch.since, now, __ATOMIC_RELAXED);
 	} else {
 		stuck = now - o->watch.since;
 	}

@@ -16,6 +16,17 @@
 
 static struct rt_runtime *rt;
 
+/*
+ * Under ASan, a malloc above its maximum (1 TiB) aborts the process by
+ * default; test_spawn_huge_frame wants the NULL a real malloc returns.
+ * Options in ASAN_OPTIONS still come on top of these.
+ */
+const char *__asan_default_options(void);
+__attribute__((used)) const char *__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+
 static int setup(void **state)
 {
 	rt = test_runtime(0, true);
@@ -283,6 +294,68 @@ static void test_concurrent_shutdown(void **state)
 	assert_int_equal(open_fds(), fds);
 }
 
+/*
+ * Foreign threads spawn while another shuts the runtime down: every spawn
+ * either fails with -ESHUTDOWN or its task runs before shutdown returns,
+ * so none is queued to workers that are gone (its join would hang).
+ */
+#define RACERS 3
+
+static atomic_ulong raced_ran;
+
+static RT_ASYNC int64_t raced(struct rt_task *t, struct rt_frame *base)
+{
+	RT_BEGIN(t, base);
+	atomic_fetch_add(&raced_ran, 1);
+	return 0;
+}
+
+struct racer {
+	pthread_t thread;
+	struct rt_runtime *rt;
+	unsigned long spawned;
+	int last;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	struct nap_frame f = { .ns = 0 };
+
+	while ((r->last = rt_task_spawn(r->rt, raced, &f.frame, sizeof(f),
+					NULL)) == 0)
+		r->spawned++;
+	return NULL;
+}
+
+static void test_spawns_race_shutdown(void **state)
+{
+	(void)state;
+	for (int round = 0; round < SHUT_ROUNDS; round++) {
+		struct rt_runtime *r = test_runtime(2, false);
+		struct racer rc[RACERS];
+		unsigned long spawned = 0;
+
+		atomic_store(&raced_ran, 0);
+		for (int i = 0; i < RACERS; i++) {
+			rc[i] = (struct racer){ .rt = r };
+			assert_int_equal(pthread_create(&rc[i].thread, NULL,
+							racer_main, &rc[i]), 0);
+		}
+		usleep(2000);
+		assert_int_equal(rt_runtime_shutdown(r), 0);
+		/* every spawn that succeeded has run, none after shutdown */
+		assert_int_equal(atomic_load(&raced_ran), test_stats(r).spawned);
+		for (int i = 0; i < RACERS; i++) {
+			pthread_join(rc[i].thread, NULL);
+			assert_int_equal(rc[i].last, -ESHUTDOWN);
+			spawned += rc[i].spawned;
+		}
+		assert_int_equal(atomic_load(&raced_ran), spawned);
+		rt_runtime_free(r);
+	}
+}
+
 /* ---- a cancelled join is given back ---------------------------------- */
 
 struct plain_frame {
@@ -492,6 +565,40 @@ static void test_fork_child_gets_echild(void **state)
 	rt_task_release(running);
 	rt_task_release(done);
 	check_still_works(rt);
+}
+
+/* 0 when both ends of the pipe are still open in the child. */
+static int child_free_shut(struct rt_runtime *r, const int *pipefd)
+{
+	rt_runtime_free(r);
+	if (fcntl(pipefd[0], F_GETFD) == -1 || fcntl(pipefd[1], F_GETFD) == -1)
+		return 1;
+	return 0;
+}
+
+/*
+ * A runtime shut down before the fork closed its descriptors, whose
+ * numbers the next open takes again: freeing it in the child must not
+ * close what now lives under them.
+ */
+static void test_fork_after_shutdown(void **state)
+{
+	struct rt_runtime *r = test_runtime(2, false);
+	int pipefd[2], status;
+	pid_t pid;
+
+	assert_int_equal(rt_runtime_shutdown(r), 0);
+	assert_int_equal(pipe(pipefd), 0);	/* likely reuses their numbers */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_free_shut(r, pipefd));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	rt_runtime_free(r);
 }
 
 /* ---- a bounded foreign backlog ---------------------------------------- */
@@ -844,6 +951,50 @@ static void test_runq_cpu_out_of_range(void **state)
 	rt_runqs_destroy(&qs);
 }
 
+/* ---- what a drain makes visible --------------------------------------- */
+
+#define DRAIN_TASKS 100000
+
+static uint64_t *written;		/* plain memory the tasks write */
+
+struct write_frame {
+	struct rt_frame frame;
+	uint32_t index;
+};
+
+static RT_ASYNC int64_t write_plain(struct rt_task *t, struct rt_frame *base)
+{
+	struct write_frame *f = RT_FRAME(base, struct write_frame);
+
+	RT_BEGIN(t, base);
+	if (f->index & 1)
+		RT_YIELD();	/* finish on whichever worker runs it next */
+	written[f->index] = 3 * (uint64_t)f->index + 1;
+	return 0;
+}
+
+/*
+ * After rt_runtime_drain() returns, every drained task's plain writes are
+ * visible (the completion count is a release store, drain's read an
+ * acquire). x86 would show them anyway; the test states the contract and
+ * gives a ThreadSanitizer build something to check.
+ */
+static void test_drain_sees_task_writes(void **state)
+{
+	long wrong = 0;
+
+	written = calloc(DRAIN_TASKS, sizeof(*written));
+	assert_non_null(written);
+	for (uint32_t i = 0; i < DRAIN_TASKS; i++)
+		assert_int_equal(RT_SPAWN(rt, NULL, write_plain,
+					  struct write_frame, .index = i), 0);
+	assert_int_equal(rt_runtime_drain(rt), 0);
+	for (uint32_t i = 0; i < DRAIN_TASKS; i++)
+		wrong += written[i] != 3 * (uint64_t)i + 1;
+	assert_int_equal(wrong, 0);
+	free(written);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,10 +1003,12 @@ int main(void)
 		cmocka_unit_test(test_sleep_forever),
 		cmocka_unit_test(test_big_root_calls_stay_inline),
 		cmocka_unit_test(test_concurrent_shutdown),
+		cmocka_unit_test(test_spawns_race_shutdown),
 		cmocka_unit_test(test_cancelled_join_given_back),
 		cmocka_unit_test(test_cancelled_join_then_foreign_join),
 		cmocka_unit_test(test_cancelled_join_races),
 		cmocka_unit_test(test_fork_child_gets_echild),
+		cmocka_unit_test(test_fork_after_shutdown),
 		cmocka_unit_test(test_foreign_backlog_bounded),
 		cmocka_unit_test(test_try_spawn_eagain),
 		cmocka_unit_test(test_cancel_from_signal_handler),
@@ -863,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_list_parse),
 		cmocka_unit_test(test_runqs_cover_possible_cpus),
 		cmocka_unit_test(test_runq_cpu_out_of_range),
+		cmocka_unit_test(test_drain_sees_task_writes),
 	};
 
 	if (getenv("TEST_FILTER"))	/* TEST_FILTER=test_name: run one */

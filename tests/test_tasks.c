@@ -272,47 +272,73 @@ static void test_cross_worker_wakeups(void **state)
 
 /* ---- sleep ------------------------------------------------------------------ */
 
+#define SLEEPERS 10
 static atomic_int order_next;
-static int order[10];
+static int order[SLEEPERS];
 
 struct sleeper_frame {
 	struct rt_frame frame;
 	int id;
-	uint64_t start;
+	uint64_t deadline;
 };
 
 static RT_ASYNC int64_t sleeper(struct rt_task *t, struct rt_frame *base)
 {
 	struct sleeper_frame *f = RT_FRAME(base, struct sleeper_frame);
-	uint64_t ns = (uint64_t)(10 - f->id) * 3000000;
 
 	RT_BEGIN(t, base);
-	f->start = rt_now_ns();
-	RT_SLEEP(ns);
+	RT_AWAIT(rt__discard, rt_op_sleep_until(t, f->deadline));
 	order[atomic_fetch_add(&order_next, 1)] = f->id;
 	/* never early */
-	return rt_now_ns() - f->start >= ns ? 0 : -ETIME;
+	return rt_now_ns() >= f->deadline ? 0 : -ETIME;
+}
+
+struct sleepers_frame {
+	struct rt_frame frame;
+	struct rt_task *h[SLEEPERS];
+	int i;
+	int64_t sum;
+};
+
+/*
+ * Spawned from one task on the only worker, the sleepers run in the batch
+ * that follows, so all are in the timer heap before any fires: the order
+ * they wake in is the heap's, whatever the machine's load. The deadlines
+ * are absolute, latest first.
+ */
+static RT_ASYNC int64_t sleepers(struct rt_task *t, struct rt_frame *base)
+{
+	struct sleepers_frame *f = RT_FRAME(base, struct sleepers_frame);
+	uint64_t now = rt_now_ns();
+	int64_t r;
+	int ret;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < SLEEPERS; f->i++) {
+		ret = RT_SPAWN(rt_task_runtime(t), &f->h[f->i], sleeper,
+			       struct sleeper_frame, .id = f->i,
+			       .deadline = now + (uint64_t)(SLEEPERS - f->i) *
+					   1000000);
+		if (ret)
+			return ret;
+	}
+	for (f->i = 0; f->i < SLEEPERS; f->i++) {
+		RT_JOIN(r, f->h[f->i]);
+		f->sum += r;
+		rt_task_release(f->h[f->i]);
+	}
+	return f->sum;
 }
 
 static void test_sleeps_wake_in_deadline_order(void **state)
 {
 	struct rt_runtime *one = test_runtime(1, true);
-	struct rt_task *h[10];
 
 	atomic_store(&order_next, 0);
-	for (int i = 0; i < 10; i++)
-		assert_int_equal(RT_SPAWN(one, &h[i], sleeper,
-					  struct sleeper_frame, .id = i), 0);
-	for (int i = 0; i < 10; i++) {
-		int64_t r;
-
-		assert_int_equal(rt_task_join(h[i], &r), 0);
-		assert_int_equal(r, 0);
-		rt_task_release(h[i]);
-	}
-	for (int i = 0; i < 10; i++)
-		assert_int_equal(order[i], 9 - i);
-	assert_int_equal(test_stats(one).timers_fired, 10);
+	assert_int_equal(TEST_RUN(one, sleepers, struct sleepers_frame), 0);
+	for (int i = 0; i < SLEEPERS; i++)
+		assert_int_equal(order[i], SLEEPERS - 1 - i);
+	assert_int_equal(test_stats(one).timers_fired, SLEEPERS);
 	rt_runtime_free(one);
 }
 
@@ -348,23 +374,31 @@ static RT_ASYNC int64_t nap(struct rt_task *t, struct rt_frame *base)
 	return r;
 }
 
+/*
+ * Wait until n more task steps of rt ended suspended than in before: a
+ * count, whatever the load. The count is taken once the step has
+ * unwound, so a join has marked its target joined by then.
+ */
+static void wait_suspends(struct rt_stats before, uint64_t n)
+{
+	while (test_stats(rt).suspends - before.suspends < n)
+		usleep(100);
+}
+
 static void test_cancel_suspended_task(void **state)
 {
+	struct rt_stats before = test_stats(rt);
 	struct rt_task *h;
-	uint64_t start = rt_now_ns();
 	int64_t r;
 
 	atomic_store(&cleanup_saw, 0);
 	assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame), 0);
-	while (!atomic_load(&body_ran))
-		usleep(100);
-	usleep(2000);
+	wait_suspends(before, 1);	/* asleep for a minute */
 	assert_int_equal(rt_task_cancel(h), 0);
 	assert_int_equal(rt_task_join(h, &r), 0);
+	/* woken by the cancel: the timer would have given 0 */
 	assert_int_equal(r, -ECANCELED);
 	assert_int_equal(atomic_load(&cleanup_saw), -ECANCELED);
-	/* woken by the cancel, not by the minute-long timer */
-	assert_true(rt_now_ns() - start < 30ull * 1000000000);
 	assert_int_equal(rt_task_cancel(h), -EALREADY);
 	rt_task_release(h);
 }
@@ -372,6 +406,7 @@ static void test_cancel_suspended_task(void **state)
 /* A task waiting in a join is woken by the cancel, not by the joined. */
 static void test_cancel_join_wait(void **state)
 {
+	struct rt_stats before = test_stats(rt);
 	struct rt_task *sleeper, *w;
 	int64_t r;
 
@@ -380,7 +415,7 @@ static void test_cancel_join_wait(void **state)
 			 0);
 	assert_int_equal(RT_SPAWN(rt, &w, waiter, struct waiter_frame,
 				  .other = sleeper), 0);
-	usleep(5000);	/* let it suspend in the join */
+	wait_suspends(before, 2);	/* one asleep, one in the join */
 	assert_int_equal(rt_task_cancel(w), 0);
 	assert_int_equal(rt_task_join(w, &r), 0);
 	assert_int_equal(r, -ECANCELED);
@@ -440,18 +475,21 @@ static void test_cancel_races_completion(void **state)
 	       got_value);
 }
 
-struct spin_frame {
+/*
+ * Keeps its worker until the test opens the gate: a busy worker by
+ * construction, not for a length of time the test hopes is enough.
+ */
+static atomic_int gate_open, holding;
+
+struct hold_frame {
 	struct rt_frame frame;
-	uint64_t ns;
 };
 
-static RT_ASYNC int64_t spin(struct rt_task *t, struct rt_frame *base)
+static RT_ASYNC int64_t hold(struct rt_task *t, struct rt_frame *base)
 {
-	struct spin_frame *f = RT_FRAME(base, struct spin_frame);
-	uint64_t end = rt_now_ns() + f->ns;
-
-	while (rt_now_ns() < end)
-		;
+	atomic_store(&holding, 1);
+	while (!atomic_load(&gate_open))
+		__builtin_ia32_pause();
 	return 1;
 }
 
@@ -462,78 +500,152 @@ static void test_cancel_before_start(void **state)
 	int64_t r;
 
 	atomic_store(&body_ran, 0);
-	/* the only worker is busy, so h cannot start before the cancel */
-	assert_int_equal(RT_SPAWN(one, &busy, spin, struct spin_frame,
-				  .ns = 50000000), 0);
-	usleep(5000);
+	atomic_store(&holding, 0);
+	atomic_store(&gate_open, 0);
+	/* the only worker is held, so h cannot start before the cancel */
+	assert_int_equal(RT_SPAWN(one, &busy, hold, struct hold_frame), 0);
+	while (!atomic_load(&holding))
+		usleep(100);
 	assert_int_equal(RT_SPAWN(one, &h, nap, struct nap_frame), 0);
 	assert_int_equal(rt_task_cancel(h), 0);
 	assert_int_equal(rt_task_cancel(h), 0);	/* idempotent */
+	atomic_store(&gate_open, 1);
 	assert_int_equal(rt_task_join(h, &r), 0);
 	assert_int_equal(r, -ECANCELED);
 	assert_int_equal(atomic_load(&body_ran), 0);
 	assert_int_equal(rt_task_join(busy, &r), 0);
 	assert_int_equal(r, 1);
+	assert_int_equal(test_stats(one).unstarted, 1);
 	rt_task_release(h);
 	rt_task_release(busy);
 	rt_runtime_free(one);
 }
 
-/* Sleeps in 1 ms steps: keeps its worker waking up, watching the other. */
-struct ticker_frame {
-	struct rt_frame frame;
-	int i, n;
-};
+/* ---- the long-task watchdog ------------------------------------------------ */
 
+static atomic_long ticks;
+
+/*
+ * Sleeps in 1 ms steps until cancelled: keeps its worker waking up, and
+ * every time that worker goes idle again it looks at its peers.
+ */
 static RT_ASYNC int64_t ticker(struct rt_task *t, struct rt_frame *base)
 {
-	struct ticker_frame *f = RT_FRAME(base, struct ticker_frame);
-
 	RT_BEGIN(t, base);
-	for (f->i = 0; f->i < f->n; f->i++)
+	for (;;) {
 		RT_SLEEP(1000000);
-	return 0;
+		atomic_fetch_add(&ticks, 1);
+	}
 }
 
 /*
- * The watchdog: an idle worker notices a task hogging the other one,
- * once per step; a short step is not noticed. The ticker keeps a timer
- * pending somewhere, which an idle worker watches even from its sleep,
- * wherever the spinner lands.
+ * Two workers, each with a ticker (foreign spawns go round robin), so
+ * whichever worker a task hogs, the other one is awake and watching: a
+ * worker already asleep when a long step begins is not woken for it
+ * (design.md).
  */
+static struct rt_runtime *watched_runtime(unsigned int long_task_ms,
+					  struct rt_task *tick[2])
+{
+	struct rt_runtime *r = NULL;
+	struct rt_config cfg;
+
+	rt_config_init(&cfg);
+	cfg.workers = 2;
+	cfg.long_task_ms = long_task_ms;
+	assert_int_equal(rt_runtime_new(&cfg, &r), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(RT_SPAWN(r, &tick[i], ticker,
+					  struct hold_frame), 0);
+	return r;
+}
+
+static void unwatch(struct rt_runtime *r, struct rt_task *tick[2])
+{
+	for (int i = 0; i < 2; i++) {
+		int64_t res;
+
+		assert_int_equal(rt_task_cancel(tick[i]), 0);
+		assert_int_equal(rt_task_join(tick[i], &res), 0);
+		assert_int_equal(res, -ECANCELED);
+		rt_task_release(tick[i]);
+	}
+	rt_runtime_free(r);
+}
+
+#define WATCHER_LOOKS 20
+
+/*
+ * One step that keeps its worker until the watchdog noted it, and then
+ * until the watchers parked WATCHER_LOOKS more times, each time after
+ * looking at it again. Counts, not lengths of time.
+ */
+static RT_ASYNC int64_t hog(struct rt_task *t, struct rt_frame *base)
+{
+	struct rt_runtime *r = rt_task_runtime(t);
+	struct rt_stats before, s;
+
+	rt_runtime_stats(r, &before);
+	do
+		rt_runtime_stats(r, &s);
+	while (s.long_tasks == before.long_tasks);
+	before = s;
+	do
+		rt_runtime_stats(r, &s);
+	while (s.parks - before.parks < WATCHER_LOOKS);
+	return 1;
+}
+
+/* An idle worker notes a task hogging the other one, once per step. */
 static void test_long_task_is_noted(void **state)
 {
+	struct rt_task *tick[2];
 	struct rt_runtime *two;
-	struct rt_config cfg;
-	struct rt_stats before, after;
-	struct rt_task *tick;
+	struct rt_stats before;
 
 	if (test_online_cpus() < 2)
 		skip();	/* the watching worker needs a CPU of its own */
-	/* A 50 ms budget and a 0.2 ms short step: the short one would have
-	 * to be stretched 250 times by preemption to be noticed, so the
-	 * test holds on a machine loaded far past its CPUs. */
-	rt_config_init(&cfg);
-	cfg.workers = 2;
-	cfg.long_task_ms = 50;
-	assert_int_equal(rt_runtime_new(&cfg, &two), 0);
+	two = watched_runtime(10, tick);
 	before = test_stats(two);
-	assert_int_equal(RT_SPAWN(two, &tick, ticker, struct ticker_frame,
-				  .n = 150), 0);
-	assert_int_equal(TEST_RUN(two, spin, struct spin_frame,
-				  .ns = 200000), 1);
-	after = test_stats(two);
-	assert_int_equal(after.long_tasks - before.long_tasks, 0);
-	assert_int_equal(RT_SPAWN(two, NULL, ticker, struct ticker_frame,
-				  .n = 0), 0);	/* keep the round robin even */
-	assert_int_equal(TEST_RUN(two, spin, struct spin_frame,
-				  .ns = 150000000), 1);
-	after = test_stats(two);
-	assert_int_equal(after.long_tasks - before.long_tasks, 1);
-	assert_int_equal(rt_task_cancel(tick), 0);
-	assert_int_equal(rt_task_join(tick, NULL), 0);
-	rt_task_release(tick);
-	rt_runtime_free(two);
+	assert_int_equal(TEST_RUN(two, hog, struct hold_frame), 1);
+	assert_int_equal(test_stats(two).long_tasks - before.long_tasks, 1);
+	assert_int_equal(TEST_RUN(two, hog, struct hold_frame), 1);
+	assert_int_equal(test_stats(two).long_tasks - before.long_tasks, 2);
+	unwatch(two, tick);
+}
+
+struct yield_until_frame {
+	struct rt_frame frame;
+	long ticks;
+};
+
+static RT_ASYNC int64_t yield_until(struct rt_task *t, struct rt_frame *base)
+{
+	struct yield_until_frame *f = RT_FRAME(base, struct yield_until_frame);
+
+	RT_BEGIN(t, base);
+	while (atomic_load(&ticks) < f->ticks)
+		RT_YIELD();
+	return 1;
+}
+
+/*
+ * Short steps are never noted, however long the task lives: a task that
+ * yields while the watchers look at it 100 times. Its steps take
+ * microseconds; the budget, a second, is beyond any preemption.
+ */
+static void test_short_steps_are_not_noted(void **state)
+{
+	struct rt_task *tick[2];
+	struct rt_runtime *two;
+
+	if (test_online_cpus() < 2)
+		skip();	/* the watching worker needs a CPU of its own */
+	two = watched_runtime(1000, tick);
+	assert_int_equal(TEST_RUN(two, yield_until, struct yield_until_frame,
+				  .ticks = atomic_load(&ticks) + 100), 1);
+	assert_int_equal(test_stats(two).long_tasks, 0);
+	unwatch(two, tick);
 }
 
 int main(void)
@@ -550,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_join_wait),
 		cmocka_unit_test(test_cancel_races_completion),
 		cmocka_unit_test(test_long_task_is_noted),
+		cmocka_unit_test(test_short_steps_are_not_noted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

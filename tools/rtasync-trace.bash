@@ -109,16 +109,22 @@ _rtasync_trace()
     if [[ $object == task || $object == record ]]; then
         local opts='-p --pid -j --json --pretty -h --help help'
         case $command in
-            top)     opts+=' -n --top --interval --duration' ;;
+            top)     opts+=' -n --top -o --output --interval --duration' ;;
             hist)    opts+=' --sample --interval --duration' ;;
             blocked) opts+=' -n --top --no-hist --interval --duration' ;;
-            dump)    opts+=' --depth' ;;
+            dump)    opts+=' --depth --duration' ;;
             record)  opts+=' -o --output --sample --duration' ;;
             *)       return ;;
         esac
         case $prev in
             -p|--pid) _rtasync_trace_rt_pids "$cur"; return ;;
-            -o|--output) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+            -o|--output)
+                if [[ $command == top ]]; then
+                    COMPREPLY=($(compgen -W 'table json prometheus' -- "$cur"))
+                else
+                    COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
+                fi
+                return ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return

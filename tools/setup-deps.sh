@@ -32,8 +32,12 @@ pkgs="$pkgs clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev"
 # independent witnesses for the tracer tests (perf, bpftrace for the USDT
 # probes), and setpriv for the not-root test
 pkgs="$pkgs linux-perf bpftrace util-linux procps"
+# the Prometheus project's own parser, witness of `task top -o prometheus`
+pkgs="$pkgs python3-prometheus-client"
 # the report's chart
 pkgs="$pkgs gnuplot-nox"
+# the model checks of the wake and join protocols (tests/model)
+pkgs="$pkgs spin"
 
 # bench only: Tokio (1.24, its crates in /usr/share/cargo/registry; built
 # with Debian's cargo and rustc 1.63) and Go 1.19 (standard library only)

@@ -11,9 +11,11 @@
 #
 #   bench/peers/build.sh OUT_DIR
 #
-# Writes OUT_DIR/rtasync-peer-tokio and OUT_DIR/rtasync-peer-go. A peer
-# that cannot be built gets OUT_DIR/rtasync-peer-NAME.why instead (one
-# line: why, and what to install); rtasync-bench prints it in the row.
+# Writes OUT_DIR/rtasync-peer-tokio and OUT_DIR/rtasync-peer-go, each with
+# a .version file (line 1: the runtime's version, line 2: the toolchain's)
+# for the report. A peer that cannot be built gets
+# OUT_DIR/rtasync-peer-NAME.why instead (one line: why, and what to
+# install); rtasync-bench prints it in the row.
 # Everything else (cargo's and go's caches, the lock file) stays under
 # OUT_DIR. Exits 0 whatever was built: the report goes on without a peer.
 set -u
@@ -24,7 +26,7 @@ mkdir -p "$out" && out=$(cd "$out" && pwd) || exit 0
 
 # Record why NAME was not built, and drop a stale binary.
 skip() {
-	rm -f "$out/rtasync-peer-$1"
+	rm -f "$out/rtasync-peer-$1" "$out/rtasync-peer-$1.version"
 	echo "$2" > "$out/rtasync-peer-$1.why"
 	echo "peers: $1 not built: $2" >&2
 }
@@ -70,6 +72,10 @@ build_tokio() {
 	fi
 	cp "$dir/target/release/rtasync-peer-tokio" "$out/"
 	rm -f "$out/rtasync-peer-tokio.why"
+	{
+		sed -n '/^name = "tokio"$/{n;s/^version = "\(.*\)"/\1/p;}' "$dir/Cargo.lock"
+		echo "$(/usr/bin/rustc --version), Debian's crates"
+	} > "$out/rtasync-peer-tokio.version"
 }
 
 build_go() {
@@ -89,6 +95,9 @@ build_go() {
 		return
 	fi
 	rm -f "$out/rtasync-peer-go.why"
+	v=$(/usr/bin/go env GOVERSION 2>/dev/null)
+	printf '%s\n%s\n' "${v#go}" "$(/usr/bin/go version)" \
+		> "$out/rtasync-peer-go.version"
 }
 
 build_tokio

@@ -8,6 +8,8 @@
   check_report.py sum JSON FIELD COMM...
       prints the sum of FIELD over the threads named COMM, over all the
       reports of an --interval list (exit 1 if none)
+  check_report.py count JSON COMM...
+      prints how many thread rows are named COMM (0 too)
 """
 import json
 import re
@@ -103,11 +105,20 @@ def sum_field(json_path, field, comms):
     return 0
 
 
+def count_rows(json_path, comms):
+    rep = json.load(open(json_path))
+    reports = rep if isinstance(rep, list) else [rep]
+    print(sum(1 for r in reports for t in r["threads"] if t["comm"] in comms))
+    return 0
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "compare":
         return compare(argv[2], argv[3])
     if len(argv) >= 5 and argv[1] == "sum":
         return sum_field(argv[2], argv[3], argv[4:])
+    if len(argv) >= 4 and argv[1] == "count":
+        return count_rows(argv[2], argv[3:])
     print(__doc__, file=sys.stderr)
     return 2
 

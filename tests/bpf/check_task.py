@@ -5,6 +5,10 @@
   check_task.py query JSON EXPR
       prints EXPR evaluated with r = the parsed JSON (ints and strings as
       they are, anything else as JSON); exit 1 if it raises
+  check_task.py prom FILE EXPR
+      FILE parsed by the Prometheus project's own parser (prometheus_client),
+      then as query, with r = {metric name: [(labels, value), ...]}
+      (counters keep their _total suffix); exit 1 if it does not parse
   check_task.py compare-top JSON TABLE
   check_task.py compare-hist JSON TABLE
   check_task.py compare-blocked JSON TABLE
@@ -222,10 +226,21 @@ def check_record(path):
     return 0
 
 
+def prom_samples(path):
+    from prometheus_client.parser import text_string_to_metric_families
+    r = {}
+    for fam in text_string_to_metric_families(open(path).read()):
+        for s in fam.samples:
+            r.setdefault(s.name, []).append((s.labels, s.value))
+    return r
+
+
 def main(argv):
-    if len(argv) == 4 and argv[1] == "query":
+    if len(argv) == 4 and argv[1] in ("query", "prom"):
         try:
-            v = eval(argv[3], {"r": json.load(open(argv[2]))})
+            load = json.load if argv[1] == "query" else None
+            r = load(open(argv[2])) if load else prom_samples(argv[2])
+            v = eval(argv[3], {"r": r})
         except Exception as e:      # noqa: BLE001 - report any failure
             print(f"query failed: {e!r}", file=sys.stderr)
             return 1

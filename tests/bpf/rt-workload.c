@@ -3,7 +3,11 @@
  * rt-workload.c - librtasync programs with known answers, for the task
  * commands of rtasync-trace (tests/bpf/test_task.c):
  *
- *	rt-workload [-w WORKERS] MODE [ARGS]
+ *	rt-workload [-w WORKERS] [-r RUNTIMES] MODE [ARGS]
+ *
+ *	-r RUNTIMES	that many runtimes (trace areas) in the process;
+ *			`sites` runs its K tasks on each, the other modes
+ *			use the last one and leave the others idle
  *
  *	sites K		K tasks, each 30 yields at one await site and 3
  *			sleeps at another; then waits for SIGTERM
@@ -45,8 +49,10 @@
 #define DEEP_SLEEP_NS (600ull * 1000000000ull)
 #define CHAIN_DEPTH 40
 
-static struct rt_runtime *rt;
-static unsigned int nworkers;
+#define MAX_RUNTIMES 4
+
+static struct rt_runtime *rt, *rts[MAX_RUNTIMES];
+static unsigned int nworkers, nruntimes = 1;
 static sigset_t sigs;
 
 static void die(const char *what, int err)
@@ -58,14 +64,18 @@ static void die(const char *what, int err)
 static void runtime_start(void)
 {
 	struct rt_config cfg;
+	unsigned int i;
 	int ret;
 
 	rt_config_init(&cfg);
 	if (nworkers)
 		cfg.workers = nworkers;
-	ret = rt_runtime_new(&cfg, &rt);
-	if (ret)
-		die("rt_runtime_new", ret);
+	for (i = 0; i < nruntimes; i++) {
+		ret = rt_runtime_new(&cfg, &rts[i]);
+		if (ret)
+			die("rt_runtime_new", ret);
+	}
+	rt = rts[nruntimes - 1];
 }
 
 static int wait_signal(void)
@@ -108,20 +118,20 @@ static RT_ASYNC int64_t sites_task(struct rt_task *t, struct rt_frame *base)
 
 static int run_sites(int k)
 {
-	struct rt_task **h = calloc((size_t)k, sizeof(*h));
-	int i;
+	int n = k * (int)nruntimes, i;
+	struct rt_task **h = calloc((size_t)n, sizeof(*h));
 
 	runtime_start();
-	for (i = 0; i < k; i++)
-		if (RT_SPAWN(rt, &h[i], sites_task, struct sites_frame))
+	for (i = 0; i < n; i++)
+		if (RT_SPAWN(rts[i / k], &h[i], sites_task, struct sites_frame))
 			die("spawn", ENOMEM);
-	for (i = 0; i < k; i++) {
+	for (i = 0; i < n; i++) {
 		rt_task_join(h[i], NULL);
 		rt_task_release(h[i]);
 	}
 	printf("ready pid=%d func=sites_task yield_line=%d yield_count=%d "
 	       "sleep_line=%d sleep_count=%d\n", (int)getpid(), yield_line,
-	       k * SITES_YIELDS, sleep_line, k * SITES_SLEEPS);
+	       n * SITES_YIELDS, sleep_line, n * SITES_SLEEPS);
 	fflush(stdout);
 	wait_signal();
 	free(h);
@@ -423,7 +433,7 @@ static int run_fake_area(unsigned int version)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: rt-workload [-w WORKERS] { sites K | deep | "
+	fprintf(stderr, "usage: rt-workload [-w WORKERS] [-r RUNTIMES] { sites K | deep | "
 		"block MS | steps T N | sleeps T N US | plain | fake-area VERSION }\n");
 	return 2;
 }
@@ -432,11 +442,16 @@ int main(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+w:")) != -1) {
-		if (opt != 'w')
+	while ((opt = getopt(argc, argv, "+w:r:")) != -1) {
+		if (opt == 'w')
+			nworkers = (unsigned int)atoi(optarg);
+		else if (opt == 'r')
+			nruntimes = (unsigned int)atoi(optarg);
+		else
 			return usage();
-		nworkers = (unsigned int)atoi(optarg);
 	}
+	if (nruntimes < 1 || nruntimes > MAX_RUNTIMES)
+		return usage();
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

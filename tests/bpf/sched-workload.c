@@ -8,6 +8,15 @@
  *					once per round, ~2N voluntary switches
  *	sched-workload spin MS		thread "spin" burns MS ms of CPU time
  *	sched-workload sleep MS		thread "sleeper" sleeps MS ms
+ *	sched-workload reuse N DIR	child "reuse-a" sleeps 1 ms N times
+ *					and exits; an unrelated process
+ *					(`forker DIR`, started before the
+ *					tracer) gets its pid for "intruder";
+ *					then child "reuse-b" gets that pid
+ *					too and sleeps N times
+ *	sched-workload forker DIR	serves one request of reuse: forks
+ *					"intruder" with the pid written to
+ *					DIR/req, answers on DIR/ack
  *
  * pingpong prints "NAME TID VOL_BEFORE VOL_AFTER" on stderr (stdout is
  * left to the tracer's JSON) from
@@ -15,11 +24,17 @@
  * own voluntary_ctxt_switches counts.
  */
 #include <errno.h>
+#include <linux/sched.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,13 +93,107 @@ static int run_thread(void *(*fn)(void *), long ms)
 	return 0;
 }
 
+/* ---- reuse: one pid for three processes in turn --------------------------- */
+
+/* A child named name with pid `pid` (0: any) that sleeps 1 ms n times. */
+static pid_t child_with_pid(pid_t pid, const char *name, long n)
+{
+	struct clone_args args = { .exit_signal = SIGCHLD };
+	pid_t tid[1] = { pid };
+	long r;
+
+	if (pid) {
+		args.set_tid = (uint64_t)(uintptr_t)tid;
+		args.set_tid_size = 1;
+	}
+	r = syscall(SYS_clone3, &args, sizeof(args));
+	if (r)
+		return (pid_t)r;	/* the child's pid, or -1 */
+	prctl(PR_SET_NAME, name);
+	while (n--)
+		wl_sleep_ms(1);
+	_exit(0);
+}
+
+static int reap(pid_t pid)
+{
+	int status;
+
+	return pid > 0 && waitpid(pid, &status, 0) == pid ? 0 : -1;
+}
+
+static int run_forker(const char *dir)
+{
+	char path[4096], line[32] = "";
+	pid_t pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/req", dir);
+	f = fopen(path, "r");
+	if (!f || !fgets(line, sizeof(line), f))
+		return 1;
+	fclose(f);
+	pid = (pid_t)strtol(line, NULL, 10);
+	pid = reap(child_with_pid(pid, "intruder", 20)) ? -errno : pid;
+	snprintf(path, sizeof(path), "%s/ack", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return 1;
+	fprintf(f, "%d\n", (int)pid);
+	return fclose(f) ? 1 : 0;
+}
+
+/* Ask the forker for an intruder at pid: 0 once it ran, -1 if not. */
+static int intruder_at(const char *dir, pid_t pid)
+{
+	char path[4096], line[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/req", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", (int)pid);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/ack", dir);
+	f = fopen(path, "r");
+	if (!f || !fgets(line, sizeof(line), f))
+		return -1;
+	fclose(f);
+	return strtol(line, NULL, 10) == pid ? 0 : -1;
+}
+
+static int run_reuse(long n, const char *dir)
+{
+	pid_t a, b;
+
+	a = child_with_pid(0, "reuse-a", n);
+	if (reap(a))
+		return 1;
+	if (intruder_at(dir, a)) {
+		fprintf(stderr, "reuse skip: pid %d taken meanwhile\n", (int)a);
+		return 3;
+	}
+	b = child_with_pid(a, "reuse-b", n);
+	if (reap(b)) {
+		fprintf(stderr, "reuse skip: pid %d taken meanwhile\n", (int)a);
+		return 3;
+	}
+	fprintf(stderr, "reuse pid %d\n", (int)a);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long n;
 
+	if (argc == 3 && !strcmp(argv[1], "forker"))
+		return run_forker(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "reuse"))
+		return run_reuse(strtol(argv[2], NULL, 10), argv[3]);
 	if (argc != 3 || (n = strtol(argv[2], NULL, 10)) <= 0) {
-		fprintf(stderr, "usage: %s { pingpong N | spin MS | sleep MS }\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s { pingpong N | spin MS | sleep MS | "
+			"reuse N DIR | forker DIR }\n", argv[0]);
 		return 2;
 	}
 	if (!strcmp(argv[1], "pingpong"))

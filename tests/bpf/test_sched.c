@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_sched.c - the scheduler observer (tools/sched_obs.c + bpf/sched.bpf.c)
+ * test_sched.c - the scheduler observer (tools/rtasync-trace/sched_obs.c + bpf/sched.bpf.c)
  * against workloads with known answers, run in this process:
  *
  *   - two threads ping-pong through pipes N times: ~2N voluntary switches,

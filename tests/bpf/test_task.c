@@ -208,6 +208,16 @@ static void compare(const char *what, const char *json, const char *table)
 	py(buf, sizeof(buf), "compare-%s '%s' '%s'", what, json, table);
 }
 
+/* rt-workload sites K, ready: its pid as a string in pid, its line. */
+static pid_t sites_ready(const char *k, char *line, size_t len, char *pid)
+{
+	pid_t wl = WORKLOAD("sites", (char *)k);
+
+	assert_true(wait_line(wl_out, "ready", line, len));
+	snprintf(pid, 16, "%d", (int)wl);
+	return wl;
+}
+
 /* ---- (a) task top: exact counts per site -------------------------------------- */
 
 static void test_top_counts(void **state)
@@ -217,9 +227,7 @@ static void test_top_counts(void **state)
 	pid_t wl;
 
 	(void)state;
-	wl = WORKLOAD("sites", "5");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = sites_ready("5", line, sizeof(line), pid);
 	yl = kv(line, "yield_line");
 	sl = kv(line, "sleep_line");
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.2"), 0);
@@ -245,15 +253,66 @@ static void test_top_counts(void **state)
 	stop(wl);
 }
 
+/*
+ * -o prometheus: the same counts, in a file the Prometheus project's own
+ * parser reads.
+ */
+static void test_top_prometheus(void **state)
+{
+	char line[512], pid[16], buf[256];
+	pid_t wl;
+
+	(void)state;
+	wl = sites_ready("5", line, sizeof(line), pid);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-o", "prometheus",
+			      "--duration", "0.1"), 0);
+	py(buf, sizeof(buf), "prom '%s' \"[int(v) for l, v in "
+	   "r['rtasync_site_suspends_total'] if l['line'] == '%ld' and "
+	   "l['func'] == 'sites_task'][0]\"", out_path, kv(line, "yield_line"));
+	assert_int_equal(strtol(buf, NULL, 10), kv(line, "yield_count"));
+	py(buf, sizeof(buf), "prom '%s' \"int(sum(v for l, v in "
+	   "r['rtasync_worker_completed_total']))\"", out_path);
+	assert_int_equal(strtol(buf, NULL, 10), 5);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-o", "prometheus",
+			      "--interval", "1"), TRACE_EXIT_USAGE);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-o", "yaml"),
+			 TRACE_EXIT_USAGE);
+	stop(wl);
+}
+
+/* -j: errors are a JSON object on stdout too; option bounds. */
+static void test_json_errors(void **state)
+{
+	(void)state;
+	assert_int_equal(TOOL("-j", "task", "top", "-p", "4194305"),
+			 TRACE_EXIT_NO_TARGET);
+	assert_true(bpf_test_file_contains(out_path,
+		"{\"error\":\"no process with pid 4194305\"}"));
+	assert_int_equal(TOOL("task", "top", "-p", "1", "-j", "--interval",
+			      "0.001"), TRACE_EXIT_USAGE);
+	assert_true(bpf_test_file_contains(out_path,
+		"{\"error\":\"--interval 0.001 is too short: at least 0.01 s\"}"));
+	assert_int_equal(TOOL("--duration", "0", "task", "top", "-p", "1"),
+			 TRACE_EXIT_USAGE);
+	assert_true(bpf_test_file_contains(err_path,
+		"bad --duration '0': a number of seconds > 0 expected"));
+	assert_int_equal(TOOL("task", "hist", "-p", "1", "--duration", "0"),
+			 TRACE_EXIT_USAGE);
+	assert_true(bpf_test_file_contains(err_path,
+		"bad --duration '0': a number of seconds > 0 expected"));
+	assert_int_equal(TOOL("sched", "stat", "-p", "1", "--duration", "0"),
+			 TRACE_EXIT_USAGE);
+	assert_true(bpf_test_file_contains(err_path,
+		"bad --duration '0': a number of seconds > 0 expected"));
+}
+
 static void test_top_interval(void **state)
 {
 	char line[512], pid[16];
 	pid_t wl;
 
 	(void)state;
-	wl = WORKLOAD("sites", "1");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = sites_ready("1", line, sizeof(line), pid);
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--interval",
 			      "0.1", "--duration", "0.35"), 0);
 	/* an array of reports, each over its own ~0.1 s window */
@@ -328,38 +387,75 @@ static void test_dump_chain(void **state)
  * tool's arguments follow it; "PID" stands for the workload's pid.  The
  * workload's "done" line in line.
  */
-static void run_traced(const char *const wl_args[], const char *const tool_args[],
-		       char *line, size_t len)
+/* The first child of parent (a process started by `unshare --fork`). */
+static pid_t first_child(pid_t parent)
 {
-	char *argv[16], pid[16];
-	pid_t wl, t;
-	int i;
+	char path[64];
+	long child = 0;
+	FILE *f;
 
-	wl = start((char *const *)wl_args, wl_out, "/dev/null");
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent,
+		 (int)parent);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%ld", &child) != 1)
+			child = 0;
+		fclose(f);
+	}
+	return (pid_t)child;
+}
+
+static void run_traced_in(const char *const wl_args[],
+			  const char *const tool_args[], char *line, size_t len,
+			  bool pidns)
+{
+	const char *argv[16];
+	char pid[16];
+	pid_t wl, target, t;
+	int i = 0, k;
+
+	/* in its own PID namespace, as in a container: gettid() there is
+	 * not the tid the kernel's programs see */
+	if (pidns) {
+		argv[i++] = "unshare";
+		argv[i++] = "--pid";
+		argv[i++] = "--fork";
+	}
+	for (k = 0; wl_args[k] && i < 15; k++)
+		argv[i++] = wl_args[k];
+	argv[i] = NULL;
+	wl = start((char *const *)argv, wl_out, "/dev/null");
 	assert_true(wait_line(wl_out, "waiting", line, len));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
-	argv[0] = (char *)tool;
+	target = pidns ? first_child(wl) : wl;
+	assert_true(target > 0);
+	snprintf(pid, sizeof(pid), "%d", (int)target);
+	argv[0] = tool;
 	for (i = 0; tool_args[i] && i < 14; i++)
-		argv[i + 1] = strcmp(tool_args[i], "PID") ? (char *)tool_args[i] : pid;
+		argv[i + 1] = strcmp(tool_args[i], "PID") ? tool_args[i] : pid;
 	argv[i + 1] = NULL;
-	t = start(argv, out_path, err_path);
+	t = start((char *const *)argv, out_path, err_path);
 	assert_true(wait_line(err_path, "Hit Ctrl-C", line, len));
-	kill(wl, SIGUSR1);
+	kill(target, SIGUSR1);
 	assert_int_equal(wait_exit(wl), 0);
 	assert_int_equal(wait_exit(t), 0);
 	assert_true(wait_line(wl_out, "done", line, len));
 }
 
-static void test_blocked_site(void **state)
+static void run_traced(const char *const wl_args[], const char *const tool_args[],
+		       char *line, size_t len)
+{
+	run_traced_in(wl_args, tool_args, line, len, false);
+}
+
+static void blocked_site(bool pidns)
 {
 	const char *const wl[] = { workload, "block", "300", NULL };
 	const char *const args[] = { "task", "blocked", "-p", "PID", "-j", NULL };
 	char line[512], expr[256];
 	long long total, blocked;
 
-	(void)state;
 	REQUIRE_BPF();
-	run_traced(wl, args, line, sizeof(line));
+	run_traced_in(wl, args, line, sizeof(line), pidns);
 	blocked = kv(line, "blocked_ns");
 	snprintf(expr, sizeof(expr), "[s['total_ns'] for s in r['sites'] if "
 		 "s['func'] == 'blocker' and s['line'] == %ld][0]",
@@ -375,6 +471,58 @@ static void test_blocked_site(void **state)
 	snprintf(expr, sizeof(expr), "sum(t['total_ns'] for t in r['tasks'] if "
 		 "t['func'] == 'blocker')");
 	assert_int_equal(jnum(out_path, expr), total);
+}
+
+static void test_blocked_site(void **state)
+{
+	(void)state;
+	blocked_site(false);
+}
+
+/*
+ * Two runtimes, two trace areas: every command reads both.  top counts
+ * the tasks of both, blocked follows the workers of both (the blocker
+ * runs on the second).
+ */
+static void test_two_areas(void **state)
+{
+	const char *const wl[] = { workload, "-r", "2", "block", "200", NULL };
+	const char *const args[] = { "task", "blocked", "-p", "PID", "-j", NULL };
+	char line[512], pid[16], expr[256];
+	long long total, blocked;
+	pid_t p;
+
+	(void)state;
+	p = WORKLOAD("-r", "2", "sites", "3");
+	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
+	snprintf(pid, sizeof(pid), "%d", (int)p);
+	assert_int_equal(kv(line, "yield_count"), 2 * 3 * 30);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.1"), 0);
+	assert_int_equal(jnum(out_path, "r['runtimes']"), 2);
+	snprintf(expr, sizeof(expr), "[s['suspends'] for s in r['sites'] if "
+		 "s['line'] == %ld][0]", kv(line, "yield_line"));
+	assert_int_equal(jnum(out_path, expr), kv(line, "yield_count"));
+	assert_int_equal(jnum(out_path, "r['total']['counters']['completed']"), 6);
+	stop(p);
+
+	REQUIRE_BPF();
+	run_traced(wl, args, line, sizeof(line));
+	blocked = kv(line, "blocked_ns");
+	snprintf(expr, sizeof(expr), "[s['total_ns'] for s in r['sites'] if "
+		 "s['func'] == 'blocker'][0]");
+	total = jnum(out_path, expr);
+	assert_in_range(total, blocked - blocked / 10, blocked + blocked / 10);
+}
+
+/* The same from a PID namespace: worker tids go through NSpid. */
+static void test_blocked_pidns(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("SKIP: not root: no PID namespace (unshare --pid)\n");
+		skip();
+	}
+	blocked_site(true);
 }
 
 /*
@@ -579,7 +727,7 @@ static void test_hist_table_json(void **state)
 	wl = WORKLOAD("steps", "3", "2000");
 	assert_true(wait_line(wl_out, "waiting", line, sizeof(line)));
 	assert_int_equal(task_proc_open(&p, wl, true), 0);
-	assert_int_equal(task_hist_init(&h, task_proc_sites_max(&p)), 0);
+	assert_int_equal(task_hist_init(&h, &p), 0);
 	assert_int_equal(task_rings_start(&rings, &p), 0);
 	task_events_on(&p, 0, &h.sample_shift);
 	kill(wl, SIGUSR1);
@@ -601,7 +749,7 @@ static void test_hist_table_json(void **state)
 	task_hist_table(f, &h, &p);
 	fclose(f);
 	compare("hist", rec_path, tab_path);
-	assert_int_equal(p.areas[0].hdr->events_enabled, 0);
+	assert_int_equal(task_area_live(&p.areas[0])->events_enabled, 0);
 	task_rings_free(&rings);
 	task_hist_free(&h);
 	task_proc_close(&p);
@@ -615,7 +763,7 @@ static uint32_t events_enabled(pid_t pid)
 	uint32_t v;
 
 	assert_int_equal(task_proc_open(&p, pid, false), 0);
-	v = p.areas[0].hdr->events_enabled;
+	v = task_area_live(&p.areas[0])->events_enabled;
 	task_proc_close(&p);
 	return v;
 }
@@ -626,9 +774,7 @@ static void test_events_off_on_sigint(void **state)
 	pid_t wl, t;
 
 	(void)state;
-	wl = WORKLOAD("sites", "1");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = sites_ready("1", line, sizeof(line), pid);
 	t = start((char *const[]){ (char *)tool, "record", "-p", pid, "-o",
 				   rec_path, NULL }, out_path, err_path);
 	assert_true(wait_line(err_path, "Recording", line, sizeof(line)));
@@ -717,9 +863,7 @@ static void test_not_permitted(void **state)
 			      "user may not read\n");
 		skip();
 	}
-	wl = WORKLOAD("sites", "1");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = sites_ready("1", line, sizeof(line), pid);
 	ret = wait_exit(start((char *const[]){ "setpriv", "--reuid=65534",
 				"--regid=65534", "--clear-groups", "--inh-caps=-all",
 				"--bounding-set=-all", (char *)tool, "task", "top",
@@ -732,6 +876,55 @@ static void test_not_permitted(void **state)
 	}
 	assert_int_equal(ret, TRACE_EXIT_PERM);
 	assert_true(bpf_test_file_contains(err_path, "not permitted to read process"));
+}
+
+/* `task top` on a process of nobody's, as root with only the caps given. */
+static int top_with_caps(const char *pid, const char *bounding)
+{
+	return wait_exit(start((char *const[]){ "setpriv", "--inh-caps=-all",
+				(char *)bounding, (char *)tool, "task", "top",
+				"--duration", "0.1", "-p", (char *)pid, NULL },
+			       out_path, err_path));
+}
+
+/*
+ * Another user's process needs both capabilities: CAP_DAC_READ_SEARCH
+ * to list its /proc/PID/fd, CAP_SYS_PTRACE to look at what the fds are
+ * and read its memory.  With one of them the answer is "not permitted"
+ * naming both, never "no trace area".
+ */
+static void test_caps_needed(void **state)
+{
+	char line[256], pid[16];
+	pid_t wl;
+	int ret;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("SKIP: not root: cannot start a process of "
+			      "another user\n");
+		skip();
+	}
+	wl = start((char *const[]){ "setpriv", "--reuid=65534", "--regid=65534",
+				    "--clear-groups", (char *)workload, "sites",
+				    "1", NULL }, wl_out, "/dev/null");
+	if (!wait_line(wl_out, "ready", line, sizeof(line))) {
+		stop(wl);
+		print_message("SKIP: cannot run the workload as nobody via "
+			      "setpriv (util-linux) here\n");
+		skip();
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	ret = top_with_caps(pid, "--bounding-set=-all,+sys_ptrace");
+	assert_int_equal(ret, TRACE_EXIT_PERM);
+	assert_true(bpf_test_file_contains(err_path, "both CAP_SYS_PTRACE"));
+	ret = top_with_caps(pid, "--bounding-set=-all,+dac_read_search");
+	assert_int_equal(ret, TRACE_EXIT_PERM);
+	assert_true(bpf_test_file_contains(err_path, "CAP_DAC_READ_SEARCH"));
+	ret = top_with_caps(pid, "--bounding-set=-all,+sys_ptrace,+dac_read_search");
+	assert_int_equal(ret, 0);
+	assert_true(bpf_test_file_contains(out_path, "sites_task"));
+	stop(wl);
 }
 
 static void test_usage(void **state)
@@ -760,8 +953,12 @@ int main(void)
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_top_counts),
 		cmocka_unit_test(test_top_interval),
+		cmocka_unit_test(test_top_prometheus),
+		cmocka_unit_test(test_json_errors),
+		cmocka_unit_test(test_two_areas),
 		cmocka_unit_test(test_dump_chain),
 		cmocka_unit_test(test_blocked_site),
+		cmocka_unit_test(test_blocked_pidns),
 		cmocka_unit_test(test_blocked_table_json),
 		cmocka_unit_test(test_record_exact),
 		cmocka_unit_test(test_record_overflow),
@@ -774,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_no_runtime),
 		cmocka_unit_test(test_version_mismatch),
 		cmocka_unit_test(test_not_permitted),
+		cmocka_unit_test(test_caps_needed),
 	};
 
 	return cmocka_run_group_tests_name("bpf-task", tests, group_setup,

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -163,20 +164,29 @@ static void test_not_privileged(void **state)
 	assert_true(bpf_test_file_contains(err_path, "CAP_BPF and CAP_PERFMON"));
 }
 
-static long py_sum(const char *field, const char *comms)
+/* check_report.py OP on out_path: its number (its exit must be 0). */
+static long py_report(const char *op, const char *args)
 {
 	char cmd[1024], buf[64] = "";
 	long v = -1;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "'%s' '%s' sum '%s' %s %s", python, check,
-		 out_path, field, comms);
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' %s '%s' %s", python, check, op,
+		 out_path, args);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	if (fgets(buf, sizeof(buf), p))
 		v = strtol(buf, NULL, 10);
 	assert_int_equal(pclose(p), 0);
 	return v;
+}
+
+static long py_sum(const char *field, const char *comms)
+{
+	char args[256];
+
+	snprintf(args, sizeof(args), "%s %s", field, comms);
+	return py_report("sum", args);
 }
 
 /* Sum of the workload's own /proc voluntary deltas (its stderr lines). */
@@ -344,6 +354,51 @@ static void test_perf_crosscheck(void **state)
 	assert_in_range(vol + invol, perf - perf / 10 - 50, perf + perf / 10 + 50);
 }
 
+/*
+ * Pids are reused: a child of the command exits, an unrelated process
+ * (started before the tracer) gets its pid, then a new child of the
+ * command gets it again.  The unrelated one is not traced; the first
+ * child's switches are not lost to the second's record but kept in the
+ * "(tid reused)" row.
+ */
+static void test_pid_reuse(void **state)
+{
+	char dir[] = "/tmp/rtasync-reuse-XXXXXX", req[64], ack[64];
+	pid_t forker;
+	int status;
+
+	(void)state;
+	REQUIRE_BPF();
+	assert_non_null(mkdtemp(dir));
+	snprintf(req, sizeof(req), "%s/req", dir);
+	snprintf(ack, sizeof(ack), "%s/ack", dir);
+	assert_int_equal(mkfifo(req, 0600), 0);
+	assert_int_equal(mkfifo(ack, 0600), 0);
+	forker = fork();
+	assert_true(forker >= 0);
+	if (forker == 0) {
+		execl(workload, workload, "forker", dir, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(RUN((char *)trace, "-j", "sched", "stat", "--",
+			     (char *)workload, "reuse", "50", dir), 0);
+	waitpid(forker, &status, 0);
+	unlink(req);
+	unlink(ack);
+	rmdir(dir);
+	if (bpf_test_file_contains(err_path, "reuse skip")) {
+		print_message("SKIP: the pid was taken by another process of "
+			      "this busy machine meanwhile\n");
+		skip();
+	}
+	assert_true(bpf_test_file_contains(err_path, "reuse pid"));
+	assert_int_equal(py_report("count", "intruder reuse-a"), 0);
+	assert_int_equal(py_report("count", "reuse-b '(tid reused)'"), 2);
+	/* 50 sleeps each, and each sleep one voluntary switch at least */
+	assert_in_range(py_sum("voluntary", "reuse-b"), 50, 70);
+	assert_in_range(py_sum("voluntary", "'(tid reused)'"), 50, 70);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_interval_sleep),
 		cmocka_unit_test(test_sigterm_reports),
 		cmocka_unit_test(test_perf_crosscheck),
+		cmocka_unit_test(test_pid_reuse),
 	};
 
 	return cmocka_run_group_tests_name("bpf-trace-cli", tests, group_setup,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * trace_util.c - helpers shared by rtasync-trace's objects: messages,
+ * cli.c - helpers shared by rtasync-trace's objects: messages,
  * argument parsing, environment checks and log2 histogram printing.
  */
 #include <errno.h>
@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "json_writer.h"
 #include "trace.h"
 
 #ifndef CAP_PERFMON
@@ -23,22 +25,122 @@
 #endif
 
 const char *trace_prog = "rtasync-trace";
+static bool json_errors, json_pretty;
+
+void trace_json_errors(bool pretty)
+{
+	json_errors = true;
+	json_pretty = pretty;
+}
 
 void trace_err(const char *fmt, ...)
 {
+	struct json_writer jw;
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "%s: ", trace_prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s: %s\n", trace_prog, msg);
+	if (!json_errors)
+		return;
+	jw_init(&jw, stdout, json_pretty);
+	jw_start_object(&jw);
+	jw_string_field(&jw, "error", msg);
+	jw_end_object(&jw);
+	fflush(stdout);
+}
+
+void trace_print_time(FILE *out, int nreport)
+{
+	char buf[16];
+	time_t t = time(NULL);
+
+	strftime(buf, sizeof(buf), "%H:%M:%S", localtime(&t));
+	fprintf(out, "%s%s\n", nreport ? "\n" : "", buf);
+}
+
+void trace_banner_end(const struct trace_opts *o)
+{
+	if (o->duration)
+		fprintf(stderr, " for %.3g s", o->duration);
+	fprintf(stderr, "... Hit Ctrl-C to end.\n");
+}
+
+static int opt_seconds(const char *name, const char *arg, double min,
+		       double *out)
+{
+	if (trace_parse_seconds(arg, out)) {
+		trace_err("bad %s '%s': a number of seconds > 0 expected", name,
+			  arg);
+		return TRACE_EXIT_USAGE;
+	}
+	if (*out < min) {
+		trace_err("%s %s is too short: at least %g s", name, arg, min);
+		return TRACE_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int trace_common_opt(struct trace_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'j':
+		o->json = true;
+		trace_json_errors(o->pretty);
+		return 0;
+	case TRACE_OPT_PRETTY:
+		o->json = o->pretty = true;
+		trace_json_errors(true);
+		return 0;
+	case TRACE_OPT_DURATION:
+		return opt_seconds("--duration", arg, 0, &o->duration);
+	case TRACE_OPT_INTERVAL:
+		return opt_seconds("--interval", arg, TRACE_MIN_INTERVAL_S,
+				   &o->interval);
+	default:
+		return -1;
+	}
 }
 
 bool trace_is_help(const char *arg)
 {
 	return !strcmp(arg, "help") || !strcmp(arg, "-h") ||
 	       !strcmp(arg, "--help");
+}
+
+const char *trace_printable(char *dst, size_t len, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+
+	for (; *s && o + 1 < len; s++) {
+		if (*s >= 0x20 && *s < 0x7f) {
+			dst[o++] = (char)*s;
+			continue;
+		}
+		if (o + 5 > len)
+			break;		/* no half escapes */
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[*s >> 4];
+		dst[o++] = hex[*s & 15];
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+int trace_pidfd_open(int pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
 }
 
 int trace_parse_seconds(const char *arg, double *out)
@@ -66,6 +168,18 @@ int trace_parse_u64(const char *arg, uint64_t *out)
 	if (errno || end == arg || *end)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+int trace_parse_pid(const char *arg, int *pid)
+{
+	uint64_t v;
+
+	if (trace_parse_u64(arg, &v) || v == 0 || v > INT32_MAX) {
+		trace_err("bad pid '%s'", arg);
+		return -EINVAL;
+	}
+	*pid = (int)v;
 	return 0;
 }
 

@@ -32,25 +32,57 @@ enum {
 /* One runtime per area; a process rarely has more than one or two. */
 #define TASK_MAX_AREAS 16
 
+/*
+ * The target writes the area while we read it, and may write anything:
+ * the layout is read once into h and checked against the mapping, and
+ * every reader takes offsets and counts from h alone.  The live header
+ * (task_area_live()) is read only for what changes by design: nsites,
+ * events_enabled, sample_shift.
+ */
 struct task_area {
 	int fd;				/* its number in the target */
-	struct rt_trace_header *hdr;	/* our mapping of it */
-	size_t size;
+	struct rt_trace_header h;	/* the layout, snapshot, checked */
+	const char *map;		/* the area, mapped read-only */
+	struct rt_trace_header *ctl;	/* its header page mapped writable,
+					   for commands that switch events */
+	size_t size;			/* of map */
+};
+
+/* Why an area was refused, for the message (task_proc_error()). */
+enum task_refusal {
+	TASK_REFUSED_NONE,
+	TASK_REFUSED_VERSION,		/* another layout version */
+	TASK_REFUSED_LAYOUT,		/* offsets or counts out of bounds */
+	TASK_REFUSED_UNSEALED,		/* its size could change under us */
+	TASK_REFUSED_NOT_MEMFD,		/* the fd is not the area any more */
 };
 
 struct task_proc {
 	pid_t pid;
-	bool rw;			/* mapped writable: may switch events */
+	int pidfd;			/* -1 without pidfds */
+	bool rw;			/* may switch events */
+	bool denied;			/* some fd could not be inspected
+					   (listing them was allowed) */
 	int nareas;
 	struct task_area areas[TASK_MAX_AREAS];
 	uint32_t version;		/* of a rejected area, for messages */
+	enum task_refusal refusal;
+	/*
+	 * Site ids are per copy of librtasync (its areas share a counter;
+	 * another copy in the process has its own): area i's id k is the
+	 * tool's site k + site_base[i], areas of one copy (the same
+	 * lib_anchor) sharing a base.  nsite_ids: all of them.
+	 */
+	uint32_t site_base[TASK_MAX_AREAS];
+	uint32_t nsite_ids;
 };
 
 /*
  * Find and map every trace area of process pid.  Errors: -ESRCH no such
  * process, -ENOENT no area (not linked with librtasync, or no runtime),
- * -EPROTO an area of another version or a corrupt one, -EACCES/-EPERM
- * not allowed to look (another user's process, ptrace restrictions).
+ * -EPROTO an area refused (p->refusal says why), -EACCES/-EPERM not
+ * allowed to look (another user's process: Documentation/rtasync-trace.md
+ * lists the capabilities).
  */
 int task_proc_open(struct task_proc *p, pid_t pid, bool rw);
 void task_proc_close(struct task_proc *p);
@@ -58,14 +90,19 @@ void task_proc_close(struct task_proc *p);
 size_t task_proc_nworkers(const struct task_proc *p);
 /* Print what err means for pid and return the exit code that says it. */
 int task_proc_error(const struct task_proc *p, pid_t pid, int err);
-/* Parse a -p argument: 0, or prints why not and returns -EINVAL. */
-int task_parse_pid(const char *arg, pid_t *pid);
 
 /* ---- reading an area -------------------------------------------------- */
 
-static inline char *task_worker_base(const struct task_area *a, unsigned int w)
+/* The header as the target writes it now: only for its changing fields. */
+static inline const struct rt_trace_header *task_area_live(const struct task_area *a)
 {
-	return (char *)a->hdr + a->hdr->workers_offset + w * a->hdr->worker_stride;
+	return (const struct rt_trace_header *)a->map;
+}
+
+static inline const char *task_worker_base(const struct task_area *a,
+					   unsigned int w)
+{
+	return a->map + a->h.workers_offset + w * a->h.worker_stride;
 }
 
 static inline const struct rt_trace_worker *task_worker(const struct task_area *a,
@@ -78,7 +115,7 @@ static inline const uint64_t *task_site_counts(const struct task_area *a,
 					       unsigned int w)
 {
 	return (const uint64_t *)(task_worker_base(a, w) +
-				  a->hdr->site_counts_offset);
+				  a->h.site_counts_offset);
 }
 
 /* Highest site id that may be in use in this area's table. */
@@ -88,8 +125,9 @@ void task_worker_read(const struct task_area *a, unsigned int w,
 		      struct rt_stats *st, uint32_t *tid, int32_t *cpu);
 
 /*
- * An await site by id, described by whichever area of the process has it
- * (ids are process-wide).  "?" fields for an id nobody described yet.
+ * An await site by the tool's id (task_site_gid()), described by
+ * whichever area of its library copy has it.  "?" fields for an id
+ * nobody described yet.
  */
 struct task_site_desc {
 	char func[sizeof(((struct rt_trace_site *)0)->func)];
@@ -103,8 +141,12 @@ const char *task_site_label(const struct task_proc *p, uint32_t id,
 			    char *buf, size_t len);
 /* Just the file name of a path, as the tables print it. */
 const char *task_basename(const char *path);
-/* Sum of the per-site suspension counts over all areas and workers. */
+/* The tool's site id for area's id (0..sites_max-1; larger: the area's 0). */
+uint32_t task_site_gid(const struct task_proc *p, unsigned int area,
+		       uint32_t id);
+/* Site ids of the process, all copies of librtasync: 0..this-1. */
 uint32_t task_proc_sites_max(const struct task_proc *p);
+/* Sum of the per-site suspension counts over all areas and workers. */
 void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
 			   uint32_t n);
 
@@ -155,6 +197,9 @@ void task_rings_drain(struct task_rings *rs, const struct task_proc *p,
 void task_rings_count(const struct task_rings *rs, uint64_t *records,
 		      uint64_t *dropped);
 void task_rings_free(struct task_rings *rs);
+
+/* --sample at most: 1 step in 2^20. */
+#define TASK_MAX_SAMPLE_SHIFT 20
 
 /*
  * Switch event records on in every area (rw mapping).  events_enabled

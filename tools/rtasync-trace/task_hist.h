@@ -28,6 +28,7 @@ struct task_hist_site {
 struct task_hist_last;		/* a task's last step, by task id */
 
 struct task_hist {
+	const struct task_proc *proc;	/* whose areas: site ids per copy */
 	uint32_t nids;
 	struct task_hist_site *sites;	/* by site id */
 	uint64_t reasons[TASK_NREASONS];	/* records by enum rt_trace_reason */
@@ -42,7 +43,8 @@ struct task_hist {
 	size_t cap, used;
 };
 
-int task_hist_init(struct task_hist *h, uint32_t nids);
+/* Site ids: the tool's for p's areas (task_site_gid()). */
+int task_hist_init(struct task_hist *h, const struct task_proc *p);
 /* A task_record_fn: feed it every record, in ring order per worker. */
 void task_hist_add(void *h, unsigned int area, const struct rt_trace_record *rec,
 		   uint64_t gap);

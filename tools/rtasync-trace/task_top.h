@@ -60,6 +60,8 @@ void task_top_report_free(struct task_top_report *r);
 void task_top_table(FILE *out, const struct task_top_report *r,
 		    unsigned int limit);
 void task_top_json(struct json_writer *jw, const struct task_top_report *r);
+/* Prometheus text format (version 0.0.4): counters since the start. */
+void task_top_prometheus(FILE *out, const struct task_top_report *r);
 /* Writes the members of a struct rt_stats into an open object. */
 void task_stats_json(struct json_writer *jw, const struct rt_stats *st);
 

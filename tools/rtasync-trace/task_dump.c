@@ -15,17 +15,27 @@
 #include <string.h>
 
 #include "task_dump.h"
+#include "trace.h"
 
-#define MAX_WALK 1000000	/* frames: a longer chain is a loop */
 #define MAX_HEAP (1u << 20)	/* sleeping tasks per worker */
+#define CLOCK_EVERY 64		/* frames between looks at the clock */
 
 struct walker {
 	const struct task_proc *p;
-	const struct rt_trace_header *h;	/* layout: the first area's */
+	const struct rt_trace_header *h;	/* layout: the task's area's */
 	struct task_syms *syms;
 	unsigned int depth;
 	struct task_dump *d;
+	uint64_t deadline;			/* CLOCK_MONOTONIC ns */
 };
+
+static bool out_of_time(const struct walker *w)
+{
+	if (task_mono_ns() < w->deadline)
+		return false;
+	w->d->timed_out = true;
+	return true;
+}
 
 static int read_u64(const struct walker *w, uint64_t addr, uint64_t *v)
 {
@@ -88,15 +98,39 @@ static int keep_frame(const struct walker *w, struct task_dump_task *t,
 	return 0;
 }
 
+/*
+ * Brent's cycle check: a frame seen again is a loop, found within twice
+ * the loop's length; chains merely too long end at TASK_DUMP_MAX_WALK.
+ */
+struct loop_check {
+	uint64_t saved;
+	size_t power, steps;
+};
+
+static bool loop_seen(struct loop_check *lc, uint64_t addr)
+{
+	if (addr == lc->saved)
+		return true;
+	if (++lc->steps == lc->power) {
+		lc->saved = addr;
+		lc->power *= 2;
+		lc->steps = 0;
+	}
+	return false;
+}
+
 static int walk(const struct walker *w, struct task_dump_task *t, uint64_t top)
 {
+	struct loop_check lc = { .saved = 0, .power = 1 };
 	uint64_t addr = top, caller;
 	struct rt_frame f;
 	int err;
 
 	for (t->depth = 0; addr; t->depth++) {
-		if (t->depth >= MAX_WALK)
+		if (t->depth >= TASK_DUMP_MAX_WALK || loop_seen(&lc, addr))
 			return -ELOOP;
+		if (!(t->depth % CLOCK_EVERY) && out_of_time(w))
+			return -ETIMEDOUT;
 		if (task_mem_read(w->p->pid, addr, &f, sizeof(f)) ||
 		    !frame_ok(w, addr, &f))
 			return -EAGAIN;
@@ -123,14 +157,15 @@ static int read_site(const struct walker *w, struct task_dump_task *t,
 	}
 	if (task_mem_read(w->p->pid, site, &s, sizeof(s)))
 		return -EAGAIN;
-	t->site_id = s.id;
+	/* the tool's id: two copies of librtasync number sites apart */
+	t->site_id = s.id ? task_site_gid(w->p, t->area, s.id) : 0;
 	t->line = s.line;
 	if (!task_mem_read_str(w->p->pid, (uint64_t)(uintptr_t)s.func, t->func,
 			       sizeof(t->func)) &&
 	    !task_mem_read_str(w->p->pid, (uint64_t)(uintptr_t)s.file, t->file,
 			       sizeof(t->file)))
 		return 0;
-	task_site_describe(w->p, s.id, &d);
+	task_site_describe(w->p, t->site_id, &d);
 	snprintf(t->func, sizeof(t->func), "%s", d.func);
 	snprintf(t->file, sizeof(t->file), "%s", d.file);
 	return 0;
@@ -172,17 +207,23 @@ static int add_task(const struct walker *w, uint64_t task,
 	struct task_dump *d = w->d;
 	struct task_dump_task t = { .source = src, .area = area,
 				    .worker = worker }, *tmp;
+	struct walker tw = *w;
 	uint64_t again;
 	int err;
 
-	err = read_task(w, task, &t);
+	/* two copies of librtasync may lay tasks out differently */
+	tw.h = &w->p->areas[area].h;
+	err = read_task(&tw, task, &t);
 	/* a heap slot that now holds another task: ours moved on */
 	if (!err && recheck_addr &&
 	    (read_u64(w, recheck_addr, &again) || again != task))
 		err = -EAGAIN;
 	if (err) {
 		free(t.frames);
+		if (err == -ETIMEDOUT)
+			return err;
 		d->skipped++;
+		d->loops += err == -ELOOP;
 		return err == -ENOMEM ? err : 0;
 	}
 	tmp = realloc(d->tasks, (d->ntasks + 1) * sizeof(*tmp));
@@ -225,7 +266,7 @@ static int dump_heap(const struct walker *w, unsigned int area,
 		w->d->heap_errors++;	/* reallocated meanwhile */
 		goto out;
 	}
-	for (i = 0; i < heap.len && !err; i++)
+	for (i = 0; i < heap.len && !err && !out_of_time(w); i++)
 		err = add_task(w, v[i], TASK_DUMP_TIMER, area, worker,
 			       heap.v + i * sizeof(*v));
 out:
@@ -295,17 +336,18 @@ static int dump_from_events(const struct walker *w)
 	for (a = 0; a < w->p->nareas; a++) {
 		const struct task_area *ar = &w->p->areas[a];
 
-		if (!__atomic_load_n(&ar->hdr->events_enabled, __ATOMIC_RELAXED))
+		if (!__atomic_load_n(&task_area_live(ar)->events_enabled, __ATOMIC_RELAXED))
 			continue;
-		for (wk = 0; wk < ar->hdr->nworkers; wk++) {
+		for (wk = 0; wk < ar->h.nworkers; wk++) {
 			task_ring_start(ar, wk, &r);
-			r.next = r.next > ar->hdr->ring_records ?
-				 r.next - ar->hdr->ring_records : 0;
+			r.next = r.next > ar->h.ring_records ?
+				 r.next - ar->h.ring_records : 0;
 			task_ring_drain(ar, (unsigned int)a, wk, &r, latest_add, &s);
 		}
 	}
-	qsort(s.v, s.n, sizeof(*s.v), cmp_latest);
-	for (i = 0; i < s.n && !err; i++) {
+	if (s.n)	/* s.v may be NULL: qsort(NULL, 0) is undefined */
+		qsort(s.v, s.n, sizeof(*s.v), cmp_latest);
+	for (i = 0; i < s.n && !err && !out_of_time(w); i++) {
 		const struct latest *l = &s.v[i];
 
 		if ((i + 1 < s.n && s.v[i + 1].task == l->task) ||
@@ -318,18 +360,22 @@ static int dump_from_events(const struct walker *w)
 }
 
 int task_dump_collect(struct task_dump *d, const struct task_proc *p,
-		      struct task_syms *syms, unsigned int depth)
+		      struct task_syms *syms, unsigned int depth,
+		      uint64_t budget_ns)
 {
-	struct walker w = { p, p->areas[0].hdr, syms, depth, d };
+	struct walker w = { p, &p->areas[0].h, syms, depth, d,
+			    task_mono_ns() + budget_ns };
 	unsigned int wk;
 	int a, err = 0;
 
 	memset(d, 0, sizeof(*d));
 	for (a = 0; a < p->nareas && !err; a++)
-		for (wk = 0; wk < p->areas[a].hdr->nworkers && !err; wk++)
+		for (wk = 0; wk < p->areas[a].h.nworkers && !err; wk++)
 			err = dump_heap(&w, (unsigned int)a, wk);
 	if (!err)
 		err = dump_from_events(&w);
+	if (err == -ETIMEDOUT)
+		err = 0;	/* what was read by then is the dump */
 	if (err)
 		task_dump_free(d);
 	return err;
@@ -363,8 +409,8 @@ static void table_frame(FILE *out, size_t i, const struct task_dump_frame *f)
 		snprintf(name, sizeof(name), "%s", f->sym.name);
 	else
 		snprintf(name, sizeof(name), "0x%" PRIx64, f->fn);
-	fprintf(out, "    #%-3zu %-32s %s%s\n", i, name,
-		f->sym.module ? task_basename(f->sym.module) : "?",
+	fprintf(out, "    #%-3zu %-32s %s%s\n", i, TRACE_PRINTABLE(name),
+		TRACE_PRINTABLE(f->sym.module ? task_basename(f->sym.module) : "?"),
 		f->flags & RT_FRAME_ROOT ? "  [root]" : "");
 }
 
@@ -376,10 +422,10 @@ static void table_task(FILE *out, const struct task_dump_task *t)
 		"frame%s\n", t->task, source_name(t->source), t->area, t->worker,
 		t->depth, t->depth == 1 ? "" : "s");
 	if (t->site_id || t->line)
-		fprintf(out, "  waits at %s (%s:%u)\n", t->func,
-			task_basename(t->file), t->line);
+		fprintf(out, "  waits at %s (%s:%u)\n", TRACE_PRINTABLE(t->func),
+			TRACE_PRINTABLE(task_basename(t->file)), t->line);
 	else
-		fprintf(out, "  waits at %s\n", t->func);
+		fprintf(out, "  waits at %s\n", TRACE_PRINTABLE(t->func));
 	for (i = 0; i < t->nframes; i++)
 		table_frame(out, i, &t->frames[i]);
 	if (t->nframes < t->depth)
@@ -393,8 +439,10 @@ void task_dump_table(FILE *out, const struct task_dump *d,
 	size_t i;
 
 	fprintf(out, "pid %d: %zu suspended tasks (%" PRIu64 " sleeping, %" PRIu64
-		" from event records), %" PRIu64 " skipped (changed while read)\n",
-		(int)p->pid, d->ntasks, d->sleeping, d->from_events, d->skipped);
+		" from event records), %" PRIu64 " skipped (changed while read, "
+		"%" PRIu64 " of them looping)%s\n", (int)p->pid, d->ntasks,
+		d->sleeping, d->from_events, d->skipped, d->loops,
+		d->timed_out ? "; stopped at the time budget (--duration)" : "");
 	for (i = 0; i < d->ntasks; i++)
 		table_task(out, &d->tasks[i]);
 }
@@ -452,6 +500,8 @@ void task_dump_json(struct json_writer *jw, const struct task_dump *d,
 	jw_uint_field(jw, "from_events", d->from_events);
 	jw_uint_field(jw, "skipped", d->skipped);
 	jw_uint_field(jw, "heap_errors", d->heap_errors);
+	jw_uint_field(jw, "loops", d->loops);
+	jw_bool_field(jw, "timed_out", d->timed_out);
 	jw_name(jw, "tasks");
 	jw_start_array(jw);
 	for (i = 0; i < d->ntasks; i++)

@@ -4,9 +4,11 @@
  * threads of one librtasync process, reads its maps into snapshots and
  * prints them.  How time is attributed: Documentation/bpf.md.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,23 +34,92 @@ static int blk_print(enum libbpf_print_level level, const char *fmt,
 	return level == LIBBPF_WARN || blk_debug ? vfprintf(stderr, fmt, args) : 0;
 }
 
+/*
+ * The thread's ids in every PID namespace from ours down to its own
+ * ("NSpid:" of /proc/PID/task/TID/status): first ours, last its own.
+ * Returns how many were read (0 if none).
+ */
+static int thread_nspids(pid_t pid, const char *tid, uint32_t *ids, int max)
+{
+	char path[320], line[256], *p, *end;
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSpid:", 6))
+			break;
+	for (p = line + 6; !feof(f) && n < max; p = end) {
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (end == p)
+			break;
+		ids[n++] = (uint32_t)v;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * A worker's tid as the kernel's programs see it.  The area has the tid
+ * the worker got from gettid(), in its own PID namespace (a container);
+ * the BPF programs see the tid of the initial namespace, where this tool
+ * runs.  NSpid maps the one to the other; 0 if no thread matches.
+ */
+static uint32_t outer_tid(pid_t pid, uint32_t inner)
+{
+	uint32_t ids[32], found = 0;
+	struct dirent *de;
+	char path[64];
+	DIR *dir;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	while (dir && !found && (de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		n = thread_nspids(pid, de->d_name, ids, 32);
+		if (n && ids[n - 1] == inner)
+			found = ids[0];
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
 /* Every worker thread of every runtime of the process, by tid. */
 static int add_workers(struct task_blk_obs *o, const struct task_proc *p)
 {
-	struct task_blk_worker zero = { 0 };
+	struct task_blk_worker fresh;
 	unsigned int w;
 	uint32_t tid;
 	int i, err;
 
 	for (i = 0; i < p->nareas; i++) {
-		for (w = 0; w < p->areas[i].hdr->nworkers; w++) {
+		const struct rt_trace_header *h = &p->areas[i].h;
+
+		/* each runtime's library may lay things out its own way */
+		fresh = (struct task_blk_worker){
+			.running_tls_off = h->running_tls_off,
+			.task_head_site_off = h->task_head_site_off,
+			.site_id_off = h->site_id_off,
+			.site_base = p->site_base[i],
+			.site_limit = h->sites_max,
+		};
+		for (w = 0; w < p->areas[i].h.nworkers; w++) {
 			tid = __atomic_load_n(&task_worker(&p->areas[i], w)->tid,
 					      __ATOMIC_RELAXED);
+			if (tid)
+				tid = outer_tid(p->pid, tid);
 			if (!tid)
 				continue;	/* not started, or gone */
 			err = bpf_map__update_elem(o->skel->maps.workers, &tid,
-						   sizeof(tid), &zero,
-						   sizeof(zero), BPF_ANY);
+						   sizeof(tid), &fresh,
+						   sizeof(fresh), BPF_ANY);
 			if (err)
 				return err;
 			o->nworkers++;
@@ -57,15 +128,10 @@ static int add_workers(struct task_blk_obs *o, const struct task_proc *p)
 	return o->nworkers ? 0 : -ENOENT;
 }
 
-/* The layout the program follows, from the first area (one library). */
+/* The process and its site ids; each worker's layout: add_workers(). */
 static void set_layout(struct task_blk_obs *o, const struct task_proc *p)
 {
-	const struct rt_trace_header *h = p->areas[0].hdr;
-
 	o->skel->rodata->target_tgid = (uint32_t)p->pid;
-	o->skel->rodata->running_tls_off = h->running_tls_off;
-	o->skel->rodata->task_head_site_off = h->task_head_site_off;
-	o->skel->rodata->site_id_off = h->site_id_off;
 	o->sites_max = task_proc_sites_max(p);
 	o->skel->rodata->sites_max = o->sites_max;
 }
@@ -184,7 +250,8 @@ static int read_tasks(struct task_blk_obs *o, struct task_blk_snapshot *s)
 		row->site = key.site;
 		s->ntasks++;
 	}
-	qsort(s->tasks, s->ntasks, sizeof(*s->tasks), cmp_task_row);
+	if (s->ntasks)	/* qsort(NULL, 0) is undefined */
+		qsort(s->tasks, s->ntasks, sizeof(*s->tasks), cmp_task_row);
 	return 0;
 }
 
@@ -270,8 +337,9 @@ static void site_name(const struct task_proc *p, uint32_t id, char *func,
 		return;
 	}
 	task_site_describe(p, id, &d);
-	snprintf(func, flen, "%s", d.func);
-	snprintf(where, wlen, "%s:%u", task_basename(d.file), d.line);
+	trace_printable(func, flen, d.func);
+	snprintf(where, wlen, "%s:%u",
+		 TRACE_PRINTABLE(task_basename(d.file)), d.line);
 }
 
 static void time_cells(FILE *out, const struct task_blk_time *t)
@@ -347,7 +415,8 @@ static void table_now(FILE *out, const struct task_blk_snapshot *s,
 				" after %s\n", n->tid,
 				n->voluntary ? "blocked" : "preempted",
 				n->for_ns / NS_PER_MS, n->task,
-				task_site_label(p, n->site, label, sizeof(label)));
+				TRACE_PRINTABLE(task_site_label(p, n->site, label,
+								sizeof(label))));
 		else
 			fprintf(out, "  tid %u: %s for %.3f ms, no task (worker "
 				"loop)\n", n->tid, n->voluntary ? "blocked" :
@@ -364,7 +433,8 @@ static void table_hists(FILE *out, const struct task_blk_snapshot *s,
 	for (i = 0; i < s->nsites && (!limit || i < limit); i++) {
 		fprintf(out, "\nOff-CPU time per switch-out, site %u: %s\n",
 			s->sites[i].id,
-			task_site_label(p, s->sites[i].id, label, sizeof(label)));
+			TRACE_PRINTABLE(task_site_label(p, s->sites[i].id,
+							label, sizeof(label))));
 		trace_print_log2_hist(out, s->sites[i].s.hist,
 				      TASK_BLK_HIST_SLOTS, "usecs");
 	}

@@ -52,11 +52,23 @@ struct task_dump {
 	uint64_t sleeping, from_events;	/* tasks shown, by source */
 	uint64_t skipped;		/* changed or unreadable while read */
 	uint64_t heap_errors;		/* heaps that could not be read */
+	uint64_t loops;			/* of the skipped: chains that loop
+					   or pass TASK_DUMP_MAX_WALK */
+	bool timed_out;			/* stopped at the time budget */
 };
 
-/* Keeps at most depth frames per task (all are walked and counted). */
+/* Frames walked per task at most: a longer chain is taken for a loop. */
+#define TASK_DUMP_MAX_WALK 65536
+
+/*
+ * Keeps at most depth frames per task (up to TASK_DUMP_MAX_WALK are
+ * walked and counted).  The target controls every pointer followed, so
+ * the walk stops at budget_ns of CLOCK_MONOTONIC time, whatever it
+ * found: what was read by then is the dump, d->timed_out says so.
+ */
 int task_dump_collect(struct task_dump *d, const struct task_proc *p,
-		      struct task_syms *syms, unsigned int depth);
+		      struct task_syms *syms, unsigned int depth,
+		      uint64_t budget_ns);
 void task_dump_free(struct task_dump *d);
 
 void task_dump_table(FILE *out, const struct task_dump *d,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,33 +37,37 @@ uint64_t task_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int task_parse_pid(const char *arg, pid_t *pid)
-{
-	uint64_t v;
-
-	if (trace_parse_u64(arg, &v) || v == 0 || v > INT32_MAX) {
-		trace_err("bad pid '%s'", arg);
-		return -EINVAL;
-	}
-	*pid = (pid_t)v;
-	return 0;
-}
-
 /* ---- finding and checking an area ------------------------------------ */
 
-static bool is_area_link(pid_t pid, const char *fd)
+/*
+ * Bounds on what an area may declare, far above what the runtime uses
+ * (include/rtasync-trace.h): they keep a hostile header from making the
+ * tool allocate or walk without end.
+ */
+#define AREA_MAX_SITES (1u << 16)
+#define AREA_MAX_RING (1u << 16)
+#define AREA_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+
+/* "/memfd:rtasync-trace (deleted)": the name, then a space or the end. */
+static bool is_area_name(const char *link)
+{
+	size_t n = strlen(MEMFD_LINK);
+
+	return !strncmp(link, MEMFD_LINK, n) && (link[n] == ' ' || !link[n]);
+}
+
+/* 1 if fd N of the target looks like an area, 0 if not, or -errno. */
+static int is_area_link(pid_t pid, const char *fd)
 {
 	char path[300], link[128];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, fd);
 	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		return false;
+	if (n < 0)
+		return errno == EACCES || errno == EPERM ? -errno : 0;
 	link[n] = '\0';
-	/* "/memfd:rtasync-trace (deleted)": the name, then a space or end */
-	return !strncmp(link, MEMFD_LINK, strlen(MEMFD_LINK)) &&
-	       (link[strlen(MEMFD_LINK)] == ' ' || !link[strlen(MEMFD_LINK)]);
+	return is_area_name(link);
 }
 
 static bool fits(uint64_t off, uint64_t len, uint64_t size)
@@ -70,17 +75,31 @@ static bool fits(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
+static bool aligned8(uint64_t v)
+{
+	return !(v & 7);
+}
+
 /* Every offset the readers follow stays inside the mapping. */
 static bool layout_ok(const struct rt_trace_header *h, size_t size)
 {
 	uint64_t stride = h->worker_stride;
 
-	if (h->header_size < sizeof(*h) || h->area_size > size ||
-	    !h->ring_records || (h->ring_records & (h->ring_records - 1)) ||
-	    !h->sites_max || h->nworkers > RT_MAX_WORKERS)
+	if (h->header_size < sizeof(*h) || h->header_size > size ||
+	    h->area_size > size || !h->ring_records ||
+	    h->ring_records > AREA_MAX_RING ||
+	    (h->ring_records & (h->ring_records - 1)) ||
+	    !h->sites_max || h->sites_max > AREA_MAX_SITES ||
+	    h->nworkers > RT_MAX_WORKERS)
+		return false;
+	/* aligned, so the readers' atomic loads are of whole words */
+	if (!aligned8(h->sites_offset) || !aligned8(h->workers_offset) ||
+	    !aligned8(stride) || !aligned8(h->site_counts_offset) ||
+	    !aligned8(h->ring_offset))
 		return false;
 	if (!fits(h->sites_offset,
 		  (uint64_t)h->sites_max * sizeof(struct rt_trace_site), size) ||
+	    (h->nworkers && stride > size) ||
 	    !fits(h->workers_offset, (uint64_t)h->nworkers * stride, size))
 		return false;
 	return fits(0, sizeof(struct rt_trace_worker), stride) &&
@@ -90,65 +109,184 @@ static bool layout_ok(const struct rt_trace_header *h, size_t size)
 		    stride);
 }
 
-/* 0, -EAGAIN while the runtime is still writing it, -EPROTO otherwise. */
-static int header_check(struct task_proc *p, const struct rt_trace_header *h,
-			size_t size)
+/*
+ * Take the header once into a->h, with pread(): no mapping yet, so no
+ * SIGBUS whatever the file is, and the copy stays what was checked while
+ * the target rewrites its own.  0, -EAGAIN while the runtime is still
+ * writing it, -EPROTO otherwise.
+ */
+static int header_take(struct task_proc *p, struct task_area *a, int fd)
 {
-	if (size < sizeof(*h))
-		return -EAGAIN;
-	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != RT_TRACE_MAGIC)
-		return h->magic ? -EPROTO : -EAGAIN;
-	if (h->version != RT_TRACE_VERSION) {
-		p->version = h->version;
+	ssize_t n = pread(fd, &a->h, sizeof(a->h), 0);
+
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(a->h) || !a->h.magic)
+		return -EAGAIN;		/* not sized or not written yet */
+	if (a->h.magic != RT_TRACE_MAGIC)
+		return -EPROTO;
+	if (a->h.version != RT_TRACE_VERSION) {
+		p->version = a->h.version;
+		p->refusal = TASK_REFUSED_VERSION;
 		return -EPROTO;
 	}
-	return layout_ok(h, size) ? 0 : -EPROTO;
+	return 0;
 }
 
-static int map_fd(struct task_proc *p, const char *fdname, struct task_area *a)
+static int pidfd_getfd_compat(int pidfd, int fd)
 {
-	char path[300];
+#ifdef SYS_pidfd_getfd
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+#else
+	(void)pidfd;
+	(void)fd;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/*
+ * The target's fd itself, with pidfd_getfd(): no path is opened, so a
+ * target that swaps the fd for a FIFO or a device cannot make us block
+ * in open() or open something else.  Where that is not allowed (an old
+ * kernel; Yama's ptrace_scope asks more for it than for /proc), the
+ * /proc path, opened non-blocking and checked like the first.
+ */
+static int area_fd_get(struct task_proc *p, int tfd)
+{
+	char path[64];
+	int fd;
+
+	if (p->pidfd >= 0) {
+		fd = pidfd_getfd_compat(p->pidfd, tfd);
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM &&
+				errno != EACCES))
+			return fd >= 0 ? fd : -errno;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)p->pid, tfd);
+	fd = open(path, (p->rw ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY |
+		  O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
+}
+
+/*
+ * Is the file we now hold a trace area: a memfd of the runtime's name?
+ * Its name is read from our own fd table, so it is the file we hold,
+ * whatever the target did since.
+ */
+static int area_fd_check(struct task_proc *p, int fd, struct stat *st)
+{
+	char path[64], link[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (fstat(fd, st) || !S_ISREG(st->st_mode) || n <= 0 ||
+	    fcntl(fd, F_GET_SEALS) < 0) {	/* memfds (shmem) have seals */
+		p->refusal = TASK_REFUSED_NOT_MEMFD;
+		return -EPROTO;
+	}
+	link[n] = '\0';
+	if (!is_area_name(link)) {
+		p->refusal = TASK_REFUSED_NOT_MEMFD;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * Its size can no longer change (the seals), so a mapping of st_size
+ * bytes stays backed: the target cannot shrink it under us (SIGBUS).
+ */
+static int area_size_check(struct task_proc *p, int fd, struct task_area *a,
+			   int err)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+	struct stat st;
+
+	if (seals < 0 || (seals & AREA_SEALS) != AREA_SEALS) {
+		p->refusal = TASK_REFUSED_UNSEALED;
+		return -EPROTO;
+	}
+	if (err)
+		return err;
+	if (fstat(fd, &st) || st.st_size <= 0)
+		return -EAGAIN;
+	a->size = (size_t)st.st_size;
+	if (!layout_ok(&a->h, a->size)) {
+		p->refusal = TASK_REFUSED_LAYOUT;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The header page, writable: where commands switch events on and off. */
+static int map_ctl(struct task_area *a, int fd)
+{
+	void *m = mmap(NULL, sizeof(struct rt_trace_header),
+		       PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	a->ctl = m;
+	return 0;
+}
+
+static void area_unmap(struct task_area *a)
+{
+	if (a->map)
+		munmap((void *)a->map, a->size);
+	if (a->ctl)
+		munmap(a->ctl, sizeof(*a->ctl));
+	a->map = NULL;
+	a->ctl = NULL;
+}
+
+/* Check fd of the target and map it: 0, -EAGAIN (try again), -errno. */
+static int map_fd(struct task_proc *p, int tfd, struct task_area *a)
+{
 	struct stat st;
 	void *m;
-	int fd, err = 0;
+	int fd, err;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)p->pid, fdname);
-	fd = open(path, (p->rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	fd = area_fd_get(p, tfd);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || st.st_size <= 0) {
-		err = -EAGAIN;	/* not sized yet */
+		return fd;
+	err = area_fd_check(p, fd, &st);
+	if (!err)
+		err = header_take(p, a, fd);
+	/* a version says more than a seal; no seal more than "not yet" */
+	if (!err || err == -EAGAIN)
+		err = area_size_check(p, fd, a, err);
+	if (err)
 		goto out_close;
-	}
-	m = mmap(NULL, (size_t)st.st_size,
-		 PROT_READ | (p->rw ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	m = mmap(NULL, a->size, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {
 		err = -errno;
 		goto out_close;
 	}
-	a->fd = atoi(fdname);
-	a->hdr = m;
-	a->size = (size_t)st.st_size;
+	a->fd = tfd;
+	a->map = m;
+	if (p->rw) {
+		err = map_ctl(a, fd);
+		if (err)
+			area_unmap(a);
+	}
 out_close:
 	close(fd);
 	return err;
 }
 
-static int area_add(struct task_proc *p, const char *fdname)
+static int area_add(struct task_proc *p, int tfd)
 {
 	struct task_area *a = &p->areas[p->nareas];
 	int tries, err;
 
 	for (tries = 0; tries < MAGIC_WAIT_TRIES; tries++) {
-		err = map_fd(p, fdname, a);
+		err = map_fd(p, tfd, a);
 		if (!err) {
-			err = header_check(p, a->hdr, a->size);
-			if (!err) {
-				p->nareas++;
-				return 0;
-			}
-			munmap(a->hdr, a->size);
-			a->hdr = NULL;
+			p->nareas++;
+			return 0;
 		}
 		if (err != -EAGAIN)
 			return err;
@@ -171,28 +309,95 @@ static int open_fd_dir(pid_t pid, DIR **dirp)
 	return 0;
 }
 
+/* An fd name from readdir: digits only, a valid fd number. */
+static int fd_number(const char *name)
+{
+	uint64_t v;
+
+	if (trace_parse_u64(name, &v) || v > INT32_MAX)
+		return -1;
+	return (int)v;
+}
+
+/* Map every area among the target's fds; the first error kept. */
+static int scan_fds(struct task_proc *p, DIR *dir)
+{
+	int first_err = -ENOENT, err, tfd;
+	struct dirent *de;
+
+	while ((de = readdir(dir)) && p->nareas < TASK_MAX_AREAS) {
+		tfd = fd_number(de->d_name);
+		if (tfd < 0)
+			continue;
+		err = is_area_link(p->pid, de->d_name);
+		if (err < 0)
+			p->denied = true;
+		if (err <= 0)
+			continue;
+		err = area_add(p, tfd);
+		/* an area we cannot use says more than "none" */
+		if (err && first_err == -ENOENT)
+			first_err = err;
+	}
+	/* fds we were not allowed to look at may have been areas */
+	if (first_err == -ENOENT && p->denied)
+		first_err = -EACCES;
+	return first_err;
+}
+
+/* The largest sites_max among the areas of area i's copy of the library. */
+static uint32_t copy_sites_max(const struct task_proc *p, int i)
+{
+	uint32_t n = 0;
+	int j;
+
+	for (j = i; j < p->nareas; j++)
+		if (p->areas[j].h.lib_anchor == p->areas[i].h.lib_anchor &&
+		    p->areas[j].h.sites_max > n)
+			n = p->areas[j].h.sites_max;
+	return n;
+}
+
+/* Areas with the same lib_anchor are one copy of librtasync. */
+static void assign_site_bases(struct task_proc *p)
+{
+	int i, j;
+
+	p->nsite_ids = 0;
+	for (i = 0; i < p->nareas; i++) {
+		for (j = 0; j < i; j++)
+			if (p->areas[j].h.lib_anchor == p->areas[i].h.lib_anchor)
+				break;
+		if (j < i) {
+			p->site_base[i] = p->site_base[j];
+			continue;
+		}
+		p->site_base[i] = p->nsite_ids;
+		p->nsite_ids += copy_sites_max(p, i);
+	}
+}
+
 int task_proc_open(struct task_proc *p, pid_t pid, bool rw)
 {
-	struct dirent *de;
-	int err, first_err = -ENOENT;
+	int err;
 	DIR *dir;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	p->rw = rw;
+	p->pidfd = trace_pidfd_open(pid);
 	err = open_fd_dir(pid, &dir);
 	if (err)
-		return err;
-	while ((de = readdir(dir)) && p->nareas < TASK_MAX_AREAS) {
-		if (de->d_name[0] == '.' || !is_area_link(pid, de->d_name))
-			continue;
-		err = area_add(p, de->d_name);
-		/* an area we cannot use says more than "none" */
-		if (err && first_err == -ENOENT)
-			first_err = err;
-	}
+		goto err_close;
+	err = scan_fds(p, dir);
 	closedir(dir);
-	return p->nareas ? 0 : first_err;
+	if (p->nareas) {
+		assign_site_bases(p);
+		return 0;
+	}
+err_close:
+	task_proc_close(p);
+	return err;
 }
 
 void task_proc_close(struct task_proc *p)
@@ -200,8 +405,11 @@ void task_proc_close(struct task_proc *p)
 	int i;
 
 	for (i = 0; i < p->nareas; i++)
-		munmap(p->areas[i].hdr, p->areas[i].size);
+		area_unmap(&p->areas[i]);
 	p->nareas = 0;
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	p->pidfd = -1;
 }
 
 size_t task_proc_nworkers(const struct task_proc *p)
@@ -210,8 +418,22 @@ size_t task_proc_nworkers(const struct task_proc *p)
 	int i;
 
 	for (i = 0; i < p->nareas; i++)
-		n += p->areas[i].hdr->nworkers;
+		n += p->areas[i].h.nworkers;
 	return n;
+}
+
+static const char *refusal_text(enum task_refusal r)
+{
+	switch (r) {
+	case TASK_REFUSED_UNSEALED:
+		return "is not sealed against resizing (F_SEAL_SHRINK|"
+		       "F_SEAL_GROW; librtasync seals its areas): refusing to "
+		       "map it";
+	case TASK_REFUSED_NOT_MEMFD:
+		return "changed into something else while it was opened";
+	default:
+		return "that this tool cannot read (bad magic or layout)";
+	}
 }
 
 int task_proc_error(const struct task_proc *p, pid_t pid, int err)
@@ -225,19 +447,22 @@ int task_proc_error(const struct task_proc *p, pid_t pid, int err)
 			  "with librtasync, or no runtime running)", (int)pid);
 		return TASK_EXIT_NO_RUNTIME;
 	case -EPROTO:
-		if (p->version && p->version != RT_TRACE_VERSION)
+		if (p->refusal == TASK_REFUSED_VERSION)
 			trace_err("process %d has a trace area of version %u; this "
 				  "tool reads version %u", (int)pid, p->version,
 				  RT_TRACE_VERSION);
 		else
-			trace_err("process %d has a trace area this tool cannot "
-				  "read (bad magic or layout)", (int)pid);
+			trace_err("process %d has a trace area %s", (int)pid,
+				  refusal_text(p->refusal));
 		return TASK_EXIT_VERSION;
 	case -EACCES:
 	case -EPERM:
-		trace_err("not permitted to read process %d (%s): run as its "
-			  "user or as root (CAP_SYS_PTRACE)", (int)pid,
-			  strerror(-err));
+		trace_err("not permitted to read process %d (%s: %s): run as its "
+			  "user, or with both CAP_SYS_PTRACE (its fds and memory) "
+			  "and CAP_DAC_READ_SEARCH (its /proc/%d/fd)", (int)pid,
+			  p->denied ? "its fds could not be inspected" :
+			  "its fd directory could not be listed",
+			  strerror(-err), (int)pid);
 		return TRACE_EXIT_PERM;
 	default:
 		trace_err("reading process %d failed: %s", (int)pid,
@@ -250,9 +475,9 @@ int task_proc_error(const struct task_proc *p, pid_t pid, int err)
 
 uint32_t task_area_nsites(const struct task_area *a)
 {
-	uint32_t n = __atomic_load_n(&a->hdr->nsites, __ATOMIC_ACQUIRE);
+	uint32_t n = __atomic_load_n(&task_area_live(a)->nsites, __ATOMIC_ACQUIRE);
 
-	return n < a->hdr->sites_max ? n : a->hdr->sites_max - 1;
+	return n < a->h.sites_max ? n : a->h.sites_max - 1;
 }
 
 /* Suspensions at every site, slot 0 (not at an await) included. */
@@ -262,7 +487,7 @@ static uint64_t worker_suspends(const struct task_area *a, unsigned int w)
 	uint64_t n = 0;
 	uint32_t id;
 
-	for (id = 0; id < a->hdr->sites_max; id++)
+	for (id = 0; id < a->h.sites_max; id++)
 		n += __atomic_load_n(&c[id], __ATOMIC_RELAXED);
 	return n;
 }
@@ -298,18 +523,26 @@ static void copy_field(char *dst, const char *src, size_t size)
 	dst[size - 1] = '\0';
 }
 
-void task_site_describe(const struct task_proc *p, uint32_t id,
+void task_site_describe(const struct task_proc *p, uint32_t gid,
 			struct task_site_desc *d)
 {
 	const struct rt_trace_site *s;
+	uint32_t id;
 	int i;
 
 	for (i = 0; i < p->nareas; i++) {
-		const struct rt_trace_header *h = p->areas[i].hdr;
+		const struct task_area *a = &p->areas[i];
 
-		if (!id || id >= h->sites_max)
+		if (gid < p->site_base[i] || gid - p->site_base[i] >= a->h.sites_max)
 			continue;
-		s = (const struct rt_trace_site *)((char *)h + h->sites_offset) + id;
+		id = gid - p->site_base[i];
+		if (!id) {	/* a second copy's "not at an await" */
+			snprintf(d->func, sizeof(d->func), "(no await site)");
+			snprintf(d->file, sizeof(d->file), "?");
+			d->line = 0;
+			return;
+		}
+		s = (const struct rt_trace_site *)(a->map + a->h.sites_offset) + id;
 		if (!__atomic_load_n(&s->line, __ATOMIC_ACQUIRE) && !s->func[0])
 			continue;	/* not described in this runtime */
 		copy_field(d->func, s->func, sizeof(d->func));
@@ -343,15 +576,18 @@ const char *task_site_label(const struct task_proc *p, uint32_t id,
 	return buf;
 }
 
+uint32_t task_site_gid(const struct task_proc *p, unsigned int area,
+		       uint32_t id)
+{
+	if (area >= (unsigned int)p->nareas)
+		return 0;
+	return p->site_base[area] +
+	       (id < p->areas[area].h.sites_max ? id : 0);
+}
+
 uint32_t task_proc_sites_max(const struct task_proc *p)
 {
-	uint32_t n = 0;
-	int i;
-
-	for (i = 0; i < p->nareas; i++)
-		if (p->areas[i].hdr->sites_max > n)
-			n = p->areas[i].hdr->sites_max;
-	return n;
+	return p->nsite_ids;
 }
 
 void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
@@ -364,13 +600,17 @@ void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
 	for (i = 0; i < p->nareas; i++) {
 		const struct task_area *a = &p->areas[i];
 
-		max = a->hdr->sites_max < n ? a->hdr->sites_max : n;
-		for (w = 0; w < a->hdr->nworkers; w++) {
+		if (p->site_base[i] >= n)
+			continue;
+		max = n - p->site_base[i];
+		if (a->h.sites_max < max)
+			max = a->h.sites_max;
+		for (w = 0; w < a->h.nworkers; w++) {
 			const uint64_t *c = task_site_counts(a, w);
 
 			for (id = 0; id < max; id++)
-				counts[id] += __atomic_load_n(&c[id],
-							      __ATOMIC_RELAXED);
+				counts[p->site_base[i] + id] +=
+					__atomic_load_n(&c[id], __ATOMIC_RELAXED);
 		}
 	}
 }
@@ -381,7 +621,7 @@ static const struct rt_trace_record *ring_of(const struct task_area *a,
 					     unsigned int w)
 {
 	return (const struct rt_trace_record *)(task_worker_base(a, w) +
-						a->hdr->ring_offset);
+						a->h.ring_offset);
 }
 
 void task_ring_start(const struct task_area *a, unsigned int w,
@@ -411,7 +651,7 @@ static void ring_read(const struct task_area *a, unsigned int area,
 		      task_record_fn fn, void *ctx)
 {
 	const struct rt_trace_record *ring = ring_of(a, w);
-	uint64_t size = a->hdr->ring_records;
+	uint64_t size = a->h.ring_records;
 	struct rt_trace_record rec;
 
 	if (head < r->next)
@@ -457,7 +697,7 @@ int task_rings_start(struct task_rings *rs, const struct task_proc *p)
 		return -ENOMEM;
 	n = 0;
 	for (i = 0; i < p->nareas; i++)
-		for (w = 0; w < p->areas[i].hdr->nworkers; w++)
+		for (w = 0; w < p->areas[i].h.nworkers; w++)
 			task_ring_start(&p->areas[i], w, &rs->r[n++]);
 	return 0;
 }
@@ -525,16 +765,17 @@ void task_rings_drain(struct task_rings *rs, const struct task_proc *p,
 	/* all heads first: a step read in one ring has its predecessor
 	 * (published before it) inside the others' heads */
 	for (a = 0, n = 0; a < p->nareas; a++)
-		for (w = 0; w < p->areas[a].hdr->nworkers && n < rs->n; w++)
+		for (w = 0; w < p->areas[a].h.nworkers && n < rs->n; w++)
 			heads[n++] = ring_head(&p->areas[a], w);
 	for (a = 0, n = 0; a < p->nareas; a++) {
-		for (w = 0; w < p->areas[a].hdr->nworkers && n < rs->n; w++, n++) {
+		for (w = 0; w < p->areas[a].h.nworkers && n < rs->n; w++, n++) {
 			b.ring = (unsigned int)n;
 			ring_read(&p->areas[a], (unsigned int)a, w, &rs->r[n],
 				  heads[n], batch_add, &b);
 		}
 	}
-	qsort(b.v, b.n, sizeof(*b.v), cmp_drain_rec);
+	if (b.n)	/* b.v may be NULL: qsort(NULL, 0) is undefined */
+		qsort(b.v, b.n, sizeof(*b.v), cmp_drain_rec);
 	for (i = 0; i < b.n; i++)
 		fn(ctx, b.v[i].area, &b.v[i].rec, b.v[i].gap);
 	if (b.lost && rs->n) {	/* read but not kept: count them as dropped */
@@ -564,6 +805,14 @@ void task_rings_free(struct task_rings *rs)
 	rs->n = 0;
 }
 
+/* Another tool's sampling, unless the value is not one a tool writes. */
+static uint32_t shift_in_force(const struct rt_trace_header *h, uint32_t ours)
+{
+	uint32_t v = __atomic_load_n(&h->sample_shift, __ATOMIC_RELAXED);
+
+	return v <= TASK_MAX_SAMPLE_SHIFT ? v : ours;
+}
+
 void task_events_on(struct task_proc *p, uint32_t sample_shift,
 		    uint32_t *shift_used)
 {
@@ -571,11 +820,12 @@ void task_events_on(struct task_proc *p, uint32_t sample_shift,
 
 	*shift_used = sample_shift;
 	for (i = 0; i < p->nareas; i++) {
-		struct rt_trace_header *h = p->areas[i].hdr;
+		struct rt_trace_header *h = p->areas[i].ctl;
 
+		if (!h)
+			continue;	/* not mapped for it: a bug of ours */
 		if (__atomic_load_n(&h->events_enabled, __ATOMIC_ACQUIRE))
-			*shift_used = __atomic_load_n(&h->sample_shift,
-						      __ATOMIC_RELAXED);
+			*shift_used = shift_in_force(h, sample_shift);
 		else
 			__atomic_store_n(&h->sample_shift, sample_shift,
 					 __ATOMIC_RELAXED);
@@ -589,8 +839,10 @@ void task_events_off(struct task_proc *p)
 	int i;
 
 	for (i = 0; i < p->nareas; i++) {
-		struct rt_trace_header *h = p->areas[i].hdr;
+		struct rt_trace_header *h = p->areas[i].ctl;
 
+		if (!h)
+			continue;
 		n = __atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED);
 		while (n && !__atomic_compare_exchange_n(&h->events_enabled, &n,
 				n - 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))

@@ -548,6 +548,26 @@ static int read_live(struct sched_obs *obs, struct sched_thread_stat **live,
 }
 
 /*
+ * Exited threads whose tids were taken by new traced threads: one row,
+ * tid 0, their totals (the kernel keeps how many in its pid field).
+ */
+static int add_reused(struct sched_obs *obs, struct sched_snapshot *snap,
+		      size_t *cap, uint64_t now)
+{
+	struct sched_thread_stat st;
+	uint32_t zero = 0;
+
+	if (bpf_map__lookup_elem(obs->skel->maps.reused, &zero, sizeof(zero),
+				 &st, sizeof(st), 0) || !st.pid)
+		return 0;
+	st.pid = 0;
+	st.tgid = 0;
+	st.state = SCHED_TS_EXITED;
+	snprintf(st.comm, sizeof(st.comm), "(tid reused)");
+	return add_thread(obs, snap, cap, &st, now);
+}
+
+/*
  * Every traced thread once: its live record if it has one (slot or task
  * storage), else its copy in `threads` (exited; or exiting: released, its
  * final switch not yet seen; or a seed that never ran).  The hash is
@@ -604,6 +624,8 @@ static int read_threads(struct sched_obs *obs, struct sched_snapshot *snap,
 	for (i = 0; i < nlive && !err; i++)
 		if (!used[i] && (!i || live[i].pid != live[i - 1].pid))
 			err = add_thread(obs, snap, &cap, &live[i], now);
+	if (!err)
+		err = add_reused(obs, snap, &cap, now);
 	if (!err)
 		qsort(snap->threads, snap->nthreads, sizeof(*snap->threads),
 		      cmp_thread);

@@ -68,9 +68,39 @@ void jw_end_object(struct json_writer *jw)   { jw_close(jw, '}'); }
 void jw_start_array(struct json_writer *jw)  { jw_open(jw, '['); }
 void jw_end_array(struct json_writer *jw)    { jw_close(jw, ']'); }
 
+/*
+ * Bytes in a well-formed UTF-8 sequence at p that is neither a C1
+ * control (U+0080..U+009F, terminal escapes) nor a surrogate; 0 if not.
+ */
+static int utf8_printable(const unsigned char *p)
+{
+	uint32_t cp;
+	int n, i;
+
+	if (p[0] < 0xc2 || p[0] > 0xf4)
+		return 0;
+	n = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+	cp = p[0] & (0x7f >> n);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;	/* also stops at the NUL */
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp < 0xe000) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/*
+ * Strings come from the target (site names, symbols): control bytes and
+ * bytes that are not UTF-8 are escaped, the latter as the Latin-1
+ * character of that byte, so the output is valid JSON and harmless.
+ */
 static void jw_quote(struct json_writer *jw, const char *s)
 {
 	const unsigned char *p;
+	int n;
 
 	fputc('"', jw->out);
 	for (p = (const unsigned char *)s; *p; p++) {
@@ -80,10 +110,17 @@ static void jw_quote(struct json_writer *jw, const char *s)
 		case '\n': fputs("\\n", jw->out); break;
 		case '\t': fputs("\\t", jw->out); break;
 		default:
-			if (*p < 0x20)
-				fprintf(jw->out, "\\u%04x", *p);
-			else
+			if (*p >= 0x20 && *p < 0x7f) {
 				fputc(*p, jw->out);
+				break;
+			}
+			n = *p >= 0x80 ? utf8_printable(p) : 0;
+			if (n) {
+				fwrite(p, 1, (size_t)n, jw->out);
+				p += n - 1;
+			} else {
+				fprintf(jw->out, "\\u%04x", *p);
+			}
 		}
 	}
 	fputc('"', jw->out);

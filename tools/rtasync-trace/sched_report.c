@@ -35,7 +35,7 @@ static void table_row(FILE *out, const char *id, const char *comm,
 {
 	fprintf(out, "%7s %-16s %9" PRIu64 " %9" PRIu64
 		" %12.3f %12.3f %12.3f %12.3f%s\n",
-		id, comm, t->nvcsw, t->nivcsw,
+		id, TRACE_PRINTABLE(comm), t->nvcsw, t->nivcsw,
 		t->oncpu_ns / NS_PER_MS, t->offcpu_ns / NS_PER_MS,
 		runq_avg_ns(t) / NS_PER_US, t->runq_max_ns / NS_PER_US,
 		exited ? "  exited" : "");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * task_record.c - `rtasync-trace record`: the runtime's event records
+ * record.c - `rtasync-trace record`: the runtime's event records
  * as a Chrome/Perfetto trace (the JSON "Trace Event Format", which
  * ui.perfetto.dev and chrome://tracing open).
  *
@@ -28,6 +28,7 @@
 /* A worker's track: the records of its current turn, held back. */
 struct rec_track {
 	uint32_t tid;
+	unsigned int area;		/* whose ring: its site ids */
 	size_t n, cap;
 	struct rt_trace_record *turn;
 };
@@ -49,13 +50,15 @@ static double us_since(const struct rec_ctx *r, double ns)
 	return ns > (double)r->t0 ? (ns - (double)r->t0) / 1e3 : 0;
 }
 
-static void slice_name(const struct rec_ctx *r, const struct rt_trace_record *rec,
-		       char *buf, size_t len)
+static void slice_name(const struct rec_ctx *r, const struct rec_track *t,
+		       const struct rt_trace_record *rec, char *buf, size_t len)
 {
 	if (rec->reason == RT_TRACE_DONE)
 		snprintf(buf, len, "done");
 	else
-		task_site_label(&r->c->proc, rec->site, buf, len);
+		task_site_label(&r->c->proc,
+				task_site_gid(&r->c->proc, t->area, rec->site),
+				buf, len);
 }
 
 static void emit_slice(struct rec_ctx *r, const struct rec_track *t,
@@ -64,7 +67,7 @@ static void emit_slice(struct rec_ctx *r, const struct rec_track *t,
 	struct json_writer *jw = &r->jw;
 	char name[200];
 
-	slice_name(r, rec, name, sizeof(name));
+	slice_name(r, t, rec, name, sizeof(name));
 	jw_start_object(jw);
 	jw_string_field(jw, "name", name);
 	jw_string_field(jw, "cat", task_reason_name(rec->reason));
@@ -196,8 +199,9 @@ static int tracks_init(struct rec_ctx *r)
 	t = r->tracks;
 	for (a = 0; a < p->nareas; a++) {
 		r->area_base[a] = (size_t)(t - r->tracks);
-		for (w = 0; w < p->areas[a].hdr->nworkers; w++, t++) {
+		for (w = 0; w < p->areas[a].h.nworkers; w++, t++) {
 			t->tid = task_worker(&p->areas[a], w)->tid;
+			t->area = (unsigned int)a;
 			snprintf(name, sizeof(name), "worker %d:%u", a, w);
 			emit_meta(r, "thread_name", t->tid, name);
 		}
@@ -252,17 +256,17 @@ static void summary(struct task_ctx *c, const struct rec_ctx *r,
 }
 
 static void record_loop(struct rec_ctx *r, struct task_rings *rings,
-			struct task_loop *l)
+			struct trace_loop *l)
 {
-	enum task_event ev;
+	enum trace_event ev;
 	size_t i;
 
 	do {
-		ev = task_loop_wait(l);
-		if (ev == TASK_EV_END)
+		ev = trace_loop_wait(l);
+		if (ev == TRACE_EV_END)
 			task_events_off(&r->c->proc);	/* then the last drain */
 		task_rings_drain(rings, &r->c->proc, record_add, r);
-	} while (ev != TASK_EV_END);
+	} while (ev != TRACE_EV_END);
 	for (i = 0; i < r->ntracks; i++)
 		flush_turn(r, &r->tracks[i], 0);
 }
@@ -293,7 +297,7 @@ int task_record_run(struct task_ctx *c)
 	struct rec_ctx r = { .c = c };
 	struct task_rings rings = { 0 };
 	uint64_t records, dropped;
-	struct task_loop l;
+	struct trace_loop l;
 	uint32_t shift;
 	int ret;
 
@@ -306,11 +310,11 @@ int task_record_run(struct task_ctx *c)
 	}
 	r.t0 = task_mono_ns();
 	task_events_on(&c->proc, c->sample_shift, &shift);
-	fprintf(stderr, "Recording task steps of pid %d into %s%s... Hit "
-		"Ctrl-C to end.\n", (int)c->pid, c->output,
-		c->opts.duration ? " (--duration)" : "");
+	fprintf(stderr, "Recording task steps of pid %d into %s", (int)c->pid,
+		TRACE_PRINTABLE(c->output));
+	trace_banner_end(&c->opts);
 	record_loop(&r, &rings, &l);
-	task_loop_fini(&l);
+	trace_loop_fini(&l);
 	task_rings_count(&rings, &records, &dropped);
 	write_footer(&r, records, dropped, shift);
 	if (r.nomem)

@@ -17,6 +17,9 @@
 #include "task_hist.h"
 #include "trace.h"
 
+/* Tasks followed at once: far above a real runtime's, bounds a hostile one. */
+#define TASK_HIST_MAX_TASKS (1u << 22)
+
 struct task_hist_last {
 	uint64_t task;		/* 0: free slot */
 	uint64_t ts;
@@ -46,9 +49,12 @@ unsigned int task_log2_slot(uint64_t v, unsigned int nslots)
 	return slot < nslots ? slot : nslots - 1;
 }
 
-int task_hist_init(struct task_hist *h, uint32_t nids)
+int task_hist_init(struct task_hist *h, const struct task_proc *p)
 {
+	uint32_t nids = task_proc_sites_max(p);
+
 	memset(h, 0, sizeof(*h));
+	h->proc = p;
 	h->nids = nids;
 	h->sites = calloc(nids ? nids : 1, sizeof(*h->sites));
 	h->cap = 1024;
@@ -115,8 +121,12 @@ static struct task_hist_last *last_get(struct task_hist *h, uint64_t task)
 {
 	struct task_hist_last *e;
 
-	if (2 * (h->used + 1) > h->cap && last_grow(h))
-		return NULL;	/* out of memory: this sample is lost */
+	/* 0 marks a free slot; a target may write it, or ids without end */
+	if (!task)
+		return NULL;
+	if (2 * (h->used + 1) > h->cap &&
+	    (h->cap >= TASK_HIST_MAX_TASKS || last_grow(h)))
+		return NULL;	/* out of room: this sample is lost */
 	e = last_find(h->last, h->cap, task);
 	if (!e->task) {
 		e->task = task;
@@ -147,9 +157,10 @@ void task_hist_add(void *ctx, unsigned int area, const struct rt_trace_record *r
 {
 	struct task_hist *h = ctx;
 	struct task_hist_last *e;
-	uint32_t site = rec->site < h->nids ? rec->site : 0;
+	uint32_t site = task_site_gid(h->proc, area, rec->site);
 
-	(void)area;
+	if (site >= h->nids)
+		site = 0;
 	/* steps were lost: no task's next record may be its next step */
 	if (gap) {
 		h->epoch++;
@@ -231,7 +242,8 @@ void task_hist_table(FILE *out, const struct task_hist *h,
 
 		fprintf(out, "\nsite %u: %s\n  %" PRIu64 " suspensions, %" PRIu64
 			" resumed; avg %.3f us, max %.3f us\n", ids[i],
-			task_site_label(p, ids[i], label, sizeof(label)),
+			TRACE_PRINTABLE(task_site_label(p, ids[i], label,
+							sizeof(label))),
 			s->suspends, s->samples, avg_ns(s) / 1e3, s->max_ns / 1e3);
 		trace_print_log2_hist(out, s->hist, TASK_HIST_SLOTS, "usecs");
 	}

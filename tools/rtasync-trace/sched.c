@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * sched_cmd.c - the `sched` object of rtasync-trace: `sched stat` for
+ * sched.c - the `sched` object of rtasync-trace: `sched stat` for
  * processes (-p), a cgroup (--cgroup) or a command it runs (-- CMD).
  *
  * This file owns the command line, the target's life cycle (fork, attach,
@@ -10,12 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,7 +72,6 @@ static void stat_usage(FILE *out)
 
 enum {
 	OPT_CGROUP = 256, OPT_REQUESTS, OPT_NO_HIST, OPT_MAX_THREADS,
-	OPT_PRETTY, OPT_DURATION, OPT_INTERVAL,
 };
 
 static const struct option stat_longopts[] = {
@@ -85,9 +81,9 @@ static const struct option stat_longopts[] = {
 	{ "no-hist",	 no_argument,	    NULL, OPT_NO_HIST },
 	{ "max-threads", required_argument, NULL, OPT_MAX_THREADS },
 	{ "json",	 no_argument,	    NULL, 'j' },
-	{ "pretty",	 no_argument,	    NULL, OPT_PRETTY },
-	{ "duration",	 required_argument, NULL, OPT_DURATION },
-	{ "interval",	 required_argument, NULL, OPT_INTERVAL },
+	{ "pretty",	 no_argument,	    NULL, TRACE_OPT_PRETTY },
+	{ "duration",	 required_argument, NULL, TRACE_OPT_DURATION },
+	{ "interval",	 required_argument, NULL, TRACE_OPT_INTERVAL },
 	{ "help",	 no_argument,	    NULL, 'h' },
 	{ 0 }
 };
@@ -104,24 +100,25 @@ static const char *opt_name(int opt)
 
 static int parse_pid(struct stat_ctx *c, const char *arg)
 {
-	uint64_t v;
+	pid_t pid;
 
-	if (trace_parse_u64(arg, &v) || v == 0 || v > INT32_MAX) {
-		trace_err("bad pid '%s'", arg);
+	if (trace_parse_pid(arg, &pid))
 		return TRACE_EXIT_USAGE;
-	}
 	if (c->npids == MAX_PIDS) {
 		trace_err("at most %d pids", MAX_PIDS);
 		return TRACE_EXIT_USAGE;
 	}
-	c->pids[c->npids++] = (pid_t)v;
+	c->pids[c->npids++] = pid;
 	return 0;
 }
 
 static int parse_stat_opt(struct stat_ctx *c, int opt, const char *arg)
 {
+	int ret = trace_common_opt(&c->opts, opt, arg);
 	uint64_t v;
 
+	if (ret >= 0)
+		return ret;
 	switch (opt) {
 	case 'p':
 		return parse_pid(c, arg);
@@ -139,20 +136,6 @@ static int parse_stat_opt(struct stat_ctx *c, int opt, const char *arg)
 		if (trace_parse_u64(arg, &v) || !v || v > (1U << 24))
 			break;
 		c->max_threads = v;
-		return 0;
-	case 'j':
-		c->opts.json = true;
-		return 0;
-	case OPT_PRETTY:
-		c->opts.json = c->opts.pretty = true;
-		return 0;
-	case OPT_DURATION:
-		if (trace_parse_seconds(arg, &c->opts.duration))
-			break;
-		return 0;
-	case OPT_INTERVAL:
-		if (trace_parse_seconds(arg, &c->opts.interval))
-			break;
 		return 0;
 	default:
 		return TRACE_EXIT_USAGE;
@@ -339,9 +322,6 @@ static void print_child_status(struct stat_ctx *c)
 static void print_one(struct stat_ctx *c, const struct sched_snapshot *snap,
 		      bool last)
 {
-	char buf[16];
-	time_t t;
-
 	if (c->opts.json) {
 		jw_start_object(&c->jw);
 		if (c->opts.interval)
@@ -350,11 +330,8 @@ static void print_one(struct stat_ctx *c, const struct sched_snapshot *snap,
 		sched_report_json(&c->jw, snap, &c->rep);
 		jw_end_object(&c->jw);
 	} else {
-		if (c->opts.interval) {
-			t = time(NULL);
-			strftime(buf, sizeof(buf), "%H:%M:%S", localtime(&t));
-			printf("%s%s\n", c->nreports ? "\n" : "", buf);
-		}
+		if (c->opts.interval)
+			trace_print_time(stdout, c->nreports);
 		sched_report_table(stdout, snap, &c->rep);
 		if (last)
 			print_child_status(c);
@@ -397,109 +374,26 @@ static int report(struct stat_ctx *c, bool last)
 
 /* ---- the wait loop ---------------------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
-static int pidfd_open_compat(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return syscall(SYS_pidfd_open, pid, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 /*
- * Targets are watched with pidfds (a process, not a thread, ends there);
- * the loop ends when all of them ended, at --duration, or on a signal.
+ * The shared loop (loop.c) on the targets' pids (none with --cgroup):
+ * it ends when all of them ended, at --duration, or on a signal; a
+ * report every --interval meanwhile.
  */
-static int setup_watch(struct stat_ctx *c, struct pollfd *fds, int sigfd)
+static int wait_loop(struct stat_ctx *c, struct trace_loop *l)
 {
-	int n = 0, i;
+	enum trace_event ev;
+	int i, ret;
 
-	fds[n++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
-	if (c->cmd) {
-		fds[n++] = (struct pollfd){ .fd = pidfd_open_compat(c->child),
-					    .events = POLLIN };
-	} else {
-		for (i = 0; i < c->npids; i++)
-			fds[n++] = (struct pollfd){
-				.fd = pidfd_open_compat(c->pids[i]),
-				.events = POLLIN };
+	if (c->cmd)
+		trace_loop_watch(l, c->child);
+	for (i = 0; i < c->npids && !c->cmd; i++)
+		trace_loop_watch(l, c->pids[i]);
+	trace_loop_start(l, &c->opts, 0);
+	while ((ev = trace_loop_wait(l)) != TRACE_EV_END) {
+		ret = report(c, false);
+		if (ret)
+			return ret;
 	}
-	return n;
-}
-
-static bool targets_done(struct stat_ctx *c, struct pollfd *fds, int n)
-{
-	int i, alive = 0, watched = 0;
-
-	for (i = 1; i < n; i++) {
-		if (fds[i].fd < 0)
-			continue;
-		watched++;
-		if (fds[i].revents & (POLLIN | POLLHUP)) {
-			close(fds[i].fd);
-			fds[i].fd = -1;
-			continue;
-		}
-		alive++;
-	}
-	if (c->cmd && fds[1].fd < 0 && !c->child_reaped) {
-		waitpid(c->child, &c->child_status, 0);
-		c->child_reaped = true;
-	}
-	return watched && !alive;
-}
-
-static int wait_loop(struct stat_ctx *c, int sigfd)
-{
-	struct pollfd fds[MAX_PIDS + 1];
-	uint64_t start = now_ms(), end = 0, next = 0, deadline, now;
-	int n, ret, timeout;
-
-	if (c->opts.duration)
-		end = start + (uint64_t)(c->opts.duration * 1000);
-	if (c->opts.interval)
-		next = start + (uint64_t)(c->opts.interval * 1000);
-	n = setup_watch(c, fds, sigfd);
-	for (;;) {
-		now = now_ms();
-		deadline = end && (!next || end < next) ? end : next;
-		timeout = deadline ? (deadline > now ? (int)(deadline - now) : 0) : -1;
-		ret = poll(fds, n, timeout);
-		if (ret < 0 && errno != EINTR)
-			return TRACE_EXIT_FAIL;
-		if (ret > 0 && fds[0].revents) {
-			struct signalfd_siginfo si;
-
-			/* SIGINT or SIGTERM: taken, or it would kill us
-			 * when the mask is restored after the report */
-			if (read(sigfd, &si, sizeof(si)) < 0)
-				si.ssi_signo = 0;
-			break;
-		}
-		if (ret > 0 && targets_done(c, fds, n))
-			break;
-		now = now_ms();
-		if (end && now >= end)
-			break;
-		if (next && now >= next) {
-			ret = report(c, false);
-			if (ret)
-				return ret;
-			next += (uint64_t)(c->opts.interval * 1000);
-		}
-	}
-	for (n--; n > 0; n--)
-		if (fds[n].fd >= 0)
-			close(fds[n].fd);
 	return 0;
 }
 
@@ -531,9 +425,7 @@ static void print_banner(struct stat_ctx *c)
 		for (i = 0; i < c->npids; i++)
 			fprintf(stderr, "%s%d", i ? ", " : "Tracing scheduler events of pid ",
 				(int)c->pids[i]);
-	if (c->opts.duration)
-		fprintf(stderr, " for %.3g s", c->opts.duration);
-	fprintf(stderr, "... Hit Ctrl-C to end.\n");
+	trace_banner_end(&c->opts);
 }
 
 static int add_targets(struct stat_ctx *c, const sigset_t *oldmask, int go[2],
@@ -564,19 +456,16 @@ static int run_stat(struct stat_ctx *c)
 		.debug = c->opts.debug,
 	};
 	int go[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	sigset_t mask, oldmask;
-	int sigfd, err, ret;
+	struct trace_loop l;
+	int err, ret;
 
 	err = sched_obs_open(&c->obs, &oo);
 	if (err)
 		return open_error(c, err);
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
-	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	ret = sigfd < 0 ? TRACE_EXIT_FAIL : add_targets(c, &oldmask, go, errp);
+	/* signals blocked before the fork: the child restores l.oldmask */
+	ret = trace_loop_signals(&l) ? TRACE_EXIT_FAIL :
+	      add_targets(c, &l.oldmask, go, errp);
 	if (ret)
 		goto out_stop;
 
@@ -599,7 +488,7 @@ static int run_stat(struct stat_ctx *c)
 		if (c->opts.interval)
 			jw_start_array(&c->jw);
 	}
-	ret = wait_loop(c, sigfd);
+	ret = wait_loop(c, &l);
 	stop_child(c);
 	if (!ret)
 		ret = report(c, true);
@@ -610,9 +499,7 @@ out_stop:
 	stop_child(c);
 	if (errp[0] >= 0)
 		close(errp[0]);
-	if (sigfd >= 0)
-		close(sigfd);
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	trace_loop_fini(&l);
 	sched_snapshot_free(&c->prev);
 	sched_obs_close(c->obs);
 	return ret;

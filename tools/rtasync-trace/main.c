@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * rtasync-trace.c - entry point: global options and the OBJECT dispatch
+ * main.c - entry point of rtasync-trace: global options and the OBJECT dispatch
  * of the bpftool-style grammar
  *
  *	rtasync-trace [OPTIONS] OBJECT COMMAND [ARGS]
  *
- * Each object lives in its own file (sched_cmd.c, task_cmd.c; `record`,
- * an object without commands, in task_record.c) and parses its own
+ * Each object lives in its own file (sched.c, task.c; `record`,
+ * an object without commands, in record.c) and parses its own
  * commands; `help` works at every level.
  */
 #include <getopt.h>
@@ -55,13 +55,11 @@ static void usage(FILE *out)
 		trace_prog);
 }
 
-enum { OPT_DURATION = 256, OPT_INTERVAL };
-
 static const struct option longopts[] = {
 	{ "json",     no_argument,	 NULL, 'j' },
 	{ "pretty",   no_argument,	 NULL, 'p' },
-	{ "duration", required_argument, NULL, OPT_DURATION },
-	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "duration", required_argument, NULL, TRACE_OPT_DURATION },
+	{ "interval", required_argument, NULL, TRACE_OPT_INTERVAL },
 	{ "debug",    no_argument,	 NULL, 'd' },
 	{ "version",  no_argument,	 NULL, 'V' },
 	{ "help",     no_argument,	 NULL, 'h' },
@@ -71,31 +69,20 @@ static const struct option longopts[] = {
 /* Returns -1 to go on, or an exit code. */
 static int parse_global(struct trace_opts *opts, int argc, char **argv)
 {
-	int opt;
+	int opt, ret;
 
 	/* '+': stop at OBJECT, whose options may look like ours (-p PID) */
 	while ((opt = getopt_long(argc, argv, "+jpdVh", longopts, NULL)) != -1) {
+		ret = trace_common_opt(opts, opt == 'p' ? TRACE_OPT_PRETTY : opt,
+				       optarg);
+		if (ret >= 0) {
+			if (ret)
+				return ret;
+			continue;
+		}
 		switch (opt) {
-		case 'j':
-			opts->json = true;
-			break;
-		case 'p':
-			opts->json = opts->pretty = true;
-			break;
 		case 'd':
 			opts->debug = true;
-			break;
-		case OPT_DURATION:
-			if (trace_parse_seconds(optarg, &opts->duration)) {
-				trace_err("bad --duration '%s' (seconds > 0)", optarg);
-				return TRACE_EXIT_USAGE;
-			}
-			break;
-		case OPT_INTERVAL:
-			if (trace_parse_seconds(optarg, &opts->interval)) {
-				trace_err("bad --interval '%s' (seconds > 0)", optarg);
-				return TRACE_EXIT_USAGE;
-			}
 			break;
 		case 'V':
 			printf("%s %s\n", trace_prog, RTASYNC_VERSION);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * task_cmd.c - the `task` object of rtasync-trace, and the command line
+ * task.c - the `task` object of rtasync-trace, and the command line
  * and wait loop it shares with `record`:
  *
  *	task top	hottest await sites and worker counters (trace area)
@@ -14,11 +14,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +28,7 @@
 
 #define DEFAULT_TOP_S 1.0
 #define DEFAULT_DEPTH 64
+#define DEFAULT_DUMP_BUDGET_S 10.0	/* task dump: time to walk the tasks */
 
 /* Which options a command takes. */
 enum {
@@ -40,7 +38,8 @@ enum {
 	OPTM_SAMPLE = 1 << 3,	/* --sample */
 	OPTM_NOHIST = 1 << 4,	/* --no-hist */
 	OPTM_DEPTH = 1 << 5,	/* --depth */
-	OPTM_OUTPUT = 1 << 6,	/* -o */
+	OPTM_OUTPUT = 1 << 6,	/* -o FILE, required */
+	OPTM_FORMAT = 1 << 7,	/* -o FORMAT */
 	OPTM_TIME = OPTM_DURATION | OPTM_INTERVAL,
 };
 
@@ -58,13 +57,14 @@ static int run_blocked(struct task_ctx *c);
 static int run_dump(struct task_ctx *c);
 
 static const struct task_command commands[] = {
-	{ "top", OPTM_TIME | OPTM_LIMIT, false, run_top,
-	  "[-n N] [--interval SEC] [--duration SEC]" },
+	{ "top", OPTM_TIME | OPTM_LIMIT | OPTM_FORMAT, false, run_top,
+	  "[-n N] [-o prometheus] [--interval SEC] [--duration SEC]" },
 	{ "hist", OPTM_TIME | OPTM_SAMPLE, true, run_hist,
 	  "[--sample N] [--interval SEC] [--duration SEC]" },
 	{ "blocked", OPTM_TIME | OPTM_LIMIT | OPTM_NOHIST, false, run_blocked,
 	  "[-n N] [--no-hist] [--interval SEC] [--duration SEC]" },
-	{ "dump", OPTM_DEPTH, false, run_dump, "[--depth N]" },
+	{ "dump", OPTM_DEPTH | OPTM_DURATION, false, run_dump,
+	  "[--depth N] [--duration SEC]" },
 };
 
 static const struct task_command record_command = {
@@ -87,13 +87,15 @@ static void task_usage(FILE *out)
 		"\n"
 		"Async-task views of a process linked with librtasync:\n"
 		"  top      hottest await sites by suspensions, worker counters\n"
+		"           (-o prometheus: the counters in Prometheus text format)\n"
 		"  hist     log2 histograms of suspend time per await site\n"
 		"           (switches the runtime's event records on meanwhile)\n"
 		"  blocked  off-CPU time of worker threads, charged to the task and\n"
 		"           await site that was running (eBPF; root or CAP_BPF+\n"
 		"           CAP_PERFMON)\n"
 		"  dump     async stacks of the suspended (sleeping) tasks, symbolized,\n"
-		"           read without stopping the process\n");
+		"           read without stopping the process (--duration: the time\n"
+		"           allowed for the walk, 10 s by default)\n");
 }
 
 static void record_usage(FILE *out)
@@ -111,17 +113,14 @@ static void record_usage(FILE *out)
 
 /* ---- command line --------------------------------------------------------- */
 
-enum {
-	OPT_PRETTY = 256, OPT_DURATION, OPT_INTERVAL, OPT_SAMPLE, OPT_NO_HIST,
-	OPT_DEPTH,
-};
+enum { OPT_SAMPLE = 256, OPT_NO_HIST, OPT_DEPTH };
 
 static const struct option longopts[] = {
 	{ "pid",      required_argument, NULL, 'p' },
 	{ "json",     no_argument,	 NULL, 'j' },
-	{ "pretty",   no_argument,	 NULL, OPT_PRETTY },
-	{ "duration", required_argument, NULL, OPT_DURATION },
-	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "pretty",   no_argument,	 NULL, TRACE_OPT_PRETTY },
+	{ "duration", required_argument, NULL, TRACE_OPT_DURATION },
+	{ "interval", required_argument, NULL, TRACE_OPT_INTERVAL },
 	{ "top",      required_argument, NULL, 'n' },
 	{ "sample",   required_argument, NULL, OPT_SAMPLE },
 	{ "no-hist",  no_argument,	 NULL, OPT_NO_HIST },
@@ -134,13 +133,13 @@ static const struct option longopts[] = {
 static unsigned int opt_mask(int opt)
 {
 	switch (opt) {
-	case OPT_DURATION: return OPTM_DURATION;
-	case OPT_INTERVAL: return OPTM_INTERVAL;
+	case TRACE_OPT_DURATION: return OPTM_DURATION;
+	case TRACE_OPT_INTERVAL: return OPTM_INTERVAL;
 	case 'n': return OPTM_LIMIT;
 	case OPT_SAMPLE: return OPTM_SAMPLE;
 	case OPT_NO_HIST: return OPTM_NOHIST;
 	case OPT_DEPTH: return OPTM_DEPTH;
-	case 'o': return OPTM_OUTPUT;
+	case 'o': return OPTM_OUTPUT | OPTM_FORMAT;
 	default: return 0;	/* every command takes it */
 	}
 }
@@ -154,29 +153,20 @@ static int parse_number(const char *arg, uint64_t max, uint64_t *v)
 static int parse_opt(struct task_ctx *c, int opt, const char *arg)
 {
 	uint64_t v;
-	int err = 0;
+	int err = trace_common_opt(&c->opts, opt, arg);
 
+	if (err >= 0)
+		return err;
+	err = 0;
 	switch (opt) {
 	case 'p':
-		return task_parse_pid(arg, &c->pid) ? TRACE_EXIT_USAGE : 0;
-	case 'j':
-		c->opts.json = true;
-		return 0;
-	case OPT_PRETTY:
-		c->opts.json = c->opts.pretty = true;
-		return 0;
-	case OPT_DURATION:
-		err = trace_parse_seconds(arg, &c->opts.duration);
-		break;
-	case OPT_INTERVAL:
-		err = trace_parse_seconds(arg, &c->opts.interval);
-		break;
+		return trace_parse_pid(arg, &c->pid) ? TRACE_EXIT_USAGE : 0;
 	case 'n':
 		err = parse_number(arg, UINT32_MAX, &v);
 		c->limit = (unsigned int)v;
 		break;
 	case OPT_SAMPLE:
-		err = parse_number(arg, 20, &v);
+		err = parse_number(arg, TASK_MAX_SAMPLE_SHIFT, &v);
 		c->sample_shift = (uint32_t)v;
 		break;
 	case OPT_NO_HIST:
@@ -196,6 +186,30 @@ static int parse_opt(struct task_ctx *c, int opt, const char *arg)
 		trace_err("bad value '%s' for an option of %s", arg, c->cmd);
 		return TRACE_EXIT_USAGE;
 	}
+	return 0;
+}
+
+/*
+ * top -o FORMAT: table (the default), json, or prometheus: one report of
+ * the counters, for node_exporter's textfile collector, so not with
+ * --interval (the collector reads a file, not a stream).
+ */
+static int parse_format(struct task_ctx *c)
+{
+	if (!c->output || !strcmp(c->output, "table"))
+		return 0;
+	if (!strcmp(c->output, "json"))
+		return trace_common_opt(&c->opts, 'j', NULL);
+	if (strcmp(c->output, "prometheus")) {
+		trace_err("unknown output format '%s' (table, json, prometheus)",
+			  c->output);
+		return TRACE_EXIT_USAGE;
+	}
+	if (c->opts.interval || c->opts.json) {
+		trace_err("-o prometheus writes one report: no --interval, no -j");
+		return TRACE_EXIT_USAGE;
+	}
+	c->prometheus = true;
 	return 0;
 }
 
@@ -238,128 +252,24 @@ static int parse_args(struct task_ctx *c, const struct task_command *cmd,
 		trace_err("%s needs an output file: -o FILE", c->cmd);
 		return TRACE_EXIT_USAGE;
 	}
-	return 0;
+	return (cmd->opts & OPTM_FORMAT) ? parse_format(c) : 0;
 }
 
 /* ---- the wait loop ---------------------------------------------------------- */
 
-static int pidfd_open_compat(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
-int task_loop_init(struct task_loop *l, const struct task_ctx *c,
+int task_loop_init(struct trace_loop *l, const struct task_ctx *c,
 		   unsigned int tick_ms)
 {
-	uint64_t now = task_mono_ns();
-	sigset_t mask;
+	int err = trace_loop_signals(l);
 
-	memset(l, 0, sizeof(*l));
-	l->pid = c->pid;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	/* a closed stdout must not kill us before events are off again */
-	signal(SIGPIPE, SIG_IGN);
-	sigprocmask(SIG_BLOCK, &mask, &l->oldmask);
-	l->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (l->sigfd < 0)
-		return -errno;
-	l->pidfd = pidfd_open_compat(c->pid);	/* -1: we learn it by polling */
-	if (c->opts.duration)
-		l->end = now + (uint64_t)(c->opts.duration * 1e9);
-	l->interval_ns = (uint64_t)(c->opts.interval * 1e9);
-	if (l->interval_ns)
-		l->next_report = now + l->interval_ns;
-	l->tick_ns = tick_ms * 1000000ull;
-	if (l->tick_ns)
-		l->next_tick = now + l->tick_ns;
-	return 0;
-}
-
-static uint64_t earliest(uint64_t a, uint64_t b)
-{
-	if (!a)
-		return b;
-	return b && b < a ? b : a;
-}
-
-static bool target_gone(struct task_loop *l)
-{
-	char path[32];
-
-	if (l->pidfd >= 0)
-		return false;	/* poll tells */
-	snprintf(path, sizeof(path), "/proc/%d", (int)l->pid);
-	return access(path, F_OK) != 0;
-}
-
-enum task_event task_loop_wait(struct task_loop *l)
-{
-	struct pollfd fds[2] = {
-		{ .fd = l->sigfd, .events = POLLIN },
-		{ .fd = l->pidfd, .events = POLLIN },
-	};
-	uint64_t now, deadline;
-	int timeout, n;
-
-	for (;;) {
-		now = task_mono_ns();
-		if (l->end && now >= l->end) {
-			l->why = "duration";
-			return TASK_EV_END;
-		}
-		if (l->next_report && now >= l->next_report) {
-			l->next_report += l->interval_ns;
-			return TASK_EV_REPORT;
-		}
-		if (l->next_tick && now >= l->next_tick) {
-			l->next_tick += l->tick_ns;
-			return TASK_EV_TICK;
-		}
-		deadline = earliest(earliest(l->end, l->next_report), l->next_tick);
-		timeout = deadline ? (int)((deadline - now + 999999) / 1000000) : 1000;
-		if (l->pidfd < 0 && (timeout < 0 || timeout > 1000))
-			timeout = 1000;
-		n = poll(fds, l->pidfd >= 0 ? 2 : 1, timeout);
-		if (n > 0 && fds[0].revents) {
-			struct signalfd_siginfo si;
-
-			/* taken, or unblocking it at the end would kill us */
-			if (read(l->sigfd, &si, sizeof(si)) < 0)
-				si.ssi_signo = 0;
-			l->why = "signal";
-			return TASK_EV_END;
-		}
-		if ((n > 0 && fds[1].revents) || target_gone(l)) {
-			l->why = "exit";
-			return TASK_EV_END;
-		}
+	if (!err)
+		err = trace_loop_watch(l, c->pid);
+	if (err) {
+		trace_loop_fini(l);
+		return err;
 	}
-}
-
-void task_loop_fini(struct task_loop *l)
-{
-	if (l->pidfd >= 0)
-		close(l->pidfd);
-	if (l->sigfd >= 0)
-		close(l->sigfd);
-	sigprocmask(SIG_SETMASK, &l->oldmask, NULL);
-}
-
-void task_print_time(FILE *out, int nreport)
-{
-	char buf[16];
-	time_t t = time(NULL);
-
-	strftime(buf, sizeof(buf), "%H:%M:%S", localtime(&t));
-	fprintf(out, "%s%s\n", nreport ? "\n" : "", buf);
+	trace_loop_start(l, &c->opts, tick_ms);
+	return 0;
 }
 
 /* JSON: one object, or with --interval an array of them. */
@@ -385,12 +295,15 @@ static void json_close(struct task_ctx *c)
 struct report_ops {
 	void (*json)(struct task_ctx *c, const void *data);
 	void (*table)(struct task_ctx *c, const void *data);
+	void (*prometheus)(struct task_ctx *c, const void *data);	/* or NULL */
 };
 
 static void emit_report(struct task_ctx *c, const struct report_ops *ops,
 			const void *data)
 {
-	if (c->opts.json) {
+	if (c->prometheus && ops->prometheus) {
+		ops->prometheus(c, data);
+	} else if (c->opts.json) {
 		jw_start_object(&c->jw);
 		if (c->opts.interval)
 			jw_int_field(&c->jw, "interval", c->nreports);
@@ -398,7 +311,7 @@ static void emit_report(struct task_ctx *c, const struct report_ops *ops,
 		jw_end_object(&c->jw);
 	} else {
 		if (c->opts.interval)
-			task_print_time(stdout, c->nreports);
+			trace_print_time(stdout, c->nreports);
 		ops->table(c, data);
 	}
 	fflush(stdout);
@@ -412,9 +325,7 @@ static void print_banner(struct task_ctx *c, const char *what)
 	fprintf(stderr, "%s of pid %d (%d runtime%s, %zu workers)", what,
 		(int)c->pid, c->proc.nareas, c->proc.nareas == 1 ? "" : "s",
 		task_proc_nworkers(&c->proc));
-	if (c->opts.duration)
-		fprintf(stderr, " for %.3g s", c->opts.duration);
-	fprintf(stderr, "... Hit Ctrl-C to end.\n");
+	trace_banner_end(&c->opts);
 }
 
 static void top_json(struct task_ctx *c, const void *r)
@@ -427,9 +338,16 @@ static void top_table(struct task_ctx *c, const void *r)
 	task_top_table(stdout, r, c->limit);
 }
 
+static void top_prometheus(struct task_ctx *c, const void *r)
+{
+	(void)c;
+	task_top_prometheus(stdout, r);
+}
+
 static int top_report(struct task_ctx *c, struct task_top_snap *prev)
 {
-	static const struct report_ops ops = { top_json, top_table };
+	static const struct report_ops ops = { top_json, top_table,
+					       top_prometheus };
 	struct task_top_snap cur;
 	struct task_top_report r;
 	int err;
@@ -452,8 +370,8 @@ static int top_report(struct task_ctx *c, struct task_top_snap *prev)
 static int run_top(struct task_ctx *c)
 {
 	struct task_top_snap prev;
-	struct task_loop l;
-	enum task_event ev;
+	struct trace_loop l;
+	enum trace_event ev;
 	int ret;
 
 	if (!c->opts.duration && !c->opts.interval)
@@ -467,11 +385,11 @@ static int run_top(struct task_ctx *c)
 	print_banner(c, "Reading await sites");
 	json_open(c);
 	do {
-		ev = task_loop_wait(&l);
+		ev = trace_loop_wait(&l);
 		ret = top_report(c, &prev);
-	} while (!ret && ev != TASK_EV_END);
+	} while (!ret && ev != TRACE_EV_END);
 	json_close(c);
-	task_loop_fini(&l);
+	trace_loop_fini(&l);
 	task_top_snap_free(&prev);
 	return ret;
 }
@@ -496,7 +414,7 @@ static void hist_table(struct task_ctx *c, const void *h)
 
 static void hist_report(struct task_ctx *c, struct hist_run *hr)
 {
-	static const struct report_ops ops = { hist_json, hist_table };
+	static const struct report_ops ops = { hist_json, hist_table, NULL };
 	uint64_t records, dropped;
 
 	task_rings_count(&hr->rings, &records, &dropped);
@@ -510,7 +428,7 @@ static void hist_report(struct task_ctx *c, struct hist_run *hr)
 static int hist_start(struct task_ctx *c, struct hist_run *hr)
 {
 	memset(hr, 0, sizeof(*hr));
-	if (task_hist_init(&hr->h, task_proc_sites_max(&c->proc)))
+	if (task_hist_init(&hr->h, &c->proc))
 		return -ENOMEM;
 	/* from the heads as they are now: earlier records are not ours */
 	if (task_rings_start(&hr->rings, &c->proc)) {
@@ -527,8 +445,8 @@ static int hist_start(struct task_ctx *c, struct hist_run *hr)
 static int run_hist(struct task_ctx *c)
 {
 	struct hist_run hr;
-	struct task_loop l;
-	enum task_event ev;
+	struct trace_loop l;
+	enum trace_event ev;
 	int ret = 0;
 
 	if (hist_start(c, &hr))
@@ -540,15 +458,15 @@ static int run_hist(struct task_ctx *c)
 	print_banner(c, "Recording task steps");
 	json_open(c);
 	do {
-		ev = task_loop_wait(&l);
-		if (ev == TASK_EV_END)
+		ev = trace_loop_wait(&l);
+		if (ev == TRACE_EV_END)
 			task_events_off(&c->proc);	/* then the last drain */
 		task_rings_drain(&hr.rings, &c->proc, task_hist_add, &hr.h);
-		if (ev != TASK_EV_TICK)
+		if (ev != TRACE_EV_TICK)
 			hist_report(c, &hr);
-	} while (ev != TASK_EV_END);
+	} while (ev != TRACE_EV_END);
 	json_close(c);
-	task_loop_fini(&l);
+	trace_loop_fini(&l);
 	goto out_free;
 
 out_events_off:
@@ -591,7 +509,8 @@ static void blocked_table(struct task_ctx *c, const void *s)
 
 static int blocked_report(struct task_ctx *c, struct task_blk_obs *o)
 {
-	static const struct report_ops ops = { blocked_json, blocked_table };
+	static const struct report_ops ops = { blocked_json, blocked_table,
+					       NULL };
 	struct task_blk_snapshot s;
 	int err;
 
@@ -608,8 +527,8 @@ static int blocked_report(struct task_ctx *c, struct task_blk_obs *o)
 static int run_blocked(struct task_ctx *c)
 {
 	struct task_blk_obs *o = NULL;
-	struct task_loop l;
-	enum task_event ev;
+	struct trace_loop l;
+	enum trace_event ev;
 	int ret, err;
 
 	ret = trace_check_environment();
@@ -629,12 +548,12 @@ static int run_blocked(struct task_ctx *c)
 	print_banner(c, "Tracing the worker threads");
 	json_open(c);
 	do {
-		ev = task_loop_wait(&l);
-		if (ev != TASK_EV_TICK)
+		ev = trace_loop_wait(&l);
+		if (ev != TRACE_EV_TICK)
 			ret = blocked_report(c, o);
-	} while (!ret && ev != TASK_EV_END);
+	} while (!ret && ev != TRACE_EV_END);
 	json_close(c);
-	task_loop_fini(&l);
+	trace_loop_fini(&l);
 out_close:
 	task_blk_close(o);
 	return ret;
@@ -654,7 +573,7 @@ static void dump_table(struct task_ctx *c, const void *d)
 
 static int run_dump(struct task_ctx *c)
 {
-	static const struct report_ops ops = { dump_json, dump_table };
+	static const struct report_ops ops = { dump_json, dump_table, NULL };
 	struct task_syms *syms;
 	struct task_dump d;
 	int err;
@@ -662,7 +581,9 @@ static int run_dump(struct task_ctx *c)
 	err = task_syms_open(&syms, c->pid);
 	if (err)
 		return task_proc_error(&c->proc, c->pid, err);
-	err = task_dump_collect(&d, &c->proc, syms, c->depth);
+	err = task_dump_collect(&d, &c->proc, syms, c->depth,
+				(uint64_t)((c->opts.duration ? c->opts.duration :
+					    DEFAULT_DUMP_BUDGET_S) * 1e9));
 	if (err) {
 		task_syms_close(syms);
 		return task_proc_error(&c->proc, c->pid, err);

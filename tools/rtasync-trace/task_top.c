@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "task_top.h"
+#include "trace.h"
 
 /* struct rt_stats, field by field, for JSON and for differences. */
 static const struct {
@@ -61,7 +62,7 @@ int task_top_snapshot(const struct task_proc *p, struct task_top_snap *s)
 	task_proc_site_counts(p, s->counts, s->nids);
 	w = s->workers;
 	for (i = 0; i < (unsigned int)p->nareas; i++) {
-		for (k = 0; k < p->areas[i].hdr->nworkers; k++, w++) {
+		for (k = 0; k < p->areas[i].h.nworkers; k++, w++) {
 			w->area = i;
 			w->index = k;
 			task_worker_read(&p->areas[i], k, &w->st, &w->tid, &w->cpu);
@@ -205,7 +206,8 @@ static void table_sites(FILE *out, const struct task_top_report *r,
 		else
 			where[0] = '\0';
 		fprintf(out, "%6u %-24s %-28s %12" PRIu64 " %12.1f\n", s->id,
-			s->d.func, where, s->count, per_second(r, s->window));
+			TRACE_PRINTABLE(s->d.func), TRACE_PRINTABLE(where),
+			s->count, per_second(r, s->window));
 	}
 	if (i < r->nsites)
 		fprintf(out, "%6s (%zu more sites: -n 0 shows all)\n", "",
@@ -332,4 +334,75 @@ void task_top_json(struct json_writer *jw, const struct task_top_report *r)
 	jw_start_object(jw);
 	json_worker(jw, r, &r->total);
 	jw_end_object(jw);
+}
+
+/* ---- Prometheus text exposition ------------------------------------------- */
+
+/*
+ * A label value: the target's bytes made printable (\xNN, as in the
+ * table), then the format's escapes, so that the file always parses.
+ */
+static void prom_label(FILE *out, const char *name, const char *value,
+		       bool comma)
+{
+	const char *v = TRACE_PRINTABLE(value);
+
+	fprintf(out, "%s%s=\"", comma ? "," : "", name);
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', out);
+		fputc(*v, out);
+	}
+	fputc('"', out);
+}
+
+static void prom_worker(FILE *out, const struct task_top_report *r,
+			const struct task_top_worker *w, size_t f)
+{
+	fprintf(out, "rtasync_worker_%s_total{pid=\"%d\",runtime=\"%u\","
+		"worker=\"%u\",tid=\"%u\"} %" PRIu64 "\n", stat_fields[f].name,
+		(int)r->pid, w->area, w->index, w->tid, stat_get(&w->st, f));
+}
+
+static void prom_sites(FILE *out, const struct task_top_report *r)
+{
+	char line[16];
+	size_t i;
+
+	fprintf(out, "# HELP rtasync_site_suspends_total Suspensions at an "
+		"await site since the runtime started.\n"
+		"# TYPE rtasync_site_suspends_total counter\n");
+	for (i = 0; i < r->nsites; i++) {
+		const struct task_top_site *s = &r->sites[i];
+
+		snprintf(line, sizeof(line), "%u", s->d.line);
+		fprintf(out, "rtasync_site_suspends_total{pid=\"%d\",site=\"%u\"",
+			(int)r->pid, s->id);
+		prom_label(out, "func", s->d.func, true);
+		prom_label(out, "file", s->id ? task_basename(s->d.file) : "",
+			   true);
+		prom_label(out, "line", line, true);
+		fprintf(out, "} %" PRIu64 "\n", s->count);
+	}
+}
+
+/*
+ * Counters since each runtime started, one family per struct rt_stats
+ * field, for node_exporter's textfile collector (write to a temporary
+ * file, then rename it into the collector's directory).
+ */
+void task_top_prometheus(FILE *out, const struct task_top_report *r)
+{
+	size_t f, i;
+
+	for (f = 0; f < NFIELDS; f++) {
+		fprintf(out, "# HELP rtasync_worker_%s_total librtasync worker "
+			"counter %s (Documentation/api.md, struct rt_stats).\n"
+			"# TYPE rtasync_worker_%s_total counter\n",
+			stat_fields[f].name, stat_fields[f].name,
+			stat_fields[f].name);
+		for (i = 0; i < r->nworkers; i++)
+			prom_worker(out, r, &r->workers[i], f);
+	}
+	prom_sites(out, r);
 }

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+/*
+ * area-publisher.c - a hostile librtasync stand-in for the fuzz test
+ * (test_fuzz_area.c): it publishes a memfd named like a trace area and
+ * fills it, and its own memory, with what a malicious or broken target
+ * could write, for rtasync-trace (run as root) to read.
+ *
+ *	area-publisher VARIANT [SEED]
+ *
+ *	names		a good layout; sites named with escape sequences,
+ *			newlines and no terminating NUL; counts and event
+ *			records (task 0, sites and reasons out of range)
+ *	loop		a good layout; a timer heap whose tasks have frame
+ *			chains that loop, or run on past any sane depth
+ *	huge-nworkers	nworkers = 0xffffffff
+ *	past-end	workers (and rings) past the end of the memfd
+ *	flip		a good layout, then a thread rewrites the header's
+ *			counts and offsets between good and huge, forever
+ *	random SEED	magic and version right, every other byte random
+ *	unsealed	a good layout without the size seals; shrinks the
+ *			memfd to 0 bytes 100 ms after it is ready
+ *	fifo		a good area whose fd number keeps being swapped
+ *			for a FIFO nobody writes
+ *	two-libs	not hostile: two good areas of two copies of the
+ *			library (two lib_anchors), each numbering its sites
+ *			from 1: "alpha" at 1 counted 10 per worker in the
+ *			first, "beta" at 1 counted 7 in the second
+ *
+ * Prints "ready pid=N" on stdout, then waits to be killed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rtasync-trace.h"
+#include "rtasync.h"
+
+#define NWORKERS 2
+#define SITES_MAX 64
+#define RING 64
+#define SITES_OFF 4096
+#define WORKERS_OFF (SITES_OFF + SITES_MAX * 128)
+#define STRIDE 8192
+#define COUNTS_OFF 512
+#define RING_OFF 1024
+#define AREA_SIZE (WORKERS_OFF + NWORKERS * STRIDE)
+_Static_assert(sizeof(struct rt_trace_site) == 128, "sites' room");
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+#define CHUNK_HDR 32		/* as this file lays chunks out */
+#define CHUNK_CALLER 24
+#define LONG_CHAIN 70000	/* frames: past the tool's walk bound */
+#define HEAP_TASKS 400		/* tasks in the timer heap */
+
+static int memfd;
+static unsigned char *area;
+static struct rt_trace_header *hdr;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "area-publisher: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void area_create(size_t size, bool seal)
+{
+	memfd = memfd_create(RT_TRACE_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0 || ftruncate(memfd, (off_t)size))
+		die("memfd");
+	if (seal && fcntl(memfd, F_ADD_SEALS, SEALS))
+		die("seals");
+	area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (area == MAP_FAILED)
+		die("mmap");
+	hdr = (struct rt_trace_header *)area;
+}
+
+static struct rt_trace_worker *worker(unsigned int w)
+{
+	return (struct rt_trace_worker *)(area + WORKERS_OFF + w * STRIDE);
+}
+
+/* The layout the runtime would publish, at this file's sizes. */
+static void header_good(void)
+{
+	hdr->version = RT_TRACE_VERSION;
+	hdr->header_size = 4096;
+	hdr->pid = (uint32_t)getpid();
+	hdr->nworkers = NWORKERS;
+	hdr->sites_max = SITES_MAX;
+	hdr->ring_records = RING;
+	hdr->sites_offset = SITES_OFF;
+	hdr->workers_offset = WORKERS_OFF;
+	hdr->worker_stride = STRIDE;
+	hdr->ring_offset = RING_OFF;
+	hdr->site_counts_offset = COUNTS_OFF;
+	hdr->area_size = AREA_SIZE;
+	hdr->nsites = SITES_MAX - 1;
+	hdr->task_head_top_off = offsetof(struct rt_task_head, top);
+	hdr->task_head_site_off = offsetof(struct rt_task_head, site);
+	hdr->site_id_off = offsetof(struct rt_site, id);
+	hdr->chunk_hdr_size = CHUNK_HDR;
+	hdr->chunk_caller_off = CHUNK_CALLER;
+	hdr->running_tls_off = -64;
+	hdr->magic = RT_TRACE_MAGIC;
+}
+
+static void workers_good(void)
+{
+	unsigned int w;
+
+	for (w = 0; w < NWORKERS; w++) {
+		worker(w)->tid = (uint32_t)getpid();	/* a thread that exists */
+		worker(w)->cpu = -1;
+	}
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+static const char *const evil[] = {
+	"\x1b[31mRED\x1b[0m", "line\nforged 1 2 3", "bell\a\b\r", "\x9b" "2J",
+	"\xc2\x9b" "c1", "\x7f" "del",
+};
+
+static void site_fill(unsigned int id)
+{
+	struct rt_trace_site *s =
+		(struct rt_trace_site *)(area + SITES_OFF) + id;
+	const char *name = evil[id % (sizeof(evil) / sizeof(evil[0]))];
+
+	if (id % 7 == 0) {	/* no NUL anywhere: the whole field is name */
+		memset(s->func, 'A' + (int)(id % 26), sizeof(s->func));
+		memset(s->file, '\x1b', sizeof(s->file));
+	} else {
+		snprintf(s->func, sizeof(s->func), "%s", name);
+		snprintf(s->file, sizeof(s->file), "/x/%s.c", name);
+	}
+	s->line = id;
+}
+
+static void record_put(unsigned int w, uint64_t pos, unsigned int salt)
+{
+	struct rt_trace_record *r = (struct rt_trace_record *)
+		(area + WORKERS_OFF + w * STRIDE + RING_OFF) + (pos % RING);
+
+	r->seq = 0;
+	r->ts = pos * 1000;
+	r->task = salt % 5 ? 0x1000 + 16 * (salt % 97) : 0;
+	r->site = salt % 3 ? salt % SITES_MAX : 100000 + salt;
+	r->reason = (uint8_t)(salt * 37);
+	r->step = (uint8_t)salt;
+	r->worker = (uint16_t)(salt * 13);
+	__atomic_store_n(&r->seq, pos + 1, __ATOMIC_RELEASE);
+}
+
+/* Records keep coming, for hist and record to drain. */
+static void *records_thread(void *arg)
+{
+	unsigned int salt = 1, w, i;
+
+	(void)arg;
+	for (;;) {
+		for (w = 0; w < NWORKERS; w++) {
+			uint64_t head = worker(w)->head;
+
+			for (i = 0; i < 16; i++)
+				record_put(w, head + i, salt++);
+			__atomic_store_n(&worker(w)->head, head + 16,
+					 __ATOMIC_RELEASE);
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return NULL;
+}
+
+static void publish_names(void)
+{
+	pthread_t t;
+	unsigned int id, w;
+
+	area_create(AREA_SIZE, true);
+	header_good();
+	workers_good();
+	for (id = 1; id < SITES_MAX; id++)
+		site_fill(id);
+	for (w = 0; w < NWORKERS; w++)
+		for (id = 0; id < SITES_MAX; id++)
+			((uint64_t *)(area + WORKERS_OFF + w * STRIDE +
+				      COUNTS_OFF))[id] = id * 3 + w;
+	hdr->events_enabled = 1;
+	pthread_create(&t, NULL, records_thread, NULL);
+}
+
+/* ---- loop ------------------------------------------------------------------ */
+
+struct frame_slot {			/* a chunk of one frame */
+	uint64_t chunk_hdr[CHUNK_HDR / 8];
+	struct rt_frame f;
+};
+
+static struct rt_task_head heads[3];
+static struct frame_slot ring_a, ring_b, self_loop;
+static struct rt_frame *chain;
+static uint64_t heap_tasks[HEAP_TASKS];
+static struct { uint64_t v; uint32_t len; } heap;
+static struct rt_site evil_site = { "\x1b]0;pwned\a", "/\n/evil.c", 7, 5, 0 };
+
+static void chunk_frame(struct frame_slot *s, struct frame_slot *caller)
+{
+	s->f.fn = (rt_async_fn)(uintptr_t)&chunk_frame;	/* in code */
+	s->f.caller_off = 0;
+	s->f.flags = RT_FRAME_CHUNK_FIRST;
+	s->chunk_hdr[CHUNK_CALLER / 8] = (uint64_t)(uintptr_t)&caller->f;
+}
+
+static void publish_loop(void)
+{
+	size_t i;
+
+	/* a -> b -> a, and a frame whose caller is itself */
+	chunk_frame(&ring_a, &ring_b);
+	chunk_frame(&ring_b, &ring_a);
+	chunk_frame(&self_loop, &self_loop);
+	/* LONG_CHAIN frames, each 16 bytes above its caller */
+	chain = calloc(LONG_CHAIN, sizeof(*chain));
+	if (!chain)
+		die("calloc");
+	for (i = 0; i < LONG_CHAIN; i++) {
+		chain[i].fn = (rt_async_fn)(uintptr_t)&chunk_frame;
+		chain[i].caller_off = i ? sizeof(*chain) : 0;
+		chain[i].flags = i ? 0 : RT_FRAME_ROOT;
+	}
+	heads[0].top = &ring_a.f;
+	heads[1].top = &self_loop.f;
+	heads[2].top = &chain[LONG_CHAIN - 1];
+	for (i = 0; i < 3; i++)
+		heads[i].site = &evil_site;
+	for (i = 0; i < HEAP_TASKS; i++)
+		heap_tasks[i] = (uint64_t)(uintptr_t)&heads[i < 2 ? i : 2];
+	heap.v = (uint64_t)(uintptr_t)heap_tasks;
+	heap.len = HEAP_TASKS;
+	area_create(AREA_SIZE, true);
+	header_good();
+	workers_good();
+	worker(0)->timer_heap = (uint64_t)(uintptr_t)&heap;
+	worker(1)->timer_heap = (uint64_t)(uintptr_t)&heap;
+}
+
+/* ---- bad layouts -------------------------------------------------------------- */
+
+static void publish_huge_nworkers(void)
+{
+	area_create(AREA_SIZE, true);
+	header_good();
+	hdr->nworkers = 0xffffffffu;
+}
+
+static void publish_past_end(void)
+{
+	area_create(WORKERS_OFF + STRIDE / 2, true);
+	header_good();
+	hdr->area_size = WORKERS_OFF + STRIDE / 2;
+}
+
+static void *flip_thread(void *arg)
+{
+	uint32_t k = 0;
+
+	(void)arg;
+	for (;; k++) {
+		hdr->nworkers = k & 1 ? 0xffffffffu : NWORKERS;
+		hdr->sites_max = k & 2 ? 0x7fffffffu : SITES_MAX;
+		hdr->ring_records = k & 4 ? 3 : RING;
+		hdr->nsites = k & 8 ? 0xffffffffu : 3;
+		hdr->workers_offset = k & 16 ? (1ull << 62) : WORKERS_OFF;
+		hdr->sample_shift = k;
+		worker(k % NWORKERS)->head = k & 32 ? ~0ull - k : k;
+		/* often enough to catch a reader between two reads, without
+		 * taking a CPU of a shared machine */
+		if (!(k & 63))
+			nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+	return NULL;
+}
+
+static void publish_flip(void)
+{
+	pthread_t t;
+
+	publish_names();
+	pthread_create(&t, NULL, flip_thread, NULL);
+}
+
+static void publish_random(unsigned int seed)
+{
+	size_t i;
+
+	srandom(seed);
+	area_create(AREA_SIZE, true);
+	for (i = 0; i < AREA_SIZE; i++)
+		area[i] = (unsigned char)random();
+	/* small numbers are the dangerous ones: near-valid layouts */
+	if (seed & 1) {
+		header_good();
+		((uint32_t *)hdr)[5 + random() % 12] = (uint32_t)random() %
+						       (seed & 2 ? 70000 : 16);
+	}
+	hdr->version = RT_TRACE_VERSION;
+	hdr->magic = RT_TRACE_MAGIC;
+}
+
+static void publish_unsealed(void)
+{
+	area_create(AREA_SIZE, false);
+	header_good();
+	workers_good();
+}
+
+/* ---- two-libs ------------------------------------------------------------ */
+
+static void publish_copy(uint64_t anchor, const char *func, uint64_t count)
+{
+	struct rt_trace_site *s;
+	unsigned int w;
+
+	area_create(AREA_SIZE, true);
+	header_good();
+	hdr->nsites = 1;
+	hdr->lib_anchor = anchor;
+	workers_good();
+	s = (struct rt_trace_site *)(area + SITES_OFF) + 1;
+	snprintf(s->func, sizeof(s->func), "%s", func);
+	snprintf(s->file, sizeof(s->file), "/src/%s.c", func);
+	s->line = 1;
+	for (w = 0; w < NWORKERS; w++)
+		((uint64_t *)(area + WORKERS_OFF + w * STRIDE + COUNTS_OFF))[1] =
+			count;
+}
+
+static void publish_two_libs(void)
+{
+	publish_copy(0x1000, "alpha", 10);
+	publish_copy(0x2000, "beta", 7);
+}
+
+/* ---- fifo ---------------------------------------------------------------------- */
+
+static int fifo_fd;
+
+static void *swap_thread(void *arg)
+{
+	int spare = dup(memfd);
+
+	(void)arg;
+	for (;;) {
+		dup2(fifo_fd, memfd);
+		nanosleep(&(struct timespec){ .tv_nsec = 200000 }, NULL);
+		dup2(spare, memfd);
+		nanosleep(&(struct timespec){ .tv_nsec = 200000 }, NULL);
+	}
+	return NULL;
+}
+
+static void publish_fifo(void)
+{
+	char dir[] = "/tmp/area-publisher-fifo-XXXXXX", path[sizeof(dir) + 2];
+	pthread_t t;
+
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	snprintf(path, sizeof(path), "%s/p", dir);
+	if (mkfifo(path, 0600))
+		die("mkfifo");
+	fifo_fd = open(path, O_RDONLY | O_NONBLOCK);
+	if (fifo_fd < 0)
+		die("fifo");
+	unlink(path);
+	rmdir(dir);
+	publish_names();
+	pthread_create(&t, NULL, swap_thread, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	const char *v = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(v, "names"))
+		publish_names();
+	else if (!strcmp(v, "loop"))
+		publish_loop();
+	else if (!strcmp(v, "huge-nworkers"))
+		publish_huge_nworkers();
+	else if (!strcmp(v, "past-end"))
+		publish_past_end();
+	else if (!strcmp(v, "flip"))
+		publish_flip();
+	else if (!strcmp(v, "random") && argc > 2)
+		publish_random((unsigned int)strtoul(argv[2], NULL, 10));
+	else if (!strcmp(v, "unsealed"))
+		publish_unsealed();
+	else if (!strcmp(v, "fifo"))
+		publish_fifo();
+	else if (!strcmp(v, "two-libs"))
+		publish_two_libs();
+	else {
+		fprintf(stderr, "usage: area-publisher VARIANT [SEED]\n");
+		return 2;
+	}
+	printf("ready pid=%d\n", (int)getpid());
+	fflush(stdout);
+	if (!strcmp(v, "unsealed")) {
+		nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
+		if (ftruncate(memfd, 0))
+			die("shrink");
+	}
+	for (;;)
+		pause();
+}
