@@ -7,7 +7,7 @@
  *   task     - a long-lived unit of work: a chain of async frames
  *   frame    - one activation of an async function, bump-allocated from
  *              the task's arena; lives across awaits
- *   op       - one await: yield, sleep, join (I/O comes with the I/O layer)
+ *   op       - one await: yield, sleep, join, an I/O operation
  *
  * Every function returns a negative errno on failure, never sets errno.
  * Async results are int64_t: >= 0 (or a pointer) on success, -errno on error.
@@ -141,6 +141,12 @@ struct rt_stats {
 	uint64_t long_tasks;	/* steps that ran past long_task_ms */
 	uint64_t wake_failures;	/* MSG_RING wakes refused, sent again by eventfd */
 	uint64_t adopted;	/* tasks taken from a worker stuck in a step */
+	uint64_t io_submitted;	/* I/O ops handed to a ring */
+	uint64_t io_completed;	/* I/O ops finished, their task resumed */
+	uint64_t io_cancelled;	/* ASYNC_CANCELs sent for cancelled tasks */
+	uint64_t io_timeouts;	/* I/O ops ended by their deadline */
+	uint64_t cq_overflows;	/* times a ring's CQ overflowed (flushed,
+				   nothing lost) */
 };
 
 int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out);
@@ -186,6 +192,70 @@ int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns);
 int64_t rt_op_join(struct rt_task *t, struct rt_task *other);
 
 uint64_t rt_now_ns(void);	/* CLOCK_MONOTONIC */
+
+/* ---- I/O ops: io_uring operations as awaits ------------------------------ */
+/*
+ * Each submits one operation on the ring of the worker running t and
+ * suspends t until its completion; the result is the kernel's: a byte
+ * count (or fd, or poll mask) >= 0, or -errno. The SQE goes to the kernel
+ * with everything else prepared in the same loop turn.
+ *
+ * deadline_ns is an absolute CLOCK_MONOTONIC time (rt_deadline_in()), or
+ * RT_NEVER. An operation still running at its deadline is cancelled and
+ * its result is -ETIMEDOUT, unless it completed (even partly) first.
+ *
+ * Buffers, paths and addresses belong to the kernel until the task has
+ * resumed: keep them in a frame or on the heap, not in C locals. A
+ * cancelled task resumes once the operation is over, with -ECANCELED or
+ * with what the operation did before the cancel reached it.
+ */
+#define RT_NEVER UINT64_MAX
+
+uint64_t rt_deadline_in(uint64_t ns);	/* now + ns, saturating */
+
+/* off: file offset, or (uint64_t)-1 for the file position */
+int64_t rt_op_read(struct rt_task *t, int fd, void *buf, size_t len,
+		   uint64_t off, uint64_t deadline_ns);
+int64_t rt_op_write(struct rt_task *t, int fd, const void *buf, size_t len,
+		    uint64_t off, uint64_t deadline_ns);
+int64_t rt_op_recv(struct rt_task *t, int fd, void *buf, size_t len,
+		   int flags, uint64_t deadline_ns);
+int64_t rt_op_send(struct rt_task *t, int fd, const void *buf, size_t len,
+		   int flags, uint64_t deadline_ns);
+struct sockaddr;
+/* addr and addrlen may be NULL; the new fd is close-on-exec */
+int64_t rt_op_accept(struct rt_task *t, int fd, struct sockaddr *addr,
+		     uint32_t *addrlen, uint64_t deadline_ns);
+int64_t rt_op_connect(struct rt_task *t, int fd, const struct sockaddr *addr,
+		      uint32_t addrlen, uint64_t deadline_ns);
+int64_t rt_op_close(struct rt_task *t, int fd);
+/* how: SHUT_RD, SHUT_WR, SHUT_RDWR */
+int64_t rt_op_shutdown(struct rt_task *t, int fd, int how);
+struct iovec;
+struct msghdr;
+struct statx;
+int64_t rt_op_readv(struct rt_task *t, int fd, const struct iovec *iov,
+		    unsigned int iovcnt, uint64_t off, uint64_t deadline_ns);
+int64_t rt_op_writev(struct rt_task *t, int fd, const struct iovec *iov,
+		     unsigned int iovcnt, uint64_t off, uint64_t deadline_ns);
+int64_t rt_op_recvmsg(struct rt_task *t, int fd, struct msghdr *msg,
+		      int flags, uint64_t deadline_ns);
+int64_t rt_op_sendmsg(struct rt_task *t, int fd, const struct msghdr *msg,
+		      int flags, uint64_t deadline_ns);
+int64_t rt_op_statx(struct rt_task *t, int dfd, const char *path, int flags,
+		    unsigned int mask, struct statx *buf, uint64_t deadline_ns);
+/* off_in/off_out: -1 for a pipe or the file position */
+int64_t rt_op_splice(struct rt_task *t, int fd_in, int64_t off_in, int fd_out,
+		     int64_t off_out, size_t len, unsigned int flags,
+		     uint64_t deadline_ns);
+/* one-shot poll: the result is the events that are ready (poll(2) bits) */
+int64_t rt_op_poll(struct rt_task *t, int fd, uint32_t events,
+		   uint64_t deadline_ns);
+/* flags: 0, or IORING_FSYNC_DATASYNC (1) for fdatasync */
+int64_t rt_op_fsync(struct rt_task *t, int fd, uint32_t flags,
+		    uint64_t deadline_ns);
+int64_t rt_op_openat(struct rt_task *t, int dfd, const char *path, int flags,
+		     uint32_t mode, uint64_t deadline_ns);
 
 /* ---- the stackless toolkit ------------------------------------------------ */
 
@@ -394,6 +464,52 @@ RT__LABEL(id):								\
 #define RT_YIELD() RT_AWAIT(rt__discard, rt_op_yield(rt__t))
 #define RT_SLEEP(ns) RT_AWAIT(rt__discard, rt_op_sleep(rt__t, (ns)))
 #define RT_JOIN(dst, task) RT_AWAIT(dst, rt_op_join(rt__t, (task)))
+
+/* I/O ops without a deadline, inside an async function body. */
+#define RT_READ(dst, fd, buf, len, off)					\
+	RT_AWAIT(dst, rt_op_read(rt__t, (fd), (buf), (len), (off), RT_NEVER))
+#define RT_WRITE(dst, fd, buf, len, off)				\
+	RT_AWAIT(dst, rt_op_write(rt__t, (fd), (buf), (len), (off), RT_NEVER))
+#define RT_RECV(dst, fd, buf, len, flags)				\
+	RT_AWAIT(dst, rt_op_recv(rt__t, (fd), (buf), (len), (flags), RT_NEVER))
+#define RT_SEND(dst, fd, buf, len, flags)				\
+	RT_AWAIT(dst, rt_op_send(rt__t, (fd), (buf), (len), (flags), RT_NEVER))
+#define RT_ACCEPT(dst, fd)						\
+	RT_AWAIT(dst, rt_op_accept(rt__t, (fd), NULL, NULL, RT_NEVER))
+#define RT_CONNECT(dst, fd, addr, addrlen)				\
+	RT_AWAIT(dst, rt_op_connect(rt__t, (fd), (addr), (addrlen), RT_NEVER))
+#define RT_CLOSE(dst, fd) RT_AWAIT(dst, rt_op_close(rt__t, (fd)))
+#define RT_SHUTDOWN(dst, fd, how)					\
+	RT_AWAIT(dst, rt_op_shutdown(rt__t, (fd), (how)))
+#define RT_POLL(dst, fd, events)					\
+	RT_AWAIT(dst, rt_op_poll(rt__t, (fd), (events), RT_NEVER))
+#define RT_FSYNC(dst, fd) RT_AWAIT(dst, rt_op_fsync(rt__t, (fd), 0, RT_NEVER))
+#define RT_OPENAT(dst, dfd, path, flags, mode)				\
+	RT_AWAIT(dst, rt_op_openat(rt__t, (dfd), (path), (flags), (mode), \
+				   RT_NEVER))
+
+/*
+ * Send all len bytes of buf on a stream socket, looping on short sends
+ * (MSG_NOSIGNAL is added to flags): RT_CALL(dst, rt_send_all,
+ * struct rt_send_all_frame, .fd = fd, .buf = buf, .len = len). The
+ * result is len, or the error that stopped it (bytes sent before it
+ * are on the wire: the stream is unusable after an error).
+ */
+struct rt_send_all_frame {
+	struct rt_frame frame;
+	const void *buf;
+	size_t len;
+	size_t sent;		/* private */
+	uint64_t deadline_ns;	/* for the whole transfer; 0: RT_NEVER */
+	int fd;
+	int flags;
+};
+
+int64_t rt_send_all(struct rt_task *t, struct rt_frame *f);
+
+#define RT_SEND_ALL(dst, sock, data, n)					\
+	RT_CALL(dst, rt_send_all, struct rt_send_all_frame,		\
+		.fd = (sock), .buf = (data), .len = (n))
 
 /* The running task, inside an async function body. */
 #define RT_TASK() (rt__t)

@@ -274,6 +274,7 @@ static bool has_own_work(struct rt_worker *w)
 	struct rt_runtime *rt = w->rt;
 
 	return !rt_inbox_empty(&w->inbox) || !rt_inbox_empty(&w->cancels) ||
+	       !rt_inbox_empty(&w->io_cancels) ||
 	       atomic_load_explicit(&rt->overflow.count, memory_order_relaxed) ||
 	       rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu(&rt->runqs));
 }
@@ -329,7 +330,8 @@ bool rt_worker_idle_poll(struct rt_worker *w)
 			found = true;
 		} else if (i % RT_SPIN_CHECK == 0) {
 			now = rt_now_ns();
-			found = look_around(w, now);
+			/* completions count as own work (io.c) */
+			found = rt_io_poll(w) || look_around(w, now);
 			if (now >= until)
 				break;
 		} else {

@@ -35,6 +35,9 @@ enum {
 	RT_TAG_WAKE = 1,	/* MSG_RING from another worker: wake up */
 	RT_TAG_EVENTFD,		/* doorbell read: a foreign thread rang */
 	RT_TAG_WAKE_SENT,	/* a MSG_RING we sent failed; arg: target */
+	RT_TAG_IO,		/* a task's I/O op (io.c); arg: the task */
+	RT_TAG_IO_TIMEOUT,	/* the op's linked deadline; arg: the task */
+	RT_TAG_IO_CANCEL,	/* an ASYNC_CANCEL we sent; arg: the task */
 	RT_TAG_BITS = 8,
 	RT_TAG_MASK = (1 << RT_TAG_BITS) - 1,
 };
@@ -86,6 +89,11 @@ struct rt_task {
 	union {				/* the pending action's payload */
 		struct rt_task *join_target;	/* RT_ACT_JOIN */
 		uint64_t deadline;		/* RT_ACT_SLEEP, while asleep */
+		struct {			/* in an I/O op, owner only */
+			int32_t res;		/* the op's CQE result */
+			uint8_t cqes;		/* CQEs still to come */
+			uint8_t flags;		/* RT_IO_* (io.c) */
+		} io;
 	};
 	int64_t result;
 	struct rt_chunk *chunk;		/* current chunk, NULL = inline */
@@ -96,6 +104,8 @@ struct rt_task {
 	_Atomic uint32_t flags;		/* RT_TF_* */
 	_Atomic uint16_t worker;	/* id of the last worker to run it */
 	_Atomic uint16_t timer_owner;	/* id of the worker whose heap holds it */
+	_Atomic uint16_t io_owner;	/* id of the worker whose ring has its
+					   I/O op in flight (io.c) */
 	uint8_t action;			/* enum rt_action */
 	uint8_t started;
 	uint8_t detached;		/* spawned without a handle */
@@ -122,6 +132,8 @@ struct rt_worker {
 	int start_err;
 	char *stack_limit;
 	bool doorbell_armed;		/* an eventfd read is in the ring */
+	unsigned int io_cqes;		/* CQEs of I/O ops still to come */
+	struct __kernel_timespec *io_ts; /* deadlines, one per SQ slot (io.c) */
 	struct rt_timer_heap timers;	/* under timer_lock (sleep.c) */
 	struct rt_task *cache;		/* freed task blocks for reuse */
 	unsigned int ncache;
@@ -153,6 +165,9 @@ struct rt_worker {
 	 */
 	_Alignas(64) struct rt_inbox inbox;	/* tasks from foreign threads */
 	struct rt_inbox cancels;	/* tasks to cancel, linked by cancel_next */
+	struct rt_inbox io_cancels;	/* the same, for tasks in an I/O op:
+					   only this worker may touch its
+					   ring, so no watcher adopts these */
 
 	_Alignas(64) _Atomic uint32_t parked;
 	_Atomic uint32_t wake_pending;	/* a wake-up is on its way (park.c) */
@@ -221,8 +236,9 @@ struct rt_runtime {
 };
 
 /*
- * A task names workers by id, index + 1 (0: none), which keeps a task at
- * two cache lines (RT_MAX_WORKERS fits in 16 bits).
+ * A task names workers by id, index + 1 (0: none), which keeps a task's
+ * state small (RT_MAX_WORKERS fits in 16 bits): 144 bytes with io_owner,
+ * which sits in what was padding before the 16-aligned arena.
  */
 static inline struct rt_worker *rt_worker_by_id(struct rt_runtime *rt,
 						uint16_t id)
@@ -309,6 +325,16 @@ void rt_worker_arm_doorbell(struct rt_worker *w);
 void rt_worker_reap(struct rt_worker *w);
 void rt_worker_park(struct rt_worker *w);
 
+/* io.c */
+int rt_io_init(struct rt_worker *w);
+void rt_io_free(struct rt_worker *w);
+void rt_io_submit(struct rt_worker *w);
+bool rt_io_poll(struct rt_worker *w);
+void rt_io_cancels(struct rt_worker *w);
+struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
+			     struct rt_task *done);
+void rt_io_resume(struct rt_worker *w, struct rt_task *done);
+
 /* balance.c */
 void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t);
 void rt_worker_push_local(struct rt_worker *w, struct rt_task *t);
@@ -368,6 +394,7 @@ void rt_overflow_push_list(struct rt_overflow *o, struct rt_task *head,
 struct rt_task *rt_overflow_pop_batch(struct rt_overflow *o, size_t max);
 
 /* task.c */
+int64_t rt_op_check(struct rt_task *t);
 int64_t rt_task_step(struct rt_task *t);
 void rt_task_run(struct rt_worker *w, struct rt_task *t);
 void rt_task_unref(struct rt_worker *w, struct rt_task *t);

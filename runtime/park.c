@@ -245,8 +245,12 @@ void rt_worker_arm_doorbell(struct rt_worker *w)
 	w->doorbell_armed = true;
 }
 
-/* Take every completion off w's ring and act on it. */
-void rt_worker_reap(struct rt_worker *w)
+/*
+ * Act on the CQEs in w's CQ and advance it. Tasks whose I/O is over are
+ * returned (linked by next) rather than resumed here: resuming one may
+ * ring a peer, which reaps this ring again.
+ */
+static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
@@ -255,6 +259,11 @@ void rt_worker_reap(struct rt_worker *w)
 		uint64_t ud = cqe->user_data;
 
 		switch (ud & RT_TAG_MASK) {
+		case RT_TAG_IO:
+		case RT_TAG_IO_TIMEOUT:
+		case RT_TAG_IO_CANCEL:
+			done = rt_io_reaped(w, ud, cqe->res, done);
+			break;
 		case RT_TAG_EVENTFD:
 			w->doorbell_armed = false;
 			break;
@@ -268,6 +277,33 @@ void rt_worker_reap(struct rt_worker *w)
 		n++;
 	}
 	io_uring_cq_advance(&w->ring, n);
+	return done;
+}
+
+/*
+ * The CQ overflowed: the kernel (IORING_FEAT_NODROP, 5.5+) kept the CQEs
+ * that did not fit and flushes them into the CQ, now that it has room,
+ * when we enter it for events. Nothing is lost; it is counted.
+ */
+static bool flush_overflow(struct rt_worker *w)
+{
+	if (!io_uring_cq_has_overflow(&w->ring))
+		return false;
+	RT_STAT_INC(w, cq_overflows);
+	RT_PROBE1(cq_overflow, w->index);
+	io_uring_get_events(&w->ring);
+	return true;
+}
+
+/* Take every completion off w's ring and act on it. */
+void rt_worker_reap(struct rt_worker *w)
+{
+	struct rt_task *done = NULL;
+
+	do {
+		done = reap_cq(w, done);
+	} while (flush_overflow(w));
+	rt_io_resume(w, done);
 	rt_worker_arm_doorbell(w);
 }
 

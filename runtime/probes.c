@@ -13,6 +13,7 @@
 RT_PROBE_DEFINE(park);
 RT_PROBE_DEFINE(unpark);
 RT_PROBE_DEFINE(overflow);
+RT_PROBE_DEFINE(cq_overflow);
 RT_PROBE_DEFINE(spawn_failed);
 RT_PROBE_DEFINE(long_task);
 #endif

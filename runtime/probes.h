@@ -11,6 +11,8 @@
  *   park(worker)            a worker goes to sleep in its io_uring wait
  *   unpark(worker)          ... and wakes up
  *   overflow(worker)        a task found its CPU run queue full
+ *   cq_overflow(worker)     a worker's io_uring CQ overflowed (flushed,
+ *                           nothing lost)
  *   spawn_failed(errno)     rt_task_spawn() could not allocate
  *   long_task(worker, us)   a task kept its worker past long_task_ms
  *                           without suspending (seen by an idle peer)
@@ -29,6 +31,7 @@
 RT_PROBE_DECLARE(park);
 RT_PROBE_DECLARE(unpark);
 RT_PROBE_DECLARE(overflow);
+RT_PROBE_DECLARE(cq_overflow);
 RT_PROBE_DECLARE(spawn_failed);
 RT_PROBE_DECLARE(long_task);
 

@@ -51,6 +51,7 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 	t->next = t->cancel_next = NULL;
 	atomic_init(&t->worker, 0);
 	atomic_init(&t->timer_owner, 0);
+	atomic_init(&t->io_owner, 0);
 	atomic_init(&t->waiter, NULL);
 	t->result = 0;
 	t->timer_idx = -1;
@@ -557,8 +558,9 @@ struct rt_task *rt_task_current(void)
  * Cancellation is cooperative: the flag makes every later op return
  * -ECANCELED, a task that has not started completes with -ECANCELED
  * without running, a task waiting in a join is woken at once (see
- * rt_task_commit_join), and a sleeping task is woken by the worker whose
- * heap holds it (the only thread that may touch that heap).
+ * rt_task_commit_join), a sleeping task is woken by the worker whose
+ * heap holds it (the only thread that may touch that heap), and a task in
+ * an I/O op has it cancelled by the worker whose ring holds it (io.c).
  *
  * It is async-signal-safe, because handlers use it: it takes no lock and
  * allocates nothing, and it always acts as a foreign thread would (an
@@ -569,6 +571,7 @@ struct rt_task *rt_task_current(void)
  */
 int rt_task_cancel(struct rt_task *t)
 {
+	struct rt_inbox *inbox;
 	struct rt_worker *w;
 
 	if (!t)
@@ -585,14 +588,21 @@ int rt_task_cancel(struct rt_task *t)
 		rt_task_make_runnable(NULL, t);
 		return 0;
 	}
-	/* Pairs with rt_sleep_commit(): it publishes timer_owner, then reads
-	 * the flag; we set the flag, then read timer_owner. */
+	/* Pairs with rt_sleep_commit() and io_start() (io.c): each publishes
+	 * its owner, then reads the flag; we set the flag, then read the
+	 * owners. A task is asleep or in I/O, never both. */
 	w = rt_worker_by_id(t->rt, atomic_load_explicit(&t->timer_owner,
 						       memory_order_seq_cst));
+	inbox = w ? &w->cancels : NULL;
+	if (!w) {
+		w = rt_worker_by_id(t->rt, atomic_load_explicit(&t->io_owner,
+							memory_order_seq_cst));
+		inbox = w ? &w->io_cancels : NULL;
+	}
 	if (!w)
-		return 0;	/* not asleep: its next op sees the flag */
+		return 0;	/* not waiting: its next op sees the flag */
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-	rt_inbox_push_cancel(&w->cancels, t);
+	rt_inbox_push_cancel(inbox, t);
 	rt_fence_fast();
 	rt_worker_wake(NULL, w);
 	return 0;
@@ -600,7 +610,7 @@ int rt_task_cancel(struct rt_task *t)
 
 /* ---- ops ------------------------------------------------------------ */
 
-static int64_t op_check(struct rt_task *t)
+int64_t rt_op_check(struct rt_task *t)
 {
 	if (!t)
 		return -EINVAL;
@@ -613,7 +623,7 @@ static int64_t op_check(struct rt_task *t)
 
 int64_t rt_op_yield(struct rt_task *t)
 {
-	int64_t ret = op_check(t);
+	int64_t ret = rt_op_check(t);
 
 	if (ret)
 		return ret;
@@ -624,7 +634,7 @@ int64_t rt_op_yield(struct rt_task *t)
 
 int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
 {
-	int64_t ret = op_check(t);
+	int64_t ret = rt_op_check(t);
 
 	if (ret)
 		return ret;
@@ -637,7 +647,7 @@ int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
 /* A deadline past the end of the clock saturates: sleep until cancelled. */
 int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
 {
-	int64_t ret = op_check(t);
+	int64_t ret = rt_op_check(t);
 	uint64_t deadline;
 
 	if (ret)
@@ -649,7 +659,7 @@ int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
 
 int64_t rt_op_join(struct rt_task *t, struct rt_task *other)
 {
-	int64_t ret = op_check(t);
+	int64_t ret = rt_op_check(t);
 
 	if (ret)
 		return ret;

@@ -4,12 +4,16 @@
  *
  * Queues belong to CPUs, rings belong to threads: a worker pops from the
  * run queue of the CPU it is running on, and owns one io_uring, its timer
- * heap and two inboxes. Its only sleep is the io_uring wait, bounded by
- * the earliest timer, so wake-ups, timers and (later) I/O share one wait.
+ * heap and three inboxes. Its only sleep is the io_uring wait, bounded by
+ * the earliest timer, so wake-ups, timers and I/O share one wait.
  *
  * One turn of the loop, in order:
- *   take inboxes     tasks woken or cancelled by foreign threads
+ *   take inboxes     tasks woken or cancelled by foreign threads (a
+ *                    cancelled I/O op gets its ASYNC_CANCEL here)
  *   fire timers      only when some task sleeps (one clock read)
+ *   submit           the SQEs the last batch prepared, in one
+ *                    io_uring_enter, which also gets the completions
+ *                    posted while ops are in flight (io.c)
  *   reap             completions on the ring, if any
  *   run a batch      up to RT_BATCH tasks from this CPU's queue, then
  *                    share a long queue with idle workers (balance.c)
@@ -108,8 +112,11 @@ static void worker_loop(struct rt_worker *w)
 		trace_turn(w);
 		take_inbox(w);
 		rt_sleep_cancels(w);
+		rt_io_cancels(w);
 		rt_sleep_fire(w);
-		if (io_uring_cq_ready(&w->ring))
+		rt_io_submit(w);
+		if (io_uring_cq_ready(&w->ring) ||
+		    io_uring_cq_has_overflow(&w->ring))
 			rt_worker_reap(w);
 		if (run_batch(w))
 			continue;
@@ -179,6 +186,11 @@ static int worker_setup(struct rt_worker *w)
 	ret = ring_init(w, w->rt->cfg.ring_entries);
 	if (ret)
 		return ret;
+	ret = rt_io_init(w);
+	if (ret) {
+		io_uring_queue_exit(&w->ring);
+		return ret;
+	}
 	if (w->index == 0)
 		rt_wake_choose(w->rt, &w->ring);
 	rt_worker_arm_doorbell(w);
@@ -216,6 +228,7 @@ static void *worker_main(void *arg)
 		worker_loop(w);
 		io_uring_queue_exit(&w->ring);
 	}
+	rt_io_free(w);
 	leave_together(rt);
 	rt_task_cache_free(w);
 	rt_sleep_free(w);

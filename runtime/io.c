@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: MIT
+/*
+ * I/O ops: io_uring operations as awaits.
+ *
+ * An op prepares its SQE on the ring of the worker running the task and
+ * returns RT_PENDING; the task unwinds and is not in any queue while the
+ * operation is in flight. The worker hands the turn's SQEs to the kernel
+ * once per loop turn (rt_io_submit), and its reaper (park.c) gives each
+ * CQE tagged RT_TAG_IO here. When the last CQE of the op is in (the op's,
+ * and its LINK_TIMEOUT's when it has a deadline), the task is resumed with
+ * the result, on the worker that reaped it.
+ *
+ * OWNERSHIP. An op belongs to the ring of the worker that submitted it,
+ * and only that worker touches the task until the op is over: it reaps
+ * the CQEs, reads and writes t->io, sends the ASYNC_CANCEL, and resumes
+ * the task on its own CPU queue. A suspended task is in no run queue, so
+ * it cannot be stolen or donated while its op is in flight; it may move
+ * again once it has been resumed, and its next op then belongs to
+ * whichever worker runs it. t->io_owner names the owner while the op is
+ * in flight (0 otherwise); only the owner sets and clears it.
+ *
+ * The user_data of the op's SQE is the task's address above the tag: a
+ * task has at most one op in flight, so it is unique on the ring, which
+ * is what ASYNC_CANCEL and the kernel's link timeout match on.
+ *
+ * Resuming only after every CQE of the op has been reaped is what makes
+ * the buffer the task's again when it resumes: the kernel has posted the
+ * op's completion, so it will not write there any more, and no stale CQE
+ * can arrive for the task's next op.
+ */
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include "internal.h"
+
+/* Bits of t->io.flags, written by the owner only. */
+enum {
+	RT_IO_FIRED = 1u << 0,		/* the deadline fired */
+	RT_IO_CANCEL_SENT = 1u << 1,	/* an ASYNC_CANCEL went to the kernel */
+};
+
+/* The most the kernel moves in one read or write (MAX_RW_COUNT). */
+#define RT_IO_MAX_LEN 0x7ffff000u
+
+static uint64_t io_user_data(struct rt_task *t, unsigned int tag)
+{
+	return ((uint64_t)(uintptr_t)t << RT_TAG_BITS) | tag;
+}
+
+static struct rt_task *io_task(uint64_t user_data)
+{
+	return (struct rt_task *)(uintptr_t)(user_data >> RT_TAG_BITS);
+}
+
+/* A longer transfer is a short one, as with read(2). */
+static unsigned int io_len(size_t len)
+{
+	return len > RT_IO_MAX_LEN ? RT_IO_MAX_LEN : (unsigned int)len;
+}
+
+uint64_t rt_deadline_in(uint64_t ns)
+{
+	uint64_t deadline;
+
+	if (__builtin_add_overflow(rt_now_ns(), ns, &deadline))
+		return RT_NEVER;
+	return deadline;
+}
+
+/* ---- per worker --------------------------------------------------------- */
+
+/*
+ * A LINK_TIMEOUT's timespec is read by the kernel when the SQE is
+ * submitted, at the end of the turn, after the op function returned: it
+ * lives in a slot tied to its SQE's slot, which cannot be reused before
+ * that submission.
+ */
+int rt_io_init(struct rt_worker *w)
+{
+	w->io_ts = calloc(w->ring.sq.ring_entries, sizeof(*w->io_ts));
+	return w->io_ts ? 0 : -ENOMEM;
+}
+
+void rt_io_free(struct rt_worker *w)
+{
+	free(w->io_ts);
+	w->io_ts = NULL;
+}
+
+/*
+ * Once per loop turn: hand the kernel the SQEs this turn's steps
+ * prepared. While ops are in flight, enter the kernel even with nothing
+ * to submit: with DEFER_TASKRUN completions are posted only when the
+ * owner enters, and without it the task work that posts them waits for
+ * the same. One io_uring_enter a turn either way.
+ *
+ * io_cqes counts ops prepared as well as in flight. Without any, a
+ * re-armed doorbell read is all that can wait in the SQ, and park
+ * submits that: a syscall here would only delay the batch (and let an
+ * idle peer steal the task the doorbell brought).
+ */
+void rt_io_submit(struct rt_worker *w)
+{
+	if (w->io_cqes)
+		io_uring_submit_and_get_events(&w->ring);
+}
+
+/* For an idle worker's poll: completions to reap, posted if need be? */
+bool rt_io_poll(struct rt_worker *w)
+{
+	if (w->io_cqes)
+		io_uring_get_events(&w->ring);
+	return io_uring_cq_ready(&w->ring) || io_uring_cq_has_overflow(&w->ring);
+}
+
+/* ---- completion --------------------------------------------------------- */
+
+/*
+ * One CQE of an op. When it is the op's last, the task joins the list
+ * `done`, which the reaper resumes once it has advanced the CQ (resuming
+ * may ring a peer, and that reaps our ring again).
+ */
+struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
+			     struct rt_task *done)
+{
+	struct rt_task *t = io_task(user_data);
+
+	w->io_cqes--;
+	switch (user_data & RT_TAG_MASK) {
+	case RT_TAG_IO:
+		t->io.res = res;
+		break;
+	case RT_TAG_IO_TIMEOUT:
+		/* -ECANCELED: the op finished first (or never started) */
+		if (res != -ECANCELED)
+			t->io.flags |= RT_IO_FIRED;
+		break;
+	default:
+		return done;	/* RT_TAG_IO_CANCEL: the op's CQE says it all */
+	}
+	if (--t->io.cqes)
+		return done;
+	t->next = done;
+	return t;
+}
+
+/*
+ * The op's result as the task sees it. The kernel reports an op cut
+ * short by its link timeout or by ASYNC_CANCEL as -ECANCELED (-EINTR when
+ * it was running in an io-wq thread); which of the two cut it is known
+ * only from our side: a cancel we sent wins, else a deadline that fired
+ * makes it -ETIMEDOUT. An op that completed first keeps its result, also
+ * a partial count, whatever came after.
+ */
+static int64_t io_result(const struct rt_task *t)
+{
+	int64_t res = t->io.res;
+
+	if (res != -ECANCELED && res != -EINTR)
+		return res;
+	if (t->io.flags & RT_IO_CANCEL_SENT)
+		return -ECANCELED;
+	if (t->io.flags & RT_IO_FIRED)
+		return -ETIMEDOUT;
+	return res;
+}
+
+/* Resume the tasks whose ops are over, here: the ring's owner. */
+void rt_io_resume(struct rt_worker *w, struct rt_task *t)
+{
+	while (t) {
+		struct rt_task *next = t->next;
+
+		t->h.ret = io_result(t);
+		if (t->h.ret == -ETIMEDOUT)
+			RT_STAT_INC(w, io_timeouts);
+		RT_STAT_INC(w, io_completed);
+		/* Before it can run again, and start an op elsewhere. */
+		atomic_store_explicit(&t->io_owner, 0, memory_order_relaxed);
+		rt_worker_push_local(w, t);
+		t = next;
+	}
+}
+
+/* ---- cancellation ------------------------------------------------------- */
+
+/*
+ * rt_task_cancel() of a task in an op, from any thread, reaches the owner
+ * through its io_cancels inbox; only the owner may submit on its ring.
+ *
+ * NO LOST CANCEL. io_start() publishes io_owner, then reads RT_TF_CANCEL;
+ * rt_task_cancel() sets RT_TF_CANCEL, then reads io_owner (all seq_cst).
+ * So either the op sees the flag and does not start (-ECANCELED), or the
+ * cancel sees the owner and queues the task in its inbox, where the owner
+ * finds it at the top of a turn: after the op's SQE was prepared (the
+ * step that prepared it has ended), so the ASYNC_CANCEL goes to the
+ * kernel behind the op, in the same submission or a later one. A task
+ * whose op ended before the owner looked has io_owner 0 (or names the
+ * owner of a later op, which the flag keeps from being submitted): it
+ * gets nothing, and has or will get the op's own result.
+ */
+static bool io_cancel(struct rt_worker *w, struct rt_task *t)
+{
+	struct io_uring_sqe *sqe = rt_worker_get_sqe(w);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_cancel64(sqe, io_user_data(t, RT_TAG_IO), 0);
+	io_uring_sqe_set_data64(sqe, io_user_data(t, RT_TAG_IO_CANCEL));
+	t->io.flags |= RT_IO_CANCEL_SENT;
+	w->io_cqes++;
+	RT_STAT_INC(w, io_cancelled);
+	return true;
+}
+
+void rt_io_cancels(struct rt_worker *w)
+{
+	struct rt_task *t = rt_inbox_take_cancels(&w->io_cancels);
+
+	while (t) {
+		struct rt_task *next = t->cancel_next;
+
+		if (atomic_load_explicit(&t->io_owner, memory_order_relaxed) ==
+			    rt_worker_id(w) &&
+		    !(t->io.flags & RT_IO_CANCEL_SENT) && !io_cancel(w, t)) {
+			/* no SQE now: keep it, with its reference, for the
+			 * next turn */
+			rt_inbox_push_cancel(&w->io_cancels, t);
+		} else {
+			rt_task_unref(w, t);	/* the inbox's reference */
+		}
+		t = next;
+	}
+}
+
+/* ---- starting an op ----------------------------------------------------- */
+
+/*
+ * Claim the op for this worker (the op's side of NO LOST CANCEL), then
+ * take its SQEs: two, adjacent in one submission, when a LINK_TIMEOUT
+ * follows it.
+ */
+static struct io_uring_sqe *io_start(struct rt_task *t, uint64_t deadline,
+				     int64_t *err)
+{
+	struct rt_worker *w = rt__self;
+	unsigned int need = deadline != RT_NEVER ? 2 : 1;
+	struct io_uring_sqe *sqe;
+
+	*err = rt_op_check(t);
+	if (*err)
+		return NULL;
+	atomic_store_explicit(&t->io_owner, rt_worker_id(w),
+			      memory_order_seq_cst);
+	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) &
+	    RT_TF_CANCEL) {
+		*err = -ECANCELED;
+		goto err_disown;
+	}
+	if (io_uring_sq_space_left(&w->ring) < need)
+		io_uring_submit(&w->ring);
+	*err = -EAGAIN;
+	if (io_uring_sq_space_left(&w->ring) < need)
+		goto err_disown;	/* the kernel took nothing */
+	sqe = rt_worker_get_sqe(w);
+	if (!sqe)
+		goto err_disown;
+	return sqe;
+err_disown:
+	atomic_store_explicit(&t->io_owner, 0, memory_order_relaxed);
+	return NULL;
+}
+
+/* Link the deadline to the op in sqe; its SQE was reserved by io_start. */
+static void io_link_deadline(struct rt_worker *w, struct rt_task *t,
+			     struct io_uring_sqe *sqe, uint64_t deadline)
+{
+	struct io_uring_sqe *tsqe = io_uring_get_sqe(&w->ring);
+	struct __kernel_timespec *ts = &w->io_ts[tsqe - w->ring.sq.sqes];
+
+	ts->tv_sec = (long long)(deadline / 1000000000u);
+	ts->tv_nsec = (long long)(deadline % 1000000000u);
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_prep_link_timeout(tsqe, ts, IORING_TIMEOUT_ABS);
+	io_uring_sqe_set_data64(tsqe, io_user_data(t, RT_TAG_IO_TIMEOUT));
+	t->io.cqes++;
+}
+
+/* The op in sqe is prepared: tag it and suspend the task. */
+static int64_t io_suspend(struct rt_task *t, struct io_uring_sqe *sqe,
+			  uint64_t deadline)
+{
+	struct rt_worker *w = rt__self;
+
+	t->io.res = 0;
+	t->io.cqes = 1;
+	t->io.flags = 0;
+	/* liburing 2.3's prep helpers leave user_data as it was */
+	io_uring_sqe_set_data64(sqe, io_user_data(t, RT_TAG_IO));
+	if (deadline != RT_NEVER)
+		io_link_deadline(w, t, sqe, deadline);
+	w->io_cqes += t->io.cqes;
+	RT_STAT_INC(w, io_submitted);
+	/* RT_ACT_NONE: the CQE holds the wake-up */
+	return RT_PENDING;
+}
+
+/* ---- the ops ------------------------------------------------------------ */
+
+/*
+ * Claim the op, let liburing's prep helper fill its SQE with the
+ * arguments, suspend: each op is this one line over its own prep.
+ */
+#define IO_OP(t, deadline, prep, ...)					\
+	({								\
+		int64_t ret_;						\
+		struct io_uring_sqe *sqe_ = io_start((t), (deadline), &ret_); \
+		if (sqe_) {						\
+			prep(sqe_, __VA_ARGS__);			\
+			ret_ = io_suspend((t), sqe_, (deadline));	\
+		}							\
+		ret_;							\
+	})
+
+int64_t rt_op_read(struct rt_task *t, int fd, void *buf, size_t len,
+		   uint64_t off, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_read, fd, buf, io_len(len),
+		     off);
+}
+
+int64_t rt_op_write(struct rt_task *t, int fd, const void *buf, size_t len,
+		    uint64_t off, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_write, fd, buf, io_len(len),
+		     off);
+}
+
+int64_t rt_op_recv(struct rt_task *t, int fd, void *buf, size_t len,
+		   int flags, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_recv, fd, buf, io_len(len),
+		     flags);
+}
+
+int64_t rt_op_send(struct rt_task *t, int fd, const void *buf, size_t len,
+		   int flags, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_send, fd, buf, io_len(len),
+		     flags);
+}
+
+int64_t rt_op_accept(struct rt_task *t, int fd, struct sockaddr *addr,
+		     uint32_t *addrlen, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_accept, fd, addr, addrlen,
+		     SOCK_CLOEXEC);
+}
+
+int64_t rt_op_connect(struct rt_task *t, int fd, const struct sockaddr *addr,
+		      uint32_t addrlen, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_connect, fd, addr, addrlen);
+}
+
+int64_t rt_op_readv(struct rt_task *t, int fd, const struct iovec *iov,
+		    unsigned int iovcnt, uint64_t off, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_readv, fd, iov, iovcnt, off);
+}
+
+int64_t rt_op_writev(struct rt_task *t, int fd, const struct iovec *iov,
+		     unsigned int iovcnt, uint64_t off, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_writev, fd, iov, iovcnt,
+		     off);
+}
+
+int64_t rt_op_recvmsg(struct rt_task *t, int fd, struct msghdr *msg,
+		      int flags, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_recvmsg, fd, msg,
+		     (unsigned int)flags);
+}
+
+int64_t rt_op_sendmsg(struct rt_task *t, int fd, const struct msghdr *msg,
+		      int flags, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_sendmsg, fd, msg,
+		     (unsigned int)flags);
+}
+
+int64_t rt_op_shutdown(struct rt_task *t, int fd, int how)
+{
+	return IO_OP(t, RT_NEVER, io_uring_prep_shutdown, fd, how);
+}
+
+int64_t rt_op_statx(struct rt_task *t, int dfd, const char *path, int flags,
+		    unsigned int mask, struct statx *buf, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_statx, dfd, path, flags,
+		     mask, buf);
+}
+
+int64_t rt_op_splice(struct rt_task *t, int fd_in, int64_t off_in, int fd_out,
+		     int64_t off_out, size_t len, unsigned int flags,
+		     uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_splice, fd_in, off_in,
+		     fd_out, off_out, io_len(len), flags);
+}
+
+int64_t rt_op_close(struct rt_task *t, int fd)
+{
+	return IO_OP(t, RT_NEVER, io_uring_prep_close, fd);
+}
+
+int64_t rt_op_poll(struct rt_task *t, int fd, uint32_t events,
+		   uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_poll_add, fd, events);
+}
+
+int64_t rt_op_fsync(struct rt_task *t, int fd, uint32_t flags,
+		    uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_fsync, fd, flags);
+}
+
+int64_t rt_op_openat(struct rt_task *t, int dfd, const char *path, int flags,
+		     uint32_t mode, uint64_t deadline_ns)
+{
+	return IO_OP(t, deadline_ns, io_uring_prep_openat, dfd, path, flags,
+		     mode);
+}
+
+/* ---- the toolkit -------------------------------------------------------- */
+
+/* A stream socket may take part of a send: go on from where it stopped. */
+RT_ASYNC int64_t rt_send_all(struct rt_task *t, struct rt_frame *base)
+{
+	struct rt_send_all_frame *f = RT_FRAME(base, struct rt_send_all_frame);
+	int64_t n;
+
+	RT_BEGIN(t, base);
+	while (f->sent < f->len) {
+		RT_AWAIT(n, rt_op_send(t, f->fd, (const char *)f->buf + f->sent,
+				       f->len - f->sent, f->flags | MSG_NOSIGNAL,
+				       f->deadline_ns ? f->deadline_ns : RT_NEVER));
+		if (!n)
+			return -EPIPE;	/* no progress: never loop on it */
+		f->sent += (size_t)n;
+	}
+	return (int64_t)f->len;
+}
