@@ -96,8 +96,17 @@ static pid_t start(const struct workload *w, enum variant v, int *to,
 	pid = fork();
 	if (!pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(in[0], STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
+		/* With our stdin or stdout closed, pipe2() may hand out fd 0
+		 * or 1 itself; dup2() onto the same fd keeps O_CLOEXEC, so
+		 * clear it instead (the report runs with no stdin in CI). */
+		if (in[0] == STDIN_FILENO)
+			fcntl(in[0], F_SETFD, 0);
+		else
+			dup2(in[0], STDIN_FILENO);
+		if (out[1] == STDOUT_FILENO)
+			fcntl(out[1], F_SETFD, 0);
+		else
+			dup2(out[1], STDOUT_FILENO);
 		execv(exe, argv);
 		_exit(127);
 	}
