@@ -38,6 +38,8 @@ pkgs="$pkgs python3-prometheus-client"
 pkgs="$pkgs gnuplot-nox"
 # the model checks of the wake and join protocols (tests/model)
 pkgs="$pkgs spin"
+# man_render: the generated man pages through groff and man(1)
+pkgs="$pkgs groff-base man-db"
 
 # bench only: Tokio (1.24, its crates in /usr/share/cargo/registry; built
 # with Debian's cargo and rustc 1.63) and Go 1.19 (standard library only)
