@@ -34,7 +34,9 @@
 
 #define RT_TRACE_MEMFD_NAME "rtasync-trace"
 #define RT_TRACE_MAGIC 0x31434e5953415452ull	/* "RTASYNC1" */
-#define RT_TRACE_VERSION 3
+/* 4: the memfd is sealed against resizing; struct rt_stats grew (wakes,
+ * adoption and I/O counters), and with it each worker's area. */
+#define RT_TRACE_VERSION 4
 
 /* Why a task step ended: the reason field of a record. */
 enum rt_trace_reason {
