@@ -190,13 +190,15 @@ static void finish(struct rt_runtime *rt, struct rt_task *h)
 
 	assert_int_equal(rt_task_join(h, &hog_on), 0);
 	rt_task_release(h);
-	if (s.other) {		/* the minute-long sleeper a joiner waited on */
-		assert_int_equal(rt_task_cancel(s.other), 0);
-		rt_task_release(s.other);
-	}
 	/* the work ran, on the other worker, while the hog still ran */
 	assert_int_not_equal(atomic_load(&s.done), 0);
 	assert_int_not_equal(atomic_load(&s.done), hog_on);
+	/* Only now end the minute-long sleeper a joiner waited on: it is a
+	 * work task too, and would overwrite s.done when it wakes. */
+	if (s.other) {
+		assert_int_equal(rt_task_cancel(s.other), 0);
+		rt_task_release(s.other);
+	}
 	st = test_stats(rt);
 	print_message("    ran %.3f ms after it was due; adopted %llu, stolen %llu\n",
 		      (double)(atomic_load(&s.ran_ns) - atomic_load(&s.due_ns)) / 1e6,
