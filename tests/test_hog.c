@@ -245,22 +245,34 @@ static void test_timer_behind_hog(void **state)
 	rt_runtime_free(rt);
 }
 
+/*
+ * Cancel the victim from this thread once the hog computes, then (for the
+ * inbox case, whose blocker still holds the other worker) let the blocker
+ * go. Returns the runtime's stats after the work ran.
+ */
+static struct rt_stats cancel_behind_hog(struct rt_runtime *rt,
+					 enum hog_case kase)
+{
+	struct rt_task *h = start(rt, kase);
+
+	while (!atomic_load(&s.hogging))
+		usleep(100);
+	atomic_store(&s.due_ns, rt_now_ns());
+	assert_int_equal(rt_task_cancel(s.victim), 0);
+	atomic_store(&s.release_blocker, 1);
+	finish(rt, h);
+	return test_stats(rt);
+}
+
 static void test_cancel_behind_hog(void **state)
 {
 	struct rt_runtime *rt = two_workers();
-	struct rt_task *h;
 	struct rt_stats st;
 
 	(void)state;
 	if (!rt)
 		skip();
-	h = start(rt, CASE_CANCEL);
-	while (!atomic_load(&s.hogging))
-		usleep(100);
-	atomic_store(&s.due_ns, rt_now_ns());
-	assert_int_equal(rt_task_cancel(s.victim), 0);
-	finish(rt, h);
-	st = test_stats(rt);
+	st = cancel_behind_hog(rt, CASE_CANCEL);
 	assert_int_equal(st.adopted, 1);	/* the cancelled sleeper */
 	assert_int_equal(st.cancels, 1);
 	rt_runtime_free(rt);
@@ -274,20 +286,12 @@ static void test_cancel_behind_hog(void **state)
 static void test_inbox_behind_hog(void **state)
 {
 	struct rt_runtime *rt = two_workers();
-	struct rt_task *h;
 	struct rt_stats st;
 
 	(void)state;
 	if (!rt)
 		skip();
-	h = start(rt, CASE_INBOX);
-	while (!atomic_load(&s.hogging))
-		usleep(100);
-	atomic_store(&s.due_ns, rt_now_ns());
-	assert_int_equal(rt_task_cancel(s.victim), 0);
-	atomic_store(&s.release_blocker, 1);
-	finish(rt, h);
-	st = test_stats(rt);
+	st = cancel_behind_hog(rt, CASE_INBOX);
 	assert_int_equal(st.adopted, 1);	/* the cancelled joiner */
 	assert_int_equal(st.inbox, 2);		/* the blocker and the hog */
 	rt_runtime_free(rt);
