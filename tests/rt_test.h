@@ -49,6 +49,25 @@ static inline struct rt_stats test_stats(struct rt_runtime *rt)
 		res_;							\
 	})
 
+/* A task that returns its frame's value. */
+struct value_frame {
+	struct rt_frame frame;
+	int64_t v;
+};
+
+static RT_ASYNC __attribute__((unused)) int64_t
+value(struct rt_task *t, struct rt_frame *base)
+{
+	(void)t;
+	return RT_FRAME(base, struct value_frame)->v;
+}
+
+/* The runtime still runs tasks after a misuse. */
+static inline void check_still_works(struct rt_runtime *r)
+{
+	assert_int_equal(TEST_RUN(r, value, struct value_frame, .v = 7), 7);
+}
+
 static inline long test_online_cpus(void)
 {
 	return sysconf(_SC_NPROCESSORS_ONLN);

@@ -22,22 +22,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-struct value_frame {
-	struct rt_frame frame;
-	int64_t v;
-};
-
-static RT_ASYNC int64_t value(struct rt_task *t, struct rt_frame *base)
-{
-	return RT_FRAME(base, struct value_frame)->v;
-}
-
-/* The runtime still runs tasks after the misuse. */
-static void check_still_works(struct rt_runtime *r)
-{
-	assert_int_equal(TEST_RUN(r, value, struct value_frame, .v = 7), 7);
-}
-
 static void test_bad_config(void **state)
 {
 	struct rt_runtime *out = NULL;
