@@ -20,9 +20,18 @@ static void task_free(struct rt_worker *w, struct rt_task *t)
 	rt_task_block_put(t->rt, w, t);
 }
 
+/*
+ * References are only ever taken by a holder of another one (the runtime
+ * while the task runs, a handle, a join's waiter slot), so a holder that
+ * reads 1 holds the only one and nobody can take another: it frees
+ * without an RMW. Its acquire load reads the value the previous holder's
+ * acq_rel decrement wrote, so everything that holder did happens before
+ * the free.
+ */
 void rt_task_unref(struct rt_worker *w, struct rt_task *t)
 {
-	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+	if (atomic_load_explicit(&t->refs, memory_order_acquire) == 1 ||
+	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
 		task_free(w, t);
 }
 
@@ -314,11 +323,9 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 	RT_COUNT_LIFE(w, completed);
 	if (t->detached) {
 		/* Nobody can reference it but the waiter slot of a join it
-		 * was cancelled out of, which only ever lets go. */
-		if (atomic_load_explicit(&t->refs, memory_order_acquire) == 1)
-			task_free(w, t);
-		else
-			rt_task_unref(w, t);
+		 * was cancelled out of, which only ever lets go: usually
+		 * rt_task_unref() finds the last reference, no RMW. */
+		rt_task_unref(w, t);
 		return;
 	}
 	t->result = r;
