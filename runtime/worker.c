@@ -213,6 +213,22 @@ static void leave_together(struct rt_runtime *rt)
 	}
 }
 
+/*
+ * Wait until every worker has set up (a worker also stops waiting at
+ * stop). The futex gets the count that was compared, never a second
+ * load: a count that moved in between would put us to sleep with the
+ * last wake-up already gone, a worker missing for the runtime's life and
+ * its shutdown hanging in leave_together() (test_runtime_churn).
+ */
+static void wait_started(struct rt_runtime *rt, bool or_stop)
+{
+	uint32_t n;
+
+	while ((n = atomic_load(&rt->started)) < rt->nworkers &&
+	       !(or_stop && atomic_load(&rt->stop)))
+		rt_futex_wait(&rt->started, n, 0);
+}
+
 static void *worker_main(void *arg)
 {
 	struct rt_worker *w = arg;
@@ -222,9 +238,7 @@ static void *worker_main(void *arg)
 	atomic_fetch_add(&rt->started, 1);
 	rt_futex_wake_all(&rt->started);
 	if (!w->start_err) {
-		while (atomic_load(&rt->started) < rt->nworkers &&
-		       !atomic_load(&rt->stop))
-			rt_futex_wait(&rt->started, atomic_load(&rt->started), 0);
+		wait_started(rt, true);
 		worker_loop(w);
 		io_uring_queue_exit(&w->ring);
 	}
@@ -335,8 +349,7 @@ int rt_workers_start(struct rt_runtime *rt)
 	ret = start_threads(rt);
 	if (ret)
 		goto err_close;
-	while (atomic_load(&rt->started) < rt->nworkers)
-		rt_futex_wait(&rt->started, atomic_load(&rt->started), 0);
+	wait_started(rt, false);
 	for (i = 0; i < rt->nworkers; i++) {
 		if (rt->workers[i].start_err) {
 			ret = rt->workers[i].start_err;

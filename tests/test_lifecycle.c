@@ -552,6 +552,55 @@ static void test_fork_child_gets_echild(void **state)
 	check_still_works(rt);
 }
 
+/*
+ * Runtimes made and shut down back to back, more workers than CPUs: in
+ * every one, all workers run at once (each of CHURN_WORKERS tasks holds
+ * its worker until all of them have arrived), and shutdown returns. A
+ * worker that slept through the startup barrier used to be missing for
+ * the runtime's life and to hang its shutdown, about once in a thousand
+ * starts.
+ */
+#define CHURN_ROUNDS 400
+#define CHURN_WORKERS 4
+
+struct rendezvous_frame {
+	struct rt_frame frame;
+	atomic_int *arrived;
+};
+
+static RT_ASYNC int64_t rendezvous(struct rt_task *t, struct rt_frame *base)
+{
+	struct rendezvous_frame *f = RT_FRAME(base, struct rendezvous_frame);
+
+	atomic_fetch_add(f->arrived, 1);
+	while (atomic_load(f->arrived) < CHURN_WORKERS)
+		sched_yield();	/* on 2 CPUs, let the other workers in */
+	return (int64_t)rt_task_current() != 0;
+}
+
+static void test_runtime_churn(void **state)
+{
+	for (int round = 0; round < CHURN_ROUNDS; round++) {
+		struct rt_runtime *r = test_runtime(CHURN_WORKERS, false);
+		struct rt_task *h[CHURN_WORKERS];
+		atomic_int arrived = 0;
+		int64_t res, sum = 0;
+
+		for (int i = 0; i < CHURN_WORKERS; i++)
+			assert_int_equal(RT_SPAWN(r, &h[i], rendezvous,
+						  struct rendezvous_frame,
+						  .arrived = &arrived), 0);
+		for (int i = 0; i < CHURN_WORKERS; i++) {
+			assert_int_equal(rt_task_join(h[i], &res), 0);
+			sum += res;
+			rt_task_release(h[i]);
+		}
+		assert_int_equal(sum, CHURN_WORKERS);
+		assert_int_equal(rt_runtime_shutdown(r), 0);
+		rt_runtime_free(r);
+	}
+}
+
 /* 0 when both ends of the pipe are still open in the child. */
 static int child_free_shut(struct rt_runtime *r, const int *pipefd)
 {
@@ -994,6 +1043,7 @@ int main(void)
 		cmocka_unit_test(test_cancelled_join_races),
 		cmocka_unit_test(test_fork_child_gets_echild),
 		cmocka_unit_test(test_fork_after_shutdown),
+		cmocka_unit_test(test_runtime_churn),
 		cmocka_unit_test(test_foreign_backlog_bounded),
 		cmocka_unit_test(test_try_spawn_eagain),
 		cmocka_unit_test(test_cancel_from_signal_handler),
