@@ -51,6 +51,9 @@
  * Some worker sleeps (the caller saw nparked after its fence). Ring one
  * if nobody is spinning already, and the work will otherwise wait: it was
  * pushed from inside a step, or it is more than the one task we run next.
+ * Only a pinned worker knows it pops next from the queue it pushed to: an
+ * unpinned one may move to another CPU in between, leaving the task on a
+ * queue whose other workers may all be in long steps.
  */
 static void want_helper(struct rt_worker *w)
 {
@@ -58,8 +61,8 @@ static void want_helper(struct rt_worker *w)
 
 	if (atomic_load_explicit(&rt->nspinning, memory_order_relaxed))
 		return;
-	if (rt__running || rt_runq_len(&rt->runqs,
-				       (unsigned int)rt_runq_cpu(&rt->runqs)) > 1)
+	if (rt__running || w->cpu < 0 ||
+	    rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu(&rt->runqs)) > 1)
 		rt_wake_one(rt, w);
 }
 
@@ -143,6 +146,14 @@ static struct rt_worker *foreign_target(struct rt_runtime *rt,
  * t became runnable. A worker of t's runtime queues it locally; anyone
  * else goes through an inbox, ringing its worker if that one sleeps (the
  * producer side of NO LOST WAKE-UP again).
+ *
+ * An awake target takes its inbox at its next turn, which a long step
+ * may hold back; idle peers watch for that (watchdog.c), but a peer that
+ * parked before our push computed its deadline without our task. So if
+ * any worker is parked, ring one: the pair is our push, fence, nparked
+ * against its nparked, fence, and the look at peers' inboxes in
+ * rt_watch_deadline(). foreign_target() prefers sleepers, so this rings
+ * only in that race (or not at all when a ring is already on its way).
  */
 void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
 {
@@ -156,7 +167,10 @@ void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
 	target = foreign_target(rt, t);
 	rt_inbox_push(&target->inbox, t);
 	rt_fence_fast();
-	rt_worker_wake(NULL, target);
+	if (atomic_load_explicit(&target->parked, memory_order_acquire))
+		rt_worker_wake(NULL, target);
+	else if (atomic_load_explicit(&rt->nparked, memory_order_relaxed))
+		rt_wake_one(rt, NULL);
 }
 
 /* ---- donation ----------------------------------------------------------- */
@@ -309,6 +323,29 @@ static bool look_around(struct rt_worker *w, uint64_t now)
 }
 
 /*
+ * A pusher that sees a spinner does not ring a sleeper (want_helper(),
+ * donate()): it counts on the spinner to find the work. A spinner that
+ * stops because it found work may have found other work, and then be
+ * held by it as long as any task can hold a worker. So the last spinner
+ * to stop with work in hand passes the watch on: it rings a sleeper,
+ * which spins in its place (Go's scheduler has the same rule). The
+ * sleeper's own park, if it finds nothing, fences and looks at every
+ * queue again, so a push that counted on us is seen by it or rings it.
+ * Found by test_runtime_churn: three workers held by tasks, the fourth
+ * parked, a task left on a queue.
+ */
+static void stop_spinning(struct rt_worker *w, bool found)
+{
+	struct rt_runtime *rt = w->rt;
+
+	/* seq_cst: the RMW and the load are not reordered, in the symmetric
+	 * fence mode too; a sleeper's nparked is ahead of its fence. */
+	if (atomic_fetch_sub(&rt->nspinning, 1) == 1 && found &&
+	    atomic_load(&rt->nparked))
+		rt_wake_one(rt, w);
+}
+
+/*
  * Poll for work a little before paying for a sleep and a wake-up (~60 us
  * here): own work, a queue to steal from, a stuck peer's work to adopt.
  * The clock is read only every RT_SPIN_CHECK pauses.
@@ -338,7 +375,8 @@ bool rt_worker_idle_poll(struct rt_worker *w)
 			__builtin_ia32_pause();
 		}
 	}
-	atomic_fetch_sub_explicit(&rt->nspinning, 1, memory_order_relaxed);
+	found = found || has_own_work(w);
+	stop_spinning(w, found);
 	atomic_fetch_sub_explicit(&rt->nidle, 1, memory_order_relaxed);
-	return found || has_own_work(w);
+	return found;
 }

@@ -135,13 +135,17 @@ static uint64_t peer_deadline(struct rt_worker *w, struct rt_worker *o,
 	if (inside_step(o)) {
 		if (budget_ns(w->rt))
 			next = now + budget_ns(w->rt) / 2;
-		if (!rt_inbox_empty(&o->inbox) || !rt_inbox_empty(&o->cancels))
-			next = min_u64(next, stall);
 		if (timer != UINT64_MAX)
 			next = min_u64(next, timer > stall ? timer : stall);
 	} else if (timer != UINT64_MAX) {
 		next = timer + RT_STALL_NS;	/* its own wait fires it */
 	}
+	/* An awake peer takes its inbox at its next turn, which the next
+	 * task it runs in this batch may hold back as well as the one it
+	 * runs now (a parked one is rung for its inbox). */
+	if (!atomic_load_explicit(&o->parked, memory_order_relaxed) &&
+	    (!rt_inbox_empty(&o->inbox) || !rt_inbox_empty(&o->cancels)))
+		next = min_u64(next, stall);
 	return next < now ? now : next;
 }
 
