@@ -102,6 +102,10 @@ struct rt_config {
 	unsigned int max_foreign_backlog; /* tasks spawned by non-worker
 					   threads and not started yet, at
 					   most; 0: unbounded */
+	/* receive streams (rt_stream_new): each worker's buffer pool,
+	 * allocated when a stream first receives there */
+	unsigned int recv_buffers;	/* how many, power of 2, <= 32768 */
+	unsigned int recv_buffer_size;	/* bytes each */
 };
 
 #define RT_MAX_WORKERS 1024
@@ -256,6 +260,53 @@ int64_t rt_op_fsync(struct rt_task *t, int fd, uint32_t flags,
 		    uint64_t deadline_ns);
 int64_t rt_op_openat(struct rt_task *t, int dfd, const char *path, int flags,
 		     uint32_t mode, uint64_t deadline_ns);
+
+/* ---- sources: a listener, a receive stream ------------------------------ */
+/*
+ * A source keeps one operation armed in the kernel (multishot accept or
+ * recv where the kernel has them, single-shot re-armed otherwise) and
+ * queues what it yields; tasks take the items one at a time. A source
+ * lives on the ring of the worker where it was first awaited: a task
+ * that awaits it elsewhere is moved there first, and resumes there.
+ * Results are -errno on error, as everywhere; see Documentation/io.md.
+ */
+struct rt_listener;
+struct rt_stream;
+
+enum {
+	RT_SOURCE_SINGLE_SHOT = 1u << 0,	/* no multishot, no provided
+						   buffer ring: the fallback */
+};
+
+struct rt_source_stats {
+	uint64_t items;		/* connections accepted, buffers received */
+	uint64_t arms;		/* accept or recv SQEs handed to the ring */
+	uint64_t exhausted;	/* EMFILE, ENFILE, ENOBUFS, ENOMEM back-offs */
+	uint64_t multishot;	/* 1: multishot armed last; 0: single-shot */
+};
+
+/* fd: a listening stream socket; the listener does not own or close it */
+int rt_listener_new(struct rt_runtime *rt, int fd, unsigned int flags,
+		    struct rt_listener **out);
+/* the next connection: a new close-on-exec fd, or -errno */
+int64_t rt_op_accept_next(struct rt_task *t, struct rt_listener *l);
+/* stop accepting, fail waiters, free l (0), once the kernel let go */
+int64_t rt_op_listener_close(struct rt_task *t, struct rt_listener *l);
+int rt_listener_stats(const struct rt_listener *l,
+		      struct rt_source_stats *out);
+
+/* fd: a connected stream socket; the stream does not own or close it */
+int rt_stream_new(struct rt_runtime *rt, int fd, unsigned int flags,
+		  struct rt_stream **out);
+/* the next bytes received: their count (0: EOF), or -errno; the bytes
+ * are at rt_stream_data() until the next await on s */
+int64_t rt_op_recv_next(struct rt_task *t, struct rt_stream *s);
+const void *rt_stream_data(const struct rt_stream *s);
+int64_t rt_op_stream_close(struct rt_task *t, struct rt_stream *s);
+int rt_stream_stats(const struct rt_stream *s, struct rt_source_stats *out);
+
+#define RT_ACCEPT_NEXT(dst, l) RT_AWAIT(dst, rt_op_accept_next(rt__t, (l)))
+#define RT_RECV_NEXT(dst, s) RT_AWAIT(dst, rt_op_recv_next(rt__t, (s)))
 
 /* ---- the stackless toolkit ------------------------------------------------ */
 

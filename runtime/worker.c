@@ -9,7 +9,9 @@
  *
  * One turn of the loop, in order:
  *   take inboxes     tasks woken or cancelled by foreign threads (a
- *                    cancelled I/O op gets its ASYNC_CANCEL here)
+ *                    cancelled I/O op gets its ASYNC_CANCEL here), and
+ *                    tasks that come to wait on a source this ring
+ *                    holds (source.c)
  *   fire timers      only when some task sleeps (one clock read)
  *   submit           the SQEs the last batch prepared, in one
  *                    io_uring_enter, which also gets the completions
@@ -112,6 +114,7 @@ static void worker_loop(struct rt_worker *w)
 		trace_turn(w);
 		take_inbox(w);
 		rt_sleep_cancels(w);
+		rt_source_turn(w);
 		rt_io_cancels(w);
 		rt_sleep_fire(w);
 		rt_io_submit(w);
@@ -227,6 +230,7 @@ static void *worker_main(void *arg)
 			rt_futex_wait(&rt->started, atomic_load(&rt->started), 0);
 		worker_loop(w);
 		io_uring_queue_exit(&w->ring);
+		rt_bufpool_free(w);
 	}
 	rt_io_free(w);
 	leave_together(rt);

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "rt_test.h"
+#include "io_test.h"
 
 static struct rt_runtime *rt;
 
@@ -26,25 +26,6 @@ static int teardown(void **state)
 {
 	rt_runtime_free(rt);
 	return 0;
-}
-
-static uint8_t pattern(uint32_t seed, size_t k)
-{
-	return (uint8_t)(seed * 131u + k * 7u + (k >> 8));
-}
-
-static void fill(uint8_t *p, size_t n, uint32_t seed)
-{
-	for (size_t k = 0; k < n; k++)
-		p[k] = pattern(seed, k);
-}
-
-static bool matches(const uint8_t *p, size_t n, uint32_t seed)
-{
-	for (size_t k = 0; k < n; k++)
-		if (p[k] != pattern(seed, k))
-			return false;
-	return true;
 }
 
 static void stream_pair(int sv[2])
@@ -129,22 +110,6 @@ static void test_pipe_write_poll_read(void **state)
 
 static atomic_int echo_errors;
 
-/* A listener on 127.0.0.1 and an ephemeral port; *a is its address. */
-static int listener(struct sockaddr_in *a)
-{
-	socklen_t len = sizeof(*a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
-	assert_int_equal(listen(fd, 1024), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)a, &len), 0);
-	return fd;
-}
-
 struct echo_frame {
 	struct rt_frame frame;
 	int fd;
@@ -198,63 +163,22 @@ static RT_ASYNC int64_t acceptor(struct rt_task *t, struct rt_frame *base)
 	return f->n;
 }
 
-struct client_frame {
-	struct rt_frame frame;
-	struct sockaddr_in addr;
-	uint32_t id;
-	int fd;
-	size_t len, got;
-	uint8_t out[ECHO_MAX], in[ECHO_MAX];
-};
-
 static size_t client_len(uint32_t id)
 {
 	return 1 + (id * 37u) % ECHO_MAX;
 }
 
-static RT_ASYNC int64_t client(struct rt_task *t, struct rt_frame *base)
-{
-	struct client_frame *f = RT_FRAME(base, struct client_frame);
-	int64_t n;
-
-	RT_BEGIN(t, base);
-	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (f->fd < 0)
-		return -errno;
-	f->len = client_len(f->id);
-	fill(f->out, f->len, f->id);
-	RT_CONNECT(n, f->fd, (struct sockaddr *)&f->addr, sizeof(f->addr));
-	RT_SEND_ALL(n, f->fd, f->out, f->len);
-	for (f->got = 0; f->got < f->len; f->got += (size_t)n) {
-		RT_RECV(n, f->fd, f->in + f->got, f->len - f->got, 0);
-		if (!n)
-			return -EPIPE;
-	}
-	RT_CLOSE(n, f->fd);
-	return matches(f->in, f->len, f->id) ? (int64_t)f->len : -EILSEQ;
-}
-
 static void test_tcp_echo_exact_bytes(void **state)
 {
 	struct sockaddr_in a;
-	struct rt_task *acc, *h[ECHO_WAVE];
-	int lfd = listener(&a);
+	struct rt_task *acc;
+	int lfd = listen_socket(&a, 1024);
 	int64_t r;
 
 	atomic_store(&echo_errors, 0);
 	assert_int_equal(RT_SPAWN(rt, &acc, acceptor, struct acceptor_frame,
 				  .lfd = lfd), 0);
-	for (uint32_t wave = 0; wave < ECHO_CONNS; wave += ECHO_WAVE) {
-		for (uint32_t i = 0; i < ECHO_WAVE; i++)
-			assert_int_equal(RT_SPAWN(rt, &h[i], client,
-				struct client_frame, .addr = a,
-				.id = wave + i), 0);
-		for (uint32_t i = 0; i < ECHO_WAVE; i++) {
-			assert_int_equal(rt_task_join(h[i], &r), 0);
-			assert_int_equal(r, client_len(wave + i));
-			rt_task_release(h[i]);
-		}
-	}
+	run_echo_clients(rt, &a, ECHO_CONNS, ECHO_WAVE, client_len);
 	assert_int_equal(rt_task_join(acc, &r), 0);
 	assert_int_equal(r, ECHO_CONNS);
 	rt_task_release(acc);
@@ -789,7 +713,7 @@ static void test_peer_reset(void **state)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct sockaddr_in a;
 	struct rt_task *h;
-	int lfd = listener(&a);
+	int lfd = listen_socket(&a, 1024);
 	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int sfd;
 	int64_t r;
