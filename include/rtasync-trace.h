@@ -50,13 +50,14 @@ enum rt_io_kind {
 	RT_IO_WRITEV, RT_IO_RECVMSG, RT_IO_SENDMSG, RT_IO_ACCEPT,
 	RT_IO_CONNECT, RT_IO_CLOSE, RT_IO_SHUTDOWN, RT_IO_OPENAT, RT_IO_STATX,
 	RT_IO_FSYNC, RT_IO_SPLICE, RT_IO_POLL, RT_IO_LISTEN, RT_IO_STREAM,
+	RT_IO_SEND_ZC,
 	RT_IO_KINDS
 };
 
 #define RT_IO_KIND_NAMES						\
 	{ "read", "write", "recv", "send", "readv", "writev", "recvmsg",\
 	  "sendmsg", "accept", "connect", "close", "shutdown", "openat",	\
-	  "statx", "fsync", "splice", "poll", "listen", "stream" }
+	  "statx", "fsync", "splice", "poll", "listen", "stream", "send_zc" }
 
 /* Room for kinds to come without moving what follows. */
 #define RT_IO_KINDS_MAX 24

@@ -226,6 +226,9 @@ int64_t rt_op_recv(struct rt_task *t, int fd, void *buf, size_t len,
 		   int flags, uint64_t deadline_ns);
 int64_t rt_op_send(struct rt_task *t, int fd, const void *buf, size_t len,
 		   int flags, uint64_t deadline_ns);
+/* IORING_OP_SEND_ZC where the kernel has it, else rt_op_send */
+int64_t rt_op_send_zc(struct rt_task *t, int fd, const void *buf, size_t len,
+		      int flags, uint64_t deadline_ns);
 struct sockaddr;
 /* addr and addrlen may be NULL; the new fd is close-on-exec */
 int64_t rt_op_accept(struct rt_task *t, int fd, struct sockaddr *addr,
@@ -554,6 +557,8 @@ struct rt_send_all_frame {
 	uint64_t deadline_ns;	/* for the whole transfer; 0: RT_NEVER */
 	int fd;
 	int flags;
+	bool zerocopy;		/* by rt_op_send_zc (copies where the
+				   socket cannot: -EOPNOTSUPP) */
 };
 
 int64_t rt_send_all(struct rt_task *t, struct rt_frame *f);

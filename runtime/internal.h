@@ -236,6 +236,7 @@ struct rt_runtime {
 	_Atomic uint32_t nidle;		/* workers polling or parked */
 	_Atomic uint32_t nspinning;	/* workers polling for work */
 	_Atomic bool wake_msg_ring;	/* wake workers by MSG_RING (park.c) */
+	bool send_zc;			/* the kernel has IORING_OP_SEND_ZC */
 	const char *wake_reason;
 	_Atomic uint32_t drain_seq;	/* futex: bumped when a worker idles */
 	_Atomic uint32_t drain_waiters;
@@ -362,7 +363,8 @@ void rt_io_submit(struct rt_worker *w);
 bool rt_io_poll(struct rt_worker *w);
 void rt_io_cancels(struct rt_worker *w);
 struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
-			     struct rt_task *done);
+			     uint32_t cqe_flags, struct rt_task *done);
+void rt_io_probe(struct rt_runtime *rt, struct io_uring *ring);
 void rt_io_resume(struct rt_worker *w, struct rt_task *done);
 
 /* source.c: listeners and receive streams */

@@ -69,6 +69,16 @@ uint64_t rt_deadline_in(uint64_t ns)
 	return deadline;
 }
 
+/* What the kernel offers, probed once on worker 0's ring. */
+void rt_io_probe(struct rt_runtime *rt, struct io_uring *ring)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+
+	rt->send_zc = probe &&
+		      io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+	io_uring_free_probe(probe);
+}
+
 /* ---- per worker --------------------------------------------------------- */
 
 /*
@@ -123,14 +133,22 @@ bool rt_io_poll(struct rt_worker *w)
  * may ring a peer, and that reaps our ring again).
  */
 struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
-			     struct rt_task *done)
+			     uint32_t cqe_flags, struct rt_task *done)
 {
 	struct rt_task *t = io_task(user_data);
 
 	w->io_cqes--;
 	switch (user_data & RT_TAG_MASK) {
 	case RT_TAG_IO:
+		if (cqe_flags & IORING_CQE_F_NOTIF)
+			break;	/* SEND_ZC: the kernel let go of the buffer */
 		t->io.res = res;
+		if (cqe_flags & IORING_CQE_F_MORE) {
+			/* SEND_ZC: the buffer is the kernel's until its
+			 * notification comes; resume the task after it */
+			t->io.cqes++;
+			w->io_cqes++;
+		}
 		break;
 	case RT_TAG_IO_TIMEOUT:
 		/* -ECANCELED: the op finished first (or never started) */
@@ -354,6 +372,21 @@ int64_t rt_op_send(struct rt_task *t, int fd, const void *buf, size_t len,
 		     io_len(len), flags);
 }
 
+/*
+ * Zero-copy where the kernel has it (6.0+): the op completes when the
+ * data is queued, and the task resumes when the kernel's notification
+ * says it is done with the pages (rt_io_reaped()), so the buffer is the
+ * caller's again on resume, as with every op. Elsewhere a plain send.
+ */
+int64_t rt_op_send_zc(struct rt_task *t, int fd, const void *buf, size_t len,
+		      int flags, uint64_t deadline_ns)
+{
+	if (t && !t->rt->send_zc)
+		return rt_op_send(t, fd, buf, len, flags, deadline_ns);
+	return IO_OP(t, deadline_ns, RT_IO_SEND_ZC, io_uring_prep_send_zc, fd,
+		     buf, io_len(len), flags, 0);
+}
+
 int64_t rt_op_accept(struct rt_task *t, int fd, struct sockaddr *addr,
 		     uint32_t *addrlen, uint64_t deadline_ns)
 {
@@ -452,10 +485,25 @@ RT_ASYNC int64_t rt_send_all(struct rt_task *t, struct rt_frame *base)
 	int64_t n;
 
 	RT_BEGIN(t, base);
+	if (f->zerocopy)
+		RT_CATCH(true);
 	while (f->sent < f->len) {
-		RT_AWAIT(n, rt_op_send(t, f->fd, (const char *)f->buf + f->sent,
-				       f->len - f->sent, f->flags | MSG_NOSIGNAL,
-				       f->deadline_ns ? f->deadline_ns : RT_NEVER));
+		if (f->zerocopy)
+			RT_AWAIT(n, rt_op_send_zc(t, f->fd,
+				(const char *)f->buf + f->sent,
+				f->len - f->sent, f->flags | MSG_NOSIGNAL,
+				f->deadline_ns ? f->deadline_ns : RT_NEVER));
+		else
+			RT_AWAIT(n, rt_op_send(t, f->fd,
+				(const char *)f->buf + f->sent,
+				f->len - f->sent, f->flags | MSG_NOSIGNAL,
+				f->deadline_ns ? f->deadline_ns : RT_NEVER));
+		if (n == -EOPNOTSUPP && f->zerocopy && !f->sent) {
+			f->zerocopy = false;	/* not this socket: copy */
+			continue;
+		}
+		if (n < 0)
+			return n;
 		if (!n)
 			return -EPIPE;	/* no progress: never loop on it */
 		f->sent += (size_t)n;

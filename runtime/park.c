@@ -263,7 +263,8 @@ static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done,
 		case RT_TAG_IO:
 		case RT_TAG_IO_TIMEOUT:
 		case RT_TAG_IO_CANCEL:
-			done = rt_io_reaped(w, ud, cqe->res, done);
+			done = rt_io_reaped(w, ud, cqe->res, cqe->flags,
+					    done);
 			break;
 		case RT_TAG_SRC:
 		case RT_TAG_SRC_RETRY:

@@ -218,6 +218,7 @@ static RT_ASYNC int64_t big_recv(struct rt_task *t, struct rt_frame *base)
 struct big_send_frame {
 	struct rt_frame frame;
 	int fd;
+	bool zerocopy;
 	const uint8_t *buf;
 };
 
@@ -227,42 +228,75 @@ static RT_ASYNC int64_t big_send(struct rt_task *t, struct rt_frame *base)
 	int64_t n;
 
 	RT_BEGIN(t, base);
-	RT_SEND_ALL(n, f->fd, f->buf, BIG);
+	RT_CALL(n, rt_send_all, struct rt_send_all_frame, .fd = f->fd,
+		.buf = f->buf, .len = BIG, .zerocopy = f->zerocopy);
 	return n;
 }
 
-static void test_large_transfer_short_sends(void **state)
+/* BIG patterned bytes from tx to rx through send-all: the recvs taken. */
+static int64_t big_transfer(int tx, int rx, bool zerocopy)
 {
 	uint8_t *out = malloc(BIG), *in = malloc(BIG + 65536);
-	struct rt_stats before = test_stats(rt), after;
-	struct rt_task *rx, *tx;
-	int sv[2], sndbuf = 16384;
+	struct rt_task *rxt, *txt;
 	int64_t recvs, sent;
 
 	assert_non_null(out);
 	assert_non_null(in);
 	fill(out, BIG, 9);
-	stream_pair(sv);
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	assert_int_equal(RT_SPAWN(rt, &rx, big_recv, struct big_recv_frame,
-				  .fd = sv[1], .buf = in), 0);
-	assert_int_equal(RT_SPAWN(rt, &tx, big_send, struct big_send_frame,
-				  .fd = sv[0], .buf = out), 0);
-	assert_int_equal(rt_task_join(tx, &sent), 0);
-	assert_int_equal(rt_task_join(rx, &recvs), 0);
+	assert_int_equal(RT_SPAWN(rt, &rxt, big_recv, struct big_recv_frame,
+				  .fd = rx, .buf = in), 0);
+	assert_int_equal(RT_SPAWN(rt, &txt, big_send, struct big_send_frame,
+				  .fd = tx, .buf = out, .zerocopy = zerocopy),
+			 0);
+	assert_int_equal(rt_task_join(txt, &sent), 0);
+	assert_int_equal(rt_task_join(rxt, &recvs), 0);
 	assert_int_equal(sent, BIG);
 	assert_true(recvs > 0);
+	rt_task_release(txt);
+	rt_task_release(rxt);
+	free(out);
+	free(in);
+	return recvs;
+}
+
+static void test_large_transfer_short_sends(void **state)
+{
+	struct rt_stats before = test_stats(rt), after;
+	int sv[2], sndbuf = 16384;
+	int64_t recvs;
+
+	stream_pair(sv);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	recvs = big_transfer(sv[0], sv[1], false);
 	after = test_stats(rt);
 	/* every op here was a send or one of the receiver's recvs: the
 	 * sender needed more than one send, and send-all went on */
 	assert_true(after.io_submitted - before.io_submitted -
 		    (uint64_t)recvs > 1);
-	rt_task_release(tx);
-	rt_task_release(rx);
 	close(sv[0]);
 	close(sv[1]);
-	free(out);
-	free(in);
+}
+
+/* SEND_ZC over TCP; over AF_UNIX (no zero copy there) a plain send. */
+static void test_send_zerocopy_exact_bytes(void **state)
+{
+	struct sockaddr_in a;
+	int lfd = listen_socket(&a, 4), c, sfd, sv[2];
+
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	sfd = accept(lfd, NULL, NULL);
+	assert_true(sfd >= 0);
+	big_transfer(c, sfd, true);
+	stream_pair(sv);
+	big_transfer(sv[0], sv[1], true);
+	close(sv[0]);
+	close(sv[1]);
+	close(c);
+	close(sfd);
+	close(lfd);
+	assert_int_equal(run_pipe_round_trip(), -ETIMEDOUT);
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -807,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_pipe_write_poll_read),
 		cmocka_unit_test(test_tcp_echo_exact_bytes),
 		cmocka_unit_test(test_large_transfer_short_sends),
+		cmocka_unit_test(test_send_zerocopy_exact_bytes),
 		cmocka_unit_test(test_file_write_fsync_read),
 		cmocka_unit_test(test_vectors_messages_splice_statx),
 		cmocka_unit_test(test_deadline_expires_or_completes),

@@ -308,17 +308,30 @@ static void emfile_child(void)
 	_exit(0);
 }
 
-static void test_listener_emfile_backs_off(void **state)
+/*
+ * Run this program again as `self ARGS...` and return its exit status. A
+ * fresh process rather than a bare fork: a child that starts threads
+ * after a multi-threaded fork is beyond ThreadSanitizer.
+ */
+static int run_self(char *const args[])
 {
 	pid_t pid = fork();
 	int status;
 
 	assert_true(pid >= 0);
-	if (!pid)
-		emfile_child();
+	if (!pid) {
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	return WEXITSTATUS(status);
+}
+
+static void test_listener_emfile_backs_off(void **state)
+{
+	assert_int_equal(run_self((char *const[]){ "test_source",
+						   "emfile-child", NULL }), 0);
 }
 
 /* ---- a wait from another worker moves to the source's home -------------- */
@@ -808,13 +821,20 @@ static void test_ten_thousand_connections_one_worker(void **state)
 	if (!raise_fd_limit())
 		skip();
 	lfd = listen_socket(&a, 4096);
-	assert_int_equal(pipe2(gate, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	/* inherited by the clients' process */
+	assert_int_equal(pipe(gate), 0);
+	assert_int_equal(pipe(ready), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (!pid) {
-		close(lfd);
-		many_clients(&a, gate[0], ready[1]);
+		char port[16], g[16], rd[16];
+
+		snprintf(port, sizeof(port), "%u", ntohs(a.sin_port));
+		snprintf(g, sizeof(g), "%d", gate[0]);
+		snprintf(rd, sizeof(rd), "%d", ready[1]);
+		execv("/proc/self/exe", (char *const[]){ "test_source",
+			"many-clients", port, g, rd, NULL });
+		_exit(127);
 	}
 	rt_config_init(&cfg);
 	cfg.workers = 1;
@@ -852,7 +872,27 @@ static void test_ten_thousand_connections_one_worker(void **state)
 	close(lfd);
 }
 
-int main(void)
+/* The child processes: `emfile-child`, `many-clients PORT GATE READY`. */
+static void child_main(int argc, char **argv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+
+	if (!strcmp(argv[1], "emfile-child"))
+		emfile_child();
+	if (!strcmp(argv[1], "many-clients") && argc == 5) {
+		struct rlimit lim;
+
+		getrlimit(RLIMIT_NOFILE, &lim);
+		lim.rlim_cur = lim.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &lim);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a.sin_port = htons((uint16_t)atoi(argv[2]));
+		many_clients(&a, atoi(argv[3]), atoi(argv[4]));
+	}
+	_exit(2);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listener_multishot_echo),
@@ -867,5 +907,7 @@ int main(void)
 		cmocka_unit_test(test_ten_thousand_connections_one_worker),
 	};
 
+	if (argc > 1)
+		child_main(argc, argv);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
