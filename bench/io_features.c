@@ -6,6 +6,7 @@
  * a run mean anything).
  *
  *	rtasync-io-features [-r ROUNDS] [-n SCALE] [-j FILE.json]
+ *			    [-f FEATURE] [-o with|without]
  *
  *   reg_ring     pipe write+read round trips, each op one loop turn and
  *                one io_uring_enter: ring fd registered vs not
@@ -17,7 +18,10 @@
  *
  * Prints min/median/max per variant and the median of the per-round
  * ratios (baseline / feature: > 1 means the feature is faster), and
- * writes the same as JSON.
+ * writes the same as JSON. -f runs one feature; -o runs one side of it
+ * once, without warm-up or report: for instruction counts under
+ * valgrind --tool=callgrind, which sees the runtime's instructions and
+ * not the kernel's.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,6 +37,7 @@
 
 static unsigned int rounds = 11;
 static double scale = 1;
+static const char *only_feature, *only_side;
 
 static uint64_t iters(uint64_t n)
 {
@@ -424,6 +429,19 @@ static void measure(struct feature *f)
 	rt_runtime_free(with);
 }
 
+/* One side of one feature, once: for callgrind. */
+static int run_one_side(struct feature *f)
+{
+	bool baseline = !strcmp(only_side, "without");
+	struct rt_runtime *rt = baseline && f->env ? runtime(f->env, f->env_off)
+						   : runtime(NULL, NULL);
+
+	printf("%s %s: %.1f %s\n", f->name, baseline ? f->without : f->with,
+	       f->sample(rt, baseline), f->unit);
+	rt_runtime_free(rt);
+	return 0;
+}
+
 static void json_stat(FILE *j, const char *name, const double *v)
 {
 	fprintf(j, "\"%s\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}",
@@ -483,13 +501,17 @@ int main(int argc, char **argv)
 	char ring[64];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:n:j:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:j:f:o:")) != -1) {
 		if (opt == 'r')
 			rounds = (unsigned int)atoi(optarg);
 		else if (opt == 'n')
 			scale = atof(optarg);
 		else if (opt == 'j')
 			json = optarg;
+		else if (opt == 'f')
+			only_feature = optarg;
+		else if (opt == 'o')
+			only_side = optarg;
 		else
 			return 2;
 	}
@@ -500,8 +522,14 @@ int main(int argc, char **argv)
 	probe = runtime(NULL, NULL);
 	snprintf(ring, sizeof(ring), "%s", rt_runtime_ring_flags(probe));
 	rt_runtime_free(probe);
-	for (size_t i = 0; i < NFEATURES; i++)
+	for (size_t i = 0; i < NFEATURES; i++) {
+		if (only_feature && strcmp(only_feature, features[i].name))
+			continue;
+		if (only_side)
+			return run_one_side(&features[i]);
 		measure(&features[i]);
-	report(json, ring);
+	}
+	if (!only_feature)
+		report(json, ring);
 	return 0;
 }
