@@ -292,7 +292,8 @@ struct rt_source_stats {
 int rt_listener_new(struct rt_runtime *rt, int fd, unsigned int flags,
 		    struct rt_listener **out);
 /* the next connection: a new close-on-exec fd, or -errno */
-int64_t rt_op_accept_next(struct rt_task *t, struct rt_listener *l);
+int64_t rt_op_accept_next(struct rt_task *t, struct rt_listener *l,
+			  uint64_t deadline_ns);
 /* stop accepting, fail waiters, free l (0), once the kernel let go */
 int64_t rt_op_listener_close(struct rt_task *t, struct rt_listener *l);
 int rt_listener_stats(const struct rt_listener *l,
@@ -303,13 +304,16 @@ int rt_stream_new(struct rt_runtime *rt, int fd, unsigned int flags,
 		  struct rt_stream **out);
 /* the next bytes received: their count (0: EOF), or -errno; the bytes
  * are at rt_stream_data() until the next await on s */
-int64_t rt_op_recv_next(struct rt_task *t, struct rt_stream *s);
+int64_t rt_op_recv_next(struct rt_task *t, struct rt_stream *s,
+			uint64_t deadline_ns);
 const void *rt_stream_data(const struct rt_stream *s);
 int64_t rt_op_stream_close(struct rt_task *t, struct rt_stream *s);
 int rt_stream_stats(const struct rt_stream *s, struct rt_source_stats *out);
 
-#define RT_ACCEPT_NEXT(dst, l) RT_AWAIT(dst, rt_op_accept_next(rt__t, (l)))
-#define RT_RECV_NEXT(dst, s) RT_AWAIT(dst, rt_op_recv_next(rt__t, (s)))
+#define RT_ACCEPT_NEXT(dst, l)						\
+	RT_AWAIT(dst, rt_op_accept_next(rt__t, (l), RT_NEVER))
+#define RT_RECV_NEXT(dst, s)						\
+	RT_AWAIT(dst, rt_op_recv_next(rt__t, (s), RT_NEVER))
 
 /* ---- the stackless toolkit ------------------------------------------------ */
 

@@ -42,6 +42,7 @@ enum {
 				   arg: the source */
 	RT_TAG_SRC_RETRY,	/* its back-off timeout; arg: the source */
 	RT_TAG_SRC_CANCEL,	/* a cancel or timeout removal for it */
+	RT_TAG_SRC_WAIT_TIMER,	/* a waiter's deadline; arg: the task */
 	RT_TAG_BITS = 8,
 	RT_TAG_MASK = (1 << RT_TAG_BITS) - 1,
 };
@@ -103,7 +104,10 @@ struct rt_task {
 		} io;
 		struct rt_source *source;	/* RT_ACT_SOURCE_* */
 	};
-	int64_t result;
+	union {
+		int64_t result;		/* once done */
+		uint64_t wait_deadline;	/* waiting on a source (source.c) */
+	};
 	struct rt_chunk *chunk;		/* current chunk, NULL = inline */
 	struct rt_chunk *spare;		/* last chunk left, kept for reuse */
 	int32_t timer_idx;		/* index in the owner's heap, -1 */

@@ -146,14 +146,17 @@ int rt_listener_new(struct rt_runtime *rt, int fd, unsigned int flags,
 			     (void **)out);
 }
 
-int64_t rt_op_accept_next(struct rt_task *t, struct rt_listener *l)
+int64_t rt_op_accept_next(struct rt_task *t, struct rt_listener *l,
+			  uint64_t deadline_ns)
 {
-	return rt_source_await(t, l ? &l->src : NULL, RT_ACT_SOURCE_WAIT);
+	return rt_source_await(t, l ? &l->src : NULL, RT_ACT_SOURCE_WAIT,
+			       deadline_ns);
 }
 
 int64_t rt_op_listener_close(struct rt_task *t, struct rt_listener *l)
 {
-	return rt_source_await(t, l ? &l->src : NULL, RT_ACT_SOURCE_CLOSE);
+	return rt_source_await(t, l ? &l->src : NULL, RT_ACT_SOURCE_CLOSE,
+			       RT_NEVER);
 }
 
 int rt_listener_stats(const struct rt_listener *l, struct rt_source_stats *out)

@@ -269,6 +269,7 @@ static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done,
 		case RT_TAG_SRC:
 		case RT_TAG_SRC_RETRY:
 		case RT_TAG_SRC_CANCEL:
+		case RT_TAG_SRC_WAIT_TIMER:
 			rt_source_reaped(w, ud, cqe->res, cqe->flags, woken);
 			break;
 		case RT_TAG_EVENTFD:

@@ -28,8 +28,16 @@
  * and takes the task off the waiters (rt_source_cancel()). A task in
  * transit has io_owner 0: a cancel then leaves it to the arrival's check.
  *
+ * DEADLINES. A waiter with a deadline has an IORING_OP_TIMEOUT of its
+ * own on the home ring, naming the task; a wait that ends otherwise
+ * removes it, and the task resumes only once that timeout's CQE is in
+ * (end_wait(), wait_timer_reaped()): no CQE naming a task outlives its
+ * wait. The deadline rides in t->wait_deadline (the result's slot,
+ * unused until the task completes).
+ *
  * LIFETIME. Every CQE that will name the source is counted in s->cqes
- * (the armed op until its last CQE, the back-off timeout, each cancel),
+ * (the armed op until its last CQE, the back-off timeout, each cancel,
+ * each waiter's deadline timeout),
  * and a closed source is freed only when that count is back to 0: the
  * kernel never writes a CQE naming freed memory. Sources still open when
  * the runtime is freed are freed with it, after the rings are gone.
@@ -236,12 +244,45 @@ static void wake(struct rt_task *t, int64_t res, struct rt_task **woken)
 	*woken = t;
 }
 
-static void wake_all(struct rt_source *s, int64_t res, struct rt_task **woken)
+static void expect_cqe(struct rt_worker *w, struct rt_source *s);
+
+static uint64_t task_user_data(struct rt_task *t, unsigned int tag)
+{
+	return ((uint64_t)(uintptr_t)t << RT_TAG_BITS) | tag;
+}
+
+/*
+ * t, off the waiters, ends its wait with res: at once, or, when a
+ * deadline timeout of its own is in the ring, once that timeout's CQE is
+ * in (after a removal, or at the deadline if no SQE can be had for the
+ * removal): no CQE naming t may come after t has moved on.
+ */
+static void end_wait(struct rt_worker *w, struct rt_source *s,
+		     struct rt_task *t, int64_t res, struct rt_task **woken)
+{
+	struct io_uring_sqe *sqe;
+
+	if (t->wait_deadline == RT_NEVER) {
+		wake(t, res, woken);
+		return;
+	}
+	t->h.ret = res;
+	sqe = rt_worker_get_sqe(w);
+	if (!sqe)
+		return;
+	io_uring_prep_timeout_remove(sqe,
+		task_user_data(t, RT_TAG_SRC_WAIT_TIMER), 0);
+	io_uring_sqe_set_data64(sqe, src_user_data(s, RT_TAG_SRC_CANCEL));
+	expect_cqe(w, s);
+}
+
+static void wake_all(struct rt_worker *w, struct rt_source *s, int64_t res,
+		     struct rt_task **woken)
 {
 	struct rt_task *t;
 
 	while ((t = waiter_pop(s)))
-		wake(t, res, woken);
+		end_wait(w, s, t, res, woken);
 }
 
 /* Run the woken, in the order they were woken. */
@@ -312,12 +353,13 @@ static void retry_later(struct rt_worker *w, struct rt_source *s)
 }
 
 /* The op cannot go on: every wait, now and later, gets res. */
-static void end(struct rt_source *s, int32_t res, struct rt_task **woken)
+static void end(struct rt_worker *w, struct rt_source *s, int32_t res,
+		struct rt_task **woken)
 {
 	s->ended = true;
 	s->end_res = res;
 	if (!s->qlen)
-		wake_all(s, res, woken);
+		wake_all(w, s, res, woken);
 }
 
 /*
@@ -341,7 +383,7 @@ static void rearm(struct rt_worker *w, struct rt_source *s,
 		return;
 	}
 	if (err) {
-		end(s, err, woken);
+		end(w, s, err, woken);
 		return;
 	}
 	sqe = rt_worker_get_sqe(w);
@@ -387,7 +429,7 @@ static void deliver(struct rt_worker *w, struct rt_source *s,
 	s->backoff_ms = 0;
 	stat_bump(&s->stats.items);
 	if (t) {
-		wake(t, s->kind->take(w, s, item), woken);
+		end_wait(w, s, t, s->kind->take(w, s, item), woken);
 		return;
 	}
 	if (!q_push(s, item)) {
@@ -395,7 +437,7 @@ static void deliver(struct rt_worker *w, struct rt_source *s,
 		 * a stream loses the data and says so */
 		s->kind->drop(w, s, item);
 		if (s->kind->io_kind == RT_IO_STREAM)
-			end(s, -ENOMEM, woken);
+			end(w, s, -ENOMEM, woken);
 		return;
 	}
 	/* a multishot op goes on without us: stop it while nobody takes */
@@ -417,7 +459,7 @@ static void completion(struct rt_worker *w, struct rt_source *s, int res,
 		break;
 	case RT_SRC_END:
 		if (!s->closing)
-			end(s, item.res, woken);
+			end(w, s, item.res, woken);
 		break;
 	case RT_SRC_EXHAUSTED:
 		stat_bump(&s->stats.exhausted);
@@ -446,12 +488,36 @@ static void finish(struct rt_worker *w, struct rt_source *s,
 	wake(closer, 0, woken);
 }
 
+/*
+ * A waiter's deadline CQE: it fired while the task still waited
+ * (-ETIMEDOUT), or it was removed because the wait ended otherwise
+ * (the result is in h.ret already). Either way the task goes on now.
+ */
+static void wait_timer_reaped(struct rt_worker *w, struct rt_task *t,
+			      struct rt_task **woken)
+{
+	struct rt_source *s = t->source;
+
+	got_cqe(w, s);
+	if (waiter_remove(s, t)) {
+		t->h.ret = -ETIMEDOUT;
+		RT_STAT_INC(w, io_timeouts);
+	}
+	wake(t, t->h.ret, woken);
+	if (s->closing)
+		finish(w, s, woken);
+}
+
 void rt_source_reaped(struct rt_worker *w, uint64_t user_data, int res,
 		      uint32_t cqe_flags, struct rt_task **woken)
 {
 	struct rt_source *s = (struct rt_source *)(uintptr_t)
 			      (user_data >> RT_TAG_BITS);
 
+	if ((user_data & RT_TAG_MASK) == RT_TAG_SRC_WAIT_TIMER) {
+		wait_timer_reaped(w, (struct rt_task *)s, woken);
+		return;
+	}
 	switch (user_data & RT_TAG_MASK) {
 	case RT_TAG_SRC:
 		if (!(cqe_flags & IORING_CQE_F_MORE)) {
@@ -511,13 +577,34 @@ static void source_close(struct rt_worker *w, struct rt_source *s,
 	}
 	s->closing = true;
 	s->closer = closer;
-	wake_all(s, -EBADF, woken);
+	wake_all(w, s, -EBADF, woken);
 	while (q_pop(s, &item))
 		s->kind->drop(w, s, item);
 	s->kind->release(w, s);
 	cancel_op(w, s);
 	/* a back-off timeout runs out by itself, in 64 ms at most */
 	finish(w, s, woken);
+}
+
+/*
+ * A timeout at t's deadline, on this ring, naming t. Its timespec lives
+ * in the slot of its SQE until the turn submits it (as io.c's do).
+ */
+static bool arm_deadline(struct rt_worker *w, struct rt_source *s,
+			 struct rt_task *t)
+{
+	struct io_uring_sqe *sqe = rt_worker_get_sqe(w);
+	struct __kernel_timespec *ts;
+
+	if (!sqe)
+		return false;
+	ts = &w->io_ts[sqe - w->ring.sq.sqes];
+	ts->tv_sec = (long long)(t->wait_deadline / 1000000000u);
+	ts->tv_nsec = (long long)(t->wait_deadline % 1000000000u);
+	io_uring_prep_timeout(sqe, ts, 0, IORING_TIMEOUT_ABS);
+	io_uring_sqe_set_data64(sqe, task_user_data(t, RT_TAG_SRC_WAIT_TIMER));
+	expect_cqe(w, s);
+	return true;
 }
 
 /* t has come to wait on (or close) t->source, its step over. */
@@ -540,6 +627,9 @@ static void arrive(struct rt_worker *w, struct rt_task *t,
 		return;
 	}
 	ret = take_now(w, s, woken);
+	if (ret == RT_PENDING && t->wait_deadline != RT_NEVER &&
+	    !arm_deadline(w, s, t))
+		ret = -EAGAIN;	/* no SQE, as for any op */
 	if (ret != RT_PENDING) {
 		wake(t, ret, woken);
 		return;
@@ -562,7 +652,7 @@ static struct rt_worker *source_home(struct rt_source *s, struct rt_worker *w)
 
 /* The step's side of rt_op_accept_next() and friends. */
 int64_t rt_source_await(struct rt_task *t, struct rt_source *s,
-			enum rt_action action)
+			enum rt_action action, uint64_t deadline_ns)
 {
 	struct rt_worker *w = rt__self;
 	int64_t ret = rt_op_check(t);
@@ -583,6 +673,7 @@ int64_t rt_source_await(struct rt_task *t, struct rt_source *s,
 			return ret;
 	}
 	t->source = s;
+	t->wait_deadline = deadline_ns;
 	t->action = (uint8_t)action;
 	return RT_PENDING;
 }
@@ -649,7 +740,7 @@ bool rt_source_cancel(struct rt_worker *w, struct rt_task *t)
 		return false;
 	/* a close goes on: its CQEs are coming anyway */
 	if (t->action == RT_ACT_SOURCE_WAIT && waiter_remove(t->source, t)) {
-		wake(t, -ECANCELED, &woken);
+		end_wait(w, t->source, t, -ECANCELED, &woken);
 		rt_source_wake(w, woken);
 	}
 	return true;

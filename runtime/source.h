@@ -84,7 +84,7 @@ int rt_source_new(size_t size, struct rt_runtime *rt,
 		  const struct rt_source_kind *kind, int fd, unsigned int flags,
 		  void **out);
 int64_t rt_source_await(struct rt_task *t, struct rt_source *s,
-			enum rt_action action);
+			enum rt_action action, uint64_t deadline_ns);
 int rt_source_stats(const struct rt_source *s, struct rt_source_stats *out);
 
 #endif /* RT_SOURCE_H */

@@ -200,9 +200,11 @@ int rt_stream_new(struct rt_runtime *rt, int fd, unsigned int flags,
 	return 0;
 }
 
-int64_t rt_op_recv_next(struct rt_task *t, struct rt_stream *s)
+int64_t rt_op_recv_next(struct rt_task *t, struct rt_stream *s,
+			uint64_t deadline_ns)
 {
-	return rt_source_await(t, s ? &s->src : NULL, RT_ACT_SOURCE_WAIT);
+	return rt_source_await(t, s ? &s->src : NULL, RT_ACT_SOURCE_WAIT,
+			       deadline_ns);
 }
 
 const void *rt_stream_data(const struct rt_stream *s)
@@ -212,7 +214,8 @@ const void *rt_stream_data(const struct rt_stream *s)
 
 int64_t rt_op_stream_close(struct rt_task *t, struct rt_stream *s)
 {
-	return rt_source_await(t, s ? &s->src : NULL, RT_ACT_SOURCE_CLOSE);
+	return rt_source_await(t, s ? &s->src : NULL, RT_ACT_SOURCE_CLOSE,
+			       RT_NEVER);
 }
 
 int rt_stream_stats(const struct rt_stream *s, struct rt_source_stats *out)

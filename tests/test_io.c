@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -767,6 +768,83 @@ static void test_peer_reset(void **state)
 	assert_int_equal(run_pipe_round_trip(), -ETIMEDOUT);
 }
 
+/* ---- ops in flight while work moves between workers -------------------- */
+
+#define MOVING_TASKS 1000
+#define MOVING_ROUNDS 20
+
+struct moving_frame {
+	struct rt_frame frame;
+	int sv[2];
+	uint32_t id, i;
+	uint32_t out[2], in[2];
+};
+
+/*
+ * Round trips through a socketpair with a yield between the send and
+ * the recv: a thousand of these keep the queues long enough for idle
+ * workers to be given or to steal them between ops. Each recv must get
+ * exactly its own bytes, once.
+ */
+static RT_ASYNC int64_t moving(struct rt_task *t, struct rt_frame *base)
+{
+	struct moving_frame *f = RT_FRAME(base, struct moving_frame);
+	int64_t n;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < MOVING_ROUNDS; f->i++) {
+		f->out[0] = f->id;
+		f->out[1] = f->i;
+		RT_SEND(n, f->sv[0], f->out, sizeof(f->out), 0);
+		RT_YIELD();
+		RT_RECV(n, f->sv[1], f->in, sizeof(f->in), MSG_WAITALL);
+		if (n != sizeof(f->in) || memcmp(f->in, f->out, sizeof(f->in)))
+			return -EILSEQ;
+	}
+	close(f->sv[0]);
+	close(f->sv[1]);
+	return f->id;
+}
+
+static void test_ops_while_tasks_move(void **state)
+{
+	struct rt_task **h = calloc(MOVING_TASKS, sizeof(*h));
+	struct rt_stats before = test_stats(rt), after;
+	struct rlimit lim;
+
+	assert_non_null(h);
+	/* two descriptors a task: past the usual soft limit of 1024 */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	if (lim.rlim_cur < 4 * MOVING_TASKS && lim.rlim_max >= 4 * MOVING_TASKS) {
+		lim.rlim_cur = 4 * MOVING_TASKS;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	}
+	for (uint32_t k = 0; k < MOVING_TASKS; k++) {
+		int sv[2];
+
+		stream_pair(sv);
+		assert_int_equal(RT_SPAWN(rt, &h[k], moving, struct moving_frame,
+					  .sv = { sv[0], sv[1] }, .id = k), 0);
+	}
+	for (uint32_t k = 0; k < MOVING_TASKS; k++) {
+		int64_t r;
+
+		assert_int_equal(rt_task_join(h[k], &r), 0);
+		assert_int_equal(r, k);
+		rt_task_release(h[k]);
+	}
+	after = test_stats(rt);
+	/* every op completed once, on the ring that had it */
+	assert_int_equal(after.io_submitted - before.io_submitted,
+			 2 * MOVING_TASKS * MOVING_ROUNDS);
+	assert_int_equal(after.io_completed - before.io_completed,
+			 2 * MOVING_TASKS * MOVING_ROUNDS);
+	print_message("tasks moved between ops: %llu stolen, %llu donated\n",
+		      (unsigned long long)(after.stolen - before.stolen),
+		      (unsigned long long)(after.donated - before.donated));
+	free(h);
+}
+
 /* ---- CQ overflow ---------------------------------------------------- */
 
 #define FLOOD 64
@@ -850,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_races_completion),
 		cmocka_unit_test(test_bad_fd),
 		cmocka_unit_test(test_peer_reset),
+		cmocka_unit_test(test_ops_while_tasks_move),
 		cmocka_unit_test(test_cq_overflow_loses_nothing),
 	};
 

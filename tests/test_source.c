@@ -148,27 +148,34 @@ static RT_ASYNC int64_t closer(struct rt_task *t, struct rt_frame *base)
 	return r;
 }
 
+/* n echo clients served through l, each echoed by a stream task. */
+static void serve_clients(struct rt_listener *l, const struct sockaddr_in *a,
+			  unsigned int flags, uint32_t n)
+{
+	struct rt_task *acc;
+	int64_t r;
+
+	atomic_store(&echo_errors, 0);
+	assert_int_equal(RT_SPAWN(rt, &acc, acceptor, struct acceptor_frame,
+				  .l = l, .flags = flags, .want = (int)n), 0);
+	run_echo_clients(rt, a, n, n < ECHO_WAVE ? n : ECHO_WAVE, client_len);
+	assert_int_equal(rt_task_join(acc, &r), 0);
+	assert_int_equal(r, n);
+	rt_task_release(acc);
+	assert_int_equal(rt_runtime_drain(rt), 0);	/* echo tasks closed */
+	assert_int_equal(atomic_load(&echo_errors), 0);
+}
+
 /* ECHO_CONNS clients in waves through a listener with these flags. */
 static struct rt_source_stats echo_through_listener(unsigned int flags)
 {
-	struct rt_task *acc;
 	struct rt_listener *l;
 	struct rt_source_stats st;
 	struct sockaddr_in a;
 	int lfd = listen_socket(&a, 1024);
-	int64_t r;
 
-	atomic_store(&echo_errors, 0);
 	assert_int_equal(rt_listener_new(rt, lfd, flags, &l), 0);
-	assert_int_equal(RT_SPAWN(rt, &acc, acceptor, struct acceptor_frame,
-				  .l = l, .flags = flags,
-				  .want = ECHO_CONNS), 0);
-	run_echo_clients(rt, &a, ECHO_CONNS, ECHO_WAVE, client_len);
-	assert_int_equal(rt_task_join(acc, &r), 0);
-	assert_int_equal(r, ECHO_CONNS);
-	rt_task_release(acc);
-	assert_int_equal(rt_runtime_drain(rt), 0);	/* echo tasks closed */
-	assert_int_equal(atomic_load(&echo_errors), 0);
+	serve_clients(l, &a, flags, ECHO_CONNS);
 	st = listener_stats(l);
 	assert_int_equal(st.items, ECHO_CONNS);
 	assert_int_equal(TEST_RUN(rt, closer, struct close_frame, .l = l), 0);
@@ -582,8 +589,8 @@ static void test_source_bad_input(void **state)
 	assert_null(rt_stream_data(NULL));
 	/* ops outside a task */
 	assert_int_equal(rt_listener_new(rt, lfd, 0, &l), 0);
-	assert_int_equal(rt_op_accept_next(NULL, l), -EINVAL);
-	assert_int_equal(rt_op_recv_next(NULL, s), -EINVAL);
+	assert_int_equal(rt_op_accept_next(NULL, l, RT_NEVER), -EINVAL);
+	assert_int_equal(rt_op_recv_next(NULL, s, RT_NEVER), -EINVAL);
 	assert_int_equal(TEST_RUN(rt, closer, struct close_frame, .l = l), 0);
 	close(lfd);
 	close(sv[0]);
@@ -730,6 +737,93 @@ static void test_stream_bad_fd(void **state)
 	assert_int_equal(TEST_RUN(rt, reset_reader, struct reset_frame,
 				  .fd = 9999), -EBADF);
 	check_still_works(rt);
+}
+
+/* ---- deadlines on waits ----------------------------------------------- */
+
+#define DEADLINE_RACES 200
+
+struct wait_deadline_frame {
+	struct rt_frame frame;
+	struct rt_listener *l;
+	int fd, peer, i;
+	struct rt_stream *s;
+	int64_t late;
+	uint8_t next;
+};
+
+/*
+ * An accept and a recv that time out; then recvs whose deadlines race
+ * a writer's bytes: whichever wins, each byte comes exactly once, in
+ * order, to a later wait if not to this one.
+ */
+static RT_ASYNC int64_t wait_deadlines(struct rt_task *t, struct rt_frame *base)
+{
+	struct wait_deadline_frame *f = RT_FRAME(base, struct wait_deadline_frame);
+	int64_t n;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	RT_AWAIT(n, rt_op_accept_next(t, f->l, rt_deadline_in(5000000)));
+	if (n != -ETIMEDOUT)
+		return -1000 + n;
+	n = rt_stream_new(rt_task_runtime(t), f->fd, 0, &f->s);
+	if (n)
+		return n;
+	RT_AWAIT(n, rt_op_recv_next(t, f->s, rt_deadline_in(5000000)));
+	if (n != -ETIMEDOUT)
+		return -2000 + n;
+	for (f->i = 0; f->i < DEADLINE_RACES; f->i++) {
+		uint8_t c = (uint8_t)f->i;
+
+		if (write(f->peer, &c, 1) != 1)
+			return -3000;
+		RT_AWAIT(n, rt_op_recv_next(t, f->s,
+			rt_deadline_in((uint64_t)(f->i % 4) * 20000)));
+		if (n == -ETIMEDOUT) {
+			f->late++;
+			continue;
+		}
+		if (n <= 0)
+			return -4000 + n;
+		for (int64_t k = 0; k < n; k++)
+			if (((const uint8_t *)rt_stream_data(f->s))[k] != f->next++)
+				return -5000;
+	}
+	while (f->next != (uint8_t)DEADLINE_RACES) {
+		RT_AWAIT(n, rt_op_recv_next(t, f->s, rt_deadline_in(10000000000u)));
+		if (n <= 0)
+			return -6000 + n;
+		for (int64_t k = 0; k < n; k++)
+			if (((const uint8_t *)rt_stream_data(f->s))[k] != f->next++)
+				return -7000;
+	}
+	RT_AWAIT(n, rt_op_stream_close(t, f->s));
+	return f->late;
+}
+
+static void test_wait_deadlines(void **state)
+{
+	struct rt_stats before = test_stats(rt), after;
+	struct rt_listener *l;
+	struct sockaddr_in a;
+	int lfd = listen_socket(&a, 4), sv[2];
+	int64_t late;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	assert_int_equal(rt_listener_new(rt, lfd, 0, &l), 0);
+	late = TEST_RUN(rt, wait_deadlines, struct wait_deadline_frame,
+			.l = l, .fd = sv[0], .peer = sv[1]);
+	assert_true(late >= 0);
+	after = test_stats(rt);
+	assert_int_equal(after.io_timeouts - before.io_timeouts, 2 + late);
+	/* the listener still serves after its waiter timed out */
+	serve_clients(l, &a, 0, 10);
+	assert_int_equal(TEST_RUN(rt, closer, struct close_frame, .l = l), 0);
+	close(sv[0]);
+	close(sv[1]);
+	close(lfd);
 }
 
 /* ---- 10,000 concurrent connections on one worker ---------------------- */
@@ -904,6 +998,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stream_exact_bytes),
 		cmocka_unit_test(test_stream_peer_reset),
 		cmocka_unit_test(test_stream_bad_fd),
+		cmocka_unit_test(test_wait_deadlines),
 		cmocka_unit_test(test_ten_thousand_connections_one_worker),
 	};
 
