@@ -752,6 +752,17 @@ struct wait_deadline_frame {
 	uint8_t next;
 };
 
+/* The n bytes received continue the sequence the writer wrote. */
+static bool in_order(struct wait_deadline_frame *f, int64_t n)
+{
+	const uint8_t *p = rt_stream_data(f->s);
+
+	for (int64_t k = 0; k < n; k++)
+		if (p[k] != f->next++)
+			return false;
+	return true;
+}
+
 /*
  * An accept and a recv that time out; then recvs whose deadlines race
  * a writer's bytes: whichever wins, each byte comes exactly once, in
@@ -786,17 +797,15 @@ static RT_ASYNC int64_t wait_deadlines(struct rt_task *t, struct rt_frame *base)
 		}
 		if (n <= 0)
 			return -4000 + n;
-		for (int64_t k = 0; k < n; k++)
-			if (((const uint8_t *)rt_stream_data(f->s))[k] != f->next++)
-				return -5000;
+		if (!in_order(f, n))
+			return -5000;
 	}
 	while (f->next != (uint8_t)DEADLINE_RACES) {
 		RT_AWAIT(n, rt_op_recv_next(t, f->s, rt_deadline_in(10000000000u)));
 		if (n <= 0)
 			return -6000 + n;
-		for (int64_t k = 0; k < n; k++)
-			if (((const uint8_t *)rt_stream_data(f->s))[k] != f->next++)
-				return -7000;
+		if (!in_order(f, n))
+			return -7000;
 	}
 	RT_AWAIT(n, rt_op_stream_close(t, f->s));
 	return f->late;
