@@ -743,6 +743,90 @@ static void test_stream_bad_fd(void **state)
 	check_still_works(rt);
 }
 
+/* ---- a completion queue too small for the connections ------------------ */
+
+#define FLOOD 64
+
+struct take_frame {
+	struct rt_frame frame;
+	struct rt_listener *l;
+	int n;
+};
+
+/* Accept FLOOD connections and close each. */
+static RT_ASYNC int64_t take_all(struct rt_task *t, struct rt_frame *base)
+{
+	struct take_frame *f = RT_FRAME(base, struct take_frame);
+	int64_t fd;
+
+	RT_BEGIN(t, base);
+	for (f->n = 0; f->n < FLOOD; f->n++) {
+		RT_ACCEPT_NEXT(fd, f->l);
+		close((int)fd);
+	}
+	RT_AWAIT(fd, rt_op_listener_close(t, f->l));
+	return f->n;
+}
+
+static atomic_int flood_go;
+
+struct hold_frame {
+	struct rt_frame frame;
+};
+
+static RT_ASYNC int64_t hold(struct rt_task *t, struct rt_frame *base)
+{
+	while (!atomic_load(&flood_go))
+		;
+	return 0;
+}
+
+/*
+ * FLOOD connections wait while the only worker is held; then the
+ * multishot accept takes them all at once into a CQ of 8: the kernel
+ * ends a multishot op whose CQE does not fit, the listener arms it
+ * again, and every connection is accepted exactly once.
+ */
+static void test_listener_cq_overflow(void **state)
+{
+	struct rt_task *taker, *holder;
+	struct rt_runtime *small;
+	struct rt_listener *l;
+	struct rt_config cfg;
+	struct sockaddr_in a;
+	int lfd = listen_socket(&a, FLOOD * 2), c[FLOOD];
+	int64_t r;
+
+	rt_config_init(&cfg);
+	cfg.workers = 1;
+	cfg.ring_entries = 4;		/* a CQ of 8 */
+	assert_int_equal(rt_runtime_new(&cfg, &small), 0);
+	atomic_store(&flood_go, 0);
+	assert_int_equal(rt_listener_new(small, lfd, 0, &l), 0);
+	assert_int_equal(RT_SPAWN(small, &taker, take_all, struct take_frame,
+				  .l = l), 0);
+	c[0] = connect_to(&a);	/* the listener is armed once this is in */
+	while (listener_stats(l).items < 1)
+		usleep(1000);
+	assert_int_equal(RT_SPAWN(small, &holder, hold, struct hold_frame), 0);
+	usleep(20000);
+	for (int i = 1; i < FLOOD; i++)
+		c[i] = connect_to(&a);
+	atomic_store(&flood_go, 1);
+	assert_int_equal(rt_task_join(taker, &r), 0);
+	assert_int_equal(r, FLOOD);
+	assert_int_equal(rt_task_join(holder, NULL), 0);
+	rt_task_release(taker);
+	rt_task_release(holder);
+	print_message("CQ overflows %llu, accept armings %llu\n",
+		      (unsigned long long)test_stats(small).cq_overflows,
+		      (unsigned long long)test_stats(small).io_submitted);
+	rt_runtime_free(small);
+	for (int i = 0; i < FLOOD; i++)
+		close(c[i]);
+	close(lfd);
+}
+
 /* ---- deadlines on waits ----------------------------------------------- */
 
 #define DEADLINE_RACES 200
@@ -1011,6 +1095,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stream_exact_bytes),
 		cmocka_unit_test(test_stream_peer_reset),
 		cmocka_unit_test(test_stream_bad_fd),
+		cmocka_unit_test(test_listener_cq_overflow),
 		cmocka_unit_test(test_wait_deadlines),
 		cmocka_unit_test(test_ten_thousand_connections_one_worker),
 	};
