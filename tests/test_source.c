@@ -602,6 +602,42 @@ static void test_source_bad_input(void **state)
 	check_still_works(rt);
 }
 
+/*
+ * Sources nobody closed go with their runtime: the connections a
+ * listener accepted ahead of its takers are closed (their clients see
+ * EOF), the memory freed (ASan's leak check in the asan run).
+ */
+static void test_sources_freed_with_runtime(void **state)
+{
+	struct rt_runtime *r = test_runtime(1, true);
+	struct rt_listener *l;
+	struct rt_stream *s;
+	struct sockaddr_in a;
+	int lfd = listen_socket(&a, 8), c[3], sv[2];
+	char b;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	assert_int_equal(rt_listener_new(r, lfd, 0, &l), 0);
+	assert_int_equal(rt_stream_new(r, sv[0], 0, &s), 0);
+	/* one accept arms the listener; it then accepts ahead */
+	c[0] = connect_to(&a);
+	assert_int_equal(TEST_RUN(r, accept1, struct accept1_frame, .l = l), 1);
+	c[1] = connect_to(&a);
+	c[2] = connect_to(&a);
+	while (listener_stats(l).items < 3)
+		usleep(1000);
+	rt_runtime_free(r);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(recv(c[i], &b, 1, 0), 0);	/* closed */
+		close(c[i]);
+	}
+	close(c[0]);
+	close(sv[0]);
+	close(sv[1]);
+	close(lfd);
+}
+
 /* ---- receive streams --------------------------------------------------- */
 
 #define STREAM_BYTES (1u << 20)
@@ -1092,6 +1128,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_moves_to_home_worker),
 		cmocka_unit_test(test_listener_cancel_and_close),
 		cmocka_unit_test(test_source_bad_input),
+		cmocka_unit_test(test_sources_freed_with_runtime),
 		cmocka_unit_test(test_stream_exact_bytes),
 		cmocka_unit_test(test_stream_peer_reset),
 		cmocka_unit_test(test_stream_bad_fd),
