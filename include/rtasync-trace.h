@@ -35,8 +35,45 @@
 #define RT_TRACE_MEMFD_NAME "rtasync-trace"
 #define RT_TRACE_MAGIC 0x31434e5953415452ull	/* "RTASYNC1" */
 /* 4: the memfd is sealed against resizing; struct rt_stats grew (wakes,
- * adoption and I/O counters), and with it each worker's area. */
-#define RT_TRACE_VERSION 4
+ * adoption and I/O counters), and with it each worker's area.
+ * 5: per-op-kind I/O counters (struct rt_io_counts) end each worker's
+ * struct rt_trace_worker. */
+#define RT_TRACE_VERSION 5
+
+/*
+ * The kinds of I/O operation counted in struct rt_io_counts, in this
+ * order (RT_IO_KIND_NAMES). A listener's accept and a receive stream's
+ * recv count once per arming of the (multishot or single-shot) SQE.
+ */
+enum rt_io_kind {
+	RT_IO_READ, RT_IO_WRITE, RT_IO_RECV, RT_IO_SEND, RT_IO_READV,
+	RT_IO_WRITEV, RT_IO_RECVMSG, RT_IO_SENDMSG, RT_IO_ACCEPT,
+	RT_IO_CONNECT, RT_IO_CLOSE, RT_IO_SHUTDOWN, RT_IO_OPENAT, RT_IO_STATX,
+	RT_IO_FSYNC, RT_IO_SPLICE, RT_IO_POLL, RT_IO_LISTEN, RT_IO_STREAM,
+	RT_IO_SEND_ZC,
+	RT_IO_KINDS
+};
+
+#define RT_IO_KIND_NAMES						\
+	{ "read", "write", "recv", "send", "readv", "writev", "recvmsg",\
+	  "sendmsg", "accept", "connect", "close", "shutdown", "openat",	\
+	  "statx", "fsync", "splice", "poll", "listen", "stream", "send_zc" }
+
+/* Room for kinds to come without moving what follows. */
+#define RT_IO_KINDS_MAX 24
+
+/*
+ * Per op kind, on one worker: operations handed to its ring, finished
+ * (their task resumed, or a source's SQE ended), and ASYNC_CANCELs sent
+ * for them. The ring's CQ overflows are counters.cq_overflows.
+ */
+struct rt_io_counts {
+	uint32_t kinds;			/* RT_IO_KINDS of the writer */
+	uint32_t pad;
+	uint64_t submitted[RT_IO_KINDS_MAX];
+	uint64_t completed[RT_IO_KINDS_MAX];
+	uint64_t cancelled[RT_IO_KINDS_MAX];
+};
 
 /* Why a task step ended: the reason field of a record. */
 enum rt_trace_reason {
@@ -88,6 +125,7 @@ struct rt_trace_worker {
 	 * suspends + trampolines + completed - unstarted.
 	 */
 	struct rt_stats counters;
+	struct rt_io_counts io;		/* version 5 */
 };
 
 struct rt_trace_header {

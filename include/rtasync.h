@@ -102,6 +102,10 @@ struct rt_config {
 	unsigned int max_foreign_backlog; /* tasks spawned by non-worker
 					   threads and not started yet, at
 					   most; 0: unbounded */
+	/* receive streams (rt_stream_new): each worker's buffer pool,
+	 * allocated when a stream first receives there */
+	unsigned int recv_buffers;	/* how many, power of 2, <= 32768 */
+	unsigned int recv_buffer_size;	/* bytes each */
 };
 
 #define RT_MAX_WORKERS 1024
@@ -222,6 +226,9 @@ int64_t rt_op_recv(struct rt_task *t, int fd, void *buf, size_t len,
 		   int flags, uint64_t deadline_ns);
 int64_t rt_op_send(struct rt_task *t, int fd, const void *buf, size_t len,
 		   int flags, uint64_t deadline_ns);
+/* IORING_OP_SEND_ZC where the kernel has it, else rt_op_send */
+int64_t rt_op_send_zc(struct rt_task *t, int fd, const void *buf, size_t len,
+		      int flags, uint64_t deadline_ns);
 struct sockaddr;
 /* addr and addrlen may be NULL; the new fd is close-on-exec */
 int64_t rt_op_accept(struct rt_task *t, int fd, struct sockaddr *addr,
@@ -256,6 +263,57 @@ int64_t rt_op_fsync(struct rt_task *t, int fd, uint32_t flags,
 		    uint64_t deadline_ns);
 int64_t rt_op_openat(struct rt_task *t, int dfd, const char *path, int flags,
 		     uint32_t mode, uint64_t deadline_ns);
+
+/* ---- sources: a listener, a receive stream ------------------------------ */
+/*
+ * A source keeps one operation armed in the kernel (multishot accept or
+ * recv where the kernel has them, single-shot re-armed otherwise) and
+ * queues what it yields; tasks take the items one at a time. A source
+ * lives on the ring of the worker where it was first awaited: a task
+ * that awaits it elsewhere is moved there first, and resumes there.
+ * Results are -errno on error, as everywhere; see Documentation/io.md.
+ */
+struct rt_listener;
+struct rt_stream;
+
+enum {
+	RT_SOURCE_SINGLE_SHOT = 1u << 0,	/* no multishot, no provided
+						   buffer ring: the fallback */
+};
+
+struct rt_source_stats {
+	uint64_t items;		/* connections accepted, buffers received */
+	uint64_t arms;		/* accept or recv SQEs handed to the ring */
+	uint64_t exhausted;	/* EMFILE, ENFILE, ENOBUFS, ENOMEM back-offs */
+	uint64_t multishot;	/* 1: multishot armed last; 0: single-shot */
+};
+
+/* fd: a listening stream socket; the listener does not own or close it */
+int rt_listener_new(struct rt_runtime *rt, int fd, unsigned int flags,
+		    struct rt_listener **out);
+/* the next connection: a new close-on-exec fd, or -errno */
+int64_t rt_op_accept_next(struct rt_task *t, struct rt_listener *l,
+			  uint64_t deadline_ns);
+/* stop accepting, fail waiters, free l (0), once the kernel let go */
+int64_t rt_op_listener_close(struct rt_task *t, struct rt_listener *l);
+int rt_listener_stats(const struct rt_listener *l,
+		      struct rt_source_stats *out);
+
+/* fd: a connected stream socket; the stream does not own or close it */
+int rt_stream_new(struct rt_runtime *rt, int fd, unsigned int flags,
+		  struct rt_stream **out);
+/* the next bytes received: their count (0: EOF), or -errno; the bytes
+ * are at rt_stream_data() until the next await on s */
+int64_t rt_op_recv_next(struct rt_task *t, struct rt_stream *s,
+			uint64_t deadline_ns);
+const void *rt_stream_data(const struct rt_stream *s);
+int64_t rt_op_stream_close(struct rt_task *t, struct rt_stream *s);
+int rt_stream_stats(const struct rt_stream *s, struct rt_source_stats *out);
+
+#define RT_ACCEPT_NEXT(dst, l)						\
+	RT_AWAIT(dst, rt_op_accept_next(rt__t, (l), RT_NEVER))
+#define RT_RECV_NEXT(dst, s)						\
+	RT_AWAIT(dst, rt_op_recv_next(rt__t, (s), RT_NEVER))
 
 /* ---- the stackless toolkit ------------------------------------------------ */
 
@@ -503,6 +561,8 @@ struct rt_send_all_frame {
 	uint64_t deadline_ns;	/* for the whole transfer; 0: RT_NEVER */
 	int fd;
 	int flags;
+	bool zerocopy;		/* by rt_op_send_zc (copies where the
+				   socket cannot: -EOPNOTSUPP) */
 };
 
 int64_t rt_send_all(struct rt_task *t, struct rt_frame *f);

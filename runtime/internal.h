@@ -38,6 +38,11 @@ enum {
 	RT_TAG_IO,		/* a task's I/O op (io.c); arg: the task */
 	RT_TAG_IO_TIMEOUT,	/* the op's linked deadline; arg: the task */
 	RT_TAG_IO_CANCEL,	/* an ASYNC_CANCEL we sent; arg: the task */
+	RT_TAG_SRC,		/* a source's accept or recv (source.c);
+				   arg: the source */
+	RT_TAG_SRC_RETRY,	/* its back-off timeout; arg: the source */
+	RT_TAG_SRC_CANCEL,	/* a cancel or timeout removal for it */
+	RT_TAG_SRC_WAIT_TIMER,	/* a waiter's deadline; arg: the task */
 	RT_TAG_BITS = 8,
 	RT_TAG_MASK = (1 << RT_TAG_BITS) - 1,
 };
@@ -49,6 +54,8 @@ enum rt_action {
 	RT_ACT_TRAMPOLINE,	/* run t->h.top now, from a shallow C stack */
 	RT_ACT_SLEEP,		/* arm the timer at t->deadline */
 	RT_ACT_JOIN,		/* wait for t->join_target */
+	RT_ACT_SOURCE_WAIT,	/* take t->source's next item (source.c) */
+	RT_ACT_SOURCE_CLOSE,	/* close t->source */
 };
 
 /* A frame arena chunk beyond the task's inline arena. */
@@ -93,9 +100,14 @@ struct rt_task {
 			int32_t res;		/* the op's CQE result */
 			uint8_t cqes;		/* CQEs still to come */
 			uint8_t flags;		/* RT_IO_* (io.c) */
+			uint8_t kind;		/* enum rt_io_kind */
 		} io;
+		struct rt_source *source;	/* RT_ACT_SOURCE_* */
 	};
-	int64_t result;
+	union {
+		int64_t result;		/* once done */
+		uint64_t wait_deadline;	/* waiting on a source (source.c) */
+	};
 	struct rt_chunk *chunk;		/* current chunk, NULL = inline */
 	struct rt_chunk *spare;		/* last chunk left, kept for reuse */
 	int32_t timer_idx;		/* index in the owner's heap, -1 */
@@ -134,6 +146,10 @@ struct rt_worker {
 	bool doorbell_armed;		/* an eventfd read is in the ring */
 	unsigned int io_cqes;		/* CQEs of I/O ops still to come */
 	struct __kernel_timespec *io_ts; /* deadlines, one per SQ slot (io.c) */
+	struct rt_io_counts *io_counts;	/* per op kind, in the trace area */
+	struct rt_bufpool *bufpool;	/* receive buffers (bufpool.c), lazily */
+	struct rt_source *pokes;	/* sources to arm or cancel next turn,
+					   for want of an SQE (source.c) */
 	struct rt_timer_heap timers;	/* under timer_lock (sleep.c) */
 	struct rt_task *cache;		/* freed task blocks for reuse */
 	unsigned int ncache;
@@ -168,6 +184,9 @@ struct rt_worker {
 	struct rt_inbox io_cancels;	/* the same, for tasks in an I/O op:
 					   only this worker may touch its
 					   ring, so no watcher adopts these */
+	struct rt_inbox io_home;	/* tasks that come to wait on a
+					   source this worker's ring holds
+					   (source.c); not adopted either */
 
 	_Alignas(64) _Atomic uint32_t parked;
 	_Atomic uint32_t wake_pending;	/* a wake-up is on its way (park.c) */
@@ -221,6 +240,7 @@ struct rt_runtime {
 	_Atomic uint32_t nidle;		/* workers polling or parked */
 	_Atomic uint32_t nspinning;	/* workers polling for work */
 	_Atomic bool wake_msg_ring;	/* wake workers by MSG_RING (park.c) */
+	bool send_zc;			/* the kernel has IORING_OP_SEND_ZC */
 	const char *wake_reason;
 	_Atomic uint32_t drain_seq;	/* futex: bumped when a worker idles */
 	_Atomic uint32_t drain_waiters;
@@ -232,6 +252,8 @@ struct rt_runtime {
 	_Atomic uint32_t left;		/* workers out of their loop */
 	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */
 	uint32_t fork_gen;		/* rt__fork_gen when it was created */
+	pthread_mutex_t sources_lock;	/* the list of open sources */
+	struct rt_source *sources;
 	char ring_desc[64];
 };
 
@@ -286,6 +308,19 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 #define RT_STAT_ADD(w, field, n) RT_COUNT_ADD(w, field, n)
 #endif
 #define RT_STAT_INC(w, field) RT_STAT_ADD(w, field, 1)
+/* One more op of kind k submitted, completed or cancelled (field). */
+#define RT_IO_COUNT(w, field, k)					\
+	do {								\
+		RT_STAT_INC(w, io_##field);				\
+		RT_COUNT_INC_IO(w, field, k);				\
+	} while (0)
+#ifdef RT_NO_COUNTERS
+#define RT_COUNT_INC_IO(w, field, k) ((void)(k))
+#else
+#define RT_COUNT_INC_IO(w, field, k)					\
+	__atomic_store_n(&(w)->io_counts->field[k],			\
+			 (w)->io_counts->field[k] + 1, __ATOMIC_RELAXED)
+#endif
 
 /* worker.c */
 extern __thread struct rt_worker *rt__self
@@ -332,8 +367,21 @@ void rt_io_submit(struct rt_worker *w);
 bool rt_io_poll(struct rt_worker *w);
 void rt_io_cancels(struct rt_worker *w);
 struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
-			     struct rt_task *done);
+			     uint32_t cqe_flags, struct rt_task *done);
+void rt_io_probe(struct rt_runtime *rt, struct io_uring *ring);
 void rt_io_resume(struct rt_worker *w, struct rt_task *done);
+
+/* source.c: listeners and receive streams */
+void rt_source_commit(struct rt_worker *w, struct rt_task *t);
+void rt_source_turn(struct rt_worker *w);
+bool rt_source_cancel(struct rt_worker *w, struct rt_task *t);
+void rt_source_reaped(struct rt_worker *w, uint64_t user_data, int res,
+		      uint32_t cqe_flags, struct rt_task **woken);
+void rt_source_wake(struct rt_worker *w, struct rt_task *woken);
+void rt_sources_free(struct rt_runtime *rt);
+
+/* bufpool.c */
+void rt_bufpool_free(struct rt_worker *w);
 
 /* balance.c */
 void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t);

@@ -69,6 +69,16 @@ uint64_t rt_deadline_in(uint64_t ns)
 	return deadline;
 }
 
+/* What the kernel offers, probed once on worker 0's ring. */
+void rt_io_probe(struct rt_runtime *rt, struct io_uring *ring)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+
+	rt->send_zc = probe &&
+		      io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+	io_uring_free_probe(probe);
+}
+
 /* ---- per worker --------------------------------------------------------- */
 
 /*
@@ -123,14 +133,22 @@ bool rt_io_poll(struct rt_worker *w)
  * may ring a peer, and that reaps our ring again).
  */
 struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
-			     struct rt_task *done)
+			     uint32_t cqe_flags, struct rt_task *done)
 {
 	struct rt_task *t = io_task(user_data);
 
 	w->io_cqes--;
 	switch (user_data & RT_TAG_MASK) {
 	case RT_TAG_IO:
+		if (cqe_flags & IORING_CQE_F_NOTIF)
+			break;	/* SEND_ZC: the kernel let go of the buffer */
 		t->io.res = res;
+		if (cqe_flags & IORING_CQE_F_MORE) {
+			/* SEND_ZC: the buffer is the kernel's until its
+			 * notification comes; resume the task after it */
+			t->io.cqes++;
+			w->io_cqes++;
+		}
 		break;
 	case RT_TAG_IO_TIMEOUT:
 		/* -ECANCELED: the op finished first (or never started) */
@@ -176,7 +194,7 @@ void rt_io_resume(struct rt_worker *w, struct rt_task *t)
 		t->h.ret = io_result(t);
 		if (t->h.ret == -ETIMEDOUT)
 			RT_STAT_INC(w, io_timeouts);
-		RT_STAT_INC(w, io_completed);
+		RT_IO_COUNT(w, completed, t->io.kind);
 		/* Before it can run again, and start an op elsewhere. */
 		atomic_store_explicit(&t->io_owner, 0, memory_order_relaxed);
 		rt_worker_push_local(w, t);
@@ -211,7 +229,7 @@ static bool io_cancel(struct rt_worker *w, struct rt_task *t)
 	io_uring_sqe_set_data64(sqe, io_user_data(t, RT_TAG_IO_CANCEL));
 	t->io.flags |= RT_IO_CANCEL_SENT;
 	w->io_cqes++;
-	RT_STAT_INC(w, io_cancelled);
+	RT_IO_COUNT(w, cancelled, t->io.kind);
 	return true;
 }
 
@@ -224,6 +242,7 @@ void rt_io_cancels(struct rt_worker *w)
 
 		if (atomic_load_explicit(&t->io_owner, memory_order_relaxed) ==
 			    rt_worker_id(w) &&
+		    !rt_source_cancel(w, t) &&
 		    !(t->io.flags & RT_IO_CANCEL_SENT) && !io_cancel(w, t)) {
 			/* no SQE now: keep it, with its reference, for the
 			 * next turn */
@@ -290,19 +309,20 @@ static void io_link_deadline(struct rt_worker *w, struct rt_task *t,
 
 /* The op in sqe is prepared: tag it and suspend the task. */
 static int64_t io_suspend(struct rt_task *t, struct io_uring_sqe *sqe,
-			  uint64_t deadline)
+			  uint64_t deadline, enum rt_io_kind kind)
 {
 	struct rt_worker *w = rt__self;
 
 	t->io.res = 0;
 	t->io.cqes = 1;
 	t->io.flags = 0;
+	t->io.kind = (uint8_t)kind;
 	/* liburing 2.3's prep helpers leave user_data as it was */
 	io_uring_sqe_set_data64(sqe, io_user_data(t, RT_TAG_IO));
 	if (deadline != RT_NEVER)
 		io_link_deadline(w, t, sqe, deadline);
 	w->io_cqes += t->io.cqes;
-	RT_STAT_INC(w, io_submitted);
+	RT_IO_COUNT(w, submitted, kind);
 	/* RT_ACT_NONE: the CQE holds the wake-up */
 	return RT_PENDING;
 }
@@ -313,13 +333,13 @@ static int64_t io_suspend(struct rt_task *t, struct io_uring_sqe *sqe,
  * Claim the op, let liburing's prep helper fill its SQE with the
  * arguments, suspend: each op is this one line over its own prep.
  */
-#define IO_OP(t, deadline, prep, ...)					\
+#define IO_OP(t, deadline, kind, prep, ...)				\
 	({								\
 		int64_t ret_;						\
 		struct io_uring_sqe *sqe_ = io_start((t), (deadline), &ret_); \
 		if (sqe_) {						\
 			prep(sqe_, __VA_ARGS__);			\
-			ret_ = io_suspend((t), sqe_, (deadline));	\
+			ret_ = io_suspend((t), sqe_, (deadline), (kind)); \
 		}							\
 		ret_;							\
 	})
@@ -327,113 +347,133 @@ static int64_t io_suspend(struct rt_task *t, struct io_uring_sqe *sqe,
 int64_t rt_op_read(struct rt_task *t, int fd, void *buf, size_t len,
 		   uint64_t off, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_read, fd, buf, io_len(len),
-		     off);
+	return IO_OP(t, deadline_ns, RT_IO_READ, io_uring_prep_read, fd, buf,
+		     io_len(len), off);
 }
 
 int64_t rt_op_write(struct rt_task *t, int fd, const void *buf, size_t len,
 		    uint64_t off, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_write, fd, buf, io_len(len),
-		     off);
+	return IO_OP(t, deadline_ns, RT_IO_WRITE, io_uring_prep_write, fd, buf,
+		     io_len(len), off);
 }
 
 int64_t rt_op_recv(struct rt_task *t, int fd, void *buf, size_t len,
 		   int flags, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_recv, fd, buf, io_len(len),
-		     flags);
+	return IO_OP(t, deadline_ns, RT_IO_RECV, io_uring_prep_recv, fd, buf,
+		     io_len(len), flags);
 }
 
 int64_t rt_op_send(struct rt_task *t, int fd, const void *buf, size_t len,
 		   int flags, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_send, fd, buf, io_len(len),
-		     flags);
+	return IO_OP(t, deadline_ns, RT_IO_SEND, io_uring_prep_send, fd, buf,
+		     io_len(len), flags);
+}
+
+/*
+ * Zero-copy where the kernel has it (6.0+): the op completes when the
+ * data is queued, and the task resumes when the kernel's notification
+ * says it is done with the pages (rt_io_reaped()), so the buffer is the
+ * caller's again on resume, as with every op. Elsewhere a plain send.
+ */
+int64_t rt_op_send_zc(struct rt_task *t, int fd, const void *buf, size_t len,
+		      int flags, uint64_t deadline_ns)
+{
+	if (t && !t->rt->send_zc)
+		return rt_op_send(t, fd, buf, len, flags, deadline_ns);
+	return IO_OP(t, deadline_ns, RT_IO_SEND_ZC, io_uring_prep_send_zc, fd,
+		     buf, io_len(len), flags, 0);
 }
 
 int64_t rt_op_accept(struct rt_task *t, int fd, struct sockaddr *addr,
 		     uint32_t *addrlen, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_accept, fd, addr, addrlen,
-		     SOCK_CLOEXEC);
+	return IO_OP(t, deadline_ns, RT_IO_ACCEPT, io_uring_prep_accept, fd,
+		     addr, addrlen, SOCK_CLOEXEC);
 }
 
 int64_t rt_op_connect(struct rt_task *t, int fd, const struct sockaddr *addr,
 		      uint32_t addrlen, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_connect, fd, addr, addrlen);
+	return IO_OP(t, deadline_ns, RT_IO_CONNECT, io_uring_prep_connect, fd,
+		     addr, addrlen);
 }
 
 int64_t rt_op_readv(struct rt_task *t, int fd, const struct iovec *iov,
 		    unsigned int iovcnt, uint64_t off, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_readv, fd, iov, iovcnt, off);
+	return IO_OP(t, deadline_ns, RT_IO_READV, io_uring_prep_readv, fd, iov,
+		     iovcnt, off);
 }
 
 int64_t rt_op_writev(struct rt_task *t, int fd, const struct iovec *iov,
 		     unsigned int iovcnt, uint64_t off, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_writev, fd, iov, iovcnt,
-		     off);
+	return IO_OP(t, deadline_ns, RT_IO_WRITEV, io_uring_prep_writev, fd,
+		     iov, iovcnt, off);
 }
 
 int64_t rt_op_recvmsg(struct rt_task *t, int fd, struct msghdr *msg,
 		      int flags, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_recvmsg, fd, msg,
-		     (unsigned int)flags);
+	return IO_OP(t, deadline_ns, RT_IO_RECVMSG, io_uring_prep_recvmsg, fd,
+		     msg, (unsigned int)flags);
 }
 
 int64_t rt_op_sendmsg(struct rt_task *t, int fd, const struct msghdr *msg,
 		      int flags, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_sendmsg, fd, msg,
-		     (unsigned int)flags);
+	return IO_OP(t, deadline_ns, RT_IO_SENDMSG, io_uring_prep_sendmsg, fd,
+		     msg, (unsigned int)flags);
 }
 
 int64_t rt_op_shutdown(struct rt_task *t, int fd, int how)
 {
-	return IO_OP(t, RT_NEVER, io_uring_prep_shutdown, fd, how);
+	return IO_OP(t, RT_NEVER, RT_IO_SHUTDOWN, io_uring_prep_shutdown, fd,
+		     how);
 }
 
 int64_t rt_op_statx(struct rt_task *t, int dfd, const char *path, int flags,
 		    unsigned int mask, struct statx *buf, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_statx, dfd, path, flags,
-		     mask, buf);
+	return IO_OP(t, deadline_ns, RT_IO_STATX, io_uring_prep_statx, dfd,
+		     path, flags, mask, buf);
 }
 
 int64_t rt_op_splice(struct rt_task *t, int fd_in, int64_t off_in, int fd_out,
 		     int64_t off_out, size_t len, unsigned int flags,
 		     uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_splice, fd_in, off_in,
-		     fd_out, off_out, io_len(len), flags);
+	return IO_OP(t, deadline_ns, RT_IO_SPLICE, io_uring_prep_splice, fd_in,
+		     off_in, fd_out, off_out, io_len(len), flags);
 }
 
 int64_t rt_op_close(struct rt_task *t, int fd)
 {
-	return IO_OP(t, RT_NEVER, io_uring_prep_close, fd);
+	return IO_OP(t, RT_NEVER, RT_IO_CLOSE, io_uring_prep_close, fd);
 }
 
 int64_t rt_op_poll(struct rt_task *t, int fd, uint32_t events,
 		   uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_poll_add, fd, events);
+	return IO_OP(t, deadline_ns, RT_IO_POLL, io_uring_prep_poll_add, fd,
+		     events);
 }
 
 int64_t rt_op_fsync(struct rt_task *t, int fd, uint32_t flags,
 		    uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_fsync, fd, flags);
+	return IO_OP(t, deadline_ns, RT_IO_FSYNC, io_uring_prep_fsync, fd,
+		     flags);
 }
 
 int64_t rt_op_openat(struct rt_task *t, int dfd, const char *path, int flags,
 		     uint32_t mode, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, io_uring_prep_openat, dfd, path, flags,
-		     mode);
+	return IO_OP(t, deadline_ns, RT_IO_OPENAT, io_uring_prep_openat, dfd,
+		     path, flags, mode);
 }
 
 /* ---- the toolkit -------------------------------------------------------- */
@@ -445,10 +485,25 @@ RT_ASYNC int64_t rt_send_all(struct rt_task *t, struct rt_frame *base)
 	int64_t n;
 
 	RT_BEGIN(t, base);
+	if (f->zerocopy)
+		RT_CATCH(true);
 	while (f->sent < f->len) {
-		RT_AWAIT(n, rt_op_send(t, f->fd, (const char *)f->buf + f->sent,
-				       f->len - f->sent, f->flags | MSG_NOSIGNAL,
-				       f->deadline_ns ? f->deadline_ns : RT_NEVER));
+		if (f->zerocopy)
+			RT_AWAIT(n, rt_op_send_zc(t, f->fd,
+				(const char *)f->buf + f->sent,
+				f->len - f->sent, f->flags | MSG_NOSIGNAL,
+				f->deadline_ns ? f->deadline_ns : RT_NEVER));
+		else
+			RT_AWAIT(n, rt_op_send(t, f->fd,
+				(const char *)f->buf + f->sent,
+				f->len - f->sent, f->flags | MSG_NOSIGNAL,
+				f->deadline_ns ? f->deadline_ns : RT_NEVER));
+		if (n == -EOPNOTSUPP && f->zerocopy && !f->sent) {
+			f->zerocopy = false;	/* not this socket: copy */
+			continue;
+		}
+		if (n < 0)
+			return n;
 		if (!n)
 			return -EPIPE;	/* no progress: never loop on it */
 		f->sent += (size_t)n;

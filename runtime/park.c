@@ -250,7 +250,8 @@ void rt_worker_arm_doorbell(struct rt_worker *w)
  * returned (linked by next) rather than resumed here: resuming one may
  * ring a peer, which reaps this ring again.
  */
-static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done)
+static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done,
+			       struct rt_task **woken)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
@@ -262,7 +263,14 @@ static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done)
 		case RT_TAG_IO:
 		case RT_TAG_IO_TIMEOUT:
 		case RT_TAG_IO_CANCEL:
-			done = rt_io_reaped(w, ud, cqe->res, done);
+			done = rt_io_reaped(w, ud, cqe->res, cqe->flags,
+					    done);
+			break;
+		case RT_TAG_SRC:
+		case RT_TAG_SRC_RETRY:
+		case RT_TAG_SRC_CANCEL:
+		case RT_TAG_SRC_WAIT_TIMER:
+			rt_source_reaped(w, ud, cqe->res, cqe->flags, woken);
 			break;
 		case RT_TAG_EVENTFD:
 			w->doorbell_armed = false;
@@ -298,12 +306,13 @@ static bool flush_overflow(struct rt_worker *w)
 /* Take every completion off w's ring and act on it. */
 void rt_worker_reap(struct rt_worker *w)
 {
-	struct rt_task *done = NULL;
+	struct rt_task *done = NULL, *woken = NULL;
 
 	do {
-		done = reap_cq(w, done);
+		done = reap_cq(w, done, &woken);
 	} while (flush_overflow(w));
 	rt_io_resume(w, done);
+	rt_source_wake(w, woken);
 	rt_worker_arm_doorbell(w);
 }
 

@@ -29,6 +29,8 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->task_arena = 256;
 	cfg->spin_us = 50;
 	cfg->max_foreign_backlog = 65536;	/* ~26 MiB of 400-byte tasks */
+	cfg->recv_buffers = 256;
+	cfg->recv_buffer_size = 4096;
 #ifndef RT_NO_COUNTERS
 	cfg->long_task_ms = 10;	/* the watchdog counts on the turn counter */
 #endif
@@ -47,6 +49,12 @@ static int config_check(const struct rt_config *cfg)
 	/* room for the root frame and a few callees, 16-byte granules */
 	if (cfg->task_arena < 64 || cfg->task_arena > (1u << 30) ||
 	    cfg->task_arena % 16)
+		return -EINVAL;
+	/* a provided buffer ring's limits; ids are 16 bits */
+	if (!cfg->recv_buffers || cfg->recv_buffers > 32768 ||
+	    (cfg->recv_buffers & (cfg->recv_buffers - 1)))
+		return -EINVAL;
+	if (!cfg->recv_buffer_size || cfg->recv_buffer_size > (1u << 24))
 		return -EINVAL;
 	return 0;
 }
@@ -100,6 +108,7 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 		goto err_free;
 	rt_overflow_init(&rt->overflow);
 	rt_depot_init(&rt->depot);
+	pthread_mutex_init(&rt->sources_lock, NULL);
 	ret = rt_trace_init(&rt->trace, rt->nworkers);
 	if (ret)
 		goto err_queues;
@@ -111,6 +120,7 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 err_trace:
 	rt_trace_destroy(&rt->trace);
 err_queues:
+	pthread_mutex_destroy(&rt->sources_lock);
 	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
 	rt_runqs_destroy(&rt->runqs);
@@ -253,6 +263,8 @@ void rt_runtime_free(struct rt_runtime *rt)
 		return;
 	}
 	rt_runtime_shutdown(rt);
+	rt_sources_free(rt);	/* the rings are gone: no CQE can name one */
+	pthread_mutex_destroy(&rt->sources_lock);
 	rt_workers_free(rt);
 	rt_trace_destroy(&rt->trace);
 	rt_depot_destroy(&rt->depot);

@@ -442,6 +442,10 @@ static void commit_suspend(struct rt_worker *w, struct rt_task *t)
 	case RT_ACT_JOIN:
 		rt_task_commit_join(w, t);
 		break;
+	case RT_ACT_SOURCE_WAIT:
+	case RT_ACT_SOURCE_CLOSE:
+		rt_source_commit(w, t);
+		break;
 	default:
 		break;
 	}
@@ -455,6 +459,8 @@ static const uint8_t trace_reason[] = {
 	[RT_ACT_TRAMPOLINE] = RT_TRACE_TRAMPOLINE,
 	[RT_ACT_SLEEP] = RT_TRACE_SLEEP,
 	[RT_ACT_JOIN] = RT_TRACE_JOIN,
+	[RT_ACT_SOURCE_WAIT] = RT_TRACE_WAIT,
+	[RT_ACT_SOURCE_CLOSE] = RT_TRACE_WAIT,
 };
 
 /*

@@ -176,6 +176,8 @@ void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
 	w->events = (struct rt_trace_record *)(area + worker_ring_offset());
 	w->events_mask = RT_TRACE_RING_RECORDS - 1;
 	w->stats = &w->tw->counters;
+	w->io_counts = &w->tw->io;
+	w->io_counts->kinds = RT_IO_KINDS;
 	w->tw->cpu = w->cpu;
 	w->tw->timer_heap = (uint64_t)(uintptr_t)&w->timers;
 }

@@ -9,7 +9,9 @@
  *
  * One turn of the loop, in order:
  *   take inboxes     tasks woken or cancelled by foreign threads (a
- *                    cancelled I/O op gets its ASYNC_CANCEL here)
+ *                    cancelled I/O op gets its ASYNC_CANCEL here), and
+ *                    tasks that come to wait on a source this ring
+ *                    holds (source.c)
  *   fire timers      only when some task sleeps (one clock read)
  *   submit           the SQEs the last batch prepared, in one
  *                    io_uring_enter, which also gets the completions
@@ -112,6 +114,7 @@ static void worker_loop(struct rt_worker *w)
 		trace_turn(w);
 		take_inbox(w);
 		rt_sleep_cancels(w);
+		rt_source_turn(w);
 		rt_io_cancels(w);
 		rt_sleep_fire(w);
 		rt_io_submit(w);
@@ -128,6 +131,26 @@ static void worker_loop(struct rt_worker *w)
 }
 
 /* ---- start and stop -------------------------------------------------- */
+
+/*
+ * Register the ring's fd with the kernel (5.18+): io_uring_enter then
+ * names the ring by index and skips the fd lookup (fdget/fdput) that a
+ * multi-threaded process pays for on every enter. The registration
+ * belongs to this thread, which is the only one that enters this ring.
+ * RTASYNC_REG_RING=0 leaves it off, to measure it (bench/io_features.c).
+ */
+static void ring_register_fd(struct rt_worker *w, size_t desc_len)
+{
+	const char *env = getenv("RTASYNC_REG_RING");
+	char *desc = w->rt->ring_desc;
+
+	if (env && !strcmp(env, "0"))
+		return;
+	if (io_uring_register_ring_fd(&w->ring) != 1 || w->index)
+		return;
+	snprintf(desc + desc_len, sizeof(w->rt->ring_desc) - desc_len,
+		 "+REGISTERED_FD");
+}
 
 static int ring_init(struct rt_worker *w, unsigned int entries)
 {
@@ -154,6 +177,7 @@ static int ring_init(struct rt_worker *w, unsigned int entries)
 			if (w->index == 0)
 				snprintf(w->rt->ring_desc, sizeof(w->rt->ring_desc),
 					 "%s", modes[i].name);
+			ring_register_fd(w, strlen(modes[i].name));
 			return 0;
 		}
 		if (ret != -EINVAL)
@@ -191,8 +215,10 @@ static int worker_setup(struct rt_worker *w)
 		io_uring_queue_exit(&w->ring);
 		return ret;
 	}
-	if (w->index == 0)
+	if (w->index == 0) {
 		rt_wake_choose(w->rt, &w->ring);
+		rt_io_probe(w->rt, &w->ring);
+	}
 	rt_worker_arm_doorbell(w);
 	io_uring_submit(&w->ring);
 	return 0;
@@ -241,6 +267,7 @@ static void *worker_main(void *arg)
 		wait_started(rt, true);
 		worker_loop(w);
 		io_uring_queue_exit(&w->ring);
+		rt_bufpool_free(w);
 	}
 	rt_io_free(w);
 	leave_together(rt);

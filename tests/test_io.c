@@ -8,11 +8,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "rt_test.h"
+#include "io_test.h"
 
 static struct rt_runtime *rt;
 
@@ -26,25 +27,6 @@ static int teardown(void **state)
 {
 	rt_runtime_free(rt);
 	return 0;
-}
-
-static uint8_t pattern(uint32_t seed, size_t k)
-{
-	return (uint8_t)(seed * 131u + k * 7u + (k >> 8));
-}
-
-static void fill(uint8_t *p, size_t n, uint32_t seed)
-{
-	for (size_t k = 0; k < n; k++)
-		p[k] = pattern(seed, k);
-}
-
-static bool matches(const uint8_t *p, size_t n, uint32_t seed)
-{
-	for (size_t k = 0; k < n; k++)
-		if (p[k] != pattern(seed, k))
-			return false;
-	return true;
 }
 
 static void stream_pair(int sv[2])
@@ -129,22 +111,6 @@ static void test_pipe_write_poll_read(void **state)
 
 static atomic_int echo_errors;
 
-/* A listener on 127.0.0.1 and an ephemeral port; *a is its address. */
-static int listener(struct sockaddr_in *a)
-{
-	socklen_t len = sizeof(*a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
-	assert_int_equal(listen(fd, 1024), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)a, &len), 0);
-	return fd;
-}
-
 struct echo_frame {
 	struct rt_frame frame;
 	int fd;
@@ -198,63 +164,22 @@ static RT_ASYNC int64_t acceptor(struct rt_task *t, struct rt_frame *base)
 	return f->n;
 }
 
-struct client_frame {
-	struct rt_frame frame;
-	struct sockaddr_in addr;
-	uint32_t id;
-	int fd;
-	size_t len, got;
-	uint8_t out[ECHO_MAX], in[ECHO_MAX];
-};
-
 static size_t client_len(uint32_t id)
 {
 	return 1 + (id * 37u) % ECHO_MAX;
 }
 
-static RT_ASYNC int64_t client(struct rt_task *t, struct rt_frame *base)
-{
-	struct client_frame *f = RT_FRAME(base, struct client_frame);
-	int64_t n;
-
-	RT_BEGIN(t, base);
-	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (f->fd < 0)
-		return -errno;
-	f->len = client_len(f->id);
-	fill(f->out, f->len, f->id);
-	RT_CONNECT(n, f->fd, (struct sockaddr *)&f->addr, sizeof(f->addr));
-	RT_SEND_ALL(n, f->fd, f->out, f->len);
-	for (f->got = 0; f->got < f->len; f->got += (size_t)n) {
-		RT_RECV(n, f->fd, f->in + f->got, f->len - f->got, 0);
-		if (!n)
-			return -EPIPE;
-	}
-	RT_CLOSE(n, f->fd);
-	return matches(f->in, f->len, f->id) ? (int64_t)f->len : -EILSEQ;
-}
-
 static void test_tcp_echo_exact_bytes(void **state)
 {
 	struct sockaddr_in a;
-	struct rt_task *acc, *h[ECHO_WAVE];
-	int lfd = listener(&a);
+	struct rt_task *acc;
+	int lfd = listen_socket(&a, 1024);
 	int64_t r;
 
 	atomic_store(&echo_errors, 0);
 	assert_int_equal(RT_SPAWN(rt, &acc, acceptor, struct acceptor_frame,
 				  .lfd = lfd), 0);
-	for (uint32_t wave = 0; wave < ECHO_CONNS; wave += ECHO_WAVE) {
-		for (uint32_t i = 0; i < ECHO_WAVE; i++)
-			assert_int_equal(RT_SPAWN(rt, &h[i], client,
-				struct client_frame, .addr = a,
-				.id = wave + i), 0);
-		for (uint32_t i = 0; i < ECHO_WAVE; i++) {
-			assert_int_equal(rt_task_join(h[i], &r), 0);
-			assert_int_equal(r, client_len(wave + i));
-			rt_task_release(h[i]);
-		}
-	}
+	run_echo_clients(rt, &a, ECHO_CONNS, ECHO_WAVE, client_len);
 	assert_int_equal(rt_task_join(acc, &r), 0);
 	assert_int_equal(r, ECHO_CONNS);
 	rt_task_release(acc);
@@ -294,6 +219,7 @@ static RT_ASYNC int64_t big_recv(struct rt_task *t, struct rt_frame *base)
 struct big_send_frame {
 	struct rt_frame frame;
 	int fd;
+	bool zerocopy;
 	const uint8_t *buf;
 };
 
@@ -303,42 +229,75 @@ static RT_ASYNC int64_t big_send(struct rt_task *t, struct rt_frame *base)
 	int64_t n;
 
 	RT_BEGIN(t, base);
-	RT_SEND_ALL(n, f->fd, f->buf, BIG);
+	RT_CALL(n, rt_send_all, struct rt_send_all_frame, .fd = f->fd,
+		.buf = f->buf, .len = BIG, .zerocopy = f->zerocopy);
 	return n;
 }
 
-static void test_large_transfer_short_sends(void **state)
+/* BIG patterned bytes from tx to rx through send-all: the recvs taken. */
+static int64_t big_transfer(int tx, int rx, bool zerocopy)
 {
 	uint8_t *out = malloc(BIG), *in = malloc(BIG + 65536);
-	struct rt_stats before = test_stats(rt), after;
-	struct rt_task *rx, *tx;
-	int sv[2], sndbuf = 16384;
+	struct rt_task *rxt, *txt;
 	int64_t recvs, sent;
 
 	assert_non_null(out);
 	assert_non_null(in);
 	fill(out, BIG, 9);
-	stream_pair(sv);
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	assert_int_equal(RT_SPAWN(rt, &rx, big_recv, struct big_recv_frame,
-				  .fd = sv[1], .buf = in), 0);
-	assert_int_equal(RT_SPAWN(rt, &tx, big_send, struct big_send_frame,
-				  .fd = sv[0], .buf = out), 0);
-	assert_int_equal(rt_task_join(tx, &sent), 0);
-	assert_int_equal(rt_task_join(rx, &recvs), 0);
+	assert_int_equal(RT_SPAWN(rt, &rxt, big_recv, struct big_recv_frame,
+				  .fd = rx, .buf = in), 0);
+	assert_int_equal(RT_SPAWN(rt, &txt, big_send, struct big_send_frame,
+				  .fd = tx, .buf = out, .zerocopy = zerocopy),
+			 0);
+	assert_int_equal(rt_task_join(txt, &sent), 0);
+	assert_int_equal(rt_task_join(rxt, &recvs), 0);
 	assert_int_equal(sent, BIG);
 	assert_true(recvs > 0);
+	rt_task_release(txt);
+	rt_task_release(rxt);
+	free(out);
+	free(in);
+	return recvs;
+}
+
+static void test_large_transfer_short_sends(void **state)
+{
+	struct rt_stats before = test_stats(rt), after;
+	int sv[2], sndbuf = 16384;
+	int64_t recvs;
+
+	stream_pair(sv);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	recvs = big_transfer(sv[0], sv[1], false);
 	after = test_stats(rt);
 	/* every op here was a send or one of the receiver's recvs: the
 	 * sender needed more than one send, and send-all went on */
 	assert_true(after.io_submitted - before.io_submitted -
 		    (uint64_t)recvs > 1);
-	rt_task_release(tx);
-	rt_task_release(rx);
 	close(sv[0]);
 	close(sv[1]);
-	free(out);
-	free(in);
+}
+
+/* SEND_ZC over TCP; over AF_UNIX (no zero copy there) a plain send. */
+static void test_send_zerocopy_exact_bytes(void **state)
+{
+	struct sockaddr_in a;
+	int lfd = listen_socket(&a, 4), c, sfd, sv[2];
+
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	sfd = accept(lfd, NULL, NULL);
+	assert_true(sfd >= 0);
+	big_transfer(c, sfd, true);
+	stream_pair(sv);
+	big_transfer(sv[0], sv[1], true);
+	close(sv[0]);
+	close(sv[1]);
+	close(c);
+	close(sfd);
+	close(lfd);
+	assert_int_equal(run_pipe_round_trip(), -ETIMEDOUT);
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -789,7 +748,7 @@ static void test_peer_reset(void **state)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct sockaddr_in a;
 	struct rt_task *h;
-	int lfd = listener(&a);
+	int lfd = listen_socket(&a, 1024);
 	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int sfd;
 	int64_t r;
@@ -807,6 +766,83 @@ static void test_peer_reset(void **state)
 	close(cfd);
 	close(lfd);
 	assert_int_equal(run_pipe_round_trip(), -ETIMEDOUT);
+}
+
+/* ---- ops in flight while work moves between workers -------------------- */
+
+#define MOVING_TASKS 1000
+#define MOVING_ROUNDS 20
+
+struct moving_frame {
+	struct rt_frame frame;
+	int sv[2];
+	uint32_t id, i;
+	uint32_t out[2], in[2];
+};
+
+/*
+ * Round trips through a socketpair with a yield between the send and
+ * the recv: a thousand of these keep the queues long enough for idle
+ * workers to be given or to steal them between ops. Each recv must get
+ * exactly its own bytes, once.
+ */
+static RT_ASYNC int64_t moving(struct rt_task *t, struct rt_frame *base)
+{
+	struct moving_frame *f = RT_FRAME(base, struct moving_frame);
+	int64_t n;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < MOVING_ROUNDS; f->i++) {
+		f->out[0] = f->id;
+		f->out[1] = f->i;
+		RT_SEND(n, f->sv[0], f->out, sizeof(f->out), 0);
+		RT_YIELD();
+		RT_RECV(n, f->sv[1], f->in, sizeof(f->in), MSG_WAITALL);
+		if (n != sizeof(f->in) || memcmp(f->in, f->out, sizeof(f->in)))
+			return -EILSEQ;
+	}
+	close(f->sv[0]);
+	close(f->sv[1]);
+	return f->id;
+}
+
+static void test_ops_while_tasks_move(void **state)
+{
+	struct rt_task **h = calloc(MOVING_TASKS, sizeof(*h));
+	struct rt_stats before = test_stats(rt), after;
+	struct rlimit lim;
+
+	assert_non_null(h);
+	/* two descriptors a task: past the usual soft limit of 1024 */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	if (lim.rlim_cur < 4 * MOVING_TASKS && lim.rlim_max >= 4 * MOVING_TASKS) {
+		lim.rlim_cur = 4 * MOVING_TASKS;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	}
+	for (uint32_t k = 0; k < MOVING_TASKS; k++) {
+		int sv[2];
+
+		stream_pair(sv);
+		assert_int_equal(RT_SPAWN(rt, &h[k], moving, struct moving_frame,
+					  .sv = { sv[0], sv[1] }, .id = k), 0);
+	}
+	for (uint32_t k = 0; k < MOVING_TASKS; k++) {
+		int64_t r;
+
+		assert_int_equal(rt_task_join(h[k], &r), 0);
+		assert_int_equal(r, k);
+		rt_task_release(h[k]);
+	}
+	after = test_stats(rt);
+	/* every op completed once, on the ring that had it */
+	assert_int_equal(after.io_submitted - before.io_submitted,
+			 2 * MOVING_TASKS * MOVING_ROUNDS);
+	assert_int_equal(after.io_completed - before.io_completed,
+			 2 * MOVING_TASKS * MOVING_ROUNDS);
+	print_message("tasks moved between ops: %llu stolen, %llu donated\n",
+		      (unsigned long long)(after.stolen - before.stolen),
+		      (unsigned long long)(after.donated - before.donated));
+	free(h);
 }
 
 /* ---- CQ overflow ---------------------------------------------------- */
@@ -883,6 +919,7 @@ int main(void)
 		cmocka_unit_test(test_pipe_write_poll_read),
 		cmocka_unit_test(test_tcp_echo_exact_bytes),
 		cmocka_unit_test(test_large_transfer_short_sends),
+		cmocka_unit_test(test_send_zerocopy_exact_bytes),
 		cmocka_unit_test(test_file_write_fsync_read),
 		cmocka_unit_test(test_vectors_messages_splice_statx),
 		cmocka_unit_test(test_deadline_expires_or_completes),
@@ -891,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_races_completion),
 		cmocka_unit_test(test_bad_fd),
 		cmocka_unit_test(test_peer_reset),
+		cmocka_unit_test(test_ops_while_tasks_move),
 		cmocka_unit_test(test_cq_overflow_loses_nothing),
 	};
 

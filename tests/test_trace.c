@@ -281,6 +281,61 @@ static void test_overflow_reports_drops(void **state)
 	assert_int_equal(d.dropped, 0);
 }
 
+/* ---- per-op I/O counters ------------------------------------------------- */
+
+struct io_frame {
+	struct rt_frame frame;
+	int fds[2];
+	char c;
+};
+
+/* A write, a read, a poll whose deadline expires: one op of each kind. */
+static RT_ASYNC int64_t io_ops(struct rt_task *t, struct rt_frame *base)
+{
+	struct io_frame *f = RT_FRAME(base, struct io_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_WRITE(r, f->fds[1], "x", 1, (uint64_t)-1);
+	RT_READ(r, f->fds[0], &f->c, 1, (uint64_t)-1);
+	RT_CATCH(true);
+	RT_AWAIT(r, rt_op_poll(t, f->fds[0], 1 /* POLLIN */,
+			       rt_deadline_in(1000000)));
+	return r;
+}
+
+static void test_io_counts_per_op(void **state)
+{
+	const struct rt_io_counts *io = &tw(0)->io;
+	struct rt_io_counts before = *io;
+	struct rt_stats st;
+	int fds[2];
+
+	assert_int_equal(io->kinds, RT_IO_KINDS);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(TEST_RUN(rt, io_ops, struct io_frame,
+				  .fds = { fds[0], fds[1] }), -ETIMEDOUT);
+	for (int k = 0; k < RT_IO_KINDS; k++) {
+		uint64_t want = k == RT_IO_WRITE || k == RT_IO_READ ||
+				k == RT_IO_POLL;
+
+		assert_int_equal(io->submitted[k] - before.submitted[k], want);
+		assert_int_equal(io->completed[k] - before.completed[k], want);
+		assert_int_equal(io->cancelled[k], before.cancelled[k]);
+	}
+	/* the per-kind counts add up to the worker's totals */
+	assert_int_equal(rt_runtime_stats(rt, &st), 0);
+	{
+		uint64_t sum = 0;
+
+		for (int k = 0; k < RT_IO_KINDS; k++)
+			sum += io->submitted[k];
+		assert_int_equal(sum, st.io_submitted);
+	}
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_one_record_per_step),
 		cmocka_unit_test(test_sampling_records_a_fraction),
 		cmocka_unit_test(test_overflow_reports_drops),
+		cmocka_unit_test(test_io_counts_per_op),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -21,6 +21,8 @@
  *			task steps), exits
  *	sleeps T N US	on SIGUSR1: T tasks sleep US us N times each, so
  *			the workers park and wake (switch-heavy), exits
+ *	io N		one task: N pipe writes and reads, then a poll
+ *			whose deadline expires; waits for SIGTERM
  *	plain		no runtime at all: waits for SIGTERM
  *	fake-area V	a memfd named like a trace area, of layout version
  *			V; waits for SIGTERM
@@ -401,6 +403,47 @@ static int run_sleeps(int ntasks, int n, long us)
 	return 0;
 }
 
+/* ---- io: known per-op I/O counts ------------------------------------------ */
+
+struct io_frame {
+	struct rt_frame frame;
+	int fds[2], i, n;
+	char c;
+};
+
+static RT_ASYNC int64_t io_task(struct rt_task *t, struct rt_frame *base)
+{
+	struct io_frame *f = RT_FRAME(base, struct io_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++) {
+		RT_WRITE(r, f->fds[1], "x", 1, (uint64_t)-1);
+		RT_READ(r, f->fds[0], &f->c, 1, (uint64_t)-1);
+	}
+	RT_CATCH(true);
+	RT_AWAIT(r, rt_op_poll(t, f->fds[0], 1 /* POLLIN */,
+			       rt_deadline_in(1000000)));
+	return r;
+}
+
+static int run_io(int n)
+{
+	int fds[2];
+
+	runtime_start();
+	if (pipe(fds))
+		die("pipe", errno);
+	if (RT_SPAWN(rt, NULL, io_task, struct io_frame,
+		     .fds = { fds[0], fds[1] }, .n = n))
+		die("spawn", ENOMEM);
+	rt_runtime_drain(rt);
+	printf("ready pid=%d io_round_trips=%d\n", (int)getpid(), n);
+	fflush(stdout);
+	wait_signal();
+	return 0;
+}
+
 /* ---- processes a tool must refuse ----------------------------------------- */
 
 static int run_plain(void)
@@ -434,7 +477,7 @@ static int run_fake_area(unsigned int version)
 static int usage(void)
 {
 	fprintf(stderr, "usage: rt-workload [-w WORKERS] [-r RUNTIMES] { sites K | deep | "
-		"block MS | steps T N | sleeps T N US | plain | fake-area VERSION }\n");
+		"block MS | steps T N | sleeps T N US | io N | plain | fake-area VERSION }\n");
 	return 2;
 }
 
@@ -473,6 +516,8 @@ int main(int argc, char **argv)
 		return run_steps(atoi(argv[1]), atoi(argv[2]));
 	if (!strcmp(argv[0], "sleeps") && argc == 4)
 		return run_sleeps(atoi(argv[1]), atoi(argv[2]), atol(argv[3]));
+	if (!strcmp(argv[0], "io") && argc == 2)
+		return run_io(atoi(argv[1]));
 	if (!strcmp(argv[0], "plain"))
 		return run_plain();
 	if (!strcmp(argv[0], "fake-area") && argc == 2)

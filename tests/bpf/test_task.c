@@ -253,6 +253,36 @@ static void test_top_counts(void **state)
 	stop(wl);
 }
 
+/* task top's I/O counters: per op kind, as the workload did them. */
+static void test_top_io_counts(void **state)
+{
+	char line[512], pid[16];
+	pid_t wl = WORKLOAD("io", "25");
+	long n;
+
+	(void)state;
+	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
+	n = kv(line, "io_round_trips");
+	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.2"), 0);
+	for (const char *const *op = (const char *const[]){ "write", "read",
+							     NULL }; *op; op++) {
+		char expr[256];
+
+		snprintf(expr, sizeof(expr), "[o['submitted'] + o['completed'] "
+			 "for o in r['total']['io']['ops'] if o['op'] == '%s'][0]",
+			 *op);
+		assert_int_equal(jnum(out_path, expr), 2 * n);
+	}
+	assert_int_equal(jnum(out_path, "[o['submitted'] for o in "
+			      "r['total']['io']['ops'] if o['op'] == 'poll'][0]"), 1);
+	assert_int_equal(jnum(out_path, "r['total']['io']['deadlines_expired']"), 1);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "--duration", "0.2"), 0);
+	assert_true(bpf_test_file_contains(out_path, "IO_OP"));
+	assert_true(bpf_test_file_contains(out_path, "I/O deadlines expired 1"));
+	stop(wl);
+}
+
 /*
  * -o prometheus: the same counts, in a file the Prometheus project's own
  * parser reads.
@@ -953,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_top_counts),
 		cmocka_unit_test(test_top_interval),
+		cmocka_unit_test(test_top_io_counts),
 		cmocka_unit_test(test_top_prometheus),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_two_areas),

@@ -23,6 +23,8 @@ static const struct {
 	F(trampolines), F(steals), F(stolen), F(rseq_aborts), F(overflows),
 	F(donated), F(inbox), F(parks), F(wakes_msg_ring), F(wakes_eventfd),
 	F(timers_fired), F(cancels), F(unstarted),
+	F(io_submitted), F(io_completed), F(io_cancelled), F(io_timeouts),
+	F(cq_overflows),
 #undef F
 };
 #define NFIELDS (sizeof(stat_fields) / sizeof(stat_fields[0]))
@@ -40,6 +42,49 @@ static uint64_t stat_get(const struct rt_stats *st, size_t i)
 static uint64_t sub(uint64_t a, uint64_t b)
 {
 	return a > b ? a - b : 0;
+}
+
+/* ---- per-op I/O counters ----------------------------------------------- */
+
+static const char *const io_kind_names[] = RT_IO_KIND_NAMES;
+#define IO_KINDS (sizeof(io_kind_names) / sizeof(io_kind_names[0]))
+
+/* A worker's per-op counters; each word has a single writer. */
+static void io_read(const struct task_area *a, unsigned int w,
+		    struct rt_io_counts *io)
+{
+	const struct rt_io_counts *src = &task_worker(a, w)->io;
+
+	memset(io, 0, sizeof(*io));
+	for (size_t k = 0; k < IO_KINDS; k++) {
+		io->submitted[k] = __atomic_load_n(&src->submitted[k],
+						   __ATOMIC_RELAXED);
+		io->completed[k] = __atomic_load_n(&src->completed[k],
+						   __ATOMIC_RELAXED);
+		io->cancelled[k] = __atomic_load_n(&src->cancelled[k],
+						   __ATOMIC_RELAXED);
+	}
+}
+
+static uint64_t sub(uint64_t a, uint64_t b);
+
+/* win = cur - before (NULL: cur), and both added into the totals. */
+static void io_window(struct task_top_worker *w,
+		      const struct task_top_worker *before,
+		      struct task_top_worker *total)
+{
+	for (size_t k = 0; k < IO_KINDS; k++) {
+		w->io_win.submitted[k] = sub(w->io.submitted[k],
+			before ? before->io.submitted[k] : 0);
+		w->io_win.completed[k] = sub(w->io.completed[k],
+			before ? before->io.completed[k] : 0);
+		w->io_win.cancelled[k] = sub(w->io.cancelled[k],
+			before ? before->io.cancelled[k] : 0);
+		total->io.submitted[k] += w->io.submitted[k];
+		total->io.completed[k] += w->io.completed[k];
+		total->io.cancelled[k] += w->io.cancelled[k];
+		total->io_win.submitted[k] += w->io_win.submitted[k];
+	}
 }
 
 /* ---- snapshots ------------------------------------------------------------ */
@@ -66,6 +111,7 @@ int task_top_snapshot(const struct task_proc *p, struct task_top_snap *s)
 			w->area = i;
 			w->index = k;
 			task_worker_read(&p->areas[i], k, &w->st, &w->tid, &w->cpu);
+			io_read(&p->areas[i], k, &w->io);
 		}
 	}
 	return 0;
@@ -149,6 +195,7 @@ static void report_workers(struct task_top_report *r,
 			*stat_at(&r->total.st, f) += stat_get(&w->st, f);
 			*stat_at(&r->total.win, f) += stat_get(&w->win, f);
 		}
+		io_window(w, before, &r->total);
 	}
 }
 
@@ -249,6 +296,30 @@ static void table_workers(FILE *out, const struct task_top_report *r)
 	table_worker(out, "TOTAL", &r->total, "", "", r);
 }
 
+/* Per op kind, all workers: only the kinds that were used. */
+static void table_io(FILE *out, const struct task_top_report *r)
+{
+	const struct rt_io_counts *io = &r->total.io;
+	bool any = false;
+
+	for (size_t k = 0; k < IO_KINDS; k++) {
+		if (!io->submitted[k])
+			continue;
+		if (!any)
+			fprintf(out, "\n%-9s %12s %12s %10s %12s\n", "IO_OP",
+				"SUBMITTED", "COMPLETED", "CANCELLED",
+				"SUBMITS/s");
+		any = true;
+		fprintf(out, "%-9s %12" PRIu64 " %12" PRIu64 " %10" PRIu64
+			" %12.1f\n", io_kind_names[k], io->submitted[k],
+			io->completed[k], io->cancelled[k],
+			per_second(r, r->total.io_win.submitted[k]));
+	}
+	fprintf(out, "%sCQ overflows %" PRIu64 ", I/O deadlines expired %"
+		PRIu64 "\n", any ? "" : "\n", r->total.st.cq_overflows,
+		r->total.st.io_timeouts);
+}
+
 void task_top_table(FILE *out, const struct task_top_report *r,
 		    unsigned int limit)
 {
@@ -258,6 +329,7 @@ void task_top_table(FILE *out, const struct task_top_report *r,
 	table_sites(out, r, limit);
 	fputc('\n', out);
 	table_workers(out, r);
+	table_io(out, r);
 }
 
 void task_stats_json(struct json_writer *jw, const struct rt_stats *st)
@@ -266,6 +338,28 @@ void task_stats_json(struct json_writer *jw, const struct rt_stats *st)
 
 	for (f = 0; f < NFIELDS; f++)
 		jw_uint_field(jw, stat_fields[f].name, stat_get(st, f));
+}
+
+/* "io": the ring's overflows, and every op kind's counters. */
+static void json_io(struct json_writer *jw, const struct task_top_worker *w)
+{
+	jw_name(jw, "io");
+	jw_start_object(jw);
+	jw_uint_field(jw, "cq_overflows", w->st.cq_overflows);
+	jw_uint_field(jw, "deadlines_expired", w->st.io_timeouts);
+	jw_name(jw, "ops");
+	jw_start_array(jw);
+	for (size_t k = 0; k < IO_KINDS; k++) {
+		jw_start_object(jw);
+		jw_string_field(jw, "op", io_kind_names[k]);
+		jw_uint_field(jw, "submitted", w->io.submitted[k]);
+		jw_uint_field(jw, "completed", w->io.completed[k]);
+		jw_uint_field(jw, "cancelled", w->io.cancelled[k]);
+		jw_uint_field(jw, "window_submitted", w->io_win.submitted[k]);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+	jw_end_object(jw);
 }
 
 static void json_worker(struct json_writer *jw, const struct task_top_report *r,
@@ -284,6 +378,7 @@ static void json_worker(struct json_writer *jw, const struct task_top_report *r,
 	jw_float_field(jw, "resumes", per_second(r, w->win.resumes));
 	jw_float_field(jw, "suspends", per_second(r, w->win.suspends));
 	jw_end_object(jw);
+	json_io(jw, w);
 }
 
 static void json_sites(struct json_writer *jw, const struct task_top_report *r)
@@ -386,6 +481,33 @@ static void prom_sites(FILE *out, const struct task_top_report *r)
 	}
 }
 
+/* rtasync_io_{submitted,completed,cancelled}_total{...,op}: per op kind. */
+static void prom_io(FILE *out, const struct task_top_report *r)
+{
+	static const char *const fields[] = { "submitted", "completed",
+					      "cancelled" };
+
+	for (size_t f = 0; f < 3; f++) {
+		fprintf(out, "# HELP rtasync_io_%s_total librtasync I/O ops %s, "
+			"per op kind (Documentation/rtasync-trace.md).\n"
+			"# TYPE rtasync_io_%s_total counter\n", fields[f],
+			fields[f], fields[f]);
+		for (size_t i = 0; i < r->nworkers; i++) {
+			const struct task_top_worker *w = &r->workers[i];
+			const uint64_t *v = f == 0 ? w->io.submitted :
+					    f == 1 ? w->io.completed :
+					    w->io.cancelled;
+
+			for (size_t k = 0; k < IO_KINDS; k++)
+				fprintf(out, "rtasync_io_%s_total{pid=\"%d\","
+					"runtime=\"%u\",worker=\"%u\","
+					"op=\"%s\"} %" PRIu64 "\n", fields[f],
+					(int)r->pid, w->area, w->index,
+					io_kind_names[k], v[k]);
+		}
+	}
+}
+
 /*
  * Counters since each runtime started, one family per struct rt_stats
  * field, for node_exporter's textfile collector (write to a temporary
@@ -405,4 +527,5 @@ void task_top_prometheus(FILE *out, const struct task_top_report *r)
 			prom_worker(out, r, &r->workers[i], f);
 	}
 	prom_sites(out, r);
+	prom_io(out, r);
 }

@@ -28,6 +28,8 @@ struct task_top_worker {
 	int32_t cpu;
 	struct rt_stats st;		/* totals at the end of the window */
 	struct rt_stats win;		/* within the window */
+	struct rt_io_counts io;		/* per op kind: totals ... */
+	struct rt_io_counts io_win;	/* ... and within the window */
 };
 
 struct task_top_site {
