@@ -174,6 +174,9 @@ static void drain(unsigned int w, struct drained *d)
 			continue;
 		}
 		d->records++;
+		/* every lap of the ring, not only the first: the field is
+		 * written once per ring, at bind */
+		assert_int_equal(copy.worker, w);
 		d->yields += copy.reason == RT_TRACE_YIELD;
 		d->done += copy.reason == RT_TRACE_DONE;
 	}
