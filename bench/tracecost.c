@@ -5,16 +5,18 @@
  * with no observer, with the observer tracing another process, and with
  * it tracing the ping-pong, interleaved; end-to-end time per round trip
  * and the BPF programs' own run time per switch). This topic runs it with
- * -j and turns its JSON into report rows, so that the issue's target
- * (<= 250 ns per OS switch) sits in the same table as the rest. The
- * target is checked on the programs' run time, the steadier of the two.
+ * -j and turns its JSON into report rows, so that the issue's targets
+ * (issue 8: <= 200 ns per traced switch, <= 150 ns per other switch) sit
+ * in the same table as the rest. They are checked on the programs' run
+ * time, the steadier of the two measures.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "threadcost.h"
 
-#define TARGET_NS_PER_SWITCH	250.0
+#define TARGET_NS_PER_SWITCH	200.0
+#define TARGET_NS_PER_OTHER	150.0
 #define OUT_MAX			8192
 
 void bench_overhead(void)
@@ -23,7 +25,7 @@ void bench_overhead(void)
 	char *argv[] = { (char *)tc_opts.sched_overhead, "-j", "-n", rounds,
 			 "-r", reps, NULL };
 	const char *off, *filtered, *traced;
-	struct bench_result r[3];
+	struct bench_result r[4];
 	double sw;
 	int st;
 
@@ -36,19 +38,23 @@ void bench_overhead(void)
 			  "-", "ns/switch", BENCH_LOWER);
 	bench_result_init(&r[2], "tracer", "sched stat: BPF run time per switch",
 			  "-", "ns/switch", BENCH_LOWER);
+	bench_result_init(&r[3], "tracer",
+			  "sched stat: BPF run time per other switch", "-",
+			  "ns/switch", BENCH_LOWER);
 	/*
 	 * The target is checked on the programs' own run time: the end to
 	 * end difference rides on cross-CPU wake-ups whose latency on these
 	 * VMs moves by more than the observer costs from one run to the next.
 	 */
 	r[2].target_rt = TARGET_NS_PER_SWITCH;
+	r[3].target_rt = TARGET_NS_PER_OTHER;
 
 	st = bench_run_capture(argv, out, sizeof(out), bench_opts.timeout_s);
 	off = strstr(out, "\"off\"");
 	filtered = strstr(out, "\"filtered\"");
 	traced = strstr(out, "\"traced\"");
 	if (st || !off || !filtered || !traced) {
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
 			bench_note(&r[i], "not measured: %s %s", argv[0],
 				   st < 0 ? strerror(-st) :
 				   st ? "failed (exit status shown above)" :
@@ -74,9 +80,10 @@ void bench_overhead(void)
 		   bench_json_num(filtered, "extra_ns_per_switch"));
 	bench_stat_one(&r[2].rt, bench_json_num(traced, "bpf_ns_per_switch"));
 	bench_note(&r[2], "sched_switch + sched_wakeup programs' run time "
-		   "(BPF_STATS_RUN_TIME) per switch; %.0f ns when the switch "
-		   "is not a traced thread's",
-		   bench_json_num(filtered, "bpf_ns_per_switch"));
-	for (int i = 0; i < 3; i++)
+		   "(BPF_STATS_RUN_TIME) per switch of the traced ping-pong");
+	bench_stat_one(&r[3].rt, bench_json_num(filtered, "bpf_ns_per_switch"));
+	bench_note(&r[3], "the same with the observer tracing another "
+		   "process: what every other switch of the machine pays");
+	for (int i = 0; i < 4; i++)
 		bench_emit(&r[i]);
 }

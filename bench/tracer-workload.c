@@ -6,7 +6,7 @@
  * librtasync-nocounters (RT_NO_COUNTERS: no always-on counters, site
  * counts or event rings).
  *
- *   rtasync-tracer-workload WORKLOAD N
+ *   rtasync-tracer-workload WORKLOAD N [events]
  *
  *   yield N   one task yields N times on one worker: ns per yield
  *   spawn N   a task spawns N trivial tasks on one worker: ns per task
@@ -16,16 +16,29 @@
  * Protocol: prints "ready" once set up and warmed, waits for a byte on
  * stdin (time to attach an observer or switch event recording on),
  * measures five rounds and prints "value=<median>".
+ *
+ * With "events" the process switches event recording on in its own trace
+ * area, as rtasync-trace would from outside: for runs under callgrind
+ * (bench/rtcost-callgrind.sh), where no tool attaches. With "ab" it runs
+ * 11 rounds with events off and 11 with them on, alternating, and prints
+ * both medians and their ratio: an in-run comparison, both variants under
+ * the same machine load.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rtasync.h"
+#include "rtasync-trace.h"
+#include "trace_self.h"
 
 #define ROUNDS 5
+#define AB_ROUNDS 11	/* per variant, in "ab" mode */
 
 struct yield_frame {
 	struct rt_frame frame;
@@ -125,6 +138,26 @@ static double round_of(struct rt_runtime *rt, const char *wl, long n)
 	return ret ? ret : (double)(rt_now_ns() - t0) / (double)n;
 }
 
+/* This process's trace header, mapped writable as a tool maps it. */
+static struct rt_trace_header *own_header(void)
+{
+	struct rt_trace_header *h;
+	int fd = trace_self_area_fd();
+
+	if (fd < 0)
+		return NULL;
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return h == MAP_FAILED ? NULL : h;	/* kept until exit */
+}
+
+/* Event recording on or off, every step recorded (sample shift 0). */
+static void events_set(struct rt_trace_header *h, bool on)
+{
+	__atomic_store_n(&h->sample_shift, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->events_enabled, on, __ATOMIC_RELEASE);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -132,17 +165,48 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static double median_of(double *v, int n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
+/*
+ * "ab": rounds alternate events off and on in this one process, so both
+ * see the same machine; prints both medians and their ratio.
+ */
+static int rounds_ab(struct rt_runtime *rt, struct rt_trace_header *h,
+		     const char *wl, long n)
+{
+	double v[2][AB_ROUNDS], off, on;
+
+	for (int i = 0; i < 2 * AB_ROUNDS; i++) {
+		events_set(h, i % 2);
+		v[i % 2][i / 2] = round_of(rt, wl, n);
+		if (v[i % 2][i / 2] < 0)
+			return 1;
+	}
+	events_set(h, false);
+	off = median_of(v[0], AB_ROUNDS);
+	on = median_of(v[1], AB_ROUNDS);
+	printf("value=%.4f events_off=%.4f events_on=%.4f ratio=%.4f\n",
+	       on, off, on, on / off);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	struct rt_trace_header *h = NULL;
+	const char *wl, *mode = argc > 3 ? argv[3] : "";
 	struct rt_runtime *rt;
 	struct rt_config cfg;
 	double v[ROUNDS];
-	const char *wl;
 	long n;
 	char go;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s yield|spawn|timer N\n", argv[0]);
+		fprintf(stderr, "usage: %s yield|spawn|timer N [events|ab]\n",
+			argv[0]);
 		return 2;
 	}
 	wl = argv[1];
@@ -154,17 +218,25 @@ int main(int argc, char **argv)
 		return 1;
 	if (round_of(rt, wl, n) < 0)	/* warm-up */
 		return 1;
+	if (*mode && !(h = own_header())) {
+		fprintf(stderr, "%s: no trace area to record events in\n",
+			argv[0]);
+		return 1;
+	}
+	if (!strcmp(mode, "events"))
+		events_set(h, true);
 	printf("ready\n");
 	fflush(stdout);
 	if (read(STDIN_FILENO, &go, 1) != 1)
 		return 1;
+	if (!strcmp(mode, "ab"))
+		return rounds_ab(rt, h, wl, n);
 	for (int i = 0; i < ROUNDS; i++) {
 		v[i] = round_of(rt, wl, n);
 		if (v[i] < 0)
 			return 1;
 	}
-	qsort(v, ROUNDS, sizeof(v[0]), cmp_double);
-	printf("value=%.4f\n", v[ROUNDS / 2]);
+	printf("value=%.4f\n", median_of(v, ROUNDS));
 	rt_runtime_free(rt);
 	return 0;
 }

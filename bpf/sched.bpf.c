@@ -35,6 +35,7 @@
 #include <bpf/bpf_core_read.h>
 #include "bits.bpf.h"
 #include "core_fixes.bpf.h"
+#include "rq_clock.bpf.h"
 #include "sched_stat.h"
 
 #define TASK_RUNNING	0
@@ -57,6 +58,8 @@ __u32 runq_max_gen = 0;
 __u64 lost_threads = 0;
 __u64 lost_tgids = 0;
 __u64 repaired = 0;
+/* CLOCK_MONOTONIC - rq clock, taken at the first event (rq_clock.bpf.h). */
+__u64 clock_off = 0;
 
 /*
  * The records, one slot per traced thread at tid & slot_mask.  An array
@@ -401,7 +404,7 @@ static __always_inline unsigned int prev_task_state(struct task_struct *prev,
 static __always_inline void repair_interval(struct sched_thread_stat *s,
 					    __u64 now, __u64 exec)
 {
-	__u64 span = now - s->ts_switch;
+	__u64 span = elapsed(now, s->ts_switch);
 	__u64 ran = exec - s->exec_ns;
 
 	if (exec < s->exec_ns || ran > span)
@@ -420,8 +423,8 @@ static __always_inline void switch_out(struct sched_thread_stat *s,
 	if (s->state == SCHED_TS_OFF_CPU)
 		repair_interval(s, now, exec);	/* its switch-in went missing */
 	else
-		s->oncpu_ns += now - (s->state == SCHED_TS_UNSEEN ?
-				      start_ns : s->ts_switch);
+		s->oncpu_ns += elapsed(now, s->state == SCHED_TS_UNSEEN ?
+					    start_ns : s->ts_switch);
 	s->ts_switch = now;
 	s->exec_ns = exec;
 	/*
@@ -451,7 +454,7 @@ static __always_inline void switch_out(struct sched_thread_stat *s,
 
 static __always_inline void runq_done(struct sched_thread_stat *s, __u64 now)
 {
-	__u64 lat = now - s->ts_queued;
+	__u64 lat = elapsed(now, s->ts_queued);
 	__u32 gen = runq_max_gen;
 
 	s->runq_ns += lat;
@@ -470,11 +473,13 @@ static __always_inline void switch_in(struct sched_thread_stat *s,
 	__u64 exec = next->se.sum_exec_runtime;
 
 	if (s->state == SCHED_TS_OFF_CPU) {
-		s->offcpu_ns += now - s->ts_switch;
-		s->offcpu_hist[hist_slot_us(now - s->ts_switch, SCHED_HIST_SLOTS)]++;
+		__u64 off = elapsed(now, s->ts_switch);
+
+		s->offcpu_ns += off;
+		s->offcpu_hist[hist_slot_us(off, SCHED_HIST_SLOTS)]++;
 	} else if (s->state == SCHED_TS_UNSEEN) {
 		/* Censored interval: counted, but no histogram sample. */
-		s->offcpu_ns += now - start_ns;
+		s->offcpu_ns += elapsed(now, start_ns);
 	} else if (s->state == SCHED_TS_ON_CPU) {
 		repair_interval(s, now, exec);	/* its switch-out went missing */
 	}
@@ -496,7 +501,7 @@ static __always_inline void account_cpu(struct task_struct *prev,
 		return;
 	c->switches++;
 	if (is_idle(prev))
-		c->idle_ns += now - (c->seen ? c->ts_switch : start_ns);
+		c->idle_ns += elapsed(now, c->seen ? c->ts_switch : start_ns);
 	c->in_idle = is_idle(next);
 	c->ts_switch = now;
 	c->seen = 1;
@@ -506,7 +511,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = rq_mono_now(prev, &clock_off);	/* next's queue too */
 	struct sched_thread_stat *s;
 
 	account_cpu(prev, next, now);
@@ -533,7 +538,7 @@ int BPF_PROG(sched_wakeup, struct task_struct *p)
 	 * switch-out, keep the earlier start.
 	 */
 	if (s->state != SCHED_TS_ON_CPU && !s->ts_queued)
-		s->ts_queued = bpf_ktime_get_ns();
+		s->ts_queued = rq_mono_now(p, &clock_off);
 	return 0;
 }
 
@@ -546,7 +551,7 @@ int BPF_PROG(sched_wakeup_new, struct task_struct *p)
 
 	if (!s)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = rq_mono_now(p, &clock_off);
 	s->wakeups++;
 	s->state = SCHED_TS_OFF_CPU;	/* born runnable, waiting for a CPU */
 	s->ts_switch = now;

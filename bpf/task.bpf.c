@@ -21,6 +21,7 @@
 #include <bpf/bpf_core_read.h>
 #include "bits.bpf.h"
 #include "core_fixes.bpf.h"
+#include "rq_clock.bpf.h"
 #include "task_join.h"
 
 #define TASK_RUNNING	0
@@ -34,6 +35,7 @@ const volatile __u32 sites_max = 1;
 struct task_blk_site idle = {};		/* no task: the worker loop */
 __u64 lost_tasks = 0;			/* tasks map full */
 __u64 unreadable = 0;			/* user memory reads that failed */
+__u64 clock_off = 0;			/* CLOCK_MONOTONIC - rq clock */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -174,7 +176,7 @@ static __always_inline void worker_in(struct task_blk_worker *w, __u64 now)
 
 	if (!w->ts_out)
 		return;		/* its switch-out came before we attached */
-	ns = now - w->ts_out;
+	ns = elapsed(now, w->ts_out);
 	w->ts_out = 0;
 	if (!w->task) {
 		charge_site(&idle, ns, w->voluntary);
@@ -195,22 +197,22 @@ int BPF_PROG(task_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
 	struct task_blk_worker *w;
-	__u64 now = 0;
 	__u32 tid;
 
+	/* the time from the run queue's clock (rq_clock.bpf.h): ts_out is
+	 * on CLOCK_MONOTONIC's scale, user space reads it against its own */
 	if (prev->tgid == target_tgid) {
 		tid = prev->pid;
 		w = bpf_map_lookup_elem(&workers, &tid);
-		if (w) {
-			now = bpf_ktime_get_ns();
-			worker_out(w, prev, preempt, now);
-		}
+		if (w)
+			worker_out(w, prev, preempt,
+				   rq_mono_now(prev, &clock_off));
 	}
 	if (next->tgid == target_tgid) {
 		tid = next->pid;
 		w = bpf_map_lookup_elem(&workers, &tid);
 		if (w)
-			worker_in(w, now ? now : bpf_ktime_get_ns());
+			worker_in(w, rq_mono_now(next, &clock_off));
 	}
 	return 0;
 }

@@ -160,7 +160,8 @@ void rt_trace_destroy(struct rt_trace *tr)
  * tool maps the header page writable (to switch events on) and could
  * have written anything there.  What the workers read back from the
  * area each turn (events_enabled, sample_shift, head) is used only as a
- * flag, masked, or masked into the ring: see trace_turn(), trace_record().
+ * flag, masked, or masked into the ring: see trace_turn() and
+ * rt_trace_record() (internal.h).
  */
 static char *worker_area(struct rt_trace *tr, unsigned int i)
 {
@@ -175,6 +176,10 @@ void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
 	w->site_counts = (uint64_t *)(area + worker_counts_offset());
 	w->events = (struct rt_trace_record *)(area + worker_ring_offset());
 	w->events_mask = RT_TRACE_RING_RECORDS - 1;
+	/* the ring is this worker's: its records' worker field never
+	 * changes, so it is not rewritten per record */
+	for (unsigned int r = 0; r < RT_TRACE_RING_RECORDS; r++)
+		w->events[r].worker = (uint16_t)w->index;
 	w->stats = &w->tw->counters;
 	w->io_counts = &w->tw->io;
 	w->io_counts->kinds = RT_IO_KINDS;
@@ -238,30 +243,4 @@ uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site)
 		return 0;	/* counted as "other" */
 	site_publish(tr, site, id);
 	return id;
-}
-
-/*
- * One record per step, single writer: invalidate the slot, fill it, then
- * publish its sequence number and the head. A reader that sees the same
- * sequence number before and after copying a record has a whole one.
- */
-void rt_trace_record(struct rt_worker *w, struct rt_task *t, uint32_t site,
-		     uint8_t reason)
-{
-	struct rt_trace_worker *tw = w->tw;
-	uint64_t pos = tw->head;
-	struct rt_trace_record *rec = &w->events[pos & w->events_mask];
-
-	if (w->sample_ctr++ & w->sample_mask)
-		return;
-	__atomic_store_n(&rec->seq, 0, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	rec->ts = w->trace_ts;
-	rec->task = (uint64_t)(uintptr_t)t;
-	rec->site = site;
-	rec->reason = reason;
-	rec->step = w->turn_step++;
-	rec->worker = (uint16_t)w->index;
-	__atomic_store_n(&rec->seq, pos + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&tw->head, pos + 1, __ATOMIC_RELEASE);
 }

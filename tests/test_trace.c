@@ -14,44 +14,22 @@
 
 #include "rt_test.h"
 #include "rtasync-trace.h"
+#include "trace_self.h"
 
 static struct rt_runtime *rt;
 
 /* Map the newest trace area of this process, as rtasync-trace does. */
 static struct rt_trace_header *map_area(void)
 {
-	struct rt_trace_header *h = NULL;
-	char link[256], path[300];
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/fd");
-	int best = -1;
+	struct rt_trace_header *h;
+	int fd = trace_self_area_fd();
+	struct stat st;
 
-	assert_non_null(dir);
-	while ((d = readdir(dir))) {
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", d->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = 0;
-		if (strstr(link, "/memfd:" RT_TRACE_MEMFD_NAME) &&
-		    atoi(d->d_name) > best)
-			best = atoi(d->d_name);
-	}
-	closedir(dir);
-	assert_true(best >= 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", best);
-	{
-		int fd = open(path, O_RDWR);
-		struct stat st;
-
-		assert_true(fd >= 0);
-		assert_int_equal(fstat(fd, &st), 0);
-		h = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, fd, 0);
-		close(fd);
-	}
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	h = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	close(fd);
 	assert_true(h != MAP_FAILED);
 	return h;
 }
@@ -196,6 +174,9 @@ static void drain(unsigned int w, struct drained *d)
 			continue;
 		}
 		d->records++;
+		/* every lap of the ring, not only the first: the field is
+		 * written once per ring, at bind */
+		assert_int_equal(copy.worker, w);
 		d->yields += copy.reason == RT_TRACE_YIELD;
 		d->done += copy.reason == RT_TRACE_DONE;
 	}

@@ -132,17 +132,6 @@ const char *trace_printable(char *dst, size_t len, const char *src)
 	return dst;
 }
 
-int trace_pidfd_open(int pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 int trace_parse_seconds(const char *arg, double *out)
 {
 	char *end;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "task_area.h"
 #include "trace.h"
 
 static uint64_t mono_ns(void)
@@ -62,7 +63,7 @@ int trace_loop_watch(struct trace_loop *l, int pid)
 	if (l->npids == TRACE_LOOP_MAX_PIDS)
 		return -ENOSPC;
 	l->pids[l->npids] = pid;
-	l->pidfds[l->npids] = trace_pidfd_open(pid);	/* -1: /proc tells */
+	l->pidfds[l->npids] = task_pidfd_open(pid);	/* -1: /proc tells */
 	l->npids++;
 	return 0;
 }

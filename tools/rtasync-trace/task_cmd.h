@@ -44,6 +44,9 @@ struct task_ctx {
 int task_loop_init(struct trace_loop *l, const struct task_ctx *c,
 		   unsigned int tick_ms);
 
+/* Print what task_proc_open()'s err means for pid; its exit code. */
+int task_proc_error(const struct task_proc *p, pid_t pid, int err);
+
 
 int task_record_run(struct task_ctx *c);	/* record.c */
 int do_record(const struct trace_opts *opts, int argc, char **argv);

@@ -77,7 +77,6 @@ const char *trace_printable(char *dst, size_t len, const char *src);
 #define TRACE_PRINTABLE(s) \
 	trace_printable((char[TRACE_PRINTABLE_MAX]){ 0 }, TRACE_PRINTABLE_MAX, (s))
 /* pidfd_open(pid, 0), or -1 with errno (ENOSYS before Linux 5.3). */
-int trace_pidfd_open(int pid);
 int trace_parse_seconds(const char *arg, double *out);
 int trace_parse_u64(const char *arg, uint64_t *out);
 /* A -p argument: 0, or prints why not and returns -EINVAL. */

@@ -9,35 +9,23 @@
  * works alike for executables, PIEs and shared libraries, whatever the
  * load bias.  A file is opened through /proc/PID/map_files (the very
  * inode mapped, even if deleted or in another mount namespace), else
- * through /proc/PID/root, else by its path.
+ * through /proc/PID/root, else by its path; each is a path the target
+ * chose, so elf_syms.c opens and reads it as hostile input.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "elf_syms.h"
 #include "task_syms.h"
-
-struct sym {
-	uint64_t addr, size;
-	char *name;
-};
-
-struct seg {
-	uint64_t off, vaddr, filesz;
-};
 
 struct elf_file {
 	char *path;
-	bool loaded;		/* tried: syms/segs valid, maybe empty */
-	size_t nsyms, nsegs;
-	struct sym *syms;	/* by addr */
-	struct seg *segs;
+	bool loaded;		/* tried, whatever came of it */
+	struct elf_syms *syms;	/* NULL: unreadable, not ELF, ... */
 };
 
 struct mapping {
@@ -124,19 +112,13 @@ int task_syms_open(struct task_syms **sp, pid_t pid)
 		task_syms_close(s);
 		return err;
 	}
-	elf_version(EV_CURRENT);
 	*sp = s;
 	return 0;
 }
 
 static void file_free(struct elf_file *f)
 {
-	size_t i;
-
-	for (i = 0; i < f->nsyms; i++)
-		free(f->syms[i].name);
-	free(f->syms);
-	free(f->segs);
+	elf_syms_free(f->syms);
 	free(f->path);
 	free(f);
 }
@@ -187,156 +169,34 @@ static int open_mapped(const struct task_syms *s, const struct mapping *m)
 
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 		 (int)s->pid, m->start, m->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = elf_syms_open(path);
 	if (fd >= 0)
 		return fd;
 	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)s->pid,
 		 m->file->path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = elf_syms_open(path);
 	if (fd >= 0)
 		return fd;
-	return open(m->file->path, O_RDONLY | O_CLOEXEC);
-}
-
-static int load_segs(struct elf_file *f, Elf *e)
-{
-	size_t n, i;
-	GElf_Phdr ph;
-
-	if (elf_getphdrnum(e, &n))
-		return -EINVAL;
-	f->segs = calloc(n ? n : 1, sizeof(*f->segs));
-	if (!f->segs)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD)
-			f->segs[f->nsegs++] = (struct seg){ ph.p_offset,
-							    ph.p_vaddr,
-							    ph.p_filesz };
-	return 0;
-}
-
-static int add_syms(struct elf_file *f, Elf *e, Elf_Scn *scn,
-		    const GElf_Shdr *sh)
-{
-	Elf_Data *d = elf_getdata(scn, NULL);
-	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0, i;
-	struct sym *tmp;
-	const char *name;
-	GElf_Sym sym;
-
-	if (!d || !n)
-		return 0;
-	tmp = realloc(f->syms, (f->nsyms + n) * sizeof(*tmp));
-	if (!tmp)
-		return -ENOMEM;
-	f->syms = tmp;
-	for (i = 0; i < n; i++) {
-		if (!gelf_getsym(d, (int)i, &sym) || !sym.st_value ||
-		    (GELF_ST_TYPE(sym.st_info) != STT_FUNC &&
-		     GELF_ST_TYPE(sym.st_info) != STT_GNU_IFUNC))
-			continue;
-		name = elf_strptr(e, sh->sh_link, sym.st_name);
-		if (!name || !(name = strdup(name)))
-			continue;
-		f->syms[f->nsyms++] = (struct sym){ sym.st_value, sym.st_size,
-						    (char *)name };
-	}
-	return 0;
-}
-
-static int cmp_sym(const void *a, const void *b)
-{
-	const struct sym *x = a, *y = b;
-
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-/* .symtab when the file has one (static functions), else .dynsym. */
-static int load_syms(struct elf_file *f, Elf *e)
-{
-	Elf_Scn *scn = NULL, *dyn = NULL;
-	GElf_Shdr sh, dynsh;
-	int err;
-
-	while ((scn = elf_nextscn(e, scn))) {
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_SYMTAB) {
-			err = add_syms(f, e, scn, &sh);
-			goto sort;
-		}
-		if (sh.sh_type == SHT_DYNSYM) {
-			dyn = scn;
-			dynsh = sh;
-		}
-	}
-	err = dyn ? add_syms(f, e, dyn, &dynsh) : 0;
-sort:
-	qsort(f->syms, f->nsyms, sizeof(*f->syms), cmp_sym);
-	return err;
+	return elf_syms_open(m->file->path);
 }
 
 static void file_load(const struct task_syms *s, const struct mapping *m)
 {
 	struct elf_file *f = m->file;
-	Elf *e;
 	int fd;
 
 	f->loaded = true;	/* once, whatever happens */
 	fd = open_mapped(s, m);
 	if (fd < 0)
 		return;
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (e && elf_kind(e) == ELF_K_ELF && !load_segs(f, e))
-		load_syms(f, e);
-	if (e)
-		elf_end(e);
+	if (elf_syms_load(fd, &f->syms))
+		f->syms = NULL;
 	close(fd);
-}
-
-/* The ELF virtual address of a file offset, via its PT_LOAD segment. */
-static bool file_vaddr(const struct elf_file *f, uint64_t off, uint64_t *vaddr)
-{
-	size_t i;
-
-	for (i = 0; i < f->nsegs; i++) {
-		const struct seg *g = &f->segs[i];
-
-		if (off >= g->off && off < g->off + g->filesz) {
-			*vaddr = off - g->off + g->vaddr;
-			return true;
-		}
-	}
-	return false;
-}
-
-static const struct sym *sym_of(const struct elf_file *f, uint64_t vaddr)
-{
-	size_t lo = 0, hi = f->nsyms;
-	const struct sym *best;
-
-	while (lo < hi) {	/* the last symbol starting at or below vaddr */
-		size_t mid = (lo + hi) / 2;
-
-		if (f->syms[mid].addr <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return NULL;
-	best = &f->syms[lo - 1];
-	/* a sized symbol must cover it; an unsized one, only exactly */
-	if (best->size ? vaddr < best->addr + best->size : vaddr == best->addr)
-		return best;
-	return NULL;
 }
 
 void task_syms_lookup(struct task_syms *s, uint64_t addr, struct task_sym *out)
 {
 	const struct mapping *m = mapping_of(s, addr);
-	const struct sym *sym;
 	uint64_t vaddr;
 
 	memset(out, 0, sizeof(*out));
@@ -345,11 +205,10 @@ void task_syms_lookup(struct task_syms *s, uint64_t addr, struct task_sym *out)
 	out->module = m->file->path;
 	if (!m->file->loaded)
 		file_load(s, m);
-	if (!file_vaddr(m->file, addr - m->start + m->pgoff, &vaddr))
+	if (!m->file->syms ||
+	    !elf_syms_vaddr(m->file->syms, addr - m->start + m->pgoff, &vaddr))
 		return;
-	sym = sym_of(m->file, vaddr);
-	if (!sym)
-		return;
-	out->name = sym->name;
-	out->offset = vaddr - sym->addr;
+	out->name = elf_syms_lookup(m->file->syms, vaddr, &out->offset);
+	if (!out->name)
+		out->offset = 0;
 }

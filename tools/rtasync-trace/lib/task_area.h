@@ -88,8 +88,8 @@ int task_proc_open(struct task_proc *p, pid_t pid, bool rw);
 void task_proc_close(struct task_proc *p);
 /* Worker threads of all its runtimes. */
 size_t task_proc_nworkers(const struct task_proc *p);
-/* Print what err means for pid and return the exit code that says it. */
-int task_proc_error(const struct task_proc *p, pid_t pid, int err);
+/* A pidfd for pid (pidfd_open(2)); -1 and errno if none. */
+int task_pidfd_open(pid_t pid);
 
 /* ---- reading an area -------------------------------------------------- */
 

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "task_area.h"
-#include "trace.h"
 
 #define MEMFD_LINK "/memfd:" RT_TRACE_MEMFD_NAME
 /* A runtime publishes its magic last; one starting up gets this long. */
@@ -309,14 +308,19 @@ static int open_fd_dir(pid_t pid, DIR **dirp)
 	return 0;
 }
 
-/* An fd name from readdir: digits only, a valid fd number. */
+/* An fd name from readdir: digits only, a valid fd number; else -1. */
 static int fd_number(const char *name)
 {
-	uint64_t v;
+	int64_t v = 0;
 
-	if (trace_parse_u64(name, &v) || v > INT32_MAX)
+	if (!*name)
 		return -1;
-	return (int)v;
+	for (; *name; name++) {
+		if (*name < '0' || *name > '9' || v > INT32_MAX / 10)
+			return -1;
+		v = v * 10 + (*name - '0');
+	}
+	return v <= INT32_MAX ? (int)v : -1;
 }
 
 /* Map every area among the target's fds; the first error kept. */
@@ -377,6 +381,17 @@ static void assign_site_bases(struct task_proc *p)
 	}
 }
 
+int task_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 int task_proc_open(struct task_proc *p, pid_t pid, bool rw)
 {
 	int err;
@@ -385,7 +400,7 @@ int task_proc_open(struct task_proc *p, pid_t pid, bool rw)
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	p->rw = rw;
-	p->pidfd = trace_pidfd_open(pid);
+	p->pidfd = task_pidfd_open(pid);
 	err = open_fd_dir(pid, &dir);
 	if (err)
 		goto err_close;
@@ -420,55 +435,6 @@ size_t task_proc_nworkers(const struct task_proc *p)
 	for (i = 0; i < p->nareas; i++)
 		n += p->areas[i].h.nworkers;
 	return n;
-}
-
-static const char *refusal_text(enum task_refusal r)
-{
-	switch (r) {
-	case TASK_REFUSED_UNSEALED:
-		return "is not sealed against resizing (F_SEAL_SHRINK|"
-		       "F_SEAL_GROW; librtasync seals its areas): refusing to "
-		       "map it";
-	case TASK_REFUSED_NOT_MEMFD:
-		return "changed into something else while it was opened";
-	default:
-		return "that this tool cannot read (bad magic or layout)";
-	}
-}
-
-int task_proc_error(const struct task_proc *p, pid_t pid, int err)
-{
-	switch (err) {
-	case -ESRCH:
-		trace_err("no process with pid %d", (int)pid);
-		return TRACE_EXIT_NO_TARGET;
-	case -ENOENT:
-		trace_err("process %d has no librtasync trace area (not linked "
-			  "with librtasync, or no runtime running)", (int)pid);
-		return TASK_EXIT_NO_RUNTIME;
-	case -EPROTO:
-		if (p->refusal == TASK_REFUSED_VERSION)
-			trace_err("process %d has a trace area of version %u; this "
-				  "tool reads version %u", (int)pid, p->version,
-				  RT_TRACE_VERSION);
-		else
-			trace_err("process %d has a trace area %s", (int)pid,
-				  refusal_text(p->refusal));
-		return TASK_EXIT_VERSION;
-	case -EACCES:
-	case -EPERM:
-		trace_err("not permitted to read process %d (%s: %s): run as its "
-			  "user, or with both CAP_SYS_PTRACE (its fds and memory) "
-			  "and CAP_DAC_READ_SEARCH (its /proc/%d/fd)", (int)pid,
-			  p->denied ? "its fds could not be inspected" :
-			  "its fd directory could not be listed",
-			  strerror(-err), (int)pid);
-		return TRACE_EXIT_PERM;
-	default:
-		trace_err("reading process %d failed: %s", (int)pid,
-			  strerror(-err));
-		return TRACE_EXIT_FAIL;
-	}
 }
 
 /* ---- counters and sites ------------------------------------------------- */
