@@ -345,9 +345,12 @@ static void test_top_interval(void **state)
 	wl = sites_ready("1", line, sizeof(line), pid);
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--interval",
 			      "0.1", "--duration", "0.35"), 0);
-	/* an array of reports, each over its own ~0.1 s window */
-	assert_in_range(jnum(out_path, "len(r)"), 3, 4);
-	assert_in_range(jnum(out_path, "r[0]['window_ns']"), 90000000, 200000000);
+	/* an array of reports, each over its own window: a full one lasts
+	 * at least the interval (the last may be cut by the duration); at
+	 * most duration / interval + 1 of them, fewer only when load
+	 * stretches a window, so there is no upper bound on time here */
+	assert_in_range(jnum(out_path, "len(r)"), 1, 4);
+	assert_true(jnum(out_path, "r[0]['window_ns']") >= 90000000);
 	assert_int_equal(jnum(out_path, "r[-1]['sites'][0]['window_suspends']"), 0);
 	stop(wl);
 }
