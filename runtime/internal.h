@@ -49,6 +49,7 @@ enum rt_action {
 	RT_ACT_TRAMPOLINE,	/* run t->h.top now, from a shallow C stack */
 	RT_ACT_SLEEP,		/* arm the timer at t->deadline */
 	RT_ACT_JOIN,		/* wait for t->join_target */
+	RT_ACT_WAIT,		/* parked on wait queues (waitq.c) */
 };
 
 /* A frame arena chunk beyond the task's inline arena. */
@@ -67,6 +68,23 @@ _Static_assert(sizeof(struct rt_chunk) % 16 == 0, "chunk data alignment");
 #define RT_WAITER_DONE ((struct rt_task *)1)
 
 struct rt_worker;
+struct rt_waker;
+
+/*
+ * A task's wait on wait queues (waitq.c): one per task, since a task
+ * waits in one op at a time. nodes[i * stride] is the waiter of arm i: the
+ * inline node for a one-queue op, a select's arms otherwise.
+ */
+struct rt_wait {
+	_Atomic uint32_t state;		/* RT_WS_*, see waitq.c */
+	uint16_t nnodes;
+	uint16_t stride;
+	char *nodes;
+	struct rt_waker *waker;		/* in rt_op_waker_wait (waker.c) */
+	uint16_t timer_worker;		/* id of the heap holding its deadline */
+	uint8_t select;			/* the result is the winning arm */
+	struct rt_waiter node;
+};
 
 /* Bits of rt_task.flags, set once each with an atomic fetch-or. */
 enum {
@@ -110,6 +128,7 @@ struct rt_task {
 	uint8_t started;
 	uint8_t detached;		/* spawned without a handle */
 	uint8_t backlogged;		/* counted in rt->backlog until it starts */
+	struct rt_wait wait;		/* waitq.c */
 	char arena[] __attribute__((aligned(16)));
 };
 
@@ -228,6 +247,10 @@ struct rt_runtime {
 	_Atomic uint64_t foreign_spawned;
 	_Atomic uint32_t backlog;	/* futex: foreign spawns not started */
 	_Atomic uint32_t backlog_waiters;
+	_Atomic uint64_t wait_timeouts;	/* struct rt_sync_stats (waitq.c) */
+	_Atomic uint64_t wait_cancels;
+	_Atomic uint64_t wakers_late;
+	struct rt_waker *wakers;	/* not yet freed, under rt__wakers_lock */
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
 	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */
@@ -349,6 +372,8 @@ uint64_t rt_watch_deadline(struct rt_worker *w, uint64_t now);
 
 /* sleep.c */
 void rt_sleep_commit(struct rt_worker *w, struct rt_task *t);
+int rt_sleep_arm(struct rt_worker *w, struct rt_task *t);
+void rt_sleep_disarm(struct rt_runtime *rt, uint16_t owner, struct rt_task *t);
 void rt_sleep_fire(struct rt_worker *w);
 void rt_sleep_cancels(struct rt_worker *w);
 unsigned int rt_sleep_adopt(struct rt_worker *w, struct rt_worker *o,
@@ -432,6 +457,18 @@ struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w);
 void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
 		       struct rt_task *t);
 void rt_task_cache_free(struct rt_worker *w);
+
+/* waitq.c, waker.c */
+void rt_wait_commit(struct rt_worker *w, struct rt_task *t);
+void rt_wait_finish(struct rt_task *t);
+bool rt_wait_expire(struct rt_task *t);
+bool rt_wait_cancel(struct rt_task *t);
+void rt_wakers_shutdown(struct rt_runtime *rt);
+
+static inline bool rt_wait_parked(struct rt_task *t)
+{
+	return atomic_load_explicit(&t->wait.state, memory_order_seq_cst) & 1u;
+}
 
 /* frame.c */
 void rt_arena_reset(struct rt_task *t);
