@@ -261,7 +261,8 @@ struct rt_runtime {
 /*
  * A task names workers by id, index + 1 (0: none), which keeps a task's
  * state small (RT_MAX_WORKERS fits in 16 bits): 144 bytes with io_owner,
- * which sits in what was padding before the 16-aligned arena.
+ * which sits in what was padding before the 16-aligned arena (240 with
+ * the wait state of waitq.c).
  */
 static inline struct rt_worker *rt_worker_by_id(struct rt_runtime *rt,
 						uint16_t id)
