@@ -159,7 +159,7 @@ int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
 }
 
 /* Outside the lock: the waiters' tasks may run now. */
-void rt_wakeups_publish(struct rt_wakeups *wk)
+void rt_wakeups_publish_all(struct rt_wakeups *wk)
 {
 	struct rt_waiter *w = wk->head;
 
@@ -413,16 +413,43 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 	return rt_wait_suspend(t, deadline_ns);
 }
 
+/*
+ * rt_wait_arms() for one arm with the task's own waiter, written out: the
+ * path every channel, lock and event op takes, so it costs one lock
+ * round and no loop when the object is ready.
+ */
 int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
 		    void *obj, void *buf, uint64_t deadline_ns)
 {
-	struct rt_arm arm = { ops, obj, &t->wait.node };
+	struct rt_wakeups wk = { NULL, 0 };
+	struct rt_waiter *w = &t->wait.node;
 	int64_t ret = rt_op_check(t);
+	bool linked = false;
+	uint32_t *lock;
+	enum rt_poll p;
 
 	if (ret)
 		return ret;
-	t->wait.node.buf = buf;
-	return rt_wait_arms(t, &arm, 1, deadline_ns, false);
+	w->buf = buf;
+	w->task = t;
+	w->arm = 0;
+	lock = ops->lock(obj);
+	rt_spin_lock(lock);
+	p = ops->poll(obj, w, false, &wk);
+	if (p == RT_POLL_WAIT && !expired(deadline_ns)) {
+		struct rt_arm arm = { ops, obj, w };
+
+		wait_arm(t, &arm, 1, false);
+		wlist_link(ops->list(obj), lock, w);
+		linked = true;
+	}
+	rt_spin_unlock(lock);
+	rt_wakeups_publish(&wk);
+	if (p == RT_POLL_READY)
+		return w->result;
+	if (!linked)
+		return -ETIMEDOUT;	/* the deadline had passed */
+	return rt_wait_suspend(t, deadline_ns);
 }
 
 enum rt_poll rt_arm_try(const struct rt_arm_ops *ops, void *obj,

@@ -74,7 +74,14 @@ bool rt_wlist_wake(struct rt_wlist *l, struct rt_wakeups *wk, int64_t result);
 int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
 		      int64_t result);
 void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w);
-void rt_wakeups_publish(struct rt_wakeups *wk);
+void rt_wakeups_publish_all(struct rt_wakeups *wk);
+
+/* Most ops wake nobody: no call for them. */
+static inline void rt_wakeups_publish(struct rt_wakeups *wk)
+{
+	if (wk->head)
+		rt_wakeups_publish_all(wk);
+}
 
 /* A poll that found its object ready: may it complete? */
 static inline bool rt_arm_take(struct rt_waiter *w, bool armed)
