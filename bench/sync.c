@@ -16,6 +16,9 @@
  *   mutex               lock+unlock by one task, never contended, and by
  *                       4 tasks on 2 workers around a counter; against
  *                       pthread_mutex in one thread and in 4 threads.
+ *   spawn_blocking      a task awaits a no-op call on the blocking pool,
+ *                       again and again: a thread wake-up and a task
+ *                       wake-up per call; against Tokio's spawn_blocking.
  *
  * Each round runs librtasync, then the peers, each in a fresh process or
  * on a fresh runtime, so a ratio's samples are taken seconds apart (the
@@ -36,6 +39,7 @@
 #define CHAN_MSGS	1000000
 #define LOCKS		2000000
 #define LOCK_TASKS	4
+#define BLOCKING_CALLS	20000
 #define PEER_OUT	4096
 #define PEER_TIMEOUT_S	60
 
@@ -267,6 +271,46 @@ static double mutex_ns(struct rt_runtime *rt, uint64_t n, bool contended)
 	return (double)ns / (double)counter;
 }
 
+static int64_t noop_call(void *arg)
+{
+	return (int64_t)(uintptr_t)arg;
+}
+
+struct blocking_frame {
+	struct rt_frame frame;
+	uint64_t n, i, t0;
+	uint64_t *ns;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t blocking_loop(struct rt_task *t, struct rt_frame *base)
+{
+	struct blocking_frame *f = RT_FRAME(base, struct blocking_frame);
+
+	RT_BEGIN(t, base);
+	f->t0 = bench_now_ns();
+	for (f->i = 0; f->i < f->n; f->i++) {
+		RT_AWAIT(f->r, rt_op_spawn_blocking(t, noop_call,
+				(void *)(uintptr_t)f->i, RT_NEVER));
+		if ((uint64_t)f->r != f->i)
+			return -EPROTO;
+	}
+	*f->ns = bench_now_ns() - f->t0;
+	return 0;
+}
+
+static double blocking_ns(struct rt_runtime *rt, uint64_t n)
+{
+	uint64_t ns = 0;
+	struct blocking_frame f = { .n = n, .ns = &ns };
+	int64_t res;
+	int err = bench_rt_run(rt, blocking_loop, &f.frame, sizeof(f), &res);
+
+	if (err < 0 || res < 0)
+		return err < 0 ? err : (double)res;
+	return (double)ns / (double)n;
+}
+
 /* ---- pthread_mutex ------------------------------------------------------------ */
 
 struct pmutex_arg {
@@ -355,7 +399,7 @@ static double peer_sample(struct peer *p, const char *shape)
 enum {
 	ROW_RTT1_GO, ROW_RTT1_TOKIO, ROW_RTT2_GO, ROW_RTT2_TOKIO,
 	ROW_TPUT1, ROW_TPUT4, ROW_TPUT64,
-	ROW_MUTEX, ROW_MUTEX4,
+	ROW_MUTEX, ROW_MUTEX4, ROW_BLOCKING,
 	NROWS,
 };
 
@@ -402,6 +446,10 @@ static void round_rt(struct sync_run *r, unsigned int workers)
 		mutex_ns(rt, bench_iters(LOCKS, 1000) / 4, false);
 		add(&r->rt[ROW_MUTEX], mutex_ns(rt, bench_iters(LOCKS, 1000),
 						false), "mutex");
+		blocking_ns(rt, bench_iters(BLOCKING_CALLS, 100) / 4);
+		add(&r->rt[ROW_BLOCKING],
+		    blocking_ns(rt, bench_iters(BLOCKING_CALLS, 100)),
+		    "spawn_blocking");
 	} else {
 		for (int k = 0; k < 3; k++)
 			add(&r->rt[ROW_TPUT1 + k],
@@ -426,6 +474,8 @@ static void round_peers(struct sync_run *r)
 		add(&r->peer[ROW_TPUT1 + k], peer_sample(&go2, shape), go2.name);
 		add(&r->tokio_tput[k], peer_sample(&tk2, shape), tk2.name);
 	}
+	add(&r->peer[ROW_BLOCKING], peer_sample(&tk1, "blocking-rtt"),
+	    tk1.name);
 	add(&r->peer[ROW_MUTEX], pmutex_ns(bench_iters(LOCKS, 1000), 1),
 	    "pthread_mutex");
 	add(&r->peer[ROW_MUTEX4], pmutex_ns(bench_iters(LOCKS, 1000),
@@ -454,6 +504,9 @@ static const struct {
 			"ns/op", "mutex vs pthread" },
 	[ROW_MUTEX4] = { "mutex, 4 tasks contend, 2 workers",
 			 "pthread_mutex, 4 threads", "ns/op", "" },
+	[ROW_BLOCKING] = { "rt_op_spawn_blocking round trip, 1 worker",
+			   "Tokio spawn_blocking, current_thread", "ns/call",
+			   "spawn_blocking vs tokio" },
 };
 
 /* The rt series of a row: round trips share theirs between two peers. */

@@ -265,12 +265,30 @@ int64_t rt_op_select(struct rt_task *t, struct rt_select_arm *arms,
 int rt_task_join_until(struct rt_task *task, int64_t *result,
 		       uint64_t deadline_ns);
 
+/* ---- blocking calls off the workers --------------------------------------- */
+
+typedef int64_t (*rt_blocking_fn)(void *arg);
+
+/*
+ * Run fn(arg) on a bounded pool of plain threads (16 by default) and park
+ * t until it returns: the result is fn's. A wait that ends first
+ * (-ETIMEDOUT, -ECANCELED) leaves fn running if it started; one that had
+ * not started is skipped. arg must stay valid until fn returns.
+ */
+int64_t rt_op_spawn_blocking(struct rt_task *t, rt_blocking_fn fn, void *arg,
+			     uint64_t deadline_ns);
+/* The pool's size, before its first use: -EBUSY after, -EINVAL for 0. */
+int rt_blocking_pool_size(struct rt_runtime *rt, unsigned int threads);
+
 /* ---- counters ---------------------------------------------------------- */
 
 struct rt_sync_stats {
 	uint64_t wait_timeouts;	/* waits ended by their deadline */
 	uint64_t wait_cancels;	/* waits ended by rt_task_cancel() */
 	uint64_t wakers_late;	/* completions of a waker already done */
+	uint64_t blocking_jobs;	/* rt_op_spawn_blocking calls run */
+	uint64_t blocking_skipped;	/* ... skipped: their wait had ended */
+	uint64_t blocking_threads;	/* threads the pool started */
 };
 
 int rt_sync_stats(struct rt_runtime *rt, struct rt_sync_stats *out);

@@ -69,6 +69,7 @@ _Static_assert(sizeof(struct rt_chunk) % 16 == 0, "chunk data alignment");
 
 struct rt_worker;
 struct rt_waker;
+struct rt_blocking_pool;
 
 /*
  * A task's wait on wait queues (waitq.c): one per task, since a task
@@ -250,7 +251,11 @@ struct rt_runtime {
 	_Atomic uint64_t wait_timeouts;	/* struct rt_sync_stats (waitq.c) */
 	_Atomic uint64_t wait_cancels;
 	_Atomic uint64_t wakers_late;
-	struct rt_waker *wakers;	/* not yet freed, under rt__wakers_lock */
+	struct rt_waker *wakers;	/* not yet freed, under wakers_lock */
+	_Atomic(struct rt_blocking_pool *) blocking;	/* blocking.c */
+	_Atomic uint32_t blocking_max;	/* its size, 0: the default */
+	_Atomic uint32_t blocking_threads;	/* what it left at shutdown */
+	_Atomic uint64_t blocking_jobs, blocking_skipped;
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
 	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */
@@ -465,6 +470,7 @@ void rt_wait_finish(struct rt_task *t);
 bool rt_wait_expire(struct rt_task *t);
 bool rt_wait_cancel(struct rt_task *t);
 void rt_wakers_shutdown(struct rt_runtime *rt);
+void rt_blocking_shutdown(struct rt_runtime *rt);
 
 static inline bool rt_wait_parked(struct rt_task *t)
 {

@@ -579,5 +579,6 @@ int rt_sync_stats(struct rt_runtime *rt, struct rt_sync_stats *out)
 	out->wait_timeouts = atomic_load(&rt->wait_timeouts);
 	out->wait_cancels = atomic_load(&rt->wait_cancels);
 	out->wakers_late = atomic_load(&rt->wakers_late);
+	rt_blocking_stats(rt, out);
 	return 0;
 }

@@ -116,7 +116,12 @@ extern const struct rt_arm_ops rt_event_arm, rt_notify_arm, rt_oneshot_arm;
 void rt_wait_arm_alone(struct rt_task *t);
 int64_t rt_wait_suspend(struct rt_task *t, uint64_t deadline_ns);
 
-/* waker.c: the end of a wait on a waker */
+/* waker.c: the end of a wait on a waker; a waker nobody waits on now */
 void rt_waker_finish(struct rt_task *t);
+bool rt_waker_abandoned(struct rt_waker *wk);
+void rt_waker_ref(struct rt_waker *wk);
+
+/* blocking.c */
+void rt_blocking_stats(struct rt_runtime *rt, struct rt_sync_stats *out);
 
 #endif /* RT_WAITQ_H */

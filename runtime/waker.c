@@ -252,3 +252,16 @@ void rt_waker_finish(struct rt_task *t)
 	t->wait.waker = NULL;
 	rt_waker_release(wk);
 }
+
+/* Its wait ended by a deadline or a cancel, before any completion. */
+bool rt_waker_abandoned(struct rt_waker *wk)
+{
+	return atomic_load_explicit(&wk->state, memory_order_acquire) ==
+	       WK_DONE;
+}
+
+/* Another reference, for a caller that hands the waker on (blocking.c). */
+void rt_waker_ref(struct rt_waker *wk)
+{
+	atomic_fetch_add_explicit(&wk->refs, 1, memory_order_relaxed);
+}

@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 
 #include "rt_test.h"
@@ -754,6 +755,126 @@ static void test_join_until(void **state)
 	rt_runtime_free(rt);
 }
 
+/* ---- blocking calls --------------------------------------------------------- */
+
+static atomic_int running_calls, max_running;
+
+/* Blocks until its semaphore is posted (NULL: returns at once), then
+ * returns 1; counts how many run at once. */
+static int64_t blocking_call(void *arg)
+{
+	int now = atomic_fetch_add(&running_calls, 1) + 1;
+	int seen = atomic_load(&max_running);
+
+	while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen,
+							    now))
+		;
+	if (arg)
+		while (sem_wait(arg))
+			;
+	atomic_fetch_sub(&running_calls, 1);
+	return 1;
+}
+
+struct blocking_frame {
+	struct rt_frame frame;
+	sem_t *sem;
+	uint64_t timeout_ns;
+	bool null_fn;
+};
+
+static RT_ASYNC int64_t blocker(struct rt_task *t, struct rt_frame *base)
+{
+	struct blocking_frame *f = RT_FRAME(base, struct blocking_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	RT_AWAIT(r, rt_op_spawn_blocking(t, f->null_fn ? NULL : blocking_call,
+					 f->sem, f->timeout_ns ?
+					 rt_deadline_in(f->timeout_ns) : RT_NEVER));
+	return r;
+}
+
+static void test_spawn_blocking(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_sync_stats st;
+	struct rt_task *h[32];
+	sem_t sem;
+	int64_t sum = 0;
+
+	(void)state;
+	assert_int_equal(sem_init(&sem, 0, 0), 0);
+	assert_int_equal(rt_blocking_pool_size(rt, 0), -EINVAL);
+	assert_int_equal(rt_blocking_pool_size(NULL, 4), -EINVAL);
+	assert_int_equal(rt_blocking_pool_size(rt, 4), 0);
+	assert_int_equal(TEST_RUN(rt, blocker, struct blocking_frame,
+				  .null_fn = true), -EINVAL);
+	/* 32 calls that block until released: at most 4 at once */
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(RT_SPAWN(rt, &h[i], blocker,
+					  struct blocking_frame, .sem = &sem), 0);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(sem_post(&sem), 0);
+	for (int i = 0; i < 32; i++) {
+		int64_t r = join(h[i]);
+
+		if (r != 1)
+			print_message("call %d: %lld\n", i, (long long)r);
+		sum += r;
+	}
+	assert_int_equal(sum, 32);
+	assert_true(atomic_load(&max_running) <= 4);
+	assert_int_equal(rt_blocking_pool_size(rt, 8), -EBUSY);	/* in use */
+
+	/* the wait times out while the call runs: the call finishes alone,
+	 * its completion is late */
+	assert_int_equal(TEST_RUN(rt, blocker, struct blocking_frame,
+				  .sem = &sem, .timeout_ns = 1000000),
+			 -ETIMEDOUT);
+	assert_int_equal(sem_post(&sem), 0);
+	check_still_works(rt);
+	assert_int_equal(rt_runtime_shutdown(rt), 0);	/* joins the pool */
+	assert_int_equal(rt_sync_stats(rt, &st), 0);
+	assert_int_equal(st.blocking_jobs + st.blocking_skipped, 33);
+	/* the timed-out call ran (its completion came late), or, on a
+	 * machine too busy to start it within 1 ms, was skipped */
+	assert_int_equal(st.wakers_late, st.blocking_jobs - 32);
+	assert_true(st.blocking_threads >= 1 && st.blocking_threads <= 4);
+	sem_destroy(&sem);
+	rt_runtime_free(rt);
+}
+
+/* A call whose wait ended before a thread took it is never run. */
+static void test_spawn_blocking_skipped(void **state)
+{
+	struct rt_runtime *rt = test_runtime(1, false);
+	struct rt_sync_stats st;
+	struct rt_task *h = NULL;
+	sem_t sem;
+
+	(void)state;
+	assert_int_equal(sem_init(&sem, 0, 0), 0);
+	assert_int_equal(rt_blocking_pool_size(rt, 1), 0);
+	atomic_store(&running_calls, 0);
+	assert_int_equal(RT_SPAWN(rt, &h, blocker, struct blocking_frame,
+				  .sem = &sem), 0);
+	while (!atomic_load(&running_calls))	/* the one thread is busy */
+		sched_yield();
+	assert_int_equal(TEST_RUN(rt, blocker, struct blocking_frame,
+				  .timeout_ns = 1000000), -ETIMEDOUT);
+	assert_int_equal(sem_post(&sem), 0);
+	assert_int_equal(join(h), 1);
+	assert_int_equal(rt_runtime_shutdown(rt), 0);
+	assert_int_equal(rt_sync_stats(rt, &st), 0);
+	assert_int_equal(st.blocking_jobs, 1);
+	assert_int_equal(st.blocking_skipped, 1);
+	assert_int_equal(st.blocking_threads, 1);
+	sem_destroy(&sem);
+	rt_runtime_free(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -771,6 +892,8 @@ int main(void)
 		cmocka_unit_test(test_waker),
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_join_until),
+		cmocka_unit_test(test_spawn_blocking),
+		cmocka_unit_test(test_spawn_blocking_skipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

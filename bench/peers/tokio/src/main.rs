@@ -196,6 +196,7 @@ fn yield_sample(rt: &Runtime, n: u64) -> f64 {
 
 const CHAN_RTTS: u64 = 200_000;
 const CHAN_MSGS: u64 = 1_000_000;
+const BLOCKING_CALLS: u64 = 20_000;
 
 // A round trip through two bounded mpsc channels of capacity 1, as
 // bench/sync.c's ping and echo tasks do.
@@ -238,6 +239,24 @@ async fn chan_tput_root(senders: u64, n: u64) -> Duration {
         rx.recv().await.expect("recv");
     }
     t0.elapsed()
+}
+
+// A blocking call off the workers and back, as bench/sync.c's
+// rt_op_spawn_blocking loop.
+async fn blocking_root(n: u64) -> Duration {
+    let t0 = Instant::now();
+    for i in 0..n {
+        let v = tokio::task::spawn_blocking(move || i).await.expect("blocking");
+        assert_eq!(v, i);
+    }
+    t0.elapsed()
+}
+
+fn blocking_sample(rt: &Runtime, n: u64) -> f64 {
+    let d = rt
+        .block_on(async move { tokio::spawn(blocking_root(n)).await })
+        .expect("blocking task");
+    d.as_nanos() as f64 / n as f64
 }
 
 fn chan_sample(rt: &Runtime, senders: u64, n: u64) -> f64 {
@@ -360,6 +379,7 @@ fn print_line(o: &Opts, shape: &str, tasks: u64, mids: u64, mut v: Vec<f64>) {
         "yield" => "ns/yield",
         "chan-rtt" => "ns/rtrip",
         s if s.starts_with("chan-tput-") => "ns/msg",
+        "blocking-rtt" => "ns/call",
         _ => "ns/task",
     };
 
@@ -383,6 +403,11 @@ fn run_shape(o: &Opts, name: &str) {
     if name == "yield" {
         let n = scaled(YIELDS, o.scale, 1000);
         let v = measure(o, n, |k| yield_sample(&rt, k));
+        return print_line(o, name, n, 0, v);
+    }
+    if name == "blocking-rtt" {
+        let n = scaled(BLOCKING_CALLS, o.scale, 100);
+        let v = measure(o, n, |k| blocking_sample(&rt, k));
         return print_line(o, name, n, 0, v);
     }
     if name == "chan-rtt" {
