@@ -256,6 +256,20 @@ struct rt_select_arm {
 int64_t rt_op_select(struct rt_task *t, struct rt_select_arm *arms,
 		     unsigned int n, uint64_t deadline_ns);
 
+/* ---- task names and task-local storage ------------------------------------ */
+
+/* Name a task once (truncated to 31 bytes), from any thread: -EALREADY
+ * if it has a name. The name lives as long as the task. */
+int rt_task_set_name(struct rt_task *task, const char *name);
+/* Its name, "" if none; NULL for NULL. */
+const char *rt_task_name(const struct rt_task *task);
+/* A new key for task-local values (16 per process): -ENOSPC past that. */
+int rt_task_local_key(void);
+/* The running task's value for key: -EPERM outside a task, -EINVAL for a
+ * key never made. Values are the task's: free them before it returns. */
+int rt_task_local_set(int key, void *value);
+void *rt_task_local_get(int key);
+
 /* ---- task sets, timed join ---------------------------------------------- */
 
 /*

@@ -130,6 +130,8 @@ struct rt_task {
 	uint8_t detached;		/* spawned without a handle */
 	uint8_t backlogged;		/* counted in rt->backlog until it starts */
 	struct rt_wait wait;		/* waitq.c */
+	_Atomic(char *) name;		/* task_local.c: set once */
+	void **locals;			/* task_local.c: RT_TASK_LOCALS slots */
 	char arena[] __attribute__((aligned(16)));
 };
 
@@ -463,6 +465,10 @@ struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w);
 void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
 		       struct rt_task *t);
 void rt_task_cache_free(struct rt_worker *w);
+
+/* task_local.c */
+#define RT_TASK_LOCALS 16
+void rt_task_extras_free(struct rt_task *t);
 
 /* waitq.c, waker.c */
 void rt_wait_commit(struct rt_worker *w, struct rt_task *t);

@@ -16,6 +16,7 @@
 
 static void task_free(struct rt_worker *w, struct rt_task *t)
 {
+	rt_task_extras_free(t);
 	rt_arena_release(t);
 	rt_task_block_put(t->rt, w, t);
 }
@@ -65,6 +66,8 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 	t->wait.waker = NULL;
 	t->wait.timer_worker = 0;
 	t->wait.nnodes = 0;
+	atomic_init(&t->name, NULL);
+	t->locals = NULL;
 	rt_arena_reset(t);
 
 	root = root_frame_alloc(t, frame_size);

@@ -875,6 +875,64 @@ static void test_spawn_blocking_skipped(void **state)
 	rt_runtime_free(rt);
 }
 
+/* ---- task names and locals --------------------------------------------------- */
+
+struct local_frame {
+	struct rt_frame frame;
+	int key;
+	int64_t r;
+};
+
+/* Its own value survives a suspension; another task's is its own. */
+static RT_ASYNC int64_t local_user(struct rt_task *t, struct rt_frame *base)
+{
+	struct local_frame *f = RT_FRAME(base, struct local_frame);
+
+	RT_BEGIN(t, base);
+	if (rt_task_local_get(f->key))
+		return -EPROTO;		/* starts empty */
+	if (rt_task_local_set(f->key, f) || rt_task_local_set(99, f) != -EINVAL)
+		return -EPROTO;
+	RT_YIELD();
+	if (rt_task_local_get(f->key) != f)
+		return -EPROTO;
+	if (rt_task_set_name(t, "worker-of-a-very-long-name-beyond-31") ||
+	    rt_task_set_name(t, "again") != -EALREADY)
+		return -EPROTO;
+	return (int64_t)strlen(rt_task_name(t));
+}
+
+static void test_names_and_locals(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_waitq q = RT_WAITQ_INIT;
+	struct rt_task *h[4];
+	int key = rt_task_local_key();
+
+	(void)state;
+	assert_true(key >= 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(RT_SPAWN(rt, &h[i], local_user,
+					  struct local_frame, .key = key), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(join(h[i]), 31);	/* truncated */
+	/* named from this thread, read while it waits */
+	h[0] = spawn_waiter(rt, &q, 0);
+	assert_string_equal(rt_task_name(h[0]), "");
+	assert_int_equal(rt_task_set_name(h[0], "acceptor"), 0);
+	assert_string_equal(rt_task_name(h[0]), "acceptor");
+	assert_int_equal(rt_task_set_name(h[0], NULL), -EINVAL);
+	assert_int_equal(rt_task_set_name(NULL, "x"), -EINVAL);
+	assert_null(rt_task_name(NULL));
+	await_waiters(&q, 1);
+	rt_waitq_wake(&q, 1, 0);
+	assert_int_equal(join(h[0]), 0);
+	/* outside a task */
+	assert_int_equal(rt_task_local_set(key, &q), -EPERM);
+	assert_null(rt_task_local_get(key));
+	rt_runtime_free(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -894,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_join_until),
 		cmocka_unit_test(test_spawn_blocking),
 		cmocka_unit_test(test_spawn_blocking_skipped),
+		cmocka_unit_test(test_names_and_locals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
