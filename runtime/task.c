@@ -66,6 +66,7 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 	t->wait.waker = NULL;
 	t->wait.timer_worker = 0;
 	t->wait.nnodes = 0;
+	t->wait.node.list = NULL;	/* rt_wait_one links it, never reads it first */
 	atomic_init(&t->name, NULL);
 	t->locals = NULL;
 	rt_arena_reset(t);
