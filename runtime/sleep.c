@@ -164,7 +164,6 @@ static unsigned int fire_locked(struct rt_worker *owner, uint64_t now,
 	return n;
 }
 
-
 void rt_sleep_fire(struct rt_worker *w)
 {
 	struct sleepers fired = SLEEPERS_INIT(fired);
