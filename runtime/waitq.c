@@ -51,6 +51,10 @@
  * until it finds the task unwound and makes it runnable; then the run
  * queue, the worker that pops it, and rt_wait_finish().
  *
+ * tests/model/wait_claim.pml checks these with spin (a waker handing over
+ * a permit, the deadline and a cancel racing one parked wait), with
+ * injected bugs it must catch.
+ *
  * Stackful tasks (fibers) call the same rt_op_* functions: they suspend
  * when an op returns RT_PENDING, unwind to their worker the same way,
  * and find their result in t->h.ret.
