@@ -236,6 +236,8 @@ enum rt_arm_kind {
 	RT_ARM_EVENT,		/* obj: struct rt_event */
 	RT_ARM_NOTIFY,		/* obj: struct rt_notify */
 	RT_ARM_ONESHOT,		/* obj: struct rt_oneshot */
+	RT_ARM_TASKSET,		/* obj: struct rt_taskset, buf: a struct
+				   rt_task_done to fill */
 };
 
 struct rt_select_arm {
@@ -271,6 +273,29 @@ int rt_task_local_set(int key, void *value);
 void *rt_task_local_get(int key);
 
 /* ---- task sets, timed join ---------------------------------------------- */
+
+/* Join-any and join-all: the tasks of a set, in the order they finish. */
+struct rt_taskset;
+
+struct rt_task_done {
+	uint64_t tag;		/* given to rt_taskset_add */
+	int64_t result;		/* the task's result */
+};
+
+/* capacity: results kept unread before finished tasks wait to report */
+int rt_taskset_new(size_t capacity, struct rt_taskset **out);
+/* The set joins task (it takes over the handle). */
+int rt_taskset_add(struct rt_taskset *set, struct rt_task *task, uint64_t tag);
+/*
+ * The next task of the set to finish (join-any); loop until -ENOENT for
+ * join-all. -ENOENT: every added task was reported. One reader at a time.
+ */
+int64_t rt_op_taskset_next(struct rt_task *t, struct rt_taskset *set,
+			   struct rt_task_done *out, uint64_t deadline_ns);
+/* Tasks added and not reported yet. */
+size_t rt_taskset_pending(struct rt_taskset *set);
+/* Results not read are dropped; tasks still running finish on their own. */
+void rt_taskset_free(struct rt_taskset *set);
 
 /*
  * Wait up to deadline_ns (absolute CLOCK_MONOTONIC) for a task from a

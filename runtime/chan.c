@@ -26,6 +26,8 @@ struct rt_chan {
 	bool closed;
 	size_t elem, cap;
 	size_t head, len;	/* oldest message, messages queued */
+	uint64_t received;	/* messages handed to receivers so far */
+	_Atomic uint64_t *expect;	/* task sets: all received, -ENOENT */
 	struct rt_wlist senders, receivers;
 	char ring[] __attribute__((aligned(16)));
 };
@@ -76,6 +78,33 @@ static void ring_take(struct rt_chan *ch, void *buf)
 	if (++ch->head == ch->cap)
 		ch->head = 0;
 	ch->len--;
+	ch->received++;
+}
+
+/*
+ * A task set's channel (taskset.c): once as many messages were received
+ * as *expect says will ever be sent, a receive ends with -ENOENT. Both
+ * counts are read under the lock that moves messages, so no message is
+ * in flight between them.
+ */
+void rt_chan_expect(struct rt_chan *ch, _Atomic uint64_t *expect)
+{
+	ch->expect = expect;
+}
+
+uint64_t rt_chan_unreceived(struct rt_chan *ch)
+{
+	uint64_t n;
+
+	rt_spin_lock(&ch->lock);
+	n = atomic_load(ch->expect) - ch->received;
+	rt_spin_unlock(&ch->lock);
+	return n;
+}
+
+static bool all_received(struct rt_chan *ch)
+{
+	return ch->expect && ch->received == atomic_load(ch->expect);
 }
 
 static uint32_t *chan_lock(void *obj)
@@ -110,12 +139,12 @@ static enum rt_poll recv_poll(void *obj, struct rt_waiter *w, bool armed,
 {
 	struct rt_chan *ch = obj;
 
-	if (!ch->len && !ch->closed)
+	if (!ch->len && !ch->closed && !all_received(ch))
 		return RT_POLL_WAIT;
 	if (!rt_arm_take(w, armed))
 		return RT_POLL_LOST;
 	if (!ch->len) {
-		w->result = -EPIPE;
+		w->result = ch->closed ? -EPIPE : -ENOENT;
 		return RT_POLL_READY;
 	}
 	ring_take(ch, w->buf);
@@ -142,6 +171,7 @@ static enum rt_poll send_poll(void *obj, struct rt_waiter *w, bool armed,
 	r = ch->len ? NULL : rt_wlist_claim(&ch->receivers);
 	if (r) {
 		memcpy(r->buf, w->buf, ch->elem);
+		ch->received++;
 		r->result = 0;
 		rt_wakeups_add(wk, r);
 	} else {

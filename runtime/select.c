@@ -26,13 +26,16 @@ static const struct rt_arm_ops *arm_ops(enum rt_arm_kind kind)
 		return &rt_notify_arm;
 	case RT_ARM_ONESHOT:
 		return &rt_oneshot_arm;
+	case RT_ARM_TASKSET:
+		return &rt_chan_recv_arm;	/* its results' channel */
 	}
 	return NULL;
 }
 
 static bool arm_needs_buf(enum rt_arm_kind kind)
 {
-	return kind == RT_ARM_CHAN_RECV || kind == RT_ARM_CHAN_SEND;
+	return kind == RT_ARM_CHAN_RECV || kind == RT_ARM_CHAN_SEND ||
+	       kind == RT_ARM_TASKSET;
 }
 
 int64_t rt_op_select(struct rt_task *t, struct rt_select_arm *arms,
@@ -51,7 +54,9 @@ int64_t rt_op_select(struct rt_task *t, struct rt_select_arm *arms,
 		if (!ops || !arms[i].obj ||
 		    (arm_needs_buf(arms[i].kind) && !arms[i].buf))
 			return -EINVAL;
-		a[i] = (struct rt_arm){ ops, arms[i].obj, &arms[i].node };
+		a[i] = (struct rt_arm){ ops, arms[i].kind == RT_ARM_TASKSET ?
+					(void *)rt_taskset_chan(arms[i].obj) :
+					arms[i].obj, &arms[i].node };
 		arms[i].node.buf = arms[i].buf;
 		arms[i].result = 0;
 	}

@@ -121,6 +121,13 @@ void rt_waker_finish(struct rt_task *t);
 bool rt_waker_abandoned(struct rt_waker *wk);
 void rt_waker_ref(struct rt_waker *wk);
 
+/* chan.c, for taskset.c */
+void rt_chan_expect(struct rt_chan *ch, _Atomic uint64_t *expect);
+uint64_t rt_chan_unreceived(struct rt_chan *ch);
+
+/* taskset.c */
+struct rt_chan *rt_taskset_chan(struct rt_taskset *s);
+
 /* blocking.c */
 void rt_blocking_stats(struct rt_runtime *rt, struct rt_sync_stats *out);
 

@@ -875,6 +875,113 @@ static void test_spawn_blocking_skipped(void **state)
 	rt_runtime_free(rt);
 }
 
+/* ---- task sets: join-any, join-all ------------------------------------------- */
+
+struct nap_frame {
+	struct rt_frame frame;
+	uint64_t ns;
+	int64_t v;
+};
+
+static RT_ASYNC int64_t nap(struct rt_task *t, struct rt_frame *base)
+{
+	struct nap_frame *f = RT_FRAME(base, struct nap_frame);
+
+	RT_BEGIN(t, base);
+	RT_SLEEP(f->ns);
+	return f->v;
+}
+
+struct join_set_frame {
+	struct rt_frame frame;
+	struct rt_taskset *set;
+	struct rt_task_done d;
+	uint64_t seen;		/* bit per tag */
+	int64_t sum, r;
+	int n;
+};
+
+/* join-all: every task once, then -ENOENT */
+static RT_ASYNC int64_t join_all(struct rt_task *t, struct rt_frame *base)
+{
+	struct join_set_frame *f = RT_FRAME(base, struct join_set_frame);
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	for (;;) {
+		RT_AWAIT(f->r, rt_op_taskset_next(t, f->set, &f->d, RT_NEVER));
+		if (f->r == -ENOENT)
+			break;
+		if (f->r || f->d.tag >= 64 || (f->seen & (1ull << f->d.tag)))
+			return -EPROTO;
+		f->seen |= 1ull << f->d.tag;
+		f->sum += f->d.result;
+		f->n++;
+	}
+	return f->n == 10 ? f->sum : -EPROTO;
+}
+
+/* select: a task set against an event, the set wins */
+struct set_select_frame {
+	struct rt_frame frame;
+	struct rt_select_arm arms[2];
+	struct rt_task_done d;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t set_select(struct rt_task *t, struct rt_frame *base)
+{
+	struct set_select_frame *f = RT_FRAME(base, struct set_select_frame);
+
+	RT_BEGIN(t, base);
+	f->arms[1].buf = &f->d;
+	RT_AWAIT(f->r, rt_op_select(t, f->arms, 2, rt_deadline_in(10000000000)));
+	return f->r == 1 ? (int64_t)f->d.tag * 100 + f->d.result : -EPROTO;
+}
+
+static void test_taskset(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_event never = RT_EVENT_INIT;
+	struct rt_taskset *set;
+	struct rt_task *h;
+
+	(void)state;
+	assert_int_equal(rt_taskset_new(0, &set), -EINVAL);
+	assert_int_equal(rt_taskset_new(4, NULL), -EINVAL);
+	assert_int_equal(rt_taskset_new(4, &set), 0);	/* < 10: watchers wait */
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame,
+					  .ns = (uint64_t)(10 - i) * 100000,
+					  .v = i + 1), 0);
+		assert_int_equal(rt_taskset_add(set, h, (uint64_t)i), 0);
+	}
+	assert_int_equal(rt_taskset_add(set, NULL, 0), -EINVAL);
+	assert_int_equal(TEST_RUN(rt, join_all, struct join_set_frame,
+				  .set = set), 55);
+	assert_int_equal(rt_taskset_pending(set), 0);
+	/* join-any inside a select */
+	assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame, .ns = 1000,
+				  .v = 7), 0);
+	assert_int_equal(rt_taskset_add(set, h, 3), 0);
+	assert_int_equal(TEST_RUN(rt, set_select, struct set_select_frame,
+				  .arms = { { .kind = RT_ARM_EVENT, .obj = &never },
+					    { .kind = RT_ARM_TASKSET,
+					      .obj = set } }), 307);
+	/* freed with a task still running and one result unread */
+	assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame, .ns = 1000,
+				  .v = 1), 0);
+	assert_int_equal(rt_taskset_add(set, h, 1), 0);
+	assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame,
+				  .ns = 5000000, .v = 2), 0);
+	assert_int_equal(rt_taskset_add(set, h, 2), 0);
+	rt_taskset_free(set);
+	rt_taskset_free(NULL);
+	assert_int_equal(rt_runtime_drain(rt), 0);	/* watchers finish */
+	check_still_works(rt);
+	rt_runtime_free(rt);
+}
+
 /* ---- task names and locals --------------------------------------------------- */
 
 struct local_frame {
@@ -953,6 +1060,7 @@ int main(void)
 		cmocka_unit_test(test_spawn_blocking),
 		cmocka_unit_test(test_spawn_blocking_skipped),
 		cmocka_unit_test(test_names_and_locals),
+		cmocka_unit_test(test_taskset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
