@@ -717,6 +717,21 @@ static void test_select(void **state)
 		v = 3;
 		assert_int_equal(rt_chan_try_send(a, &v), 0);
 		assert_int_equal(rt_chan_len(a), 1);
+		/* cancelled while parked on three arms: every waiter
+		 * unlinked, nothing taken */
+		assert_int_equal(rt_chan_try_recv(a, &v), 0);	/* empty a */
+		rt_event_reset(&e);
+		assert_int_equal(RT_SPAWN(rt, &h, selector,
+					  struct select_frame,
+					  .arms = { g.arms[0], g.arms[1],
+						    g.arms[2] }, .n = 3), 0);
+		await_waiters(&e.q, 1);
+		assert_int_equal(rt_task_cancel(h), 0);
+		assert_int_equal(join(h), -ECANCELED);
+		assert_int_equal(rt_waitq_waiters(&e.q), 0);
+		v = 4;
+		assert_int_equal(rt_chan_try_send(b, &v), 0);
+		assert_int_equal(rt_chan_len(b), 1);	/* queued, not handed */
 		/* a bad arm */
 		assert_int_equal(TEST_RUN(rt, selector, struct select_frame,
 					  .arms = { { .kind = 99, .obj = a } },
