@@ -123,6 +123,9 @@ void bench_peers(void);
 
 /* Where the peers topic finds rtasync-peer-* (NULL: next to this program). */
 extern const char *bench_peers_dir;
+/* ... that directory, resolved. */
+void bench_peers_dir_get(char *buf, size_t len);
+void bench_sync(void);
 
 /*
  * Run fn(arg) in a child process killed after timeout_s. fn writes its

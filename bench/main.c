@@ -39,6 +39,9 @@ const struct bench_topic bench_topics[] = {
 	/* rounds stop after 40 s; then the memory case and the rows */
 	{ "peers", "the same shapes in Tokio and Go (bench/peers/), "
 	  "interleaved", bench_peers, 150 },
+	/* rounds of 3 fresh runtimes and 11 peer processes */
+	{ "sync", "channels and the mutex vs Go, Tokio and pthread_mutex",
+	  bench_sync, 300 },
 	{ NULL, NULL, NULL, 0 },
 };
 

@@ -413,6 +413,14 @@ static void default_dir(char *buf, size_t len)
 	snprintf(buf, len, "%s/peers", n > 0 ? exe : ".");
 }
 
+void bench_peers_dir_get(char *buf, size_t len)
+{
+	if (bench_peers_dir)
+		snprintf(buf, len, "%s", bench_peers_dir);
+	else
+		default_dir(buf, len);
+}
+
 /* Every peer of this worker count, then librtasync, or the other way. */
 static void round_of(struct rt_side *side, unsigned int workers, bool rt_first)
 {
@@ -449,10 +457,7 @@ void bench_peers(void)
 	unsigned int rounds;
 	double rt_mib;
 
-	if (bench_peers_dir)
-		snprintf(dir, sizeof(dir), "%s", bench_peers_dir);
-	else
-		default_dir(dir, sizeof(dir));
+	bench_peers_dir_get(dir, sizeof(dir));
 	for (size_t k = 0; k < NPEERS; k++)
 		peer_locate(&peers[k], dir);
 	rounds = run_rounds(rt);

@@ -578,4 +578,7 @@ int64_t rt_send_all(struct rt_task *t, struct rt_frame *f);
 }
 #endif
 
+/* Wait queues, channels, locks, wakers, select (Documentation/coordination.md) */
+#include "rtasync-sync.h"
+
 #endif /* RTASYNC_H */

@@ -56,6 +56,7 @@ enum rt_action {
 	RT_ACT_JOIN,		/* wait for t->join_target */
 	RT_ACT_SOURCE_WAIT,	/* take t->source's next item (source.c) */
 	RT_ACT_SOURCE_CLOSE,	/* close t->source */
+	RT_ACT_WAIT,		/* parked on wait queues (waitq.c) */
 };
 
 /* A frame arena chunk beyond the task's inline arena. */
@@ -74,6 +75,24 @@ _Static_assert(sizeof(struct rt_chunk) % 16 == 0, "chunk data alignment");
 #define RT_WAITER_DONE ((struct rt_task *)1)
 
 struct rt_worker;
+struct rt_waker;
+struct rt_blocking_pool;
+
+/*
+ * A task's wait on wait queues (waitq.c): one per task, since a task
+ * waits in one op at a time. nodes[i * stride] is the waiter of arm i: the
+ * inline node for a one-queue op, a select's arms otherwise.
+ */
+struct rt_wait {
+	_Atomic uint32_t state;		/* RT_WS_*, see waitq.c */
+	uint16_t nnodes;
+	uint16_t stride;
+	char *nodes;
+	struct rt_waker *waker;		/* in rt_op_waker_wait (waker.c) */
+	uint16_t timer_worker;		/* id of the heap holding its deadline */
+	uint8_t select;			/* the result is the winning arm */
+	struct rt_waiter node;
+};
 
 /* Bits of rt_task.flags, set once each with an atomic fetch-or. */
 enum {
@@ -122,6 +141,9 @@ struct rt_task {
 	uint8_t started;
 	uint8_t detached;		/* spawned without a handle */
 	uint8_t backlogged;		/* counted in rt->backlog until it starts */
+	struct rt_wait wait;		/* waitq.c */
+	_Atomic(char *) name;		/* task_local.c: set once */
+	void **locals;			/* task_local.c: RT_TASK_LOCALS slots */
 	char arena[] __attribute__((aligned(16)));
 };
 
@@ -249,6 +271,14 @@ struct rt_runtime {
 	_Atomic uint64_t foreign_spawned;
 	_Atomic uint32_t backlog;	/* futex: foreign spawns not started */
 	_Atomic uint32_t backlog_waiters;
+	_Atomic uint64_t wait_timeouts;	/* struct rt_sync_stats (waitq.c) */
+	_Atomic uint64_t wait_cancels;
+	_Atomic uint64_t wakers_late;
+	struct rt_waker *wakers;	/* not yet freed, under wakers_lock */
+	_Atomic(struct rt_blocking_pool *) blocking;	/* blocking.c */
+	_Atomic uint32_t blocking_max;	/* its size, 0: the default */
+	_Atomic uint32_t blocking_threads;	/* what it left at shutdown */
+	_Atomic uint64_t blocking_jobs, blocking_skipped;
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
 	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */
@@ -261,7 +291,8 @@ struct rt_runtime {
 /*
  * A task names workers by id, index + 1 (0: none), which keeps a task's
  * state small (RT_MAX_WORKERS fits in 16 bits): 144 bytes with io_owner,
- * which sits in what was padding before the 16-aligned arena.
+ * which sits in what was padding before the 16-aligned arena (240 with
+ * the wait state of waitq.c).
  */
 static inline struct rt_worker *rt_worker_by_id(struct rt_runtime *rt,
 						uint16_t id)
@@ -398,6 +429,8 @@ uint64_t rt_watch_deadline(struct rt_worker *w, uint64_t now);
 
 /* sleep.c */
 void rt_sleep_commit(struct rt_worker *w, struct rt_task *t);
+int rt_sleep_arm(struct rt_worker *w, struct rt_task *t);
+void rt_sleep_disarm(struct rt_runtime *rt, uint16_t owner, struct rt_task *t);
 void rt_sleep_fire(struct rt_worker *w);
 void rt_sleep_cancels(struct rt_worker *w);
 unsigned int rt_sleep_adopt(struct rt_worker *w, struct rt_worker *o,
@@ -515,6 +548,23 @@ struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w);
 void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
 		       struct rt_task *t);
 void rt_task_cache_free(struct rt_worker *w);
+
+/* task_local.c */
+#define RT_TASK_LOCALS 16
+void rt_task_extras_free(struct rt_task *t);
+
+/* waitq.c, waker.c */
+void rt_wait_commit(struct rt_worker *w, struct rt_task *t);
+void rt_wait_finish(struct rt_task *t);
+bool rt_wait_expire(struct rt_task *t);
+bool rt_wait_cancel(struct rt_task *t);
+void rt_wakers_shutdown(struct rt_runtime *rt);
+void rt_blocking_shutdown(struct rt_runtime *rt);
+
+static inline bool rt_wait_parked(struct rt_task *t)
+{
+	return atomic_load_explicit(&t->wait.state, memory_order_seq_cst) & 1u;
+}
 
 /* frame.c */
 void rt_arena_reset(struct rt_task *t);

@@ -219,6 +219,8 @@ int rt_runtime_shutdown(struct rt_runtime *rt)
 	if (atomic_compare_exchange_strong(&rt->shut, &state,
 					   RT_SHUT_RUNNING)) {
 		shutdown_once(rt);
+		rt_blocking_shutdown(rt);
+		rt_wakers_shutdown(rt);
 		atomic_store(&rt->shut, RT_SHUT_DONE);
 		rt_futex_wake_all(&rt->shut);
 		return 0;

@@ -56,7 +56,7 @@ static void sleepers_add(struct sleepers *s, struct rt_task *t)
 	s->tail = &t->next;
 }
 
-/* Resume them on w with ret. */
+/* Resume them on w with ret (RT_PENDING: waits, which read their own). */
 static void resume_list(struct rt_worker *w, struct sleepers *s, int64_t ret)
 {
 	struct rt_task *t = s->head;
@@ -64,7 +64,8 @@ static void resume_list(struct rt_worker *w, struct sleepers *s, int64_t ret)
 	while (t) {
 		struct rt_task *next = t->next;
 
-		t->h.ret = ret;
+		if (ret != RT_PENDING)
+			t->h.ret = ret;
 		rt_worker_push_local(w, t);
 		t = next;
 	}
@@ -107,17 +108,58 @@ void rt_sleep_commit(struct rt_worker *w, struct rt_task *t)
 	resume_list(w, &cancelled, -ECANCELED);
 }
 
-/* Fire owner's expired timers onto w's queue (w == owner, or an adopter). */
+/*
+ * The deadline of a wait on wait queues (waitq.c), in w's heap. Unlike a
+ * sleep's, it is removed by the task itself (rt_sleep_disarm) when
+ * something else ended the wait, and expiring only claims the wait.
+ */
+int rt_sleep_arm(struct rt_worker *w, struct rt_task *t)
+{
+	int ret;
+
+	heap_lock(w);
+	ret = rt_timer_insert(&w->timers, t);
+	if (!ret)
+		atomic_store_explicit(&t->timer_owner, rt_worker_id(w),
+				      memory_order_relaxed);
+	heap_unlock(w);
+	return ret;
+}
+
+/*
+ * Take t's deadline out of worker owner's heap unless it fired. Once this
+ * returns, no heap operation of owner's touches t: a firing that popped
+ * t did all it does to t under the lock we took.
+ */
+void rt_sleep_disarm(struct rt_runtime *rt, uint16_t owner, struct rt_task *t)
+{
+	struct rt_worker *o = rt_worker_by_id(rt, owner);
+
+	heap_lock(o);
+	if (atomic_load_explicit(&t->timer_owner, memory_order_relaxed) == owner) {
+		rt_timer_remove(&o->timers, t);
+		atomic_store_explicit(&t->timer_owner, 0, memory_order_relaxed);
+	}
+	heap_unlock(o);
+}
+
+/*
+ * Fire owner's expired timers onto w's queue (w == owner, or an adopter):
+ * sleepers onto s, waits whose deadline this firing ended onto waits.
+ */
 static unsigned int fire_locked(struct rt_worker *owner, uint64_t now,
-				struct sleepers *s)
+				struct sleepers *s, struct sleepers *waits)
 {
 	struct rt_task *t;
 	unsigned int n = 0;
 
 	while ((t = rt_timer_pop_expired(&owner->timers, now))) {
 		atomic_store_explicit(&t->timer_owner, 0, memory_order_relaxed);
-		sleepers_add(s, t);
 		n++;
+		if (!rt_wait_parked(t))
+			sleepers_add(s, t);
+		else if (rt_wait_expire(t))
+			sleepers_add(waits, t);
 	}
 	return n;
 }
@@ -125,15 +167,17 @@ static unsigned int fire_locked(struct rt_worker *owner, uint64_t now,
 void rt_sleep_fire(struct rt_worker *w)
 {
 	struct sleepers fired = SLEEPERS_INIT(fired);
+	struct sleepers waits = SLEEPERS_INIT(waits);
 	unsigned int n;
 
 	if (rt_sleep_next(w) == UINT64_MAX)
 		return;
 	heap_lock(w);
-	n = fire_locked(w, rt_now_ns(), &fired);
+	n = fire_locked(w, rt_now_ns(), &fired, &waits);
 	heap_unlock(w);
 	RT_STAT_ADD(w, timers_fired, n);
 	resume_list(w, &fired, 0);
+	resume_list(w, &waits, RT_PENDING);
 }
 
 /* Sleeps cut short by rt_task_cancel() (owner's cancel inbox). */
@@ -145,8 +189,9 @@ static unsigned int cancel_locked(struct rt_worker *owner, struct rt_task *t,
 	while (t) {
 		struct rt_task *next = t->cancel_next;
 
+		/* a wait on wait queues is cancelled by a claim (waitq.c) */
 		if (atomic_load_explicit(&t->timer_owner, memory_order_relaxed) ==
-		    rt_worker_id(owner)) {
+		    rt_worker_id(owner) && !rt_wait_parked(t)) {
 			unlink_sleeper(owner, t, s);
 			n++;
 		}
@@ -193,6 +238,7 @@ unsigned int rt_sleep_adopt(struct rt_worker *w, struct rt_worker *o,
 			    uint64_t now)
 {
 	struct sleepers fired = SLEEPERS_INIT(fired);
+	struct sleepers waits = SLEEPERS_INIT(waits);
 	struct sleepers cancelled = SLEEPERS_INIT(cancelled);
 	struct rt_task *cancels, *unref = NULL;
 	unsigned int nf, nc;
@@ -202,12 +248,13 @@ unsigned int rt_sleep_adopt(struct rt_worker *w, struct rt_worker *o,
 	if (!heap_trylock(o))
 		return 0;
 	cancels = rt_inbox_take_cancels(&o->cancels);
-	nf = fire_locked(o, now, &fired);
+	nf = fire_locked(o, now, &fired, &waits);
 	nc = cancel_locked(o, cancels, &cancelled, &unref);
 	heap_unlock(o);
 	RT_STAT_ADD(w, timers_fired, nf);
 	RT_STAT_ADD(w, cancels, nc);
 	resume_list(w, &fired, 0);
+	resume_list(w, &waits, RT_PENDING);
 	resume_list(w, &cancelled, -ECANCELED);
 	unref_list(w, unref);
 	return nf + nc;

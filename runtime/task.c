@@ -16,6 +16,7 @@
 
 static void task_free(struct rt_worker *w, struct rt_task *t)
 {
+	rt_task_extras_free(t);
 	rt_arena_release(t);
 	rt_task_block_put(t->rt, w, t);
 }
@@ -70,6 +71,13 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 	atomic_init(&t->refs, handle ? 2 : 1);
 	atomic_init(&t->done, 0);
 	atomic_init(&t->flags, 0);
+	atomic_init(&t->wait.state, 0);
+	t->wait.waker = NULL;
+	t->wait.timer_worker = 0;
+	t->wait.nnodes = 0;
+	t->wait.node.list = NULL;	/* rt_wait_one links it, never reads it first */
+	atomic_init(&t->name, NULL);
+	t->locals = NULL;
 	rt_arena_reset(t);
 
 	root = root_frame_alloc(t, frame_size);
@@ -446,6 +454,9 @@ static void commit_suspend(struct rt_worker *w, struct rt_task *t)
 	case RT_ACT_SOURCE_CLOSE:
 		rt_source_commit(w, t);
 		break;
+	case RT_ACT_WAIT:
+		rt_wait_commit(w, t);
+		break;
 	default:
 		break;
 	}
@@ -461,6 +472,7 @@ static const uint8_t trace_reason[] = {
 	[RT_ACT_JOIN] = RT_TRACE_JOIN,
 	[RT_ACT_SOURCE_WAIT] = RT_TRACE_WAIT,
 	[RT_ACT_SOURCE_CLOSE] = RT_TRACE_WAIT,
+	[RT_ACT_WAIT] = RT_TRACE_WAIT,
 };
 
 /*
@@ -505,6 +517,8 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 	}
 	if (unlikely(t->action == RT_ACT_JOIN))
 		join_give_back(w, t);	/* woken by a cancel, see there */
+	else if (t->action == RT_ACT_WAIT)
+		rt_wait_finish(t);	/* sets the op's result (waitq.c) */
 	t->h.stack_limit = w->stack_limit;
 	/* also what the eBPF observer and the watchdog read */
 	__atomic_store_n(&rt__running, t, __ATOMIC_RELAXED);
@@ -524,7 +538,12 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 	commit_suspend(w, t);
 }
 
-int rt_task_join(struct rt_task *t, int64_t *result)
+/*
+ * A plain thread waits for t until deadline_ns. A wait that times out
+ * gives the join back (clears RT_TF_JOINED), so the task stays joinable;
+ * RT_TF_FOREIGN stays set, which costs the completion one futex wake.
+ */
+int rt_task_join_until(struct rt_task *t, int64_t *result, uint64_t deadline_ns)
 {
 	if (!t)
 		return -EINVAL;
@@ -539,11 +558,25 @@ int rt_task_join(struct rt_task *t, int64_t *result)
 	 * (RT_TF_FOREIGN), fence, then look at done; task_complete() stores
 	 * done, fences, then looks at the flag and wakes us. */
 	rt_fence_slow();
-	while (!atomic_load_explicit(&t->done, memory_order_acquire))
-		rt_futex_wait(&t->done, 0, 0);
+	while (!atomic_load_explicit(&t->done, memory_order_acquire)) {
+		uint64_t now = deadline_ns == RT_NEVER ? 0 : rt_now_ns();
+
+		if (deadline_ns != RT_NEVER && now >= deadline_ns) {
+			atomic_fetch_and(&t->flags, ~RT_TF_JOINED);
+			return -ETIMEDOUT;
+		}
+		/* timeout 0 is "none" to rt_futex_wait */
+		rt_futex_wait(&t->done, 0, deadline_ns == RT_NEVER ? 0 :
+			      deadline_ns - now);
+	}
 	if (result)
 		*result = t->result;
 	return 0;
+}
+
+int rt_task_join(struct rt_task *t, int64_t *result)
+{
+	return rt_task_join_until(t, result, RT_NEVER);
 }
 
 bool rt_task_done(const struct rt_task *t)
@@ -601,6 +634,8 @@ int rt_task_cancel(struct rt_task *t)
 		rt_task_make_runnable(NULL, t);
 		return 0;
 	}
+	if (rt_wait_cancel(t))
+		return 0;	/* parked on wait queues (waitq.c) */
 	/* Pairs with rt_sleep_commit() and io_start() (io.c): each publishes
 	 * its owner, then reads the flag; we set the flag, then read the
 	 * owners. A task is asleep or in I/O, never both. */

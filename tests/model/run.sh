@@ -98,5 +98,13 @@ check join_cancel_leak_before_fix   join_cancel fail -DNO_REJOIN
 check join_cancel_bug_wake join_cancel fail -DFIX_COMMIT_UNREF -DNO_REJOIN \
 	-DBUG_WAKE_NO_CLEAR
 
+# a wait on a wait queue vs its waker, deadline and cancel:
+# runtime/waitq.c (see wait_claim.pml)
+check wait_claim        wait_claim pass
+check wait_claim_nodeadline wait_claim pass -DNO_TIMER
+check wait_claim_bug_flag wait_claim fail -DNO_TIMER -DBUG_FLAG_BEFORE_ARM
+check wait_claim_bug_handshake wait_claim fail -DBUG_NO_HANDSHAKE
+check wait_claim_bug_unclaimed wait_claim fail -DBUG_GIVE_UNCLAIMED
+
 echo "model: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -159,6 +159,58 @@ func yieldSample(n int) float64 {
 	return float64(d.Nanoseconds()) / float64(n)
 }
 
+// ---- channels (bench/sync.c) -------------------------------------------------
+
+const (
+	chanRtts = 200000
+	chanMsgs = 1000000
+)
+
+// A round trip through two channels of capacity 1, as bench/sync.c's
+// ping and echo tasks do.
+func chanRttSample(n int) float64 {
+	var d time.Duration
+	inRoot(func() {
+		a, b := make(chan int64, 1), make(chan int64, 1)
+		go func() {
+			for v := range a {
+				b <- v
+			}
+		}()
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			a <- int64(i)
+			<-b
+		}
+		d = time.Since(t0)
+		close(a)
+	})
+	return float64(d.Nanoseconds()) / float64(n)
+}
+
+// senders goroutines share n messages into one channel of capacity 64;
+// the root receives them all.
+func chanTputSample(senders, n int) float64 {
+	var d time.Duration
+	per := n / senders
+	inRoot(func() {
+		ch := make(chan int64, 64)
+		t0 := time.Now()
+		for s := 0; s < senders; s++ {
+			go func() {
+				for i := 0; i < per; i++ {
+					ch <- int64(i)
+				}
+			}()
+		}
+		for i := 0; i < per*senders; i++ {
+			<-ch
+		}
+		d = time.Since(t0)
+	})
+	return float64(d.Nanoseconds()) / float64(per*senders)
+}
+
 // ---- memory ------------------------------------------------------------------
 
 var (
@@ -271,6 +323,10 @@ func printLine(name string, tasks, mids int, v []float64) {
 	metric := "ns/task"
 	if name == "yield" {
 		metric = "ns/yield"
+	} else if name == "chan-rtt" {
+		metric = "ns/rtrip"
+	} else if strings.HasPrefix(name, "chan-tput-") {
+		metric = "ns/msg"
 	}
 	fmt.Printf("{\"peer\": \"go\", \"runtime\": \"GOMAXPROCS=%d\", \"workers\": %d, "+
 		"\"shape\": \"%s\", \"metric\": \"%s\", \"tasks\": %d, \"mids\": %d, "+
@@ -286,6 +342,17 @@ func runShape(name string) bool {
 	if name == "yield" {
 		n := scaled(yields, 1000)
 		printLine(name, n, 0, measure(n, yieldSample))
+		return true
+	}
+	if name == "chan-rtt" {
+		n := scaled(chanRtts, 1000)
+		printLine(name, n, 0, measure(n, chanRttSample))
+		return true
+	}
+	var senders int
+	if k, _ := fmt.Sscanf(name, "chan-tput-%d", &senders); k == 1 && senders > 0 {
+		n := scaled(chanMsgs, 1000)
+		printLine(name, n, 0, measure(n, func(k int) float64 { return chanTputSample(senders, k) }))
 		return true
 	}
 	for _, s := range shapes {
@@ -306,7 +373,7 @@ func runShape(name string) bool {
 func main() {
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: rtasync-peer-go [-r REPS] [-s SCALE] [-p PROCS] SHAPE...\n"+
-			"shapes: spawn yield fanout fanout-overflow fanout-one memory\n")
+			"shapes: spawn yield fanout fanout-overflow fanout-one memory chan-rtt chan-tput-N\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()

@@ -192,6 +192,87 @@ fn yield_sample(rt: &Runtime, n: u64) -> f64 {
     d.as_nanos() as f64 / n as f64
 }
 
+// ---- channels (bench/sync.c) ------------------------------------------------
+
+const CHAN_RTTS: u64 = 200_000;
+const CHAN_MSGS: u64 = 1_000_000;
+const BLOCKING_CALLS: u64 = 20_000;
+
+// A round trip through two bounded mpsc channels of capacity 1, as
+// bench/sync.c's ping and echo tasks do.
+async fn chan_rtt_root(n: u64) -> Duration {
+    let (atx, mut arx) = tokio::sync::mpsc::channel::<u64>(1);
+    let (btx, mut brx) = tokio::sync::mpsc::channel::<u64>(1);
+    let echo = tokio::spawn(async move {
+        while let Some(v) = arx.recv().await {
+            if btx.send(v).await.is_err() {
+                break;
+            }
+        }
+    });
+    let t0 = Instant::now();
+    for i in 0..n {
+        atx.send(i).await.expect("send");
+        brx.recv().await.expect("recv");
+    }
+    let d = t0.elapsed();
+    drop(atx);
+    echo.await.expect("echo");
+    d
+}
+
+// senders tasks share n messages into one channel of capacity 64.
+async fn chan_tput_root(senders: u64, n: u64) -> Duration {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(64);
+    let per = n / senders;
+    let t0 = Instant::now();
+    for _ in 0..senders {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            for i in 0..per {
+                tx.send(i).await.expect("send");
+            }
+        });
+    }
+    drop(tx);
+    for _ in 0..per * senders {
+        rx.recv().await.expect("recv");
+    }
+    t0.elapsed()
+}
+
+// A blocking call off the workers and back, as bench/sync.c's
+// rt_op_spawn_blocking loop.
+async fn blocking_root(n: u64) -> Duration {
+    let t0 = Instant::now();
+    for i in 0..n {
+        let v = tokio::task::spawn_blocking(move || i).await.expect("blocking");
+        assert_eq!(v, i);
+    }
+    t0.elapsed()
+}
+
+fn blocking_sample(rt: &Runtime, n: u64) -> f64 {
+    let d = rt
+        .block_on(async move { tokio::spawn(blocking_root(n)).await })
+        .expect("blocking task");
+    d.as_nanos() as f64 / n as f64
+}
+
+fn chan_sample(rt: &Runtime, senders: u64, n: u64) -> f64 {
+    let d = rt
+        .block_on(async move {
+            if senders == 0 {
+                tokio::spawn(chan_rtt_root(n)).await
+            } else {
+                tokio::spawn(chan_tput_root(senders, n)).await
+            }
+        })
+        .expect("channel task");
+    let done = if senders == 0 { n } else { n / senders * senders };
+    d.as_nanos() as f64 / done as f64
+}
+
 // ---- memory ---------------------------------------------------------------
 
 static TOKEN: u8 = 0;
@@ -294,7 +375,13 @@ fn measure(o: &Opts, n: u64, mut sample: impl FnMut(u64) -> f64) -> Vec<f64> {
 
 fn print_line(o: &Opts, shape: &str, tasks: u64, mids: u64, mut v: Vec<f64>) {
     let samples: Vec<String> = v.iter().map(|x| format!("{:.3}", x)).collect();
-    let metric = if shape == "yield" { "ns/yield" } else { "ns/task" };
+    let metric = match shape {
+        "yield" => "ns/yield",
+        "chan-rtt" => "ns/rtrip",
+        s if s.starts_with("chan-tput-") => "ns/msg",
+        "blocking-rtt" => "ns/call",
+        _ => "ns/task",
+    };
 
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
@@ -316,6 +403,21 @@ fn run_shape(o: &Opts, name: &str) {
     if name == "yield" {
         let n = scaled(YIELDS, o.scale, 1000);
         let v = measure(o, n, |k| yield_sample(&rt, k));
+        return print_line(o, name, n, 0, v);
+    }
+    if name == "blocking-rtt" {
+        let n = scaled(BLOCKING_CALLS, o.scale, 100);
+        let v = measure(o, n, |k| blocking_sample(&rt, k));
+        return print_line(o, name, n, 0, v);
+    }
+    if name == "chan-rtt" {
+        let n = scaled(CHAN_RTTS, o.scale, 1000);
+        let v = measure(o, n, |k| chan_sample(&rt, 0, k));
+        return print_line(o, name, n, 0, v);
+    }
+    if let Some(senders) = name.strip_prefix("chan-tput-").and_then(|s| s.parse::<u64>().ok()) {
+        let n = scaled(CHAN_MSGS, o.scale, 1000);
+        let v = measure(o, n, |k| chan_sample(&rt, senders.max(1), k));
         return print_line(o, name, n, 0, v);
     }
     let s = SHAPES.iter().find(|s| s.name == name).unwrap_or_else(|| usage());

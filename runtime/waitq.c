@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Wait queues: the one way a task parks until another party wakes it.
+ * Every coordination primitive (chan.c, sync.c, waker.c, select.c) is a
+ * wait queue, or several, with some state beside them.
+ *
+ * A waiter (struct rt_waiter) is a task's place on one list; a task has
+ * one wait at a time (t->wait), which may have several waiters (a select,
+ * one per arm). Four parties can end a wait: a waker (any thread, holding
+ * the list's lock), the deadline (the timer heap of the worker that
+ * committed the wait, under that heap's lock), a cancel (any thread, even
+ * a signal handler, holding nothing) and the op itself (an arm that was
+ * ready while later arms were being linked, or a cancel it saw).
+ *
+ *   EXACTLY ONE ENDS A WAIT. Whoever ends it first claims it: one CAS
+ *   that clears RT_WS_ARMED in t->wait.state and records the arm that
+ *   won (or TIMEOUT, CANCEL). Only the claimer may deliver (write the
+ *   winning waiter's result and message); everyone else backs off
+ *   without touching the task again. A permit, a message or a mutex is
+ *   handed over only by a waker whose claim succeeded, under the
+ *   primitive's lock, so a waiter that times out or is cancelled at the
+ *   moment it is woken either got the thing (and resumes with it) or
+ *   did not (and the waker gives it to the next waiter): nothing is lost.
+ *
+ *   EXACTLY ONE REQUEUES. The op links waiters while the task is still
+ *   running, so a waker may claim before the task has unwound to its
+ *   worker; it must not run twice at once. After delivering, the
+ *   claimer sets RT_WS_WON; after unwinding, the task's worker sets
+ *   RT_WS_UNWOUND (rt_wait_commit). Both are RMWs on the same word, so
+ *   whichever comes second sees the other's bit, and it alone makes the
+ *   task runnable. WON is a release, and its reader acquires, so what the
+ *   claimer delivered is visible to the task when it resumes.
+ *
+ *   NO LOST CANCEL. The op sets WAITING|ARMED (seq_cst) before it links
+ *   anything, then reads RT_TF_CANCEL (seq_cst); rt_task_cancel() sets
+ *   the flag, then reads the state (both seq_cst). Either the cancel sees
+ *   the wait and claims it, or the op sees the flag and claims it itself.
+ *
+ *   NOTHING POINTS AT A FINISHED WAIT. Before the task runs its code
+ *   again, rt_wait_finish() takes its deadline out of the timer heap and
+ *   unlinks every waiter still on a list, each under the lock that
+ *   guards it. A waker reads what it needs of a waiter (task, arm)
+ *   before it lets go of it: it unlinks under the lock, tries the claim,
+ *   and only then clears w->list with a release store, which finish
+ *   reads with acquire before it reuses the waiter's memory. A waiter
+ *   still linked keeps the task parked in finish until the lock is free.
+ *
+ * Who owns the task at each step: its worker until the op returns
+ * RT_PENDING and the step unwinds; then nobody (it sits on lists, maybe
+ * in a heap) until a claim; the claimer from the claim until WON, or
+ * until it finds the task unwound and makes it runnable; then the run
+ * queue, the worker that pops it, and rt_wait_finish().
+ *
+ * tests/model/wait_claim.pml checks these with spin (a waker handing over
+ * a permit, the deadline and a cancel racing one parked wait), with
+ * injected bugs it must catch.
+ *
+ * Stackful tasks (fibers) call the same rt_op_* functions: they suspend
+ * when an op returns RT_PENDING, unwind to their worker the same way,
+ * and find their result in t->h.ret.
+ */
+#include <sched.h>
+
+#include "waitq.h"
+
+/* ---- the lock ------------------------------------------------------------ */
+
+/*
+ * Held for a few dozen instructions (link, unlink, copy a message): a
+ * test-and-test-and-set spin, yielding the CPU after a while in case the
+ * holder was preempted (more threads than CPUs).
+ */
+void rt_spin_lock(uint32_t *lock)
+{
+	unsigned int spins = 0;
+
+	while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
+			if (++spins < 128)
+				__builtin_ia32_pause();
+			else
+				sched_yield();
+		}
+	}
+}
+
+void rt_spin_unlock(uint32_t *lock)
+{
+	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- lists of waiters (under their lock) --------------------------------- */
+
+static void wlist_link(struct rt_wlist *l, uint32_t *lock, struct rt_waiter *w)
+{
+	w->next = NULL;
+	w->prev = l->tail;
+	if (l->tail)
+		l->tail->next = w;
+	else
+		l->head = w;
+	l->tail = w;
+	w->lock = lock;
+	__atomic_store_n(&w->list, l, __ATOMIC_RELAXED);
+}
+
+/* Take w out of its list; w->list is cleared by the caller. */
+static void wlist_cut(struct rt_wlist *l, struct rt_waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		l->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		l->tail = w->prev;
+}
+
+struct rt_waiter *rt_wlist_claim(struct rt_wlist *l)
+{
+	struct rt_waiter *w;
+
+	while ((w = l->head)) {
+		bool won;
+
+		wlist_cut(l, w);
+		won = rt_wait_claim(w->task, w->arm);
+		/* the last touch of a loser's waiter: see NOTHING POINTS */
+		__atomic_store_n(&w->list, NULL, __ATOMIC_RELEASE);
+		if (won)
+			return w;
+	}
+	return NULL;
+}
+
+void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w)
+{
+	w->next = wk->head;
+	wk->head = w;
+	wk->n++;
+}
+
+bool rt_wlist_wake(struct rt_wlist *l, struct rt_wakeups *wk, int64_t result)
+{
+	struct rt_waiter *w = rt_wlist_claim(l);
+
+	if (!w)
+		return false;
+	w->result = result;
+	rt_wakeups_add(wk, w);
+	return true;
+}
+
+int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
+		      int64_t result)
+{
+	int n = 0;
+
+	while (rt_wlist_wake(l, wk, result))
+		n++;
+	return n;
+}
+
+/* Outside the lock: the waiters' tasks may run now. */
+void rt_wakeups_publish_all(struct rt_wakeups *wk)
+{
+	struct rt_waiter *w = wk->head;
+
+	while (w) {
+		struct rt_waiter *next = w->next;
+
+		rt_wait_publish(w->task, false);
+		w = next;
+	}
+	wk->head = NULL;
+}
+
+/* ---- claiming and requeueing a task (see the top of the file) ----------- */
+
+bool rt_wait_claim(struct rt_task *t, uint32_t arm)
+{
+	uint32_t s = atomic_load_explicit(&t->wait.state, memory_order_relaxed);
+	uint32_t n;
+
+	do {
+		if (!(s & RT_WS_ARMED))
+			return false;
+		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND)) |
+		    (arm << RT_WS_ARM_SHIFT);
+	} while (!atomic_compare_exchange_weak_explicit(&t->wait.state, &s, n,
+			memory_order_acq_rel, memory_order_relaxed));
+	return true;
+}
+
+/*
+ * The claimer has delivered. foreign: act as a foreign thread would
+ * (rt_task_cancel, which may run in a signal handler).
+ */
+void rt_wait_publish(struct rt_task *t, bool foreign)
+{
+	uint32_t old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
+						memory_order_acq_rel);
+
+	if (old & RT_WS_UNWOUND)
+		rt_task_make_runnable(foreign ? NULL : rt__self, t);
+}
+
+/* The step has unwound: arm the deadline, then the requeue handshake. */
+void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
+{
+	uint32_t old;
+
+	if (t->deadline != RT_NEVER) {
+		if (!rt_sleep_arm(w, t))
+			t->wait.timer_worker = rt_worker_id(w);
+		else if (rt_wait_claim(t, RT_ARM_NOMEM))
+			atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
+						 memory_order_relaxed);
+	}
+	old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_UNWOUND,
+				       memory_order_acq_rel);
+	if (old & RT_WS_WON)
+		rt_worker_push_local(w, t);
+}
+
+/* The timer heap found t's deadline passed (under the heap's lock): may
+ * the heap's worker make it runnable? */
+bool rt_wait_expire(struct rt_task *t)
+{
+	uint32_t old;
+
+	if (!rt_wait_claim(t, RT_ARM_TIMEOUT))
+		return false;
+	old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
+				       memory_order_acq_rel);
+	return old & RT_WS_UNWOUND;
+}
+
+/* From rt_task_cancel(), after it set RT_TF_CANCEL: false if t is not in
+ * a waitq op (the other kinds of wait are the caller's). */
+bool rt_wait_cancel(struct rt_task *t)
+{
+	if (!rt_wait_parked(t))
+		return false;
+	if (rt_wait_claim(t, RT_ARM_CANCEL))
+		rt_wait_publish(t, true);
+	return true;
+}
+
+static struct rt_waiter *wait_node(struct rt_wait *wt, unsigned int i)
+{
+	return (struct rt_waiter *)(wt->nodes + (size_t)i * wt->stride);
+}
+
+/* Unlink w if a waker did not (NOTHING POINTS AT A FINISHED WAIT). */
+static void waiter_unlink(struct rt_waiter *w)
+{
+	struct rt_wlist *l = __atomic_load_n(&w->list, __ATOMIC_ACQUIRE);
+
+	if (!l)
+		return;
+	rt_spin_lock(w->lock);
+	l = __atomic_load_n(&w->list, __ATOMIC_RELAXED);
+	if (l) {
+		wlist_cut(l, w);
+		__atomic_store_n(&w->list, NULL, __ATOMIC_RELAXED);
+	}
+	rt_spin_unlock(w->lock);
+}
+
+static int64_t wait_result(struct rt_task *t, uint32_t arm)
+{
+	struct rt_wait *wt = &t->wait;
+	struct rt_waiter *w;
+
+	switch (arm) {
+	case RT_ARM_TIMEOUT:
+		atomic_fetch_add_explicit(&t->rt->wait_timeouts, 1,
+					  memory_order_relaxed);
+		return -ETIMEDOUT;
+	case RT_ARM_CANCEL:
+		atomic_fetch_add_explicit(&t->rt->wait_cancels, 1,
+					  memory_order_relaxed);
+		return -ECANCELED;
+	case RT_ARM_NOMEM:
+		return -ENOMEM;
+	}
+	w = wait_node(wt, arm);
+	if (!wt->select)
+		return w->result;
+	rt_arm_of(w)->result = w->result;
+	return arm;
+}
+
+/*
+ * On the worker about to resume t: end its wait. Nothing else touches
+ * t->wait once the heap and the lists have let go of it.
+ */
+void rt_wait_finish(struct rt_task *t)
+{
+	struct rt_wait *wt = &t->wait;
+	uint32_t s, arm;
+
+	if (wt->timer_worker) {
+		rt_sleep_disarm(t->rt, wt->timer_worker, t);
+		wt->timer_worker = 0;
+	}
+	s = atomic_load_explicit(&wt->state, memory_order_acquire);
+	arm = s >> RT_WS_ARM_SHIFT;
+	for (unsigned int i = 0; i < wt->nnodes; i++)
+		if (i != arm)
+			waiter_unlink(wait_node(wt, i));
+	if (wt->waker)
+		rt_waker_finish(t);
+	t->h.ret = wait_result(t, arm);
+	atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
+}
+
+/* ---- the op ---------------------------------------------------------------- */
+
+static void waiter_init(struct rt_waiter *w, struct rt_task *t, uint32_t arm)
+{
+	w->task = t;
+	w->arm = arm;
+	w->list = NULL;
+}
+
+/* The first waiter is about to be linked: make the wait claimable. */
+static void wait_arm(struct rt_task *t, const struct rt_arm *arms,
+		     unsigned int n, bool select)
+{
+	struct rt_wait *wt = &t->wait;
+
+	wt->nodes = (char *)arms[0].node;
+	wt->stride = (uint16_t)(n > 1 ? (char *)arms[1].node -
+					(char *)arms[0].node : 0);
+	wt->nnodes = (uint16_t)n;
+	wt->select = select;
+	atomic_store_explicit(&wt->state, RT_WS_WAITING | RT_WS_ARMED,
+			      memory_order_seq_cst);
+}
+
+/* A wait with the task's own waiter on no list (waker.c). */
+void rt_wait_arm_alone(struct rt_task *t)
+{
+	struct rt_arm arm = { NULL, NULL, &t->wait.node };
+
+	waiter_init(&t->wait.node, t, 0);
+	wait_arm(t, &arm, 1, false);
+}
+
+int64_t rt_wait_suspend(struct rt_task *t, uint64_t deadline_ns)
+{
+	/* NO LOST CANCEL: the flag is read after the wait was armed */
+	if ((atomic_load_explicit(&t->flags, memory_order_seq_cst) &
+	     RT_TF_CANCEL) && rt_wait_claim(t, RT_ARM_CANCEL))
+		rt_wait_publish(t, false);
+	t->deadline = deadline_ns;
+	t->action = RT_ACT_WAIT;
+	return RT_PENDING;
+}
+
+static bool expired(uint64_t deadline_ns)
+{
+	return deadline_ns != RT_NEVER && rt_now_ns() >= deadline_ns;
+}
+
+/*
+ * Poll the arms in order, linking a waiter for each that is not ready,
+ * until one completes. Lower arms win: a later arm is claimed only while
+ * no earlier one has been.
+ */
+int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
+		     unsigned int n, uint64_t deadline_ns, bool select)
+{
+	struct rt_wakeups wk = { NULL, 0 };
+	unsigned int i, linked = 0;
+	int done = -1, late = -1;	/* late: the deadline has passed */
+
+	for (i = 0; i < n; i++)
+		waiter_init(arms[i].node, t, i);
+	for (i = 0; i < n; i++) {
+		const struct rt_arm *a = &arms[i];
+		uint32_t *lock = a->ops->lock(a->obj);
+		enum rt_poll p;
+
+		rt_spin_lock(lock);
+		p = a->ops->poll(a->obj, a->node, linked > 0, &wk);
+		if (p == RT_POLL_WAIT) {
+			if (late < 0)
+				late = expired(deadline_ns);
+			if (!late) {
+				if (!linked++)
+					wait_arm(t, arms, n, select);
+				wlist_link(a->ops->list(a->obj), lock, a->node);
+			}
+		}
+		rt_spin_unlock(lock);
+		rt_wakeups_publish(&wk);
+		if (p == RT_POLL_READY)
+			done = (int)i;
+		if (p != RT_POLL_WAIT)
+			break;
+	}
+	if (!linked) {
+		if (done < 0)
+			return -ETIMEDOUT;
+		if (!select)
+			return arms[done].node->result;
+		rt_arm_of(arms[done].node)->result =
+			arms[done].node->result;
+		return done;
+	}
+	if (done >= 0)
+		rt_wait_publish(t, false);	/* we claimed it in the poll */
+	return rt_wait_suspend(t, deadline_ns);
+}
+
+/*
+ * rt_wait_arms() for one arm with the task's own waiter, written out: the
+ * path every channel, lock and event op takes, so it costs one lock
+ * round and no loop when the object is ready.
+ */
+int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
+		    void *obj, void *buf, uint64_t deadline_ns)
+{
+	struct rt_wakeups wk = { NULL, 0 };
+	struct rt_waiter *w = &t->wait.node;
+	int64_t ret = rt_op_check(t);
+	bool linked = false;
+	uint32_t *lock;
+	enum rt_poll p;
+
+	if (ret)
+		return ret;
+	w->buf = buf;
+	w->task = t;
+	w->arm = 0;
+	lock = ops->lock(obj);
+	rt_spin_lock(lock);
+	p = ops->poll(obj, w, false, &wk);
+	if (p == RT_POLL_WAIT && !expired(deadline_ns)) {
+		struct rt_arm arm = { ops, obj, w };
+
+		wait_arm(t, &arm, 1, false);
+		wlist_link(ops->list(obj), lock, w);
+		linked = true;
+	}
+	rt_spin_unlock(lock);
+	rt_wakeups_publish(&wk);
+	if (p == RT_POLL_READY)
+		return w->result;
+	if (!linked)
+		return -ETIMEDOUT;	/* the deadline had passed */
+	return rt_wait_suspend(t, deadline_ns);
+}
+
+enum rt_poll rt_arm_try(const struct rt_arm_ops *ops, void *obj,
+			struct rt_waiter *w)
+{
+	struct rt_wakeups wk = { NULL, 0 };
+	uint32_t *lock = ops->lock(obj);
+	enum rt_poll p;
+
+	w->task = NULL;
+	w->arm = 0;
+	rt_spin_lock(lock);
+	p = ops->poll(obj, w, false, &wk);
+	rt_spin_unlock(lock);
+	rt_wakeups_publish(&wk);
+	return p;
+}
+
+/* ---- the plain wait queue -------------------------------------------------- */
+
+static uint32_t *waitq_lock(void *obj)
+{
+	return &((struct rt_waitq *)obj)->lock;
+}
+
+static struct rt_wlist *waitq_list(void *obj)
+{
+	return &((struct rt_waitq *)obj)->waiters;
+}
+
+static enum rt_poll waitq_poll(void *obj, struct rt_waiter *w, bool armed,
+			       struct rt_wakeups *wk)
+{
+	(void)obj, (void)w, (void)armed, (void)wk;
+	return RT_POLL_WAIT;
+}
+
+const struct rt_arm_ops rt_waitq_arm = { waitq_lock, waitq_list, waitq_poll };
+
+/* rt_op_wait_cond's object: the queue and its condition. */
+struct cond_obj {
+	struct rt_waitq *q;
+	bool (*cond)(void *arg);
+	void *arg;
+};
+
+static uint32_t *cond_lock(void *obj)
+{
+	return &((struct cond_obj *)obj)->q->lock;
+}
+
+static struct rt_wlist *cond_list(void *obj)
+{
+	return &((struct cond_obj *)obj)->q->waiters;
+}
+
+static enum rt_poll cond_poll(void *obj, struct rt_waiter *w, bool armed,
+			      struct rt_wakeups *wk)
+{
+	struct cond_obj *c = obj;
+
+	(void)wk;
+	if (!c->cond(c->arg))
+		return RT_POLL_WAIT;
+	if (!rt_arm_take(w, armed))
+		return RT_POLL_LOST;
+	w->result = 0;
+	return RT_POLL_READY;
+}
+
+static const struct rt_arm_ops cond_arm = { cond_lock, cond_list, cond_poll };
+
+void rt_waitq_init(struct rt_waitq *q)
+{
+	*q = (struct rt_waitq)RT_WAITQ_INIT;
+}
+
+int64_t rt_op_wait(struct rt_task *t, struct rt_waitq *q, uint64_t deadline_ns)
+{
+	if (!q)
+		return -EINVAL;
+	return rt_wait_one(t, &rt_waitq_arm, q, NULL, deadline_ns);
+}
+
+int64_t rt_op_wait_cond(struct rt_task *t, struct rt_waitq *q,
+			bool (*cond)(void *arg), void *arg,
+			uint64_t deadline_ns)
+{
+	struct cond_obj c = { q, cond, arg };
+
+	if (!q || !cond)
+		return -EINVAL;
+	return rt_wait_one(t, &cond_arm, &c, NULL, deadline_ns);
+}
+
+int rt_waitq_wake(struct rt_waitq *q, uint32_t n, int64_t value)
+{
+	struct rt_wakeups wk = { NULL, 0 };
+
+	if (!q || value == RT_PENDING)
+		return -EINVAL;
+	rt_spin_lock(&q->lock);
+	while ((uint32_t)wk.n < n && rt_wlist_wake(&q->waiters, &wk, value))
+		;
+	rt_spin_unlock(&q->lock);
+	rt_wakeups_publish(&wk);
+	return wk.n;
+}
+
+int rt_waitq_waiters(struct rt_waitq *q)
+{
+	int n = 0;
+
+	if (!q)
+		return -EINVAL;
+	rt_spin_lock(&q->lock);
+	for (struct rt_waiter *w = q->waiters.head; w; w = w->next)
+		n++;
+	rt_spin_unlock(&q->lock);
+	return n;
+}
+
+int rt_sync_stats(struct rt_runtime *rt, struct rt_sync_stats *out)
+{
+	if (!rt || !out)
+		return -EINVAL;
+	out->wait_timeouts = atomic_load(&rt->wait_timeouts);
+	out->wait_cancels = atomic_load(&rt->wait_cancels);
+	out->wakers_late = atomic_load(&rt->wakers_late);
+	rt_blocking_stats(rt, out);
+	return 0;
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the coordination primitives (chan.c, sync.c, waker.c, select.c)
+ * share with the wait queue core (waitq.c).
+ *
+ * A primitive is a spin lock, some state, and one or more waiter lists
+ * guarded by that lock. Waiting on it is an "arm": a poll that, under the
+ * lock, either completes the operation at once or leaves a waiter linked
+ * on a list. rt_wait_arms() runs one or several arms (a select) as one op.
+ */
+#ifndef RT_WAITQ_H
+#define RT_WAITQ_H
+
+#include "internal.h"
+
+/* Bits of rt_wait.state; the arm that won is in the top 16 bits. */
+enum {
+	RT_WS_WAITING = 1u << 0,	/* parked in a waitq op: set when the
+					   first waiter is linked, cleared by
+					   rt_wait_finish() */
+	RT_WS_ARMED = 1u << 1,		/* claimable: cleared by the claim */
+	RT_WS_WON = 1u << 2,		/* the claimer has delivered */
+	RT_WS_UNWOUND = 1u << 3,	/* the task has unwound (commit) */
+	RT_WS_ARM_SHIFT = 16,
+};
+
+/* Arms that are no waiter's: what ended the wait instead. */
+enum {
+	RT_ARM_TIMEOUT = 0xffff,
+	RT_ARM_CANCEL = 0xfffe,
+	RT_ARM_NOMEM = 0xfffd,
+	RT_ARMS_MAX = 64,
+};
+
+/* What a poll found. */
+enum rt_poll {
+	RT_POLL_WAIT,		/* not ready: link the waiter */
+	RT_POLL_READY,		/* done, result in the waiter */
+	RT_POLL_LOST,		/* ready, but another arm already won */
+};
+
+/* Waiters claimed under a lock, made runnable once it is dropped. */
+struct rt_wakeups {
+	struct rt_waiter *head;
+	int n;
+};
+
+struct rt_arm_ops {
+	uint32_t *(*lock)(void *obj);
+	struct rt_wlist *(*list)(void *obj);
+	/* Under the lock. With armed, the waiter's task must be claimed
+	 * (rt_arm_take) before anything is consumed. */
+	enum rt_poll (*poll)(void *obj, struct rt_waiter *w, bool armed,
+			     struct rt_wakeups *wk);
+};
+
+struct rt_arm {
+	const struct rt_arm_ops *ops;
+	void *obj;
+	struct rt_waiter *node;
+};
+
+void rt_spin_lock(uint32_t *lock);
+void rt_spin_unlock(uint32_t *lock);
+
+bool rt_wait_claim(struct rt_task *t, uint32_t arm);
+void rt_wait_publish(struct rt_task *t, bool foreign);
+
+/* Under the list's lock: the oldest waiter whose task this call claimed,
+ * unlinked; NULL when none can be. */
+struct rt_waiter *rt_wlist_claim(struct rt_wlist *l);
+/* ... and queued on wk to be published, with result. */
+bool rt_wlist_wake(struct rt_wlist *l, struct rt_wakeups *wk, int64_t result);
+int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
+		      int64_t result);
+void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w);
+void rt_wakeups_publish_all(struct rt_wakeups *wk);
+
+/* Most ops wake nobody: no call for them. */
+static inline void rt_wakeups_publish(struct rt_wakeups *wk)
+{
+	if (wk->head)
+		rt_wakeups_publish_all(wk);
+}
+
+/* A poll that found its object ready: may it complete? */
+static inline bool rt_arm_take(struct rt_waiter *w, bool armed)
+{
+	return !armed || rt_wait_claim(w->task, w->arm);
+}
+
+/* The select arm a waiter belongs to. */
+static inline struct rt_select_arm *rt_arm_of(struct rt_waiter *w)
+{
+	return (struct rt_select_arm *)((char *)w -
+					offsetof(struct rt_select_arm, node));
+}
+
+/* Readiness of an arm outside any task (try_ calls): the same polls. */
+enum rt_poll rt_arm_try(const struct rt_arm_ops *ops, void *obj,
+			struct rt_waiter *w);
+
+int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
+		     unsigned int n, uint64_t deadline_ns, bool select);
+/* One arm with the task's own waiter. */
+int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
+		    void *obj, void *buf, uint64_t deadline_ns);
+
+/* The arm kinds, for select.c. */
+extern const struct rt_arm_ops rt_waitq_arm;
+extern const struct rt_arm_ops rt_chan_recv_arm, rt_chan_send_arm;
+extern const struct rt_arm_ops rt_mutex_arm, rt_sem_arm;
+extern const struct rt_arm_ops rt_event_arm, rt_notify_arm, rt_oneshot_arm;
+
+/* The wait with the task's own waiter on no list, and its suspension. */
+void rt_wait_arm_alone(struct rt_task *t);
+int64_t rt_wait_suspend(struct rt_task *t, uint64_t deadline_ns);
+
+/* waker.c: the end of a wait on a waker; a waker nobody waits on now */
+void rt_waker_finish(struct rt_task *t);
+bool rt_waker_abandoned(struct rt_waker *wk);
+void rt_waker_ref(struct rt_waker *wk);
+
+/* chan.c, for taskset.c */
+void rt_chan_expect(struct rt_chan *ch, _Atomic uint64_t *expect);
+uint64_t rt_chan_unreceived(struct rt_chan *ch);
+
+/* taskset.c */
+struct rt_chan *rt_taskset_chan(struct rt_taskset *s);
+
+/* blocking.c */
+void rt_blocking_stats(struct rt_runtime *rt, struct rt_sync_stats *out);
+
+#endif /* RT_WAITQ_H */

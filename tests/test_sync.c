@@ -1,0 +1,1082 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Coordination primitives (include/rtasync-sync.h): the wait queue and
+ * what is built on it, each with its bad inputs.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+
+#include "rt_test.h"
+
+/* Until q has n waiters (a task parks asynchronously). */
+static void await_waiters(struct rt_waitq *q, int n)
+{
+	while (rt_waitq_waiters(q) != n)
+		sched_yield();
+}
+
+/* ---- wait queue ---------------------------------------------------------- */
+
+struct wait_frame {
+	struct rt_frame frame;
+	struct rt_waitq *q;
+	uint64_t timeout_ns;	/* 0: none */
+};
+
+static RT_ASYNC int64_t waiter(struct rt_task *t, struct rt_frame *base)
+{
+	struct wait_frame *f = RT_FRAME(base, struct wait_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	RT_AWAIT(r, rt_op_wait(t, f->q, f->timeout_ns ?
+			       rt_deadline_in(f->timeout_ns) : RT_NEVER));
+	return r;
+}
+
+static struct rt_task *spawn_waiter(struct rt_runtime *rt, struct rt_waitq *q,
+				    uint64_t timeout_ns)
+{
+	struct rt_task *h = NULL;
+
+	assert_int_equal(RT_SPAWN(rt, &h, waiter, struct wait_frame, .q = q,
+				  .timeout_ns = timeout_ns), 0);
+	return h;
+}
+
+static int64_t join(struct rt_task *h)
+{
+	int64_t r = INT64_MIN;
+
+	assert_int_equal(rt_task_join(h, &r), 0);
+	rt_task_release(h);
+	return r;
+}
+
+static void test_waitq_wake_one_and_all(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_waitq q = RT_WAITQ_INIT;
+	struct rt_task *h[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		h[i] = spawn_waiter(rt, &q, 0);
+	await_waiters(&q, 4);
+	assert_int_equal(rt_waitq_wake(&q, 1, 42), 1);
+	assert_int_equal(rt_waitq_waiters(&q), 3);
+	assert_int_equal(rt_waitq_wake(&q, 2, 43), 2);
+	assert_int_equal(rt_waitq_wake(&q, RT_WAKE_ALL, 44), 1);
+	assert_int_equal(rt_waitq_wake(&q, RT_WAKE_ALL, 45), 0);
+	/* oldest first: spawned in order, parked in some order; the sum is
+	 * exact whatever it was */
+	int64_t sum = 0;
+	for (int i = 0; i < 4; i++)
+		sum += join(h[i]);
+	assert_int_equal(sum, 42 + 43 + 43 + 44);
+	assert_int_equal(rt_waitq_wake(&q, 1, RT_PENDING), -EINVAL);
+	assert_int_equal(rt_waitq_wake(NULL, 1, 0), -EINVAL);
+	rt_runtime_free(rt);
+}
+
+static void test_waitq_timeout_and_cancel(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_waitq q = RT_WAITQ_INIT;
+	struct rt_sync_stats st;
+	struct rt_task *h;
+
+	(void)state;
+	assert_int_equal(join(spawn_waiter(rt, &q, 1000000)), -ETIMEDOUT);
+	h = spawn_waiter(rt, &q, 0);
+	await_waiters(&q, 1);
+	assert_int_equal(rt_task_cancel(h), 0);
+	assert_int_equal(join(h), -ECANCELED);
+	assert_int_equal(rt_waitq_waiters(&q), 0);	/* unlinked */
+	/* a wake finds nobody: the cancelled waiter is gone */
+	assert_int_equal(rt_waitq_wake(&q, 1, 1), 0);
+	assert_int_equal(rt_sync_stats(rt, &st), 0);
+	assert_int_equal(st.wait_timeouts, 1);
+	assert_int_equal(st.wait_cancels, 1);
+	assert_int_equal(rt_sync_stats(NULL, &st), -EINVAL);
+	check_still_works(rt);
+	rt_runtime_free(rt);
+}
+
+static bool flag_set(void *arg)
+{
+	return atomic_load((atomic_int *)arg) != 0;
+}
+
+struct cond_frame {
+	struct rt_frame frame;
+	struct rt_waitq *q;
+	atomic_int *flag;
+};
+
+static RT_ASYNC int64_t cond_waiter(struct rt_task *t, struct rt_frame *base)
+{
+	struct cond_frame *f = RT_FRAME(base, struct cond_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_AWAIT(r, rt_op_wait_cond(t, f->q, flag_set, f->flag, RT_NEVER));
+	return r + 10;
+}
+
+static void test_waitq_cond(void **state)
+{
+	struct rt_runtime *rt = test_runtime(1, false);
+	struct rt_waitq q = RT_WAITQ_INIT;
+	atomic_int flag = 1;
+	struct rt_task *h = NULL;
+
+	(void)state;
+	/* already true: no wait at all */
+	assert_int_equal(TEST_RUN(rt, cond_waiter, struct cond_frame,
+				  .q = &q, .flag = &flag), 10);
+	atomic_store(&flag, 0);
+	assert_int_equal(RT_SPAWN(rt, &h, cond_waiter, struct cond_frame,
+				  .q = &q, .flag = &flag), 0);
+	await_waiters(&q, 1);
+	atomic_store(&flag, 1);
+	assert_int_equal(rt_waitq_wake(&q, 1, 5), 1);
+	assert_int_equal(join(h), 15);
+	rt_runtime_free(rt);
+}
+
+/* An op outside its task is refused, like every op. */
+static void test_ops_outside_task(void **state)
+{
+	struct rt_waitq q = RT_WAITQ_INIT;
+	struct rt_runtime *rt = test_runtime(1, false);
+	struct rt_task *h = spawn_waiter(rt, &q, 0);
+
+	(void)state;
+	await_waiters(&q, 1);
+	assert_int_equal(rt_op_wait(h, &q, RT_NEVER), -EPERM);
+	assert_int_equal(rt_op_wait(NULL, &q, RT_NEVER), -EINVAL);
+	assert_int_equal(rt_waitq_wake(&q, 1, 0), 1);
+	assert_int_equal(join(h), 0);
+	rt_runtime_free(rt);
+}
+
+/* ---- channels ------------------------------------------------------------- */
+
+struct pump_frame {
+	struct rt_frame frame;
+	struct rt_chan *ch;
+	int64_t n, i, sum;
+	int64_t msg;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t producer(struct rt_task *t, struct rt_frame *base)
+{
+	struct pump_frame *f = RT_FRAME(base, struct pump_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 1; f->i <= f->n; f->i++) {
+		f->msg = f->i;
+		RT_CHAN_SEND(f->r, f->ch, &f->msg);
+	}
+	return f->n;
+}
+
+/* Receives until -EPIPE; checks order; returns the sum. */
+static RT_ASYNC int64_t consumer(struct rt_task *t, struct rt_frame *base)
+{
+	struct pump_frame *f = RT_FRAME(base, struct pump_frame);
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	for (f->i = 1;; f->i++) {
+		RT_CHAN_RECV(f->r, f->ch, &f->msg);
+		if (f->r == -EPIPE)
+			return f->sum;
+		if (f->r < 0)
+			return f->r;
+		if (f->msg != f->i)
+			return -EPROTO;	/* order lost */
+		f->sum += f->msg;
+	}
+}
+
+static void test_chan_pump_close_drain(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_task *p = NULL, *c = NULL;
+	struct rt_chan *ch;
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(rt_chan_new(sizeof(int64_t), 4, &ch), 0);
+	assert_int_equal(RT_SPAWN(rt, &c, consumer, struct pump_frame,
+				  .ch = ch), 0);
+	assert_int_equal(RT_SPAWN(rt, &p, producer, struct pump_frame,
+				  .ch = ch, .n = 100000), 0);
+	assert_int_equal(join(p), 100000);
+	/* queued messages survive the close: the consumer drains them */
+	assert_int_equal(rt_chan_close(ch), 0);
+	assert_int_equal(join(c), 100000LL * 100001 / 2);
+	assert_int_equal(rt_chan_close(ch), -EALREADY);
+	v = 1;
+	assert_int_equal(rt_chan_try_send(ch, &v), -EPIPE);
+	assert_int_equal(rt_chan_try_recv(ch, &v), -EPIPE);
+	rt_chan_free(ch);
+	rt_runtime_free(rt);
+}
+
+static void test_chan_try_and_bad_input(void **state)
+{
+	struct rt_chan *ch;
+	int64_t v = 7, out = 0;
+
+	(void)state;
+	assert_int_equal(rt_chan_new(0, 4, &ch), -EINVAL);
+	assert_int_equal(rt_chan_new(8, 0, &ch), -EINVAL);
+	assert_int_equal(rt_chan_new(8, 4, NULL), -EINVAL);
+	assert_int_equal(rt_chan_new(SIZE_MAX, 2, &ch), -EOVERFLOW);
+	assert_int_equal(rt_chan_new(sizeof(v), 2, &ch), 0);
+	assert_int_equal(rt_chan_try_recv(ch, &out), -EAGAIN);
+	assert_int_equal(rt_chan_try_send(ch, &v), 0);
+	v = 8;
+	assert_int_equal(rt_chan_try_send(ch, &v), 0);
+	assert_int_equal(rt_chan_try_send(ch, &v), -EAGAIN);	/* full */
+	assert_int_equal(rt_chan_len(ch), 2);
+	assert_int_equal(rt_chan_try_send(NULL, &v), -EINVAL);
+	assert_int_equal(rt_chan_try_send(ch, NULL), -EINVAL);
+	assert_int_equal(rt_chan_try_recv(ch, NULL), -EINVAL);
+	assert_int_equal(rt_chan_close(ch), 0);
+	assert_int_equal(rt_chan_try_send(ch, &v), -EPIPE);
+	assert_int_equal(rt_chan_try_recv(ch, &out), 0);
+	assert_int_equal(out, 7);
+	assert_int_equal(rt_chan_try_recv(ch, &out), 0);
+	assert_int_equal(out, 8);
+	assert_int_equal(rt_chan_try_recv(ch, &out), -EPIPE);
+	assert_int_equal(rt_chan_close(NULL), -EINVAL);
+	rt_chan_free(ch);
+	rt_chan_free(NULL);
+}
+
+struct chan_op_frame {
+	struct rt_frame frame;
+	struct rt_chan *ch;
+	int64_t msg;
+	uint64_t timeout_ns;
+	bool send;
+};
+
+static RT_ASYNC int64_t chan_op(struct rt_task *t, struct rt_frame *base)
+{
+	struct chan_op_frame *f = RT_FRAME(base, struct chan_op_frame);
+	uint64_t dl = f->timeout_ns ? rt_deadline_in(f->timeout_ns) : RT_NEVER;
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	if (f->send)
+		RT_AWAIT(r, rt_op_chan_send(t, f->ch, &f->msg, dl));
+	else
+		RT_AWAIT(r, rt_op_chan_recv(t, f->ch, &f->msg, dl));
+	return r < 0 ? r : f->msg;
+}
+
+/* Waiting senders and receivers are woken by close with -EPIPE; a full
+ * channel's sender times out and its message is not queued. */
+static void test_chan_close_wakes_and_timeouts(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_task *r = NULL, *s = NULL;
+	struct rt_chan *ch;
+	int64_t v = 1;
+
+	(void)state;
+	assert_int_equal(rt_chan_new(sizeof(v), 1, &ch), 0);
+	assert_int_equal(TEST_RUN(rt, chan_op, struct chan_op_frame,
+				  .ch = ch, .timeout_ns = 1000000), -ETIMEDOUT);
+	assert_int_equal(RT_SPAWN(rt, &r, chan_op, struct chan_op_frame,
+				  .ch = ch), 0);
+	while (rt_task_done(r) == false && rt_chan_len(ch) == 0 &&
+	       rt_chan_try_send(ch, &v) == -EAGAIN)
+		sched_yield();
+	/* the receiver got v directly or from the ring */
+	assert_int_equal(join(r), 1);
+	assert_int_equal(rt_chan_try_send(ch, &v), 0);	/* now full */
+	assert_int_equal(TEST_RUN(rt, chan_op, struct chan_op_frame,
+				  .ch = ch, .msg = 2, .send = true,
+				  .timeout_ns = 1000000), -ETIMEDOUT);
+	assert_int_equal(rt_chan_len(ch), 1);
+	assert_int_equal(RT_SPAWN(rt, &s, chan_op, struct chan_op_frame,
+				  .ch = ch, .msg = 3, .send = true), 0);
+	while (!rt_task_done(s) && rt_chan_len(ch) != 1)
+		sched_yield();
+	assert_int_equal(rt_chan_close(ch), 0);
+	assert_int_equal(join(s), -EPIPE);
+	assert_int_equal(rt_chan_try_recv(ch, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(TEST_RUN(rt, chan_op, struct chan_op_frame,
+				  .ch = ch), -EPIPE);
+	rt_chan_free(ch);
+	rt_runtime_free(rt);
+}
+
+/* ---- mutex, semaphore ------------------------------------------------------- */
+
+struct lock_frame {
+	struct rt_frame frame;
+	struct rt_mutex *m;
+	int64_t *counter;
+	int n, i;
+	int64_t r, v;
+};
+
+static RT_ASYNC int64_t locker(struct rt_task *t, struct rt_frame *base)
+{
+	struct lock_frame *f = RT_FRAME(base, struct lock_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++) {
+		RT_MUTEX_LOCK(f->r, f->m);
+		f->v = *f->counter;
+		RT_YIELD();	/* hold it across a suspension */
+		*f->counter = f->v + 1;
+		if (rt_mutex_unlock(f->m))
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static RT_ASYNC int64_t lock_twice(struct rt_task *t, struct rt_frame *base)
+{
+	struct lock_frame *f = RT_FRAME(base, struct lock_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_MUTEX_LOCK(r, f->m);
+	RT_CATCH(true);
+	RT_MUTEX_LOCK(r, f->m);
+	if (r != -EDEADLK)
+		return -EPROTO;
+	if (rt_mutex_trylock(f->m) != -EDEADLK)
+		return -EPROTO;
+	return 0;	/* still owns m */
+}
+
+static void test_mutex(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_mutex m = RT_MUTEX_INIT;
+	int64_t counter = 0;
+	struct rt_task *h[8];
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(RT_SPAWN(rt, &h[i], locker, struct lock_frame,
+					  .m = &m, .counter = &counter,
+					  .n = 1000), 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(join(h[i]), 0);
+	assert_int_equal(counter, 8000);
+
+	/* a plain thread: trylock, unlock; unlock by a non-owner */
+	assert_int_equal(rt_mutex_unlock(&m), -EPERM);	/* unlocked */
+	assert_int_equal(rt_mutex_trylock(&m), 0);
+	assert_int_equal(rt_mutex_trylock(&m), -EDEADLK);
+	assert_int_equal(rt_mutex_unlock(&m), 0);
+	assert_int_equal(TEST_RUN(rt, lock_twice, struct lock_frame,
+				  .m = &m), 0);
+	/* the task finished owning it: nobody else may unlock */
+	assert_int_equal(rt_mutex_trylock(&m), -EBUSY);
+	assert_int_equal(rt_mutex_unlock(&m), -EPERM);
+	assert_int_equal(rt_mutex_trylock(NULL), -EINVAL);
+	assert_int_equal(rt_mutex_unlock(NULL), -EINVAL);
+	check_still_works(rt);
+	rt_runtime_free(rt);
+}
+
+struct sem_frame {
+	struct rt_frame frame;
+	struct rt_sem *s;
+	uint64_t timeout_ns;
+};
+
+static RT_ASYNC int64_t sem_taker(struct rt_task *t, struct rt_frame *base)
+{
+	struct sem_frame *f = RT_FRAME(base, struct sem_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_AWAIT(r, rt_op_sem_acquire(t, f->s, f->timeout_ns ?
+				      rt_deadline_in(f->timeout_ns) : RT_NEVER));
+	return r;
+}
+
+static void test_sem(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_sem s;
+	struct rt_task *h = NULL;
+
+	(void)state;
+	assert_int_equal(rt_sem_init(&s, 3, 2), -EINVAL);
+	assert_int_equal(rt_sem_init(&s, 0, 0), -EINVAL);
+	assert_int_equal(rt_sem_init(NULL, 0, 1), -EINVAL);
+	assert_int_equal(rt_sem_init(&s, 1, 2), 0);
+	assert_int_equal(rt_sem_try_acquire(&s), 0);
+	assert_int_equal(rt_sem_try_acquire(&s), -EAGAIN);
+	assert_int_equal(TEST_RUN(rt, sem_taker, struct sem_frame, .s = &s,
+				  .timeout_ns = 1000000), -ETIMEDOUT);
+	assert_int_equal(RT_SPAWN(rt, &h, sem_taker, struct sem_frame,
+				  .s = &s), 0);
+	/* parked or not yet: h gets one permit, one is kept */
+	assert_int_equal(rt_sem_release(&s, 2), 0);
+	assert_int_equal(join(h), 0);
+	assert_int_equal(rt_sem_available(&s), 1);
+	assert_int_equal(rt_sem_release(&s, 2), -EOVERFLOW);
+	assert_int_equal(rt_sem_available(&s), 1);	/* nothing given */
+	assert_int_equal(rt_sem_release(&s, 1), 0);
+	assert_int_equal(rt_sem_release(&s, 1), -EOVERFLOW);
+	assert_int_equal(rt_sem_available(&s), 2);
+	assert_int_equal(rt_sem_release(NULL, 1), -EINVAL);
+	rt_runtime_free(rt);
+}
+
+/* ---- event, notify, oneshot ---------------------------------------------- */
+
+struct obj_frame {
+	struct rt_frame frame;
+	void *obj;
+	int kind;	/* 0 event, 1 notify, 2 oneshot */
+};
+
+static RT_ASYNC int64_t obj_waiter(struct rt_task *t, struct rt_frame *base)
+{
+	struct obj_frame *f = RT_FRAME(base, struct obj_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	if (f->kind == 0)
+		RT_AWAIT(r, rt_op_event_wait(t, f->obj, RT_NEVER));
+	else if (f->kind == 1)
+		RT_AWAIT(r, rt_op_notify_wait(t, f->obj, RT_NEVER));
+	else
+		RT_AWAIT(r, rt_op_oneshot_recv(t, f->obj, RT_NEVER));
+	return r;
+}
+
+static struct rt_task *spawn_obj(struct rt_runtime *rt, void *obj, int kind)
+{
+	struct rt_task *h = NULL;
+
+	assert_int_equal(RT_SPAWN(rt, &h, obj_waiter, struct obj_frame,
+				  .obj = obj, .kind = kind), 0);
+	return h;
+}
+
+static void test_event_notify(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_event e = RT_EVENT_INIT;
+	struct rt_notify n = RT_NOTIFY_INIT;
+	struct rt_task *h[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		h[i] = spawn_obj(rt, &e, 0);
+	await_waiters(&e.q, 3);
+	assert_int_equal(rt_event_set(&e), 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(join(h[i]), 0);
+	/* set stays set */
+	assert_int_equal(join(spawn_obj(rt, &e, 0)), 0);
+	rt_event_reset(&e);
+	h[0] = spawn_obj(rt, &e, 0);
+	await_waiters(&e.q, 1);
+	assert_int_equal(rt_event_set(&e), 1);
+	assert_int_equal(join(h[0]), 0);
+
+	/* a notify with nobody waiting stores one permit, not two */
+	rt_notify_one(&n);
+	rt_notify_one(&n);
+	assert_int_equal(join(spawn_obj(rt, &n, 1)), 0);
+	h[0] = spawn_obj(rt, &n, 1);
+	h[1] = spawn_obj(rt, &n, 1);
+	await_waiters(&n.q, 2);
+	assert_int_equal(rt_notify_all(&n), 2);
+	assert_int_equal(join(h[0]), 0);
+	assert_int_equal(join(h[1]), 0);
+	assert_int_equal(rt_notify_all(&n), 0);	/* stores nothing */
+	h[0] = spawn_obj(rt, &n, 1);
+	await_waiters(&n.q, 1);
+	rt_notify_one(&n);
+	assert_int_equal(join(h[0]), 0);
+	assert_int_equal(rt_event_set(NULL), -EINVAL);
+	assert_int_equal(rt_notify_all(NULL), -EINVAL);
+	rt_runtime_free(rt);
+}
+
+static void test_oneshot(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_oneshot o = RT_ONESHOT_INIT;
+	struct rt_task *h;
+
+	(void)state;
+	h = spawn_obj(rt, &o, 2);
+	await_waiters(&o.q, 1);
+	assert_int_equal(rt_oneshot_send(&o, 99), 0);
+	assert_int_equal(join(h), 99);
+	assert_int_equal(rt_oneshot_send(&o, 100), -EALREADY);
+	assert_int_equal(rt_oneshot_close(&o), -EALREADY);
+	assert_int_equal(join(spawn_obj(rt, &o, 2)), -EALREADY);
+
+	rt_oneshot_init(&o);
+	assert_int_equal(rt_oneshot_send(&o, 5), 0);	/* before the recv */
+	assert_int_equal(join(spawn_obj(rt, &o, 2)), 5);
+
+	rt_oneshot_init(&o);
+	h = spawn_obj(rt, &o, 2);
+	await_waiters(&o.q, 1);
+	assert_int_equal(rt_oneshot_close(&o), 0);
+	assert_int_equal(join(h), -EPIPE);
+	assert_int_equal(rt_oneshot_send(&o, 1), -EALREADY);
+	assert_int_equal(rt_oneshot_send(&o, RT_PENDING), -EINVAL);
+	assert_int_equal(rt_oneshot_send(NULL, 1), -EINVAL);
+	rt_runtime_free(rt);
+}
+
+/* ---- wakers ------------------------------------------------------------------ */
+
+struct waker_frame {
+	struct rt_frame frame;
+	struct rt_waker **slot;		/* where the test thread finds it */
+	atomic_int *ready;
+	uint64_t timeout_ns;
+	bool wake_first;		/* complete it before waiting */
+	struct rt_waker *wk;
+};
+
+static RT_ASYNC int64_t waker_user(struct rt_task *t, struct rt_frame *base)
+{
+	struct waker_frame *f = RT_FRAME(base, struct waker_frame);
+	int64_t r;
+	int ret;
+
+	RT_BEGIN(t, base);
+	ret = rt_waker_new(t, &f->wk);
+	if (ret)
+		return ret;
+	if (f->wake_first && rt_waker_wake(f->wk, 11))
+		return -EPROTO;
+	*f->slot = f->wk;
+	atomic_store(f->ready, 1);
+	RT_CATCH(true);
+	RT_AWAIT(r, rt_op_waker_wait(t, f->wk, f->timeout_ns ?
+				     rt_deadline_in(f->timeout_ns) : RT_NEVER));
+	return r;
+}
+
+static void test_waker(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_waker *wk = NULL;
+	struct rt_sync_stats st;
+	struct rt_task *h = NULL;
+	atomic_int ready = 0;
+
+	(void)state;
+	/* latched: completed before the wait */
+	assert_int_equal(TEST_RUN(rt, waker_user, struct waker_frame,
+				  .slot = &wk, .ready = &ready,
+				  .wake_first = true), 11);
+	assert_int_equal(rt_waker_wake(wk, 12), -EALREADY);
+	rt_waker_release(wk);
+
+	/* completed from this thread while the task waits */
+	atomic_store(&ready, 0);
+	assert_int_equal(RT_SPAWN(rt, &h, waker_user, struct waker_frame,
+				  .slot = &wk, .ready = &ready), 0);
+	while (!atomic_load(&ready))
+		sched_yield();
+	assert_int_equal(rt_waker_wake(wk, 21), 0);
+	assert_int_equal(rt_waker_wake(wk, 22), -EALREADY);	/* twice */
+	assert_int_equal(join(h), 21);
+	rt_waker_release(wk);
+
+	/* the wait times out; a later completion is late */
+	assert_int_equal(TEST_RUN(rt, waker_user, struct waker_frame,
+				  .slot = &wk, .ready = &ready,
+				  .timeout_ns = 1000000), -ETIMEDOUT);
+	assert_int_equal(rt_waker_wake(wk, 31), -EALREADY);
+	assert_int_equal(rt_waker_wake(wk, RT_PENDING), -EINVAL);
+	assert_int_equal(rt_waker_wake(NULL, 0), -EINVAL);
+	assert_int_equal(rt_sync_stats(rt, &st), 0);
+	assert_int_equal(st.wakers_late, 3);
+	/* kept past its runtime: a clear error, nothing touched */
+	rt_runtime_shutdown(rt);
+	assert_int_equal(rt_waker_wake(wk, 41), -ESHUTDOWN);
+	rt_waker_release(wk);
+	assert_int_equal(rt_waker_new(NULL, &wk), -EINVAL);
+	rt_runtime_free(rt);
+}
+
+/* ---- select -------------------------------------------------------------------- */
+
+struct select_frame {
+	struct rt_frame frame;
+	struct rt_select_arm arms[3];
+	unsigned int n;
+	uint64_t timeout_ns;
+	int64_t msg[2];
+};
+
+static RT_ASYNC int64_t selector(struct rt_task *t, struct rt_frame *base)
+{
+	struct select_frame *f = RT_FRAME(base, struct select_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	RT_AWAIT(r, rt_op_select(t, f->arms, f->n, f->timeout_ns ?
+				 rt_deadline_in(f->timeout_ns) : RT_NEVER));
+	if (r < 0)
+		return r;
+	return r * 1000 + f->arms[r].result +
+	       (r < 2 ? *(int64_t *)f->arms[r].buf : 0);
+}
+
+static void test_select(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_chan *a, *b;
+	struct rt_event e = RT_EVENT_INIT;
+	struct select_frame sf = { .n = 3 };
+	struct rt_task *h = NULL;
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(rt_chan_new(sizeof(v), 4, &a), 0);
+	assert_int_equal(rt_chan_new(sizeof(v), 4, &b), 0);
+	/* both channels ready: exactly one message is taken, arm 0's */
+	v = 1;
+	assert_int_equal(rt_chan_try_send(a, &v), 0);
+	v = 2;
+	assert_int_equal(rt_chan_try_send(b, &v), 0);
+
+	struct select_frame *f = &sf;
+	f->arms[0] = (struct rt_select_arm){ .kind = RT_ARM_CHAN_RECV,
+					     .obj = a };
+	f->arms[1] = (struct rt_select_arm){ .kind = RT_ARM_CHAN_RECV,
+					     .obj = b };
+	f->arms[2] = (struct rt_select_arm){ .kind = RT_ARM_EVENT, .obj = &e };
+	/* buffers are in the spawned copy of the frame: point there */
+	assert_int_equal(RT_SPAWN(rt, &h, selector, struct select_frame,
+				  .n = 0), 0);
+	assert_int_equal(join(h), -EINVAL);	/* n = 0 */
+
+	assert_int_equal(rt_chan_len(a), 1);
+	assert_int_equal(rt_chan_len(b), 1);
+	{
+		static struct select_frame g;	/* stable buffers */
+		int64_t bufs[2];
+
+		g = sf;
+		g.arms[0].buf = &bufs[0];
+		g.arms[1].buf = &bufs[1];
+		assert_int_equal(TEST_RUN(rt, selector, struct select_frame,
+					  .arms = { g.arms[0], g.arms[1],
+						    g.arms[2] }, .n = 3),
+				 0 * 1000 + 0 + 1);
+		assert_int_equal(rt_chan_len(a), 0);
+		assert_int_equal(rt_chan_len(b), 1);	/* untouched */
+		assert_int_equal(TEST_RUN(rt, selector, struct select_frame,
+					  .arms = { g.arms[0], g.arms[1],
+						    g.arms[2] }, .n = 3),
+				 1 * 1000 + 0 + 2);
+		/* nothing ready: times out, every waiter unlinked */
+		assert_int_equal(TEST_RUN(rt, selector, struct select_frame,
+					  .arms = { g.arms[0], g.arms[1],
+						    g.arms[2] }, .n = 3,
+					  .timeout_ns = 1000000), -ETIMEDOUT);
+		assert_int_equal(rt_waitq_waiters(&e.q), 0);
+		/* an arm that becomes ready later: the event */
+		assert_int_equal(RT_SPAWN(rt, &h, selector,
+					  struct select_frame,
+					  .arms = { g.arms[0], g.arms[1],
+						    g.arms[2] }, .n = 3), 0);
+		await_waiters(&e.q, 1);
+		assert_int_equal(rt_event_set(&e), 1);
+		assert_int_equal(join(h), 2000);
+		/* the channel waiters it left were unlinked: a send is
+		 * queued, not handed to a task that has gone */
+		v = 3;
+		assert_int_equal(rt_chan_try_send(a, &v), 0);
+		assert_int_equal(rt_chan_len(a), 1);
+		/* cancelled while parked on three arms: every waiter
+		 * unlinked, nothing taken */
+		assert_int_equal(rt_chan_try_recv(a, &v), 0);	/* empty a */
+		rt_event_reset(&e);
+		assert_int_equal(RT_SPAWN(rt, &h, selector,
+					  struct select_frame,
+					  .arms = { g.arms[0], g.arms[1],
+						    g.arms[2] }, .n = 3), 0);
+		await_waiters(&e.q, 1);
+		assert_int_equal(rt_task_cancel(h), 0);
+		assert_int_equal(join(h), -ECANCELED);
+		assert_int_equal(rt_waitq_waiters(&e.q), 0);
+		v = 4;
+		assert_int_equal(rt_chan_try_send(b, &v), 0);
+		assert_int_equal(rt_chan_len(b), 1);	/* queued, not handed */
+		/* a bad arm */
+		assert_int_equal(TEST_RUN(rt, selector, struct select_frame,
+					  .arms = { { .kind = 99, .obj = a } },
+					  .n = 1), -EINVAL);
+		assert_int_equal(TEST_RUN(rt, selector, struct select_frame,
+					  .arms = { { .kind = RT_ARM_CHAN_RECV,
+						      .obj = a } },
+					  .n = 1), -EINVAL);	/* no buf */
+	}
+	rt_chan_free(a);
+	rt_chan_free(b);
+	rt_runtime_free(rt);
+}
+
+/* ---- timed join from a plain thread -------------------------------------------- */
+
+static void test_join_until(void **state)
+{
+	struct rt_runtime *rt = test_runtime(1, false);
+	struct rt_waitq q = RT_WAITQ_INIT;
+	struct rt_task *h = spawn_waiter(rt, &q, 0);
+	int64_t r = 0;
+
+	(void)state;
+	assert_int_equal(rt_task_join_until(h, &r, rt_deadline_in(1000000)),
+			 -ETIMEDOUT);
+	/* still joinable */
+	assert_int_equal(rt_task_join_until(h, &r, rt_now_ns()), -ETIMEDOUT);
+	await_waiters(&q, 1);
+	assert_int_equal(rt_waitq_wake(&q, 1, 77), 1);
+	assert_int_equal(rt_task_join_until(h, &r, RT_NEVER), 0);
+	assert_int_equal(r, 77);
+	assert_int_equal(rt_task_join_until(h, &r, RT_NEVER), -EALREADY);
+	assert_int_equal(rt_task_join_until(NULL, &r, RT_NEVER), -EINVAL);
+	rt_task_release(h);
+	rt_runtime_free(rt);
+}
+
+/* ---- blocking calls --------------------------------------------------------- */
+
+static atomic_int running_calls, max_running;
+
+/* Blocks until its semaphore is posted (NULL: returns at once), then
+ * returns 1; counts how many run at once. */
+static int64_t blocking_call(void *arg)
+{
+	int now = atomic_fetch_add(&running_calls, 1) + 1;
+	int seen = atomic_load(&max_running);
+
+	while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen,
+							    now))
+		;
+	if (arg)
+		while (sem_wait(arg))
+			;
+	atomic_fetch_sub(&running_calls, 1);
+	return 1;
+}
+
+struct blocking_frame {
+	struct rt_frame frame;
+	sem_t *sem;
+	uint64_t timeout_ns;
+	bool null_fn;
+};
+
+static RT_ASYNC int64_t blocker(struct rt_task *t, struct rt_frame *base)
+{
+	struct blocking_frame *f = RT_FRAME(base, struct blocking_frame);
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	RT_AWAIT(r, rt_op_spawn_blocking(t, f->null_fn ? NULL : blocking_call,
+					 f->sem, f->timeout_ns ?
+					 rt_deadline_in(f->timeout_ns) : RT_NEVER));
+	return r;
+}
+
+static void test_spawn_blocking(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_sync_stats st;
+	struct rt_task *h[32];
+	sem_t sem;
+	int64_t sum = 0;
+
+	(void)state;
+	assert_int_equal(sem_init(&sem, 0, 0), 0);
+	assert_int_equal(rt_blocking_pool_size(rt, 0), -EINVAL);
+	assert_int_equal(rt_blocking_pool_size(NULL, 4), -EINVAL);
+	assert_int_equal(rt_blocking_pool_size(rt, 4), 0);
+	assert_int_equal(TEST_RUN(rt, blocker, struct blocking_frame,
+				  .null_fn = true), -EINVAL);
+	/* 32 calls that block until released: at most 4 at once */
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(RT_SPAWN(rt, &h[i], blocker,
+					  struct blocking_frame, .sem = &sem), 0);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(sem_post(&sem), 0);
+	for (int i = 0; i < 32; i++) {
+		int64_t r = join(h[i]);
+
+		if (r != 1)
+			print_message("call %d: %lld\n", i, (long long)r);
+		sum += r;
+	}
+	assert_int_equal(sum, 32);
+	assert_true(atomic_load(&max_running) <= 4);
+	assert_int_equal(rt_blocking_pool_size(rt, 8), -EBUSY);	/* in use */
+
+	/* the wait times out while the call runs: the call finishes alone,
+	 * its completion is late */
+	assert_int_equal(TEST_RUN(rt, blocker, struct blocking_frame,
+				  .sem = &sem, .timeout_ns = 1000000),
+			 -ETIMEDOUT);
+	assert_int_equal(sem_post(&sem), 0);
+	check_still_works(rt);
+	assert_int_equal(rt_runtime_shutdown(rt), 0);	/* joins the pool */
+	assert_int_equal(rt_sync_stats(rt, &st), 0);
+	assert_int_equal(st.blocking_jobs + st.blocking_skipped, 33);
+	/* the timed-out call ran (its completion came late), or, on a
+	 * machine too busy to start it within 1 ms, was skipped */
+	assert_int_equal(st.wakers_late, st.blocking_jobs - 32);
+	assert_true(st.blocking_threads >= 1 && st.blocking_threads <= 4);
+	sem_destroy(&sem);
+	rt_runtime_free(rt);
+}
+
+/* A call whose wait ended before a thread took it is never run. */
+static void test_spawn_blocking_skipped(void **state)
+{
+	struct rt_runtime *rt = test_runtime(1, false);
+	struct rt_sync_stats st;
+	struct rt_task *h = NULL;
+	sem_t sem;
+
+	(void)state;
+	assert_int_equal(sem_init(&sem, 0, 0), 0);
+	assert_int_equal(rt_blocking_pool_size(rt, 1), 0);
+	atomic_store(&running_calls, 0);
+	assert_int_equal(RT_SPAWN(rt, &h, blocker, struct blocking_frame,
+				  .sem = &sem), 0);
+	while (!atomic_load(&running_calls))	/* the one thread is busy */
+		sched_yield();
+	assert_int_equal(TEST_RUN(rt, blocker, struct blocking_frame,
+				  .timeout_ns = 1000000), -ETIMEDOUT);
+	assert_int_equal(sem_post(&sem), 0);
+	assert_int_equal(join(h), 1);
+	assert_int_equal(rt_runtime_shutdown(rt), 0);
+	assert_int_equal(rt_sync_stats(rt, &st), 0);
+	assert_int_equal(st.blocking_jobs, 1);
+	assert_int_equal(st.blocking_skipped, 1);
+	assert_int_equal(st.blocking_threads, 1);
+	sem_destroy(&sem);
+	rt_runtime_free(rt);
+}
+
+/* ---- task sets: join-any, join-all ------------------------------------------- */
+
+struct nap_frame {
+	struct rt_frame frame;
+	uint64_t ns;
+	int64_t v;
+};
+
+static RT_ASYNC int64_t nap(struct rt_task *t, struct rt_frame *base)
+{
+	struct nap_frame *f = RT_FRAME(base, struct nap_frame);
+
+	RT_BEGIN(t, base);
+	RT_SLEEP(f->ns);
+	return f->v;
+}
+
+struct join_set_frame {
+	struct rt_frame frame;
+	struct rt_taskset *set;
+	struct rt_task_done d;
+	uint64_t seen;		/* bit per tag */
+	int64_t sum, r;
+	int n;
+};
+
+/* join-all: every task once, then -ENOENT */
+static RT_ASYNC int64_t join_all(struct rt_task *t, struct rt_frame *base)
+{
+	struct join_set_frame *f = RT_FRAME(base, struct join_set_frame);
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	for (;;) {
+		RT_AWAIT(f->r, rt_op_taskset_next(t, f->set, &f->d, RT_NEVER));
+		if (f->r == -ENOENT)
+			break;
+		if (f->r || f->d.tag >= 64 || (f->seen & (1ull << f->d.tag)))
+			return -EPROTO;
+		f->seen |= 1ull << f->d.tag;
+		f->sum += f->d.result;
+		f->n++;
+	}
+	return f->n == 10 ? f->sum : -EPROTO;
+}
+
+/* select: a task set against an event, the set wins */
+struct set_select_frame {
+	struct rt_frame frame;
+	struct rt_select_arm arms[2];
+	struct rt_task_done d;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t set_select(struct rt_task *t, struct rt_frame *base)
+{
+	struct set_select_frame *f = RT_FRAME(base, struct set_select_frame);
+
+	RT_BEGIN(t, base);
+	f->arms[1].buf = &f->d;
+	RT_AWAIT(f->r, rt_op_select(t, f->arms, 2, rt_deadline_in(10000000000)));
+	return f->r == 1 ? (int64_t)f->d.tag * 100 + f->d.result : -EPROTO;
+}
+
+static void test_taskset(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_event never = RT_EVENT_INIT;
+	struct rt_taskset *set;
+	struct rt_task *h;
+
+	(void)state;
+	assert_int_equal(rt_taskset_new(0, &set), -EINVAL);
+	assert_int_equal(rt_taskset_new(4, NULL), -EINVAL);
+	assert_int_equal(rt_taskset_new(4, &set), 0);	/* < 10: watchers wait */
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame,
+					  .ns = (uint64_t)(10 - i) * 100000,
+					  .v = i + 1), 0);
+		assert_int_equal(rt_taskset_add(set, h, (uint64_t)i), 0);
+	}
+	assert_int_equal(rt_taskset_add(set, NULL, 0), -EINVAL);
+	assert_int_equal(TEST_RUN(rt, join_all, struct join_set_frame,
+				  .set = set), 55);
+	assert_int_equal(rt_taskset_pending(set), 0);
+	/* join-any inside a select */
+	assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame, .ns = 1000,
+				  .v = 7), 0);
+	assert_int_equal(rt_taskset_add(set, h, 3), 0);
+	assert_int_equal(TEST_RUN(rt, set_select, struct set_select_frame,
+				  .arms = { { .kind = RT_ARM_EVENT, .obj = &never },
+					    { .kind = RT_ARM_TASKSET,
+					      .obj = set } }), 307);
+	/* freed with a task still running and one result unread */
+	assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame, .ns = 1000,
+				  .v = 1), 0);
+	assert_int_equal(rt_taskset_add(set, h, 1), 0);
+	assert_int_equal(RT_SPAWN(rt, &h, nap, struct nap_frame,
+				  .ns = 5000000, .v = 2), 0);
+	assert_int_equal(rt_taskset_add(set, h, 2), 0);
+	rt_taskset_free(set);
+	rt_taskset_free(NULL);
+	assert_int_equal(rt_runtime_drain(rt), 0);	/* watchers finish */
+	check_still_works(rt);
+	rt_runtime_free(rt);
+}
+
+/* ---- task names and locals --------------------------------------------------- */
+
+struct local_frame {
+	struct rt_frame frame;
+	int key;
+	int64_t r;
+};
+
+/* Its own value survives a suspension; another task's is its own. */
+static RT_ASYNC int64_t local_user(struct rt_task *t, struct rt_frame *base)
+{
+	struct local_frame *f = RT_FRAME(base, struct local_frame);
+
+	RT_BEGIN(t, base);
+	if (rt_task_local_get(f->key))
+		return -EPROTO;		/* starts empty */
+	if (rt_task_local_set(f->key, f) || rt_task_local_set(99, f) != -EINVAL)
+		return -EPROTO;
+	RT_YIELD();
+	if (rt_task_local_get(f->key) != f)
+		return -EPROTO;
+	if (rt_task_set_name(t, "worker-of-a-very-long-name-beyond-31") ||
+	    rt_task_set_name(t, "again") != -EALREADY)
+		return -EPROTO;
+	return (int64_t)strlen(rt_task_name(t));
+}
+
+static void test_names_and_locals(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_waitq q = RT_WAITQ_INIT;
+	struct rt_task *h[4];
+	int key = rt_task_local_key();
+
+	(void)state;
+	assert_true(key >= 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(RT_SPAWN(rt, &h[i], local_user,
+					  struct local_frame, .key = key), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(join(h[i]), 31);	/* truncated */
+	/* named from this thread, read while it waits */
+	h[0] = spawn_waiter(rt, &q, 0);
+	assert_string_equal(rt_task_name(h[0]), "");
+	assert_int_equal(rt_task_set_name(h[0], "acceptor"), 0);
+	assert_string_equal(rt_task_name(h[0]), "acceptor");
+	assert_int_equal(rt_task_set_name(h[0], NULL), -EINVAL);
+	assert_int_equal(rt_task_set_name(NULL, "x"), -EINVAL);
+	assert_null(rt_task_name(NULL));
+	await_waiters(&q, 1);
+	rt_waitq_wake(&q, 1, 0);
+	assert_int_equal(join(h[0]), 0);
+	/* outside a task */
+	assert_int_equal(rt_task_local_set(key, &q), -EPERM);
+	assert_null(rt_task_local_get(key));
+	rt_runtime_free(rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_waitq_wake_one_and_all),
+		cmocka_unit_test(test_waitq_timeout_and_cancel),
+		cmocka_unit_test(test_waitq_cond),
+		cmocka_unit_test(test_ops_outside_task),
+		cmocka_unit_test(test_chan_pump_close_drain),
+		cmocka_unit_test(test_chan_try_and_bad_input),
+		cmocka_unit_test(test_chan_close_wakes_and_timeouts),
+		cmocka_unit_test(test_mutex),
+		cmocka_unit_test(test_sem),
+		cmocka_unit_test(test_event_notify),
+		cmocka_unit_test(test_oneshot),
+		cmocka_unit_test(test_waker),
+		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_join_until),
+		cmocka_unit_test(test_spawn_blocking),
+		cmocka_unit_test(test_spawn_blocking_skipped),
+		cmocka_unit_test(test_names_and_locals),
+		cmocka_unit_test(test_taskset),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
