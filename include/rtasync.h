@@ -102,6 +102,8 @@ struct rt_config {
 	unsigned int max_foreign_backlog; /* tasks spawned by non-worker
 					   threads and not started yet, at
 					   most; 0: unbounded */
+	size_t fiber_stack;		/* usable bytes of a fiber's stack
+					   (rtasync-fiber.h); 0: 256 KiB */
 };
 
 #define RT_MAX_WORKERS 1024
@@ -517,5 +519,8 @@ int64_t rt_send_all(struct rt_task *t, struct rt_frame *f);
 #ifdef __cplusplus
 }
 #endif
+
+/* Stackful fibers on the same runtime. */
+#include "rtasync-fiber.h"
 
 #endif /* RTASYNC_H */

@@ -67,6 +67,7 @@ _Static_assert(sizeof(struct rt_chunk) % 16 == 0, "chunk data alignment");
 #define RT_WAITER_DONE ((struct rt_task *)1)
 
 struct rt_worker;
+struct rt_fiber;
 
 /* Bits of rt_task.flags, set once each with an atomic fetch-or. */
 enum {
@@ -137,6 +138,10 @@ struct rt_worker {
 	struct rt_timer_heap timers;	/* under timer_lock (sleep.c) */
 	struct rt_task *cache;		/* freed task blocks for reuse */
 	unsigned int ncache;
+	struct rt_fiber *fibers;	/* free fiber stacks (fiber_stack.c) */
+	unsigned int nfibers;
+	void *altstack;			/* SIGSEGV stack for fiber overflows */
+	bool fiber_guarded;		/* overflow reports set up here */
 	unsigned int tick;
 	uint64_t idle_steal_ns;		/* idle_poll's next steal, watch */
 	uint64_t idle_watch_ns;
@@ -206,9 +211,17 @@ struct rt_depot {
 	unsigned int nbatches;
 };
 
+/* Free fiber stacks beyond the workers' caches (fiber_stack.c). */
+struct rt_fiber_depot {
+	pthread_mutex_t lock;
+	struct rt_fiber *head;
+	unsigned int n;
+};
+
 struct rt_runtime {
 	struct rt_config cfg;
 	struct rt_depot depot;
+	struct rt_fiber_depot fiber_depot;
 	struct rt_trace trace;
 	struct rt_runqs runqs;
 	struct rt_overflow overflow;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fiber.h"
 
 void rt_config_init(struct rt_config *cfg)
 {
@@ -29,6 +30,7 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->task_arena = 256;
 	cfg->spin_us = 50;
 	cfg->max_foreign_backlog = 65536;	/* ~26 MiB of 400-byte tasks */
+	cfg->fiber_stack = RT_FIBER_STACK_DEFAULT;
 #ifndef RT_NO_COUNTERS
 	cfg->long_task_ms = 10;	/* the watchdog counts on the turn counter */
 #endif
@@ -47,6 +49,9 @@ static int config_check(const struct rt_config *cfg)
 	/* room for the root frame and a few callees, 16-byte granules */
 	if (cfg->task_arena < 64 || cfg->task_arena > (1u << 30) ||
 	    cfg->task_arena % 16)
+		return -EINVAL;
+	if (cfg->fiber_stack && (cfg->fiber_stack < RT_FIBER_STACK_MIN ||
+				 cfg->fiber_stack > RT_FIBER_STACK_MAX))
 		return -EINVAL;
 	return 0;
 }
@@ -100,6 +105,7 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 		goto err_free;
 	rt_overflow_init(&rt->overflow);
 	rt_depot_init(&rt->depot);
+	rt_fiber_depot_init(rt);
 	ret = rt_trace_init(&rt->trace, rt->nworkers);
 	if (ret)
 		goto err_queues;
@@ -111,6 +117,7 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 err_trace:
 	rt_trace_destroy(&rt->trace);
 err_queues:
+	rt_fiber_depot_destroy(rt);
 	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
 	rt_runqs_destroy(&rt->runqs);
@@ -255,6 +262,7 @@ void rt_runtime_free(struct rt_runtime *rt)
 	rt_runtime_shutdown(rt);
 	rt_workers_free(rt);
 	rt_trace_destroy(&rt->trace);
+	rt_fiber_depot_destroy(rt);
 	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
 	rt_runqs_destroy(&rt->runqs);

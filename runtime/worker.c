@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fiber.h"
 
 __thread struct rt_worker *rt__self __attribute__((tls_model("initial-exec")));
 __thread struct rt_task *rt__running __attribute__((tls_model("initial-exec")));
@@ -231,6 +232,8 @@ static void *worker_main(void *arg)
 	rt_io_free(w);
 	leave_together(rt);
 	rt_task_cache_free(w);
+	rt_fiber_cache_free(w);
+	rt_fiber_altstack_free(w);
 	rt_sleep_free(w);
 	rt__self = NULL;
 	return NULL;

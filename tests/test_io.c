@@ -28,21 +28,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint8_t pattern(uint32_t seed, size_t k)
-{
-	return (uint8_t)(seed * 131u + k * 7u + (k >> 8));
-}
-
 static void fill(uint8_t *p, size_t n, uint32_t seed)
 {
 	for (size_t k = 0; k < n; k++)
-		p[k] = pattern(seed, k);
+		p[k] = test_pattern(seed, k);
 }
 
 static bool matches(const uint8_t *p, size_t n, uint32_t seed)
 {
 	for (size_t k = 0; k < n; k++)
-		if (p[k] != pattern(seed, k))
+		if (p[k] != test_pattern(seed, k))
 			return false;
 	return true;
 }
@@ -128,22 +123,6 @@ static void test_pipe_write_poll_read(void **state)
 #define ECHO_MAX 6000
 
 static atomic_int echo_errors;
-
-/* A listener on 127.0.0.1 and an ephemeral port; *a is its address. */
-static int listener(struct sockaddr_in *a)
-{
-	socklen_t len = sizeof(*a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
-	assert_int_equal(listen(fd, 1024), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)a, &len), 0);
-	return fd;
-}
 
 struct echo_frame {
 	struct rt_frame frame;
@@ -238,7 +217,7 @@ static void test_tcp_echo_exact_bytes(void **state)
 {
 	struct sockaddr_in a;
 	struct rt_task *acc, *h[ECHO_WAVE];
-	int lfd = listener(&a);
+	int lfd = test_listener(&a);
 	int64_t r;
 
 	atomic_store(&echo_errors, 0);
@@ -789,7 +768,7 @@ static void test_peer_reset(void **state)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct sockaddr_in a;
 	struct rt_task *h;
-	int lfd = listener(&a);
+	int lfd = test_listener(&a);
 	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int sfd;
 	int64_t r;

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86_64 fiber context switch (System V ABI).
+ *
+ * void rt__fiber_switch(void **save_sp, void *to_sp)
+ *
+ * To the code on either side this is an ordinary call: it keeps what the
+ * ABI says a callee keeps and nothing more. That is rbx, rbp, r12-r15, the
+ * stack pointer, and the control bits of MXCSR and of the x87 control
+ * word (a fiber that changes the rounding mode must not change it for
+ * the worker it switches to). Everything else is caller-saved, so the
+ * compiler has already spilled what it needs.
+ *
+ * The saved context is the top of the suspended stack (layout in
+ * fiber.h, which tools read to walk a parked fiber's frames):
+ *   sp+0   MXCSR (4 bytes), x87 control word (2 bytes)
+ *   sp+8   r15, r14, r13, r12, rbx
+ *   sp+48  rbp
+ *   sp+56  return address
+ */
+	.text
+	.globl	rt__fiber_switch
+	.hidden	rt__fiber_switch
+	.type	rt__fiber_switch, @function
+	.p2align 4
+rt__fiber_switch:
+	.cfi_startproc
+	pushq	%rbp
+	pushq	%rbx
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	subq	$8, %rsp
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movq	%rsp, (%rdi)
+	movq	%rsi, %rsp
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+	ret
+	.cfi_endproc
+	.size	rt__fiber_switch, .-rt__fiber_switch
+
+/*
+ * A new fiber's first return lands here (rt_arch_fiber_stack_init put
+ * this address where rt__fiber_switch returns to), with the fiber in r12
+ * and its entry function in r13. The entry never returns: it switches
+ * away for the last time. rip is marked undefined so that unwinders and
+ * debuggers stop at the base of a fiber's stack.
+ */
+	.globl	rt__fiber_start
+	.hidden	rt__fiber_start
+	.type	rt__fiber_start, @function
+	.p2align 4
+rt__fiber_start:
+	.cfi_startproc
+	.cfi_undefined rip
+	movq	%r12, %rdi
+	callq	*%r13
+	ud2
+	.cfi_endproc
+	.size	rt__fiber_start, .-rt__fiber_start
+
+	.section .note.GNU-stack, "", @progbits
