@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "rt_test.h"
+#include "internal.h"	/* the runtime's trace area header */
 
 static struct rt_runtime *rt;
 
@@ -901,6 +902,36 @@ static void test_fiber_stack_sizes(void **state)
 	}
 }
 
+/*
+ * What a tool reads to walk a parked fiber's C stack: the root frame is
+ * the fiber's, its control block has a saved stack pointer inside the
+ * stack, and the saved return address points into this program.
+ */
+static void test_trace_area_finds_parked_fiber(void **state)
+{
+	const struct rt_trace_header *h = rt->trace.hdr;
+	struct rt_task *task = NULL;
+	const char *frame, *fb, *sp, *lo;
+	uintptr_t pc;
+
+	atomic_store(&parked, 0);
+	assert_int_equal(rt_fiber_spawn(rt, sleeps_forever, NULL, 0, &task), 0);
+	/* in a timer heap: parked, its switch long done */
+	while (!atomic_load(&task->timer_owner))
+		usleep(1000);
+	frame = *(const char **)((const char *)task + h->task_head_top_off);
+	assert_int_equal(*(const uint64_t *)frame, h->fiber_fn);
+	fb = *(const char **)(frame + h->fiber_frame_fiber_off);
+	assert_non_null(fb);
+	sp = *(const char **)(fb + h->fiber_sp_off);
+	lo = *(const char **)(fb + h->fiber_stack_lo_off);
+	assert_true(sp > lo && sp + h->fiber_saved_pc_off < fb);
+	pc = *(const uintptr_t *)(sp + h->fiber_saved_pc_off);
+	assert_true(pc - (uintptr_t)&rt_fiber_run < (1u << 20) ||
+		    (uintptr_t)&rt_fiber_run - pc < (1u << 20));
+	assert_int_equal(cancel_and_join(task), -ECANCELED);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], OVERFLOW_CHILD))
@@ -923,6 +954,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fiber_deadline),
 		cmocka_unit_test(test_fiber_misuse),
 		cmocka_unit_test(test_fiber_stack_sizes),
+		cmocka_unit_test(test_trace_area_finds_parked_fiber),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
