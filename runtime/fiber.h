@@ -55,6 +55,7 @@ extern __thread struct rt_fiber *rt__fiber_now
 	__attribute__((tls_model("initial-exec")));
 
 /* fiber_stack.c: the pool */
+size_t rt_fiber_stack_round(size_t asked);
 size_t rt_fiber_stack_size(struct rt_runtime *rt, size_t asked);
 struct rt_fiber *rt_fiber_stack_get(struct rt_runtime *rt,
 				    struct rt_worker *w, size_t size);

@@ -47,15 +47,18 @@ static size_t round_up(size_t n, size_t to)
 	return (n + to - 1) & ~(to - 1);
 }
 
-/* The usable size of a stack asked for (0: the runtime's), or 0 if bad. */
-size_t rt_fiber_stack_size(struct rt_runtime *rt, size_t asked)
+/* The usable size of a stack asked for, or 0 if out of range. */
+size_t rt_fiber_stack_round(size_t asked)
 {
-	if (!asked)
-		asked = rt->cfg.fiber_stack ? rt->cfg.fiber_stack :
-			RT_FIBER_STACK_DEFAULT;
 	if (asked < RT_FIBER_STACK_MIN || asked > RT_FIBER_STACK_MAX)
 		return 0;
 	return round_up(asked, page_size());
+}
+
+/* The same, 0 asking for the runtime's size (rounded at its creation). */
+size_t rt_fiber_stack_size(struct rt_runtime *rt, size_t asked)
+{
+	return asked ? rt_fiber_stack_round(asked) : rt->cfg.fiber_stack;
 }
 
 #define FIBER_HDR round_up(sizeof(struct rt_fiber), 64)
@@ -96,7 +99,7 @@ static void stack_unmap(struct rt_fiber *fb)
 
 static bool pooled(struct rt_runtime *rt, size_t size)
 {
-	return size == rt_fiber_stack_size(rt, 0);
+	return size == rt->cfg.fiber_stack;
 }
 
 static struct rt_fiber *depot_get(struct rt_fiber_depot *d)

@@ -99,6 +99,9 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 	pthread_once(&once, watch_forks);
 	rt->fork_gen = atomic_load(&rt__fork_gen);
 	rt->cfg = *cfg;
+	rt->cfg.fiber_stack = rt_fiber_stack_round(cfg->fiber_stack ?
+						   cfg->fiber_stack :
+						   RT_FIBER_STACK_DEFAULT);
 	rt->nworkers = cfg->workers;
 	ret = rt_runqs_init(&rt->runqs, cfg->queue_mode, cfg->queue_size);
 	if (ret)
