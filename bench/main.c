@@ -39,6 +39,10 @@ const struct bench_topic bench_topics[] = {
 	/* rounds stop after 40 s; then the memory case and the rows */
 	{ "peers", "the same shapes in Tokio and Go (bench/peers/), "
 	  "interleaved", bench_peers, 150 },
+	/* the memory case runs 10k fibers and 10k task chains, each in a
+	 * fresh process */
+	{ "fiber", "fiber switch, yield, the cross-model call matrix and "
+	  "10k suspended fibers vs continuations", bench_fiber, 120 },
 	{ NULL, NULL, NULL, 0 },
 };
 
@@ -93,7 +97,7 @@ static const struct argp argp = {
 	.parser = parse_opt,
 	.args_doc = "[TOPIC...]",
 	.doc = "librtasync benchmarks, each side by side with its peers in one "
-	       "run.\vTopics: spawn yield call runq error memory fanout peers "
+	       "run.\vTopics: spawn yield call runq error memory fanout peers fiber "
 	       "(default: all). Defaults: 7 runs, a 45 s timeout per topic. Ratios > 1 "
 	       "mean librtasync is that many times cheaper or faster. See "
 	       "Documentation/benchmarks.md.",
