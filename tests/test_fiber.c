@@ -340,17 +340,20 @@ static void test_fiber_sleepers_wake_in_order(void **state)
 
 #define MOVERS 64
 
-static atomic_int movers_done, moved;
+static atomic_int movers_done;
+static _Atomic pid_t hog_tid;
+static pid_t started_on[MOVERS], resumed_on[MOVERS];
 
 static int64_t mover(void *arg)
 {
-	pid_t before = gettid();
-	int64_t r = rt_yield();
+	int i = (int)(intptr_t)arg;
+	int64_t r;
 
+	started_on[i] = gettid();
+	r = rt_yield();
 	if (r)
 		return r;
-	if (gettid() != before)
-		atomic_fetch_add(&moved, 1);
+	resumed_on[i] = gettid();
 	atomic_fetch_add(&movers_done, 1);
 	return 0;
 }
@@ -364,20 +367,24 @@ static void spin_until_movers_done(void)
 }
 
 /*
- * Spawn the movers on this worker, let each run to its yield here, then
- * keep the worker in a step: the other worker can only get them by a
- * steal, and each resumes on a thread it did not start on.
+ * Spawn the movers here and yield once: those this worker runs before
+ * the spawner park in its queue. Then keep the worker in a step (the
+ * hog): only a steal lets them resume, on the other worker. Which worker
+ * starts which mover is the scheduler's business (a preempted spawner
+ * may be robbed early, and the spawner itself may move); that a mover
+ * started on the hog's thread resumes on another is not.
  */
 static int64_t spawn_then_hog(void *arg)
 {
 	for (int i = 0; i < MOVERS; i++) {
 		int ret = rt_fiber_spawn(rt_task_runtime(rt_task_current()),
-					 mover, NULL, 0, NULL);
+					 mover, (void *)(intptr_t)i, 0, NULL);
 
 		if (ret)
 			return ret;
 	}
 	rt_yield();
+	atomic_store(&hog_tid, gettid());
 	spin_until_movers_done();
 	return 0;
 }
@@ -385,25 +392,93 @@ static int64_t spawn_then_hog(void *arg)
 static void test_fiber_stolen_across_workers(void **state)
 {
 	struct rt_stats s;
+	int from_hog = 0, stayed = 0;
 
 	if (test_online_cpus() < 2)
 		skip();	/* the thief needs a CPU of its own */
 	struct rt_runtime *two = test_runtime(2, true);
 
 	atomic_store(&movers_done, 0);
-	atomic_store(&moved, 0);
 	assert_int_equal(run_fiber(two, spawn_then_hog, NULL), 0);
 	assert_int_equal(rt_runtime_drain(two), 0);
+	for (int i = 0; i < MOVERS; i++) {
+		if (started_on[i] != atomic_load(&hog_tid))
+			continue;
+		if (resumed_on[i] == started_on[i])
+			stayed++;
+		from_hog++;
+	}
 	s = test_stats(two);
-	print_message("    moved %d of %d; steals %llu, stolen %llu, donated %llu\n",
-		      atomic_load(&moved), MOVERS,
+	print_message("    %d of %d started on the hog's worker, %d stayed; "
+		      "done %d; steals %llu, stolen %llu\n", from_hog, MOVERS,
+		      stayed, atomic_load(&movers_done),
 		      (unsigned long long)s.steals,
-		      (unsigned long long)s.stolen,
-		      (unsigned long long)s.donated);
+		      (unsigned long long)s.stolen);
 	assert_int_equal(atomic_load(&movers_done), MOVERS);
-	assert_true(atomic_load(&moved) > 0);
-	assert_true(s.stolen + s.donated >= (uint64_t)atomic_load(&moved));
+	assert_int_equal(stayed, 0);
+	assert_true(s.stolen >= (uint64_t)from_hog);
 	rt_runtime_free(two);
+}
+
+/*
+ * More workers than CPUs, unpinned, the fibers spread over them by the
+ * foreign spawns: each yields, sleeps, and joins a child fiber that may
+ * finish on another worker (a cross-worker wake). Every one completes
+ * with its exact result.
+ */
+#define CROWD 1000
+
+static int64_t child_of_crowd(void *arg)
+{
+	int64_t r = rt_yield();
+
+	return r ? r : 3 * (int64_t)(intptr_t)arg;
+}
+
+static int64_t crowd_member(void *arg)
+{
+	struct rt_task *kid = NULL;
+	int64_t i = (int64_t)(intptr_t)arg, r;
+	int ret;
+
+	ret = rt_fiber_spawn(rt_task_runtime(rt_task_current()),
+			     child_of_crowd, arg, 0, &kid);
+	if (ret)
+		return ret;
+	for (int k = 0; k < 5; k++) {
+		r = k % 2 ? rt_yield() : rt_sleep(1000 * (uint64_t)(i % 7));
+		if (r)
+			break;
+	}
+	r = rt_join(kid);
+	rt_task_release(kid);
+	return r < 0 ? r : r + i;
+}
+
+static void test_fiber_oversubscribed(void **state)
+{
+	struct rt_runtime *four = test_runtime(4, false);
+	struct rt_task *h[CROWD];
+	struct rt_stats s;
+	int64_t r;
+
+	for (int i = 0; i < CROWD; i++)
+		assert_int_equal(rt_fiber_spawn(four, crowd_member,
+						(void *)(intptr_t)i, 0, &h[i]),
+				 0);
+	for (int i = 0; i < CROWD; i++) {
+		assert_int_equal(rt_task_join(h[i], &r), 0);
+		assert_int_equal(r, 4 * i);
+		rt_task_release(h[i]);
+	}
+	assert_int_equal(rt_runtime_drain(four), 0);
+	s = test_stats(four);
+	assert_int_equal(s.completed, 2 * CROWD);
+	print_message("    %d fibers on 4 workers: steals %llu, donated %llu, "
+		      "inbox %llu\n", 2 * CROWD, (unsigned long long)s.steals,
+		      (unsigned long long)s.donated,
+		      (unsigned long long)s.inbox);
+	rt_runtime_free(four);
 }
 
 /* ---- stack overflow ------------------------------------------------------ */
@@ -945,6 +1020,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fiber_file),
 		cmocka_unit_test(test_fiber_sleepers_wake_in_order),
 		cmocka_unit_test(test_fiber_stolen_across_workers),
+		cmocka_unit_test(test_fiber_oversubscribed),
 		cmocka_unit_test(test_fiber_overflow_reported),
 		cmocka_unit_test(test_fiber_calls_async),
 		cmocka_unit_test(test_fiber_calls_library_async),
