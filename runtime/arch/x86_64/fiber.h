@@ -34,8 +34,8 @@ void rt__fiber_start(void);
 static inline void *rt_arch_fiber_stack_init(char *top, void (*entry)(void *),
 					     void *arg)
 {
-	/* sp[0] MXCSR|FPCW, sp[1..5] r15 r14 r13 r12 rbx, sp[6] rbp,
-	 * sp[7] return address; rsp = top after the ret, 16-aligned */
+	/* sp[0] MXCSR|FPCW, sp[1..5] r12 r13 r14 r15 rbx, sp[6] rbp,
+	 * sp[7] return address; rsp = top after the jump, 16-aligned */
 	uint64_t *sp = (uint64_t *)top - 8;
 	uint32_t mx = RT_ARCH_MXCSR_INIT;
 	uint16_t cw = RT_ARCH_FPCW_INIT;
@@ -43,8 +43,8 @@ static inline void *rt_arch_fiber_stack_init(char *top, void (*entry)(void *),
 	memset(sp, 0, 8 * sizeof(*sp));
 	memcpy(&sp[0], &mx, sizeof(mx));
 	memcpy((char *)&sp[0] + 4, &cw, sizeof(cw));
-	sp[3] = (uint64_t)(uintptr_t)entry;	/* r13 */
-	sp[4] = (uint64_t)(uintptr_t)arg;	/* r12 */
+	sp[1] = (uint64_t)(uintptr_t)arg;	/* r12 */
+	sp[2] = (uint64_t)(uintptr_t)entry;	/* r13 */
 	/* rbp = 0 ends a frame-pointer walk at the fiber's base */
 	sp[7] = (uint64_t)(uintptr_t)rt__fiber_start;
 	return sp;
