@@ -177,8 +177,7 @@ static int fiber_start(struct rt_task *t, struct rt_fiber_frame *ff)
 	if (!fb)
 		return -ENOMEM;
 	if (!w->fiber_guarded) {
-		/* without them: no report, the same crash */
-		rt_fiber_altstack_init(w);
+		/* without it: no report, the same crash */
 		rt_fiber_guard_install();
 		w->fiber_guarded = true;
 	}

@@ -5,7 +5,9 @@
  * Below each fiber stack lies a PROT_NONE guard (fiber_stack.c). A fiber
  * that overflows faults there with its stack pointer already in the
  * guard, so the SIGSEGV handler must run on another stack: each worker
- * that runs fibers gets an alternate signal stack. The handler names the
+ * gets an alternate signal stack as it starts (a fiber may be resumed by
+ * any worker), and the handler goes in when a worker first starts a
+ * fiber. The handler names the
  * fiber running on the faulting thread (rt__fiber_now), says which task
  * and how large its stack is, restores the default action and returns:
  * the access faults again and the process dies of the SIGSEGV it had,
@@ -146,7 +148,7 @@ out:
 	return ret;
 }
 
-/* On the worker's own thread, before it first runs a fiber. */
+/* On the worker's own thread, as it starts. */
 int rt_fiber_altstack_init(struct rt_worker *w)
 {
 	stack_t ss;

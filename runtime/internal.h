@@ -141,7 +141,7 @@ struct rt_worker {
 	struct rt_fiber *fibers;	/* free fiber stacks (fiber_stack.c) */
 	unsigned int nfibers;
 	void *altstack;			/* SIGSEGV stack for fiber overflows */
-	bool fiber_guarded;		/* overflow reports set up here */
+	bool fiber_guarded;		/* SIGSEGV handler checked (fiber.c) */
 	unsigned int tick;
 	uint64_t idle_steal_ns;		/* idle_poll's next steal, watch */
 	uint64_t idle_watch_ns;

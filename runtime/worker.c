@@ -184,6 +184,9 @@ static int worker_setup(struct rt_worker *w)
 	w->tw->tid = (uint32_t)gettid();
 	w->stack_limit = (char *)__builtin_frame_address(0) -
 			 RT_SYNC_STACK_BUDGET;
+	/* any worker may resume a fiber (a steal), so every worker has
+	 * the stack an overflow report runs on; without it, no report */
+	rt_fiber_altstack_init(w);
 	ret = ring_init(w, w->rt->cfg.ring_entries);
 	if (ret)
 		return ret;
