@@ -69,4 +69,8 @@ static inline int64_t a1_take(struct a1_sm *child)
 	return r;
 }
 
+/* n async1 calls that complete at once, in a loop: ns per call, or a
+ * negative errno (bench/call.c). */
+double bench_async1_call_ns(uint64_t n);
+
 #endif /* RTASYNC_BENCH_ASYNC1_H */

@@ -120,6 +120,7 @@ void bench_memory(void);
 void bench_fanout(void);
 void bench_hog(void);
 void bench_peers(void);
+void bench_fiber(void);
 
 /* Where the peers topic finds rtasync-peer-* (NULL: next to this program). */
 extern const char *bench_peers_dir;

@@ -32,6 +32,14 @@ void bench_rt_free(struct rt_runtime *rt)
 	rt_runtime_free(rt);
 }
 
+static int join_release(struct rt_task *task, int64_t *result)
+{
+	int err = rt_task_join(task, result);
+
+	rt_task_release(task);
+	return err;
+}
+
 int bench_rt_run(struct rt_runtime *rt, rt_async_fn fn,
 		 const struct rt_frame *frame, size_t size, int64_t *result)
 {
@@ -41,9 +49,19 @@ int bench_rt_run(struct rt_runtime *rt, rt_async_fn fn,
 	err = rt_task_spawn(rt, fn, frame, size, &task);
 	if (err < 0)
 		return err;
-	err = rt_task_join(task, result);
-	rt_task_release(task);
-	return err;
+	return join_release(task, result);
+}
+
+int bench_rt_run_fiber(struct rt_runtime *rt, rt_fiber_fn fn, void *arg,
+		       int64_t *result)
+{
+	struct rt_task *task;
+	int err;
+
+	err = rt_fiber_spawn(rt, fn, arg, 0, &task);
+	if (err < 0)
+		return err;
+	return join_release(task, result);
 }
 
 void bench_rt_describe(const struct rt_runtime *rt, char *buf, size_t len)

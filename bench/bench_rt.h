@@ -19,6 +19,9 @@ void bench_rt_free(struct rt_runtime *rt);
 /* Spawn fn over a copy of frame, join it from this (foreign) thread. */
 int bench_rt_run(struct rt_runtime *rt, rt_async_fn fn,
 		 const struct rt_frame *frame, size_t size, int64_t *result);
+/* Spawn fn(arg) as a fiber, join it from this (foreign) thread. */
+int bench_rt_run_fiber(struct rt_runtime *rt, rt_fiber_fn fn, void *arg,
+		       int64_t *result);
 
 /* "2 workers, rseq queues, ring SINGLE_ISSUER|..." into buf. */
 void bench_rt_describe(const struct rt_runtime *rt, char *buf, size_t len);

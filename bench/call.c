@@ -164,6 +164,13 @@ static double a1_sample(void *arg)
 	return (double)t0 / (double)a->n;
 }
 
+double bench_async1_call_ns(uint64_t n)
+{
+	struct a1_arg a = { .n = n };
+
+	return a1_sample(&a);
+}
+
 void bench_call(void)
 {
 	uint64_t n = bench_iters(CALLS, 100000);

@@ -168,7 +168,7 @@ static RT_ASYNC int64_t serve_bytes(struct rt_task *t, struct rt_frame *base)
 	return 0;
 }
 
-static int listen_socket(struct sockaddr_in *a)
+static int test_listen(struct sockaddr_in *a)
 {
 	socklen_t len = sizeof(*a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -186,7 +186,7 @@ static int listen_socket(struct sockaddr_in *a)
 static double sample_accept(struct rt_runtime *rt, bool single)
 {
 	struct sockaddr_in a;
-	int lfd = listen_socket(&a);
+	int lfd = test_listen(&a);
 	struct serve_frame f = { .n = iters(2000) };
 	struct rt_task *h;
 	uint64_t t0;
@@ -352,7 +352,7 @@ static double sample_send(struct rt_runtime *rt, bool plain)
 {
 	static char *out, *in;
 	struct sockaddr_in a;
-	int lfd = listen_socket(&a), c, s;
+	int lfd = test_listen(&a), c, s;
 	struct bulk_frame bf = { .zc = !plain, .n = iters(400) };
 	struct drain_frame df;
 	struct rt_task *h;

@@ -42,6 +42,10 @@ const struct bench_topic bench_topics[] = {
 	/* rounds of 3 fresh runtimes and 11 peer processes */
 	{ "sync", "channels and the mutex vs Go, Tokio and pthread_mutex",
 	  bench_sync, 300 },
+	/* the memory case runs 10k fibers and 10k task chains, each in a
+	 * fresh process */
+	{ "fiber", "fiber switch, yield, the cross-model call matrix and "
+	  "10k suspended fibers vs continuations", bench_fiber, 120 },
 	{ NULL, NULL, NULL, 0 },
 };
 
@@ -96,7 +100,7 @@ static const struct argp argp = {
 	.parser = parse_opt,
 	.args_doc = "[TOPIC...]",
 	.doc = "librtasync benchmarks, each side by side with its peers in one "
-	       "run.\vTopics: spawn yield call runq error memory fanout peers "
+	       "run.\vTopics: spawn yield call runq error memory fanout peers fiber "
 	       "(default: all). Defaults: 7 runs, a 45 s timeout per topic. Ratios > 1 "
 	       "mean librtasync is that many times cheaper or faster. See "
 	       "Documentation/benchmarks.md.",

@@ -169,6 +169,26 @@ struct rt_trace_header {
 	uint32_t chunk_caller_off;	/* caller pointer in the chunk header */
 	uint64_t lib_anchor;		/* address of rt_runtime_new, to find
 					   librtasync among the mappings */
+	/*
+	 * Fibers (rtasync-fiber.h), for walking a parked fiber's C stack
+	 * beside the frames: a frame whose fn is fiber_fn is a struct
+	 * rt_fiber_frame; the pointer at fiber_frame_fiber_off in it is its
+	 * control block (NULL: not started), which lies at the top of the
+	 * fiber's stack and holds, at fiber_sp_off, the stack pointer saved
+	 * when the fiber parked (stale while the task runs) and at
+	 * fiber_stack_lo_off the stack's lowest address. The parked
+	 * context's rbp and return address are at that sp plus
+	 * fiber_saved_fp_off and fiber_saved_pc_off: a frame-pointer walk
+	 * starts there and ends at rbp 0. All 0 from a library without
+	 * fibers (the header page is zero-filled).
+	 */
+	uint64_t fiber_fn;
+	uint32_t fiber_frame_fiber_off;
+	uint32_t fiber_sp_off;
+	uint32_t fiber_stack_lo_off;
+	uint32_t fiber_saved_fp_off;
+	uint32_t fiber_saved_pc_off;
+	uint32_t fiber_pad;
 };
 
 #endif /* RTASYNC_TRACE_H */

@@ -106,6 +106,8 @@ struct rt_config {
 	 * allocated when a stream first receives there */
 	unsigned int recv_buffers;	/* how many, power of 2, <= 32768 */
 	unsigned int recv_buffer_size;	/* bytes each */
+	size_t fiber_stack;		/* usable bytes of a fiber's stack
+					   (rtasync-fiber.h); 0: 256 KiB */
 };
 
 #define RT_MAX_WORKERS 1024
@@ -580,5 +582,7 @@ int64_t rt_send_all(struct rt_task *t, struct rt_frame *f);
 
 /* Wait queues, channels, locks, wakers, select (Documentation/coordination.md) */
 #include "rtasync-sync.h"
+/* Stackful fibers on the same runtime. */
+#include "rtasync-fiber.h"
 
 #endif /* RTASYNC_H */

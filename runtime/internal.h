@@ -93,6 +93,7 @@ struct rt_wait {
 	uint8_t select;			/* the result is the winning arm */
 	struct rt_waiter node;
 };
+struct rt_fiber;
 
 /* Bits of rt_task.flags, set once each with an atomic fetch-or. */
 enum {
@@ -175,6 +176,10 @@ struct rt_worker {
 	struct rt_timer_heap timers;	/* under timer_lock (sleep.c) */
 	struct rt_task *cache;		/* freed task blocks for reuse */
 	unsigned int ncache;
+	struct rt_fiber *fibers;	/* free fiber stacks (fiber_stack.c) */
+	unsigned int nfibers;
+	void *altstack;			/* SIGSEGV stack for fiber overflows */
+	bool fiber_guarded;		/* SIGSEGV handler checked (fiber.c) */
 	unsigned int tick;
 	uint64_t idle_steal_ns;		/* idle_poll's next steal, watch */
 	uint64_t idle_watch_ns;
@@ -248,9 +253,17 @@ struct rt_depot {
 	unsigned int nbatches;
 };
 
+/* Free fiber stacks beyond the workers' caches (fiber_stack.c). */
+struct rt_fiber_depot {
+	pthread_mutex_t lock;
+	struct rt_fiber *head;
+	unsigned int n;
+};
+
 struct rt_runtime {
 	struct rt_config cfg;
 	struct rt_depot depot;
+	struct rt_fiber_depot fiber_depot;
 	struct rt_trace trace;
 	struct rt_runqs runqs;
 	struct rt_overflow overflow;

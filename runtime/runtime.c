@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fiber.h"
 
 void rt_config_init(struct rt_config *cfg)
 {
@@ -31,6 +32,7 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->max_foreign_backlog = 65536;	/* ~26 MiB of 400-byte tasks */
 	cfg->recv_buffers = 256;
 	cfg->recv_buffer_size = 4096;
+	cfg->fiber_stack = RT_FIBER_STACK_DEFAULT;
 #ifndef RT_NO_COUNTERS
 	cfg->long_task_ms = 10;	/* the watchdog counts on the turn counter */
 #endif
@@ -55,6 +57,9 @@ static int config_check(const struct rt_config *cfg)
 	    (cfg->recv_buffers & (cfg->recv_buffers - 1)))
 		return -EINVAL;
 	if (!cfg->recv_buffer_size || cfg->recv_buffer_size > (1u << 24))
+		return -EINVAL;
+	if (cfg->fiber_stack && (cfg->fiber_stack < RT_FIBER_STACK_MIN ||
+				 cfg->fiber_stack > RT_FIBER_STACK_MAX))
 		return -EINVAL;
 	return 0;
 }
@@ -102,6 +107,9 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 	pthread_once(&once, watch_forks);
 	rt->fork_gen = atomic_load(&rt__fork_gen);
 	rt->cfg = *cfg;
+	rt->cfg.fiber_stack = rt_fiber_stack_round(cfg->fiber_stack ?
+						   cfg->fiber_stack :
+						   RT_FIBER_STACK_DEFAULT);
 	rt->nworkers = cfg->workers;
 	ret = rt_runqs_init(&rt->runqs, cfg->queue_mode, cfg->queue_size);
 	if (ret)
@@ -109,6 +117,7 @@ int rt_runtime_new(const struct rt_config *cfg, struct rt_runtime **out)
 	rt_overflow_init(&rt->overflow);
 	rt_depot_init(&rt->depot);
 	pthread_mutex_init(&rt->sources_lock, NULL);
+	rt_fiber_depot_init(rt);
 	ret = rt_trace_init(&rt->trace, rt->nworkers);
 	if (ret)
 		goto err_queues;
@@ -121,6 +130,7 @@ err_trace:
 	rt_trace_destroy(&rt->trace);
 err_queues:
 	pthread_mutex_destroy(&rt->sources_lock);
+	rt_fiber_depot_destroy(rt);
 	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
 	rt_runqs_destroy(&rt->runqs);
@@ -269,6 +279,7 @@ void rt_runtime_free(struct rt_runtime *rt)
 	pthread_mutex_destroy(&rt->sources_lock);
 	rt_workers_free(rt);
 	rt_trace_destroy(&rt->trace);
+	rt_fiber_depot_destroy(rt);
 	rt_depot_destroy(&rt->depot);
 	rt_overflow_destroy(&rt->overflow);
 	rt_runqs_destroy(&rt->runqs);

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fiber.h"
+#include "arch/x86_64/fiber.h"
 
 #define RT_TRACE_RING_RECORDS 4096
 #define RT_TRACE_HEADER_SIZE 4096
@@ -122,6 +124,12 @@ static void header_init(struct rt_trace_header *h, unsigned int nworkers,
 	h->chunk_caller_off = offsetof(struct rt_chunk, caller);
 	h->lib_anchor = (uint64_t)(uintptr_t)&rt_runtime_new;
 	h->running_tls_off = rt_running_tls_offset();
+	h->fiber_fn = (uint64_t)(uintptr_t)&rt_fiber_run;
+	h->fiber_frame_fiber_off = offsetof(struct rt_fiber_frame, fiber);
+	h->fiber_sp_off = offsetof(struct rt_fiber, sp);
+	h->fiber_stack_lo_off = offsetof(struct rt_fiber, stack_lo);
+	h->fiber_saved_fp_off = RT_ARCH_FIBER_SAVED_FP_OFF;
+	h->fiber_saved_pc_off = RT_ARCH_FIBER_SAVED_PC_OFF;
 	/* the magic last: a tool that sees it sees a complete header */
 	__atomic_store_n(&h->magic, RT_TRACE_MAGIC, __ATOMIC_RELEASE);
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "fiber.h"
 
 __thread struct rt_worker *rt__self __attribute__((tls_model("initial-exec")));
 __thread struct rt_task *rt__running __attribute__((tls_model("initial-exec")));
@@ -207,6 +208,9 @@ static int worker_setup(struct rt_worker *w)
 	w->tw->tid = (uint32_t)gettid();
 	w->stack_limit = (char *)__builtin_frame_address(0) -
 			 RT_SYNC_STACK_BUDGET;
+	/* any worker may resume a fiber (a steal), so every worker has
+	 * the stack an overflow report runs on; without it, no report */
+	rt_fiber_altstack_init(w);
 	ret = ring_init(w, w->rt->cfg.ring_entries);
 	if (ret)
 		return ret;
@@ -272,6 +276,8 @@ static void *worker_main(void *arg)
 	rt_io_free(w);
 	leave_together(rt);
 	rt_task_cache_free(w);
+	rt_fiber_cache_free(w);
+	rt_fiber_altstack_free(w);
 	rt_sleep_free(w);
 	rt__self = NULL;
 	return NULL;

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""The reference stays complete: every public function of rtasync.h has a
+"""The reference stays complete: every public function of rtasync.h (and
+of each header given with it) has a
 section in Documentation/api.md and a generated man page, every section
 documents something the header still declares, and the pages render.
 
-    check_docs.py complete HEADER API_MD GEN_MAN MANDIR [HEADER...]
+    check_docs.py complete HEADER... API_MD GEN_MAN MANDIR
     check_docs.py render MANDIR
 
 "render" runs every page through groff with all warnings on, and man -l
@@ -53,15 +54,13 @@ def documented(gen_man, api_md):
     return [f['name'] for s in sections for f in s['functions']]
 
 
-def complete(header, api_md, gen_man, mandir, *more_headers):
-    """The headers after MANDIR (rtasync.h includes them) are checked
-    as part of the first one."""
-    functions, macros = public_names(header)
-    for extra in more_headers:
-        f, m = public_names(extra)
+def complete(headers, api_md, gen_man, mandir):
+    functions, macros = set(), set()
+    for h in headers:
+        f, m = public_names(h)
         functions |= f
         macros |= m
-        header += ', ' + os.path.basename(extra)
+    header = ' or '.join(headers)
     docs = documented(gen_man, api_md)
     problems = []
     for name in sorted(functions - set(docs)):
@@ -115,7 +114,7 @@ def render(mandir):
 
 def main():
     if len(sys.argv) >= 6 and sys.argv[1] == 'complete':
-        return complete(*sys.argv[2:])
+        return complete(sys.argv[2:-3], *sys.argv[-3:])
     if len(sys.argv) == 3 and sys.argv[1] == 'render':
         return render(sys.argv[2])
     print(__doc__, file=sys.stderr)

@@ -14,39 +14,18 @@
 
 #include "rt_test.h"
 
-static inline uint8_t pattern(uint32_t seed, size_t k)
-{
-	return (uint8_t)(seed * 131u + k * 7u + (k >> 8));
-}
-
 static inline void fill(uint8_t *p, size_t n, uint32_t seed)
 {
 	for (size_t k = 0; k < n; k++)
-		p[k] = pattern(seed, k);
+		p[k] = test_pattern(seed, k);
 }
 
 static inline bool matches(const uint8_t *p, size_t n, uint32_t seed)
 {
 	for (size_t k = 0; k < n; k++)
-		if (p[k] != pattern(seed, k))
+		if (p[k] != test_pattern(seed, k))
 			return false;
 	return true;
-}
-
-/* A listening socket on 127.0.0.1 and an ephemeral port; *a: its address. */
-static inline int listen_socket(struct sockaddr_in *a, int backlog)
-{
-	socklen_t len = sizeof(*a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
-	assert_int_equal(listen(fd, backlog), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)a, &len), 0);
-	return fd;
 }
 
 /*

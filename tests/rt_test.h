@@ -3,6 +3,8 @@
 #ifndef RT_TEST_H
 #define RT_TEST_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -66,6 +69,33 @@ value(struct rt_task *t, struct rt_frame *base)
 static inline void check_still_works(struct rt_runtime *r)
 {
 	assert_int_equal(TEST_RUN(r, value, struct value_frame, .v = 7), 7);
+}
+
+/* Byte k of test data number seed: every byte checkable on its own. */
+static inline uint8_t test_pattern(uint32_t seed, size_t k)
+{
+	return (uint8_t)(seed * 131u + k * 7u + (k >> 8));
+}
+
+/* A listener on 127.0.0.1 and an ephemeral port; *a is its address. */
+static inline int test_listen(struct sockaddr_in *a, int backlog)
+{
+	socklen_t len = sizeof(*a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
+	assert_int_equal(listen(fd, backlog), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)a, &len), 0);
+	return fd;
+}
+
+static inline int test_listener(struct sockaddr_in *a)
+{
+	return test_listen(a, 1024);
 }
 
 static inline long test_online_cpus(void)

@@ -173,7 +173,7 @@ static void test_tcp_echo_exact_bytes(void **state)
 {
 	struct sockaddr_in a;
 	struct rt_task *acc;
-	int lfd = listen_socket(&a, 1024);
+	int lfd = test_listen(&a, 1024);
 	int64_t r;
 
 	atomic_store(&echo_errors, 0);
@@ -282,7 +282,7 @@ static void test_large_transfer_short_sends(void **state)
 static void test_send_zerocopy_exact_bytes(void **state)
 {
 	struct sockaddr_in a;
-	int lfd = listen_socket(&a, 4), c, sfd, sv[2];
+	int lfd = test_listen(&a, 4), c, sfd, sv[2];
 
 	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(c >= 0);
@@ -748,7 +748,7 @@ static void test_peer_reset(void **state)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct sockaddr_in a;
 	struct rt_task *h;
-	int lfd = listen_socket(&a, 1024);
+	int lfd = test_listen(&a, 1024);
 	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int sfd;
 	int64_t r;

@@ -172,7 +172,7 @@ static struct rt_source_stats echo_through_listener(unsigned int flags)
 	struct rt_listener *l;
 	struct rt_source_stats st;
 	struct sockaddr_in a;
-	int lfd = listen_socket(&a, 1024);
+	int lfd = test_listen(&a, 1024);
 
 	assert_int_equal(rt_listener_new(rt, lfd, flags, &l), 0);
 	serve_clients(l, &a, flags, ECHO_CONNS);
@@ -279,7 +279,7 @@ static void emfile_child(void)
 
 	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0, 10);
 	r = test_runtime(1, true);
-	lfd = listen_socket(&a, 16);
+	lfd = test_listen(&a, 16);
 	CHILD_CHECK(rt_listener_new(r, lfd, 0, &l) == 0, 11);
 	CHILD_CHECK(RT_SPAWN(r, &h, byte_echo, struct byte_echo_frame,
 			     .l = l) == 0, 12);
@@ -445,7 +445,7 @@ static void test_wait_moves_to_home_worker(void **state)
 
 	if (test_online_cpus() < 2)
 		skip();
-	lfd = listen_socket(&a, 64);
+	lfd = test_listen(&a, 64);
 	atomic_store(&gate_a, 0);
 	atomic_store(&gate_b, 0);
 	atomic_store(&moved_ready, 0);
@@ -532,7 +532,7 @@ static void test_listener_cancel_and_close(void **state)
 	struct rt_listener *l;
 	struct sockaddr_in a;
 	atomic_int started = 0;
-	int lfd = listen_socket(&a, 16), c;
+	int lfd = test_listen(&a, 16), c;
 	int64_t r;
 
 	assert_int_equal(rt_listener_new(rt, lfd, 0, &l), 0);
@@ -581,7 +581,7 @@ static void test_source_bad_input(void **state)
 	assert_int_equal(rt_listener_new(rt, 9999, 0, &l), -EBADF);
 	assert_int_equal(rt_listener_new(rt, -1, 0, &l), -EINVAL);
 	assert_int_equal(rt_listener_new(rt, sv[0], 0, &l), -EINVAL);
-	lfd = listen_socket(&a, 4);
+	lfd = test_listen(&a, 4);
 	assert_int_equal(rt_listener_new(NULL, lfd, 0, &l), -EINVAL);
 	assert_int_equal(rt_listener_new(rt, lfd, 0, NULL), -EINVAL);
 	assert_int_equal(rt_listener_new(rt, lfd, 0x80, &l), -EINVAL);
@@ -613,7 +613,7 @@ static void test_sources_freed_with_runtime(void **state)
 	struct rt_listener *l;
 	struct rt_stream *s;
 	struct sockaddr_in a;
-	int lfd = listen_socket(&a, 8), c[3], sv[2];
+	int lfd = test_listen(&a, 8), c[3], sv[2];
 	char b;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
@@ -750,7 +750,7 @@ static void test_stream_peer_reset(void **state)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct sockaddr_in a;
 	struct rt_task *h;
-	int lfd = listen_socket(&a, 4), c, sfd;
+	int lfd = test_listen(&a, 4), c, sfd;
 	int64_t r;
 
 	c = connect_to(&a);
@@ -830,7 +830,7 @@ static void test_listener_cq_overflow(void **state)
 	struct rt_listener *l;
 	struct rt_config cfg;
 	struct sockaddr_in a;
-	int lfd = listen_socket(&a, FLOOD * 2), c[FLOOD];
+	int lfd = test_listen(&a, FLOOD * 2), c[FLOOD];
 	int64_t r;
 
 	rt_config_init(&cfg);
@@ -940,7 +940,7 @@ static void test_wait_deadlines(void **state)
 	struct rt_stats before = test_stats(rt), after;
 	struct rt_listener *l;
 	struct sockaddr_in a;
-	int lfd = listen_socket(&a, 4), sv[2];
+	int lfd = test_listen(&a, 4), sv[2];
 	int64_t late;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
@@ -1047,7 +1047,7 @@ static void test_ten_thousand_connections_one_worker(void **state)
 
 	if (!raise_fd_limit())
 		skip();
-	lfd = listen_socket(&a, 4096);
+	lfd = test_listen(&a, 4096);
 	/* inherited by the clients' process */
 	assert_int_equal(pipe(gate), 0);
 	assert_int_equal(pipe(ready), 0);

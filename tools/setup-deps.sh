@@ -44,6 +44,8 @@ pkgs="$pkgs groff-base man-db"
 # bench only: Tokio (1.24, its crates in /usr/share/cargo/registry; built
 # with Debian's cargo and rustc 1.63) and Go 1.19 (standard library only)
 bench_pkgs="cargo rustc librust-tokio-dev golang-go"
+# and Boost.Context (fcontext), the fiber switch's peer (bench/fiber.c)
+bench_pkgs="$bench_pkgs libboost-context-dev"
 
 # The packages of the list given that are not installed.
 missing_of() {

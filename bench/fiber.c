@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fiber: the seeds' green threads against continuations, on one runtime.
+ *
+ *   switch   the bare context switch (runtime/arch/x86_64/fiber_switch.S),
+ *            a round trip to a fiber and back, against Boost.Context's
+ *            fcontext doing the same (when libboost-context-dev is
+ *            installed; else the kernel's hand-over, a futex ping-pong
+ *            on one CPU).
+ *   yield    rt_yield() in a fiber against RT_YIELD in a continuation:
+ *            the scheduler's round trip plus two switches.
+ *   matrix   the seeds' cross-model calls, each against cont->cont in
+ *            the same mode: continuation or fiber calling a continuation
+ *            or a fiber, completing at once or suspending once (a yield)
+ *            per call; and the async1 heap-task call as the baseline.
+ *   memory   10,000 suspended fibers, each 100 C frames deep holding a
+ *            pointer and an int across the wait, against the same as
+ *            continuations (bench/memory.c's case): RSS growth, each in a
+ *            fresh process.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/x86_64/fiber.h"
+#include "async1.h"
+#include "bench_rt.h"
+#include "peers.h"
+
+#define SWITCHES	10000000
+#define YIELDS		2000000
+#define CALLS		4000000
+#define CALLS_SUSP	500000
+#define MEM_FIBERS	10000
+#define MEM_DEPTH	100
+#define MEM_SLEEP_NS	(3600ull * 1000000000ull)
+#define MEM_TIMEOUT_S	20
+#define MIB		(1024.0 * 1024.0)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define NOFOLD __attribute__((noinline, noipa))
+#else
+#define NOFOLD __attribute__((noinline))
+#endif
+
+/* ---- the bare switch --------------------------------------------------------- */
+
+static void *main_sp, *fiber_sp;
+
+static void bounce(void *arg)
+{
+	for (;;)
+		rt__fiber_switch(&fiber_sp, main_sp);
+}
+
+static double switch_sample(void *arg)
+{
+	uint64_t n = *(uint64_t *)arg;
+	uint64_t t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < n; i++)
+		rt__fiber_switch(&main_sp, fiber_sp);
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+#ifdef RT_BENCH_BOOST_CONTEXT
+/*
+ * Boost.Context's fcontext through its C ABI (libboost_context exports
+ * make_fcontext and jump_fcontext with C linkage): the same round trip.
+ */
+typedef void *fcontext_t;
+struct fc_transfer {
+	fcontext_t fctx;
+	void *data;
+};
+struct fc_transfer jump_fcontext(fcontext_t const to, void *vp);
+fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(struct fc_transfer));
+
+static fcontext_t fc_other;
+
+static void fc_bounce(struct fc_transfer t)
+{
+	for (;;)
+		t = jump_fcontext(t.fctx, NULL);
+}
+
+static double peer_sample(void *arg)
+{
+	uint64_t n = *(uint64_t *)arg;
+	uint64_t t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < n; i++)
+		fc_other = jump_fcontext(fc_other, NULL).fctx;
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+static int peer_init(char *stack, size_t size)
+{
+	fc_other = make_fcontext(stack + size, size, fc_bounce);
+	return 0;
+}
+
+#define PEER_NAME "Boost.Context fcontext round trip"
+#define PEER_NOTE "Boost 1.74 from Debian, in this run"
+#else
+static double peer_sample(void *arg)
+{
+	return peer_futex_pingpong_ns(*(uint64_t *)arg / 500, bench_cpu());
+}
+
+static int peer_init(char *stack, size_t size)
+{
+	return 0;
+}
+
+#define PEER_NAME "futex ping-pong, 2 threads on 1 CPU"
+#define PEER_NOTE "Boost.Context not built (apt-get install " \
+		  "libboost-context-dev); its fcontext took 11.3 ns here " \
+		  "in the design probes"
+#endif
+
+/* Sample by sample, alternating, so both see the same machine speed. */
+static void measure_interleaved(uint64_t *n, struct bench_result *r)
+{
+	unsigned int reps = bench_opts.reps < BENCH_MAX_REPS ?
+			    bench_opts.reps : BENCH_MAX_REPS;
+	double peer[BENCH_MAX_REPS], rt[BENCH_MAX_REPS];
+
+	peer_sample(n);		/* warm-up */
+	switch_sample(n);
+	for (unsigned int k = 0; k < reps; k++) {
+		peer[k] = peer_sample(n);
+		rt[k] = switch_sample(n);
+	}
+	bench_stat_samples(&r->other, peer, reps);
+	bench_stat_samples(&r->rt, rt, reps);
+}
+
+static void bench_switch(void)
+{
+	uint64_t n = bench_iters(SWITCHES, 100000);
+	size_t size = 64 << 10;
+	struct bench_result r;
+	char *stack, *peer_stack;
+
+	bench_result_init(&r, "fiber", "fiber switch round trip (2 switches)",
+			  PEER_NAME, "ns/rtrip", BENCH_LOWER);
+	r.target_rt = 6;
+#ifdef RT_BENCH_BOOST_CONTEXT
+	r.target_ratio = 1.8;
+#endif
+	snprintf(r.label, sizeof(r.label), "fiber switch vs peer");
+	stack = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (stack == MAP_FAILED) {
+		bench_rt_fail(&r, "mmap", -errno);
+		goto out;
+	}
+	peer_stack = stack + size;
+	peer_init(peer_stack, size);
+	fiber_sp = rt_arch_fiber_stack_init(stack + size, bounce, NULL);
+	measure_interleaved(&n, &r);
+	munmap(stack, 2 * size);
+	bench_note(&r, "callee-saved registers + MXCSR + x87 CW each way; "
+		   "%llu round trips per run; %s", (unsigned long long)n,
+		   PEER_NOTE);
+out:
+	bench_emit(&r);
+}
+
+/* ---- yield through the scheduler ------------------------------------------ */
+
+struct yield_arg {
+	struct rt_runtime *rt;
+	uint64_t n;
+};
+
+static int64_t fiber_yields(void *arg)
+{
+	uint64_t *ns = arg;
+	uint64_t n = ns[0], t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		int64_t r = rt_yield();
+
+		if (r)
+			return r;
+	}
+	ns[1] = bench_now_ns() - t0;
+	return 0;
+}
+
+static double fiber_yield_sample(void *arg)
+{
+	struct yield_arg *a = arg;
+	uint64_t ns[2] = { a->n, 0 };
+	int64_t res;
+	int err = bench_rt_run_fiber(a->rt, fiber_yields, ns, &res);
+
+	if (err < 0)
+		return err;
+	if (res < 0)
+		return (double)res;
+	return (double)ns[1] / (double)a->n;
+}
+
+static double cont_yield_sample(void *arg)
+{
+	struct yield_arg *a = arg;
+
+	return bench_yield_loop_ns(a->rt, a->n);
+}
+
+static void bench_fiber_yield(struct rt_runtime *rt)
+{
+	struct yield_arg a = { rt, bench_iters(YIELDS, 10000) };
+	struct bench_result r;
+	int err;
+
+	bench_result_init(&r, "fiber", "rt_yield loop, 1 fiber, 1 worker",
+			  "RT_YIELD loop, 1 continuation, 1 worker", "ns",
+			  BENCH_LOWER);
+	snprintf(r.label, sizeof(r.label), "fiber vs cont yield");
+	err = bench_measure(cont_yield_sample, &a, &r.other);
+	if (err)
+		bench_note(&r, "continuation: %d", err);
+	err = bench_measure(fiber_yield_sample, &a, &r.rt);
+	if (err)
+		bench_rt_fail(&r, "fiber yield", err);
+	bench_note(&r, "%llu yields per run; the fiber's adds a switch pair "
+		   "to the continuation's requeue", (unsigned long long)a.n);
+	bench_emit(&r);
+}
+
+/* ---- the cross-model call matrix ------------------------------------------ */
+
+enum callee { TO_CONT, TO_FIBER };
+
+struct leaf {
+	int64_t a;
+	bool suspend;
+};
+
+struct leaf_frame {
+	struct rt_frame frame;
+	struct leaf l;
+};
+
+NOFOLD static RT_ASYNC int64_t leaf_async(struct rt_task *t,
+					  struct rt_frame *base)
+{
+	struct leaf_frame *f = RT_FRAME(base, struct leaf_frame);
+
+	RT_BEGIN(t, base);
+	if (f->l.suspend)
+		RT_YIELD();
+	return f->l.a + 1;
+}
+
+NOFOLD static int64_t leaf_fiber(void *arg)
+{
+	struct leaf *l = arg;
+
+	if (l->suspend) {
+		int64_t r = rt_yield();
+
+		if (r)
+			return r;
+	}
+	return l->a + 1;
+}
+
+struct matrix_out {
+	uint64_t n, ns;
+	int64_t sum;
+	enum callee to;
+	bool suspend;
+};
+
+struct cont_driver_frame {
+	struct rt_frame frame;
+	struct matrix_out *out;
+	struct leaf l;
+	uint64_t i, t0;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t cont_driver(struct rt_task *t, struct rt_frame *base)
+{
+	struct cont_driver_frame *f = RT_FRAME(base, struct cont_driver_frame);
+
+	RT_BEGIN(t, base);
+	f->l.suspend = f->out->suspend;
+	f->t0 = bench_now_ns();
+	for (f->i = 0; f->i < f->out->n; f->i++) {
+		f->l.a = (int64_t)f->i;
+		if (f->out->to == TO_FIBER)
+			RT_CALL_FIBER(f->r, leaf_fiber, &f->l);
+		else
+			RT_CALL(f->r, leaf_async, struct leaf_frame, .l = f->l);
+		f->out->sum += f->r;
+	}
+	f->out->ns = bench_now_ns() - f->t0;
+	return 0;
+}
+
+/* A fiber calling fiber code is a plain C call: no colour, no switch. */
+static int64_t fiber_driver(void *arg)
+{
+	struct matrix_out *o = arg;
+	struct leaf l = { .suspend = o->suspend };
+	uint64_t t0 = bench_now_ns();
+	int64_t r;
+
+	for (uint64_t i = 0; i < o->n; i++) {
+		l.a = (int64_t)i;
+		if (o->to == TO_FIBER)
+			r = leaf_fiber(&l);
+		else
+			r = RT_CALL_ASYNC(leaf_async, struct leaf_frame, .l = l);
+		if (r < 0)
+			return r;
+		o->sum += r;
+	}
+	o->ns = bench_now_ns() - t0;
+	return 0;
+}
+
+struct matrix_arg {
+	struct rt_runtime *rt;
+	bool from_fiber;
+	struct matrix_out out;
+};
+
+static double matrix_sample(void *arg)
+{
+	struct matrix_arg *a = arg;
+	struct cont_driver_frame f = { .out = &a->out };
+	uint64_t n = a->out.n;
+	int64_t res;
+	int err;
+
+	a->out.sum = 0;
+	if (a->from_fiber)
+		err = bench_rt_run_fiber(a->rt, fiber_driver, &a->out, &res);
+	else
+		err = bench_rt_run(a->rt, cont_driver, &f.frame, sizeof(f),
+				   &res);
+	if (err < 0)
+		return err;
+	if (res < 0)
+		return (double)res;
+	if (a->out.sum != (int64_t)(n * (n - 1) / 2 + n))
+		return -EPROTO;
+	return (double)a->out.ns / (double)n;
+}
+
+static const char *const model_name[] = { "cont", "fiber" };
+
+static void matrix_mode(struct rt_runtime *rt, bool suspend)
+{
+	uint64_t n = suspend ? bench_iters(CALLS_SUSP, 10000) :
+			       bench_iters(CALLS, 10000);
+	struct matrix_arg base = { rt, false, { .n = n, .to = TO_CONT,
+						.suspend = suspend } };
+	struct bench_stat cc;
+	int err;
+
+	err = bench_measure(matrix_sample, &base, &cc);
+	for (int from = 0; from < 2; from++) {
+		for (int to = 0; to < 2; to++) {
+			struct matrix_arg a = base;
+			struct bench_result r;
+			char name[72];
+
+			if (!from && !to)
+				continue;	/* the peer of every row */
+			snprintf(name, sizeof(name), "%s->%s call, %s",
+				 model_name[from], model_name[to],
+				 suspend ? "suspends once" : "completes at once");
+			bench_result_init(&r, "fiber", name, suspend ?
+					  "cont->cont call, suspends once" :
+					  "cont->cont call, completes at once",
+					  "ns/call", BENCH_LOWER);
+			r.other = cc;
+			if (err)
+				bench_note(&r, "cont->cont: %d", err);
+			a.from_fiber = from;
+			a.out.to = (enum callee)to;
+			if (bench_measure(matrix_sample, &a, &r.rt))
+				bench_rt_fail(&r, name, -EPROTO);
+			bench_note(&r, "%llu calls per run%s",
+				   (unsigned long long)n, suspend ?
+				   ", each callee yields once" : "");
+			bench_emit(&r);
+		}
+	}
+	if (!suspend) {
+		struct bench_result r;
+		struct bench_stat a1;
+
+		bench_result_init(&r, "fiber", "cont->cont call, completes at once",
+				  "async1: heap task per call", "ns/call",
+				  BENCH_LOWER);
+		r.rt = cc;
+		bench_stat_one(&a1, bench_async1_call_ns(n));
+		r.other = a1;
+		bench_note(&r, "the seeds' async1 baseline (bench/call.c's "
+			   "model), one sample");
+		bench_emit(&r);
+	}
+}
+
+/* ---- memory of suspended fibers ------------------------------------------- */
+
+static char mem_token;
+static _Atomic uint64_t mem_parked, mem_bad;
+
+static int32_t mem_tag(int32_t depth)
+{
+	return depth * 7919 + 13;
+}
+
+/* One C frame holding a pointer and an int across the wait below it. */
+NOFOLD static int64_t mem_frame(int32_t depth)
+{
+	void *volatile p = &mem_token;
+	volatile int32_t i = mem_tag(depth);
+	int64_t r;
+
+	if (depth > 1) {
+		r = mem_frame(depth - 1);
+	} else {
+		atomic_fetch_add(&mem_parked, 1);
+		r = rt_sleep(MEM_SLEEP_NS);
+	}
+	if (p != &mem_token || i != mem_tag(depth))
+		atomic_fetch_add(&mem_bad, 1);
+	return r;
+}
+
+static int64_t mem_fiber(void *arg)
+{
+	return mem_frame(MEM_DEPTH);
+}
+
+struct mem_out {
+	int err;
+	char why[96];
+	uint64_t rss0, rss1, parked, bad, cancelled;
+};
+
+static void mem_fail(struct mem_out *o, int err, const char *what)
+{
+	o->err = err;
+	snprintf(o->why, sizeof(o->why), "%s: %s", what, strerror(-err));
+}
+
+static void mem_wait_parked(void)
+{
+	uint64_t end = bench_now_ns() + 15000000000ull;
+
+	while (atomic_load(&mem_parked) < MEM_FIBERS && bench_now_ns() < end)
+		usleep(1000);
+	usleep(20000);	/* the last ones reach their switch */
+}
+
+static void mem_cancel_all(struct rt_task **h, struct mem_out *o)
+{
+	for (int i = 0; i < MEM_FIBERS; i++) {
+		int64_t res = 0;
+
+		rt_task_cancel(h[i]);
+		rt_task_join(h[i], &res);
+		o->cancelled += res == -ECANCELED;
+		rt_task_release(h[i]);
+	}
+}
+
+static void mem_child(void *arg, void *out)
+{
+	struct mem_out *o = out;
+	struct rt_runtime *rt;
+	struct rt_task **h;
+	int err;
+
+	err = bench_rt_new(1, 0, &rt);
+	if (err < 0) {
+		mem_fail(o, err, "rt_runtime_new");
+		return;
+	}
+	h = calloc(MEM_FIBERS, sizeof(*h));
+	if (!h) {
+		mem_fail(o, -ENOMEM, "calloc");
+		return;
+	}
+	o->rss0 = bench_rss_bytes();
+	for (int i = 0; i < MEM_FIBERS; i++) {
+		err = rt_fiber_spawn(rt, mem_fiber, NULL, 0, &h[i]);
+		if (err < 0) {
+			mem_fail(o, err, "rt_fiber_spawn");
+			return;
+		}
+	}
+	mem_wait_parked();
+	o->rss1 = bench_rss_bytes();
+	o->parked = atomic_load(&mem_parked);
+	mem_cancel_all(h, o);
+	o->bad = atomic_load(&mem_bad);
+	bench_rt_free(rt);
+	free(h);
+}
+
+static void bench_fiber_memory(void)
+{
+	struct bench_result r;
+	struct mem_out o = { 0 };
+	char why[128] = "";
+	double cont;
+	int err;
+
+	bench_result_init(&r, "fiber", "10k fibers x 100 C frames suspended",
+			  "10k continuations x 100 frames (default config)",
+			  "MiB", BENCH_LOWER);
+	r.target_rt = 90;
+	snprintf(r.label, sizeof(r.label), "fiber vs cont memory");
+	cont = bench_memory_default_mib(why, sizeof(why));
+	if (cont < 0)
+		bench_note(&r, "continuations: %s", why);
+	else
+		bench_stat_one(&r.other, cont);
+	err = bench_in_child(mem_child, NULL, &o, sizeof(o), MEM_TIMEOUT_S,
+			     why, sizeof(why));
+	if (err < 0 || o.err) {
+		bench_rt_fail(&r, o.err ? o.why : why, err < 0 ? err : o.err);
+		goto out;
+	}
+	bench_stat_one(&r.rt, (double)(o.rss1 - o.rss0) / MIB);
+	bench_note(&r, "RSS growth, each in a fresh process; %llu parked, "
+		   "%llu cancelled and joined, %llu frames with a bad local; "
+		   "%.0f bytes per fiber; 256 KiB stacks (only touched pages "
+		   "count); Go 88.9 MiB, Tokio 63.2 MiB here (DESIGN.md)",
+		   (unsigned long long)o.parked,
+		   (unsigned long long)o.cancelled,
+		   (unsigned long long)o.bad,
+		   (double)(o.rss1 - o.rss0) / MEM_FIBERS);
+out:
+	bench_emit(&r);
+}
+
+void bench_fiber(void)
+{
+	struct rt_runtime *rt;
+	int err;
+
+	bench_switch();
+	err = bench_rt_new(1, 0, &rt);
+	if (err < 0) {
+		bench_log("fiber: rt_runtime_new: %s", strerror(-err));
+		return;
+	}
+	bench_fiber_yield(rt);
+	matrix_mode(rt, false);
+	matrix_mode(rt, true);
+	bench_rt_free(rt);
+	bench_fiber_memory();
+}
