@@ -476,6 +476,14 @@ static unsigned int reps_wanted(void)
 	return r > BENCH_MAX_REPS ? BENCH_MAX_REPS : r;
 }
 
+/* The client's CPU (in the topic's process; each server pins itself). */
+static void pin_client(void)
+{
+	if (bench_pin_cpu(IOB_SERVER_CPU + 1))
+		bench_log("could not pin the client to CPU %d: client and "
+			  "servers share CPUs", IOB_SERVER_CPU + 1);
+}
+
 static void log_missing(const struct fleet *f, const bool *which)
 {
 	for (int s = 0; s < NR_SERVERS; s++)
@@ -490,6 +498,7 @@ static void bench_http(void)
 	unsigned int reps = reps_wanted();
 	struct fleet f;
 
+	pin_client();
 	write_pipeline_script();
 	fleet_start(&f, SRV_HTTP, opt.want);
 	log_missing(&f, opt.want);
@@ -579,6 +588,7 @@ static void bench_echo(void)
 	unsigned int reps = reps_wanted();
 	struct fleet f;
 
+	pin_client();
 	fleet_start(&f, SRV_ECHO, which);
 	log_missing(&f, which);
 	for (unsigned int rep = 0; rep < reps; rep++)
@@ -848,10 +858,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	raise_fd_limit();
-	/* the client's CPU; each server pins itself to IOB_SERVER_CPU */
-	if (bench_pin_cpu(IOB_SERVER_CPU + 1))
-		bench_log("could not pin the client to CPU %d: client and "
-			  "servers share CPUs", IOB_SERVER_CPU + 1);
 	bench_cli_run(&a.cli, &rep);
 	print_glance(&rep);
 	printf("\nthe servers' output: %s\n", opt.log);
