@@ -2,7 +2,7 @@
 /*
  * rtasync-httpd: HTTP/1.1 plaintext on librtasync, a task per connection.
  *
- *   rtasync-httpd --port PORT [--addr ADDR] [--workers N]
+ *   rtasync-httpd --port PORT [--addr ADDR] [--workers N] [--spin-us US]
  *                 [--header-timeout MS] [--idle-timeout MS]
  *
  * GET / answers "Hello, World!"; keep-alive and pipelining; 400 for a
@@ -144,13 +144,15 @@ int main(int argc, char **argv)
 {
 	srv_parse(argc, argv,
 		  "usage: " NAME " --port PORT [--addr ADDR] [--workers N]\n"
-		  "                     [--header-timeout MS] "
+		  "                     [--spin-us US] [--header-timeout MS] "
 		  "[--idle-timeout MS]\n"
 		  "HTTP/1.1 plaintext on librtasync: GET / answers "
 		  "\"Hello, World!\".\n"
 		  "  --port PORT          0: any free port (printed)\n"
 		  "  --addr ADDR          IPv4 address (127.0.0.1)\n"
 		  "  --workers N          runtime workers (one per CPU)\n"
+		  "  --spin-us US         an idle worker polls this long "
+		  "before it sleeps (50)\n"
 		  "  --header-timeout MS  a request head, from its first "
 		  "byte (10000)\n"
 		  "  --idle-timeout MS    a kept-alive connection (60000, "

@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +71,7 @@ static struct {
 	unsigned int nconns;
 	unsigned int depth;		/* pipelined requests per write */
 	unsigned int echo_conns, echo_size;
+	const char *spin_us;		/* for librtasync's servers, or NULL */
 	bool want[NR_SERVERS];
 	const char *peers_dir, *nginx, *wrk;
 	char self_dir[1024];
@@ -144,6 +144,10 @@ static int server_cmd(enum server_id s, enum srv_mode mode, int port,
 			 mode == SRV_ECHO ? "rtasync-echo" : "rtasync-httpd");
 		a[0] = c->path;
 		a[1] = "--port"; a[2] = "@PORT@"; a[3] = "--workers"; a[4] = "1";
+		if (opt.spin_us) {
+			a[5] = "--spin-us";
+			a[6] = (char *)opt.spin_us;
+		}
 		break;
 	case S_THREAD: case S_POOL: case S_EPOLL: case S_URING:
 		snprintf(c->path, sizeof(c->path), "%s/rtasync-baseline",
@@ -704,7 +708,8 @@ struct args {
 	struct bench_cli cli;		/* first: the common options' input */
 };
 
-enum { OPT_SERVERS = 0x100, OPT_PEERS, OPT_NGINX, OPT_WRK, OPT_ECHO_SIZE };
+enum { OPT_SERVERS = 0x100, OPT_PEERS, OPT_NGINX, OPT_WRK, OPT_ECHO_SIZE,
+	OPT_ECHO_CONNS, OPT_SPIN };
 
 static const struct argp_option options[] = {
 	{ "json", 'j', "FILE", 0, "Write the JSON report to FILE (default "
@@ -721,6 +726,9 @@ static const struct argp_option options[] = {
 	{ "nginx", OPT_NGINX, "PATH", 0, "nginx (default /usr/sbin/nginx)", 0 },
 	{ "wrk", OPT_WRK, "PATH", 0, "wrk (default /usr/bin/wrk)", 0 },
 	{ "echo-size", OPT_ECHO_SIZE, "BYTES", 0, "Echo message size (64)", 0 },
+	{ "echo-conns", OPT_ECHO_CONNS, "N", 0, "Echo connections (64)", 0 },
+	{ "spin-us", OPT_SPIN, "US", 0, "librtasync's servers: idle polling "
+	  "before a worker sleeps (default: the runtime's, 50)", 0 },
 	{ 0 },
 };
 
@@ -773,6 +781,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_WRK: opt.wrk = arg; break;
 	case OPT_ECHO_SIZE:
 		opt.echo_size = (unsigned int)bench_parse_num(arg, state);
+		break;
+	case OPT_ECHO_CONNS:
+		opt.echo_conns = (unsigned int)bench_parse_num(arg, state);
+		break;
+	case OPT_SPIN:
+		opt.spin_us = arg;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -828,17 +842,6 @@ static int set_dirs(void)
 	return 0;
 }
 
-/* 1,024 connections and their servers need more than 1,024 fds. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	struct bench_report rep = { 0 };
@@ -857,7 +860,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rtasync-iobench: no scratch directory\n");
 		return 1;
 	}
-	raise_fd_limit();
+	bench_raise_fd_limit();	/* 1,024 connections, and the servers' */
 	bench_cli_run(&a.cli, &rep);
 	print_glance(&rep);
 	printf("\nthe servers' output: %s\n", opt.log);

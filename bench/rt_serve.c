@@ -114,6 +114,8 @@ int rt_serve_main(const struct srv_opts *o, const char *name,
 	if (o->workers)
 		cfg.workers = o->workers;
 	cfg.pin = true;
+	if (o->spin_us >= 0)
+		cfg.spin_us = (unsigned int)o->spin_us;
 	ret = rt_runtime_new(&cfg, &rt);
 	if (ret < 0) {
 		fprintf(stderr, "%s: rt_runtime_new: %s\n", name, strerror(-ret));

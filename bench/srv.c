@@ -48,6 +48,7 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 		{ "addr", required_argument, NULL, 'a' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "spin-us", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
@@ -59,9 +60,10 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 	int c;
 
 	*o = (struct srv_opts){ .addr = "127.0.0.1", .port = -1,
-				.threads = 64, .header_timeout_ms = 10000,
+				.threads = 64, .spin_us = -1,
+				.header_timeout_ms = 10000,
 				.idle_timeout_ms = 60000 };
-	while ((c = getopt_long(argc, argv, "a:p:w:t:H:I:m:M:h", longopts,
+	while ((c = getopt_long(argc, argv, "a:p:w:s:t:H:I:m:M:h", longopts,
 				NULL)) != -1) {
 		const char *name = NULL;
 		char named[32] = "";
@@ -80,6 +82,7 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 		case 'a': o->addr = optarg; break;
 		case 'p': o->port = (int)parse_uint(name, optarg); break;
 		case 'w': o->workers = parse_uint(name, optarg); break;
+		case 's': o->spin_us = (int)parse_uint(name, optarg); break;
 		case 't': o->threads = parse_uint(name, optarg); break;
 		case 'H': o->header_timeout_ms = parse_uint(name, optarg); break;
 		case 'I': o->idle_timeout_ms = parse_uint(name, optarg); break;
