@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 struct server {
 	pid_t pid;
 	int port;
+	rlim_t max_fds;		/* its RLIMIT_NOFILE, 0: ours */
 };
 
 static const char *httpd_path, *echo_path;
@@ -33,6 +35,7 @@ static struct server httpd, echod;
 static void server_start(struct server *s, const char *path,
 			 const char *const *args)
 {
+	struct rlimit rl = { s->max_fds, s->max_fds };
 	char *argv[16] = { (char *)path, "--port", "0", "--workers", "2" };
 	char line[256];
 	int out[2], i = 5;
@@ -45,6 +48,8 @@ static void server_start(struct server *s, const char *path,
 	assert_true(s->pid >= 0);
 	if (!s->pid) {
 		dup2(out[1], 1);
+		if (s->max_fds)
+			setrlimit(RLIMIT_NOFILE, &rl);
 		execv(path, argv);
 		_exit(127);
 	}
@@ -357,6 +362,56 @@ static void test_many_connections(void **state)
 		close(fd[i]);
 }
 
+#define FD_LIMIT 48
+#define OVER_LIMIT 100
+
+/*
+ * A server out of descriptors: with 48 fds it accepts what it can, the
+ * rest of 100 clients wait in the listen backlog while its acceptor
+ * backs off from EMFILE; once the first clients leave, every waiting one
+ * is served. The server is a fresh one with that limit.
+ */
+static void test_emfile_recovers(void **state)
+{
+	static const char *const args[] = { "--header-timeout", "60000", NULL };
+	static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct server small = { .max_fds = FD_LIMIT };
+	struct pollfd pfd[OVER_LIMIT];
+	int fd[OVER_LIMIT], served = 0;
+	char buf[512];
+	size_t len;
+
+	server_start(&small, httpd_path, args);
+	for (int i = 0; i < OVER_LIMIT; i++) {
+		fd[i] = dial(small.port);
+		send_str(fd[i], req);
+		pfd[i] = (struct pollfd){ .fd = fd[i], .events = POLLIN };
+	}
+	/* the first answer, then all that were accepted (the rest cannot be) */
+	read_answers(fd[0], 1, buf, sizeof(buf), &len);
+	for (int i = 1; i < OVER_LIMIT; i++)
+		if (poll(&pfd[i], 1, 200) == 1)
+			read_answers(fd[i], 1, buf, sizeof(buf), &len);
+	for (int i = 0; i < OVER_LIMIT; i++)
+		served += pfd[i].revents ? 1 : 0;
+	assert_true(served < OVER_LIMIT);	/* some waited: EMFILE hit */
+	/* the served leave; every waiting client is answered */
+	for (int i = 0; i < OVER_LIMIT; i++) {
+		if (i && !pfd[i].revents)
+			continue;
+		close(fd[i]);
+		fd[i] = -1;
+	}
+	for (int i = 0; i < OVER_LIMIT; i++) {
+		if (fd[i] < 0)
+			continue;
+		read_answers(fd[i], 1, buf, sizeof(buf), &len);
+		assert_answer(buf, len, "200 OK", "Hello, World!", false);
+		close(fd[i]);
+	}
+	server_stop(&small);
+}
+
 /* ---- echo ------------------------------------------------------------------ */
 
 #define ECHO_CONNS 1000
@@ -421,6 +476,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_slow_clients_408),
 		cmocka_unit_test(test_reset_mid_request),
 		cmocka_unit_test(test_many_connections),
+		cmocka_unit_test(test_emfile_recovers),
 		cmocka_unit_test(test_echo_exact_bytes),
 	};
 
