@@ -281,26 +281,34 @@ static int run_wrk(int port, unsigned int conns, unsigned int depth,
 	return bench_run_capture(argv, out, len, opt.duration_s + 30);
 }
 
-static void http_run(const struct iob_server *srv, unsigned int conns,
-		     unsigned int depth, struct sample *s)
+/* One wrk run against srv; a run that fails says why on stderr. */
+static void http_run(const struct iob_server *srv, const char *label,
+		     unsigned int conns, unsigned int depth, struct sample *s)
 {
 	static char out[16384];
 	struct iob_usage a, b;
 	unsigned long long n = 0;
 	const char *p;
+	int ret;
 
 	memset(s, 0, sizeof(*s));
 	if (iob_usage_read(srv->pid, &a))
+		goto gone;
+	ret = run_wrk(srv->port, conns, depth, out, sizeof(out));
+	if (ret) {
+		bench_log("%s, %u conns: wrk failed (status %d)", label, conns,
+			  ret);
 		return;
-	if (run_wrk(srv->port, conns, depth, out, sizeof(out)))
-		return;
+	}
 	if (iob_usage_read(srv->pid, &b))
-		return;
+		goto gone;
 	p = strstr(out, " requests in ");
 	while (p && p > out && p[-1] >= '0' && p[-1] <= '9')
 		p--;
-	if (!p || sscanf(p, "%llu", &n) != 1 || !n)
+	if (!p || sscanf(p, "%llu", &n) != 1 || !n) {
+		bench_log("%s, %u conns: no request answered", label, conns);
 		return;
+	}
 	s->requests = (double)n;
 	p = strstr(out, "Requests/sec:");
 	s->rps = p ? atof(p + 13) : NAN;
@@ -309,6 +317,10 @@ static void http_run(const struct iob_server *srv, unsigned int conns,
 	s->p99_ms = wrk_p99(out);
 	s->errors = wrk_errors(out);
 	s->ok = true;
+	return;
+gone:
+	bench_log("%s, %u conns: the server process is gone (see its output "
+		  "in %s)", label, conns, opt.log);
 }
 
 /* ---- the servers of a topic --------------------------------------------------- */
@@ -517,8 +529,8 @@ static void bench_http(void)
 		for (unsigned int rep = 0; rep < reps; rep++)
 			for (int s = 0; s < NR_SERVERS; s++)
 				if (f.up[s])
-					http_run(&f.srv[s], conns, depth,
-						 &v[s][rep]);
+					http_run(&f.srv[s], servers[s].label,
+						 conns, depth, &v[s][rep]);
 		emit_http_rows(&f, conns, depth, v, reps);
 		if (bench_opts.verbose)
 			bench_log("http: %u conns, depth %u done", conns, depth);
