@@ -49,6 +49,7 @@
 
 enum server_id {
 	S_RTASYNC, S_THREAD, S_POOL, S_EPOLL, S_URING, S_NGINX, S_GO, S_TOKIO,
+	S_RTASYNC_NODL,		/* librtasync without the idle deadline: on demand */
 	NR_SERVERS
 };
 
@@ -63,6 +64,7 @@ static const struct {
 	[S_NGINX] = { "nginx", "nginx" },
 	[S_GO] = { "go", "Go net/http" },
 	[S_TOKIO] = { "tokio", "Tokio" },
+	[S_RTASYNC_NODL] = { "rtasync-nodl", "rt no idle" },
 };
 
 static struct {
@@ -139,7 +141,7 @@ static int server_cmd(enum server_id s, enum srv_mode mode, int port,
 
 	memset(c->argv, 0, sizeof(c->argv));
 	switch (s) {
-	case S_RTASYNC:
+	case S_RTASYNC: case S_RTASYNC_NODL:
 		snprintf(c->path, sizeof(c->path), "%s/%s", opt.self_dir,
 			 mode == SRV_ECHO ? "rtasync-echo" : "rtasync-httpd");
 		a[0] = c->path;
@@ -147,6 +149,10 @@ static int server_cmd(enum server_id s, enum srv_mode mode, int port,
 		if (opt.spin_us) {
 			a[5] = "--spin-us";
 			a[6] = (char *)opt.spin_us;
+		}
+		if (s == S_RTASYNC_NODL) {
+			a[opt.spin_us ? 7 : 5] = "--idle-timeout";
+			a[opt.spin_us ? 8 : 6] = "0";
 		}
 		break;
 	case S_THREAD: case S_POOL: case S_EPOLL: case S_URING:
@@ -732,7 +738,8 @@ static const struct argp_option options[] = {
 	{ "pipeline", 'P', "DEPTH", 0, "Pipelined requests per write, at the "
 	  "first count (default 16; 1: none)", 0 },
 	{ "servers", OPT_SERVERS, "LIST", 0, "HTTP servers besides librtasync "
-	  "(default thread,pool,epoll,uring,nginx,go,tokio)", 0 },
+	  "(default thread,pool,epoll,uring,nginx,go,tokio; also "
+	  "rtasync-nodl: rtasync-httpd without its idle deadline)", 0 },
 	{ "peers", OPT_PEERS, "DIR", 0, "Where rtasync-peer-*-http are "
 	  "(default: peers/ next to this program)", 0 },
 	{ "nginx", OPT_NGINX, "PATH", 0, "nginx (default /usr/sbin/nginx)", 0 },
@@ -863,7 +870,7 @@ int main(int argc, char **argv)
 	bench_prog = "rtasync-iobench";
 	bench_opts.reps = 3;
 	bench_opts.timeout_s = 600;
-	for (int s = 0; s < NR_SERVERS; s++)
+	for (int s = 0; s < S_RTASYNC_NODL; s++)
 		opt.want[s] = true;
 	ret = bench_cli_parse(&argp, argc, argv, &a.cli);
 	if (ret)
