@@ -4,8 +4,10 @@
  * answers exactly, pipelined requests in order, refuses malformed (400),
  * oversized (431) and slow (408) requests and keeps serving everyone
  * else; rtasync-echo sends back exactly the bytes of a thousand
- * connections. Each server runs as its own process, started here on a
- * free port (argv[1]: rtasync-httpd, argv[2]: rtasync-echo).
+ * connections; the baselines rtasync-iobench measures them against
+ * answer and echo the same bytes. Each server runs as its own process,
+ * started here on a free port (argv[1]: rtasync-httpd, argv[2]:
+ * rtasync-echo, argv[3]: rtasync-baseline).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -30,7 +32,7 @@ struct server {
 	rlim_t max_fds;		/* its RLIMIT_NOFILE, 0: ours */
 };
 
-static const char *httpd_path, *echo_path;
+static const char *httpd_path, *echo_path, *baseline_path;
 static struct server httpd, echod;
 
 /* Start path --port 0 ARGS... and read the port from its first line. */
@@ -38,9 +40,9 @@ static void server_start(struct server *s, const char *path,
 			 const char *const *args)
 {
 	struct rlimit rl = { s->max_fds, s->max_fds };
-	char *argv[16] = { (char *)path, "--port", "0", "--workers", "2" };
+	char *argv[16] = { (char *)path, "--port", "0" };
 	char line[256];
-	int out[2], i = 5;
+	int out[2], i = 3;
 	FILE *f;
 
 	while (*args)
@@ -78,9 +80,9 @@ static void server_stop(struct server *s)
 
 static int setup(void **state)
 {
-	static const char *const hargs[] = { "--header-timeout",
-					     HEADER_TIMEOUT_MS, NULL };
-	static const char *const eargs[] = { NULL };
+	static const char *const hargs[] = { "--workers", "2",
+		"--header-timeout", HEADER_TIMEOUT_MS, NULL };
+	static const char *const eargs[] = { "--workers", "2", NULL };
 
 	signal(SIGPIPE, SIG_IGN);
 	server_start(&httpd, httpd_path, hargs);
@@ -199,10 +201,10 @@ static void assert_answer(const char *answer, size_t len, const char *status,
 	assert_memory_equal(answer, want, len);
 }
 
-static void test_get_hello(void **state)
+static void check_hello(int port)
 {
 	char buf[1024];
-	int fd = dial(httpd.port);
+	int fd = dial(port);
 	size_t len;
 
 	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -211,15 +213,20 @@ static void test_get_hello(void **state)
 	close(fd);
 }
 
+static void test_get_hello(void **state)
+{
+	check_hello(httpd.port);
+}
+
 #define PIPELINE 16
 
 /* 16 requests in one write, 16 answers in order, then one more. */
-static void test_pipelined_keep_alive(void **state)
+static void check_pipelined(int port)
 {
 	static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 	char reqs[PIPELINE * sizeof(req)], buf[PIPELINE * 256];
 	size_t len, one;
-	int fd = dial(httpd.port);
+	int fd = dial(port);
 
 	for (int i = 0; i < PIPELINE; i++)
 		memcpy(reqs + i * (sizeof(req) - 1), req, sizeof(req) - 1);
@@ -236,18 +243,29 @@ static void test_pipelined_keep_alive(void **state)
 	close(fd);
 }
 
+static void test_pipelined_keep_alive(void **state)
+{
+	check_pipelined(httpd.port);
+}
+
 /* A refused request: its status, Connection: close, then the close. */
-static void assert_refused(const char *req, size_t len, const char *status,
-			   const char *body)
+static void refused_by(int port, const char *req, size_t len,
+		       const char *status, const char *body)
 {
 	char buf[1024];
-	int fd = dial(httpd.port);
+	int fd = dial(port);
 	size_t got;
 
 	send_all(fd, req, len);
 	got = read_to_close(fd, buf, sizeof(buf));
 	assert_answer(buf, got, status, body, true);
 	close(fd);
+}
+
+static void assert_refused(const char *req, size_t len, const char *status,
+			   const char *body)
+{
+	refused_by(httpd.port, req, len, status, body);
 }
 
 static void test_malformed_400(void **state)
@@ -379,7 +397,8 @@ static void test_many_connections(void **state)
  */
 static void test_emfile_recovers(void **state)
 {
-	static const char *const args[] = { "--header-timeout", "60000", NULL };
+	static const char *const args[] = { "--workers", "2",
+		"--header-timeout", "60000", NULL };
 	static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct server small = { .max_fds = FD_LIMIT };
 	struct pollfd pfd[OVER_LIMIT];
@@ -451,7 +470,7 @@ static size_t echo_len(uint32_t id)
  * while we send: the sizes stay below the socket buffers), then reads it
  * back and compares every byte.
  */
-static void echo_wave(uint32_t first)
+static void echo_wave(int port, uint32_t first)
 {
 	static uint8_t out[ECHO_MAX], in[ECHO_MAX];
 	int fd[ECHO_WAVE];
@@ -459,7 +478,7 @@ static void echo_wave(uint32_t first)
 	for (uint32_t i = 0; i < ECHO_WAVE; i++) {
 		uint32_t id = first + i;
 
-		fd[i] = dial(echod.port);
+		fd[i] = dial(port);
 		for (size_t k = 0; k < echo_len(id); k++)
 			out[k] = pattern(id, k);
 		send_all(fd[i], out, echo_len(id));
@@ -481,7 +500,52 @@ static void echo_wave(uint32_t first)
 static void test_echo_exact_bytes(void **state)
 {
 	for (uint32_t w = 0; w < ECHO_CONNS; w += ECHO_WAVE)
-		echo_wave(w);
+		echo_wave(echod.port, w);
+}
+
+/* ---- the baselines ------------------------------------------------------ */
+
+/* A baseline ends on SIGTERM where it stands (no crash before it). */
+static void baseline_stop(struct server *s)
+{
+	int status;
+
+	assert_int_equal(kill(s->pid, SIGTERM), 0);
+	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGTERM);
+}
+
+static const char *const models[] = { "thread", "pool", "epoll", "uring" };
+
+/* Each model answers as rtasync-httpd does: the same parser, the same
+ * connection logic, its own waiting. */
+static void test_baselines_http(void **state)
+{
+	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++) {
+		const char *const args[] = { "--model", models[m], NULL };
+		struct server b = { 0 };
+
+		server_start(&b, baseline_path, args);
+		check_hello(b.port);
+		check_pipelined(b.port);
+		refused_by(b.port, "GET / HTTP/1.1\r\n\r\n", 18,
+			   "400 Bad Request", "Bad Request\n");
+		baseline_stop(&b);
+	}
+}
+
+static void test_baselines_echo(void **state)
+{
+	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++) {
+		const char *const args[] = { "--model", models[m], "--mode",
+					     "echo", NULL };
+		struct server b = { 0 };
+
+		server_start(&b, baseline_path, args);
+		echo_wave(b.port, (uint32_t)m * ECHO_WAVE);
+		baseline_stop(&b);
+	}
 }
 
 int main(int argc, char **argv)
@@ -496,13 +560,17 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_many_connections),
 		cmocka_unit_test(test_emfile_recovers),
 		cmocka_unit_test(test_echo_exact_bytes),
+		cmocka_unit_test(test_baselines_http),
+		cmocka_unit_test(test_baselines_echo),
 	};
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: test_servers RTASYNC-HTTPD RTASYNC-ECHO\n");
+	if (argc != 4) {
+		fprintf(stderr, "usage: test_servers RTASYNC-HTTPD RTASYNC-ECHO "
+			"RTASYNC-BASELINE\n");
 		return 2;
 	}
 	httpd_path = argv[1];
 	echo_path = argv[2];
+	baseline_path = argv[3];
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
