@@ -214,14 +214,17 @@ struct sample {
 	bool ok;
 };
 
-/* "99%    1.23ms" in wrk's latency distribution, in ms. */
+/*
+ * "99%    1.23ms" in wrk's latency distribution, in ms. wrk times no
+ * request of a pipelined batch (it prints 0): NAN, not measured.
+ */
 static double wrk_p99(const char *out)
 {
 	const char *p = strstr(out, "    99%");
 	double v;
 	char unit[8];
 
-	if (!p || sscanf(p + 7, " %lf%7s", &v, unit) != 2)
+	if (!p || sscanf(p + 7, " %lf%7s", &v, unit) != 2 || v <= 0)
 		return NAN;
 	if (!strcmp(unit, "us"))
 		return v / 1e3;
