@@ -232,6 +232,9 @@ uint64_t bench_heap_bytes(void);
 int bench_pin_cpu(int cpu);
 /* The CPU the calling thread runs on now. */
 int bench_cpu(void);
+/* Raise this process's descriptor limit to its hard limit (for
+ * benchmarks that hold 10,000 sockets), inherited by its children. */
+void bench_raise_fd_limit(void);
 
 /* Keep a value alive without a memory access (an empty asm). */
 #define bench_keep(v) __asm__ volatile("" : : "r"(v))

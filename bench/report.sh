@@ -6,13 +6,16 @@
 # cores), print the tables, write the JSON reports and draw the ratios as
 # an SVG chart.
 #
-#   bench/report.sh [-B BUILD_DIR] [-o JSON] [-g SVG] [-T] [-- rtasync-bench options...]
+#   bench/report.sh [-B BUILD_DIR] [-o JSON] [-g SVG] [-T] [-I] [-- rtasync-bench options...]
 #
 # BUILD_DIR  a release build used only for benchmarks (default build-bench;
 #            set up here when missing)
 # JSON       default BUILD_DIR/bench-report.json
 # SVG        default Documentation/bench-core.svg
 # -T         leave out the thread-cost table and the tracer's overhead
+# -I         leave out the I/O servers (rtasync-iobench: HTTP and echo
+#            against the baselines, nginx, Go and Tokio; about 2 minutes,
+#            written to BUILD_DIR/iobench-report.json; needs wrk)
 # Arguments after -- go to rtasync-bench (e.g. -- -r 11 -s 0.2 spawn yield).
 #
 # Needs meson, ninja, a C compiler, liburing, and gnuplot for the chart.
@@ -31,14 +34,16 @@ json=
 svg=$src/Documentation/bench-core.svg
 
 threadcost=yes
+iobench=yes
 
-while getopts B:o:g:Th opt; do
+while getopts B:o:g:TIh opt; do
 	case $opt in
 	B) build=$OPTARG ;;
 	o) json=$OPTARG ;;
 	g) svg=$OPTARG ;;
 	T) threadcost= ;;
-	h) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	I) iobench= ;;
+	h) sed -n '3,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -67,6 +72,21 @@ if command -v gnuplot >/dev/null 2>&1; then
 	echo "chart: $svg"
 else
 	echo "chart: skipped, gnuplot is not installed (apt-get install gnuplot-nox)" >&2
+fi
+
+# The I/O servers (issue 7): librtasync's HTTP and echo servers side by
+# side with the baselines and the peers. Never fails the report.
+if [ -n "$iobench" ]; then
+	echo
+	if ! command -v wrk >/dev/null 2>&1; then
+		echo "I/O servers: skipped, wrk is not installed (apt-get install wrk)"
+	elif ! ninja -C "$build" bench/rtasync-iobench bench/rtasync-httpd \
+		bench/rtasync-echo bench/rtasync-baseline >/dev/null; then
+		echo "I/O servers: skipped, they failed to build (ninja -C $build bench/rtasync-iobench)"
+	else
+		"$build/bench/rtasync-iobench" -j "$build/iobench-report.json" ||
+			echo "I/O servers: rtasync-iobench exited with status $?"
+	fi
 fi
 
 # The seeds' thread-cost claim measured by the eBPF observer, and the

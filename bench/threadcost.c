@@ -66,6 +66,9 @@ struct tc_opts tc_opts = {
 };
 
 static unsigned int tc_waits;	/* tc_opts.waits, scaled */
+static bool tc_sockets;		/* the waits are socket waits, not timers */
+static int tc_port;		/* the feeder's port (socket waits), or 0 */
+static _Atomic int sock_failed;	/* a socket wait failed: the run fails */
 
 /* ---- the models (run in the child) ------------------------------------------ */
 
@@ -76,6 +79,15 @@ static void sleep_ns(uint64_t ns)
 
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
 		;
+}
+
+/* Wait i of a thread model: on a timer, or for its socket's answer. */
+static void block_wait(unsigned int i)
+{
+	if (!tc_conns)
+		sleep_ns((uint64_t)tc_opts.wait_us * 1000u);
+	else if (tc_sock_wait(i))
+		atomic_store(&sock_failed, 1);
 }
 
 static void futex_wait(_Atomic unsigned int *word, unsigned int val)
@@ -191,7 +203,7 @@ static void *pool_worker(void *arg)
 		pthread_mutex_unlock(&p->mu);
 
 		stamp_start(i);
-		sleep_ns(p->queue[i]);	/* the blocking "I/O" */
+		block_wait(i);	/* the blocking "I/O" */
 		stamp_end(i);
 
 		if (atomic_fetch_add(&p->done, 1) + 1 == tc_waits)
@@ -258,7 +270,7 @@ static int pool_run(void *state, struct model_info *info)
 	}
 	while ((d = atomic_load(&p->done)) < tc_waits)
 		futex_wait(&p->done, d);
-	return 0;
+	return atomic_load(&sock_failed) ? -EPIPE : 0;
 }
 
 /* -- one thread per wait ------------------------------------------------------- */
@@ -273,7 +285,7 @@ static void *perwait_thread(void *arg)
 	unsigned int i = (unsigned int)(uintptr_t)arg;
 
 	stamp_start(i);
-	sleep_ns((uint64_t)tc_opts.wait_us * 1000u);
+	block_wait(i);
 	stamp_end(i);
 	return NULL;
 }
@@ -326,6 +338,8 @@ static int perwait_run(void *state, struct model_info *info)
 	}
 	for (; oldest < i; oldest++)
 		pthread_join(w->th[oldest], NULL);
+	if (!err && atomic_load(&sock_failed))
+		return -EPIPE;
 	return -err;
 }
 
@@ -349,10 +363,17 @@ struct sleeper_frame {
 static RT_ASYNC int64_t sleeper(struct rt_task *t, struct rt_frame *base)
 {
 	struct sleeper_frame *f = RT_FRAME(base, struct sleeper_frame);
+	int64_t r;
 
 	RT_BEGIN(t, base);
 	stamp_start(f->i);
-	RT_SLEEP(f->ns);
+	if (tc_conns) {
+		RT_CALL(r, tc_sock_wait_task, struct tc_sock_wait_frame,
+			.i = f->i);
+		(void)r;	/* an error has returned already */
+	} else {
+		RT_SLEEP(f->ns);
+	}
 	stamp_end(f->i);
 	return 0;
 }
@@ -564,7 +585,9 @@ static void model_child(const struct model *m, int cmd_fd, int res_fd)
 	int err;
 
 	res.rss_base = bench_rss_bytes();
-	err = m->setup(&state);
+	err = tc_port ? tc_conns_open(tc_port, tc_waits) : 0;
+	if (!err)
+		err = m->setup(&state);
 	if (!err) {
 		/*
 		 * Two unmeasured rounds: one to warm up (the model is
@@ -606,7 +629,7 @@ static void model_child(const struct model *m, int cmd_fd, int res_fd)
 	_exit(0);
 }
 
-#define MODEL_SPEC_FMT "%d:%u:%u:%u:%u:%d:%d"
+#define MODEL_SPEC_FMT "%d:%u:%u:%u:%u:%d:%d:%d"
 
 /*
  * The model's process is this program exec'd afresh (--model-child SPEC),
@@ -619,7 +642,8 @@ int threadcost_model_child(const char *spec)
 	int m, cmd_fd, res_fd;
 
 	if (sscanf(spec, MODEL_SPEC_FMT, &m, &tc_waits, &tc_opts.pool,
-		   &tc_opts.wait_us, &tc_opts.stack_kib, &cmd_fd, &res_fd) != 7 ||
+		   &tc_opts.wait_us, &tc_opts.stack_kib, &cmd_fd, &res_fd,
+		   &tc_port) != 8 ||
 	    m < 0 || m >= NR_MODELS || !tc_waits || !tc_opts.pool) {
 		fprintf(stderr, "rtasync-threadcost: bad --model-child '%s'\n",
 			spec);
@@ -639,7 +663,7 @@ static void exec_model(int m, int cmd_fd, int res_fd)
 
 	snprintf(spec, sizeof(spec), MODEL_SPEC_FMT, m, tc_waits,
 		 tc_opts.pool, tc_opts.wait_us, tc_opts.stack_kib, cmd_fd,
-		 res_fd);
+		 res_fd, tc_port);
 	if (fcntl(cmd_fd, F_SETFD, 0) || fcntl(res_fd, F_SETFD, 0))
 		_exit(127);
 	execv(self_exe, argv);
@@ -712,7 +736,8 @@ static void sample_from(struct sample *s, const struct sched_snapshot *d,
  * Fork the model's process, attach the observer to it, snapshot around
  * its waits. Returns 0 or a negative errno, with the reason in why.
  */
-static int run_model(int mi, struct sample *s, char *why, size_t whylen)
+static int run_model_once(int mi, struct sample *s, char *why,
+			  size_t whylen)
 {
 	struct sched_obs_opts oo = {
 		.max_threads = tc_waits + tc_opts.pool + 1024,
@@ -806,6 +831,24 @@ out_pipes:
 		if (rsp[i] >= 0)
 			close(rsp[i]);
 	}
+	return err;
+}
+
+/* One run; with socket waits, a fresh feeder for it (not observed). */
+static int run_model(int mi, struct sample *s, char *why, size_t whylen)
+{
+	int feeder = 0, err;
+
+	tc_port = 0;
+	if (tc_sockets) {
+		feeder = tc_feeder_start(tc_waits, tc_opts.wait_us, &tc_port);
+		if (feeder < 0) {
+			snprintf(why, whylen, "feeder: %s", strerror(-feeder));
+			return feeder;
+		}
+	}
+	err = run_model_once(mi, s, why, whylen);
+	tc_feeder_stop(feeder);
 	return err;
 }
 
@@ -915,13 +958,19 @@ static void add_notes(struct bench_result *r, const struct metric *mt,
 	const struct sample *t = v[M_TASKS], *p = v[peer];
 	const char *pk = peer == M_POOL ? "pool" : "per-wait";
 
+	if (mt->get == m_wall && peer == M_POOL && tc_sockets)
+		bench_note(r, "each wait a 1-byte request on its own loopback "
+			   "TCP connection, answered %u us after it arrived by "
+			   "a feeder process (not observed): blocking send+recv "
+			   "in threads, RT_SEND+RT_RECV in tasks", tc_opts.wait_us);
 	if (mt->get == m_wall && peer == M_POOL)
-		bench_note(r, "%u waits of %u us: clock_nanosleep in threads, "
-			   "RT_SLEEP in tasks (%s); each run a fresh process "
+		bench_note(r, "%u waits of %u us: %s (%s); each run a fresh process "
 			   "that did the same waits twice before (measured "
 			   "warm), the observer attached to it; %u runs per "
 			   "model, interleaved; pool: mutex+condvar queue, "
 			   "default stacks", tc_waits, tc_opts.wait_us,
+			   tc_sockets ? "socket waits" :
+			   "clock_nanosleep in threads, RT_SLEEP in tasks",
 			   t[0].info.shape, n);
 	if (mt->get == m_wall && peer == M_PERWAIT)
 		bench_note(r, "per-wait: %u KiB stacks, threads created back "
@@ -981,7 +1030,7 @@ static void add_notes(struct bench_result *r, const struct metric *mt,
 			   median_of(p, n, g_ready));
 }
 
-void bench_threadcost(void)
+static void threadcost_topic(const char *topic)
 {
 	static struct sample samples[NR_MODELS][BENCH_MAX_REPS];
 	struct sample *v[NR_MODELS];
@@ -1008,19 +1057,20 @@ void bench_threadcost(void)
 
 			err = run_model(m, smp, why, sizeof(why));
 			if (!err && bench_opts.verbose)
-				bench_log("threads: run %u %s: %.1f ms, %.0f "
-					  "vol, %.0f invol", rep, models[m].key,
+				bench_log("%s: run %u %s: %.1f ms, %.0f "
+					  "vol, %.0f invol", topic, rep,
+					  models[m].key,
 					  smp->wall_ms, smp->vol, smp->invol);
 		}
 	}
 	if (err)
-		bench_log("threads: %s", why);
+		bench_log("%s: %s", topic, why);
 
 	for (size_t i = 0; i < NR_METRICS; i++) {
 		for (int peer = M_POOL; peer <= M_PERWAIT; peer++) {
 			struct bench_result r;
 
-			bench_result_init(&r, "threads", metrics[i].name,
+			bench_result_init(&r, topic, metrics[i].name,
 					  peer_names[peer], metrics[i].unit,
 					  metrics[i].better);
 			if (err) {
@@ -1033,6 +1083,18 @@ void bench_threadcost(void)
 			bench_emit(&r);
 		}
 	}
+}
+
+void bench_threadcost(void)
+{
+	tc_sockets = false;
+	threadcost_topic("threads");
+}
+
+void bench_threadcost_sockets(void)
+{
+	tc_sockets = true;
+	threadcost_topic("sockets");
 }
 
 /* ---- the matrix --------------------------------------------------------------- */
@@ -1055,7 +1117,8 @@ static void fmt_val(char *buf, size_t len, const struct bench_stat *st)
 		snprintf(buf, len, "%.2g", v);
 }
 
-void threadcost_print_matrix(const struct bench_report *rep)
+static void print_topic_matrix(const struct bench_report *rep,
+			       const char *topic, const char *title)
 {
 	bool header = false;
 
@@ -1066,7 +1129,7 @@ void threadcost_print_matrix(const struct bench_report *rep)
 		for (size_t j = 0; j < rep->nrows; j++) {
 			const struct bench_result *r = &rep->rows[j];
 
-			if (strcmp(r->topic, "threads") ||
+			if (strcmp(r->topic, topic) ||
 			    strcmp(r->name, metrics[i].name))
 				continue;
 			if (!strncmp(r->peer, "thread pool", 11))
@@ -1077,8 +1140,8 @@ void threadcost_print_matrix(const struct bench_report *rep)
 		if (!pool || !pw)
 			continue;
 		if (!header) {
-			printf("\nthread cost at a glance (medians; the observer's "
-			       "numbers except CPU time and RSS)\n");
+			printf("\n%s at a glance (medians; the observer's "
+			       "numbers except CPU time and RSS)\n", title);
 			printf("%-36s %-8s %14s %16s %12s\n", "", "",
 			       "thread pool", "thread per wait", "librtasync");
 			printf("%-36s %-8s %14.*s %16.*s %12s\n", "", "",
@@ -1091,4 +1154,10 @@ void threadcost_print_matrix(const struct bench_report *rep)
 		printf("%-36s %-8s %14s %16s %12s\n", metrics[i].name,
 		       metrics[i].unit, a, b, c);
 	}
+}
+
+void threadcost_print_matrix(const struct bench_report *rep)
+{
+	print_topic_matrix(rep, "threads", "thread cost, timer waits,");
+	print_topic_matrix(rep, "sockets", "thread cost, socket waits,");
 }

@@ -6,6 +6,8 @@
  *
  *   threads  10,000 concurrent 1 ms waits: blocking thread pool, thread
  *            per wait, librtasync tasks
+ *   sockets  the same, each wait a request on one of 10,000 loopback TCP
+ *            connections answered 1 ms later (threadcost_sock.c)
  *   tracer   pipe ping-pong with and without `sched stat` attached
  *            (runs bench/sched-overhead)
  *   runtime  what counters, event records and sched stat cost librtasync
@@ -28,6 +30,7 @@ struct tc_opts {
 extern struct tc_opts tc_opts;
 
 void bench_threadcost(void);
+void bench_threadcost_sockets(void);
 void bench_overhead(void);
 void bench_runtime_cost(void);
 
@@ -36,5 +39,30 @@ int threadcost_model_child(const char *spec);
 
 /* The thread-cost rows of a report as one matrix (metric x model). */
 void threadcost_print_matrix(const struct bench_report *rep);
+
+/*
+ * Socket waits (threadcost_sock.c): a feeder process answers each
+ * 1-byte request on a connection wait_us after it arrived.
+ */
+#include "rtasync.h"
+
+extern int *tc_conns;		/* the model's end of each connection */
+
+/* Fork the feeder on a fresh port: its pid, or a negative errno. */
+int tc_feeder_start(unsigned int conns, unsigned int wait_us, int *port);
+void tc_feeder_stop(int pid);
+/* In the model's process, before the waits: n connections to port. */
+int tc_conns_open(int port, unsigned int n);
+/* Wait i as a thread does: send the request, block until the answer. */
+int tc_sock_wait(unsigned int i);
+
+/* Wait i as a task does: RT_CALL(r, tc_sock_wait_task, frame, .i = i). */
+struct tc_sock_wait_frame {
+	struct rt_frame frame;
+	unsigned int i;
+	char c;
+};
+
+RT_ASYNC int64_t tc_sock_wait_task(struct rt_task *t, struct rt_frame *base);
 
 #endif /* RTASYNC_THREADCOST_H */

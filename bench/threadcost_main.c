@@ -28,6 +28,8 @@ const struct bench_topic bench_topics[] = {
 	{ "threads", "10k concurrent 1 ms waits: thread pool, thread per "
 	  "wait, librtasync tasks, measured by the eBPF observer",
 	  bench_threadcost, 0 },
+	{ "sockets", "the same with socket waits: 10k loopback connections "
+	  "each waiting for its answer", bench_threadcost_sockets, 0 },
 	{ "tracer", "pipe ping-pong with and without `sched stat` "
 	  "(bench/sched-overhead)", bench_overhead, 0 },
 	{ "runtime", "what counters, event records and sched stat cost "
@@ -100,7 +102,7 @@ static const struct argp argp = {
 	.args_doc = "[TOPIC...]",
 	.doc = "The seeds' thread-cost claim measured by librtasync's eBPF "
 	       "scheduler observer, and the observer's own cost.\vTopics: "
-	       "threads tracer runtime (default: all). Defaults: 5 runs per model, "
+	       "threads sockets tracer runtime (default: all). Defaults: 5 runs per model, "
 	       "each in a fresh process that warms itself up; a 120 s "
 	       "timeout per topic. Needs root (or CAP_BPF+CAP_PERFMON) and "
 	       "kernel BTF. Ratios > 1 mean librtasync is that many times "

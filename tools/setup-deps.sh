@@ -8,10 +8,11 @@
 #
 # --bench  also the peer runtimes the benchmark report measures librtasync
 #          against (bench/peers/): Tokio built offline from Debian's crates,
-#          and Go. tools/run-report.sh asks for them, tools/run-tests.sh does
-#          not: no test needs them, and they are large (a Rust toolchain, a
-#          Go toolchain). Failing to install them is reported, not fatal:
-#          the report then says which peer rows are missing and why.
+#          Go, nginx, and wrk to load the HTTP servers. tools/run-report.sh
+#          asks for them, tools/run-tests.sh does not: no test needs them,
+#          and they are large (a Rust toolchain, a Go toolchain). Failing
+#          to install them is reported, not fatal: the report then says
+#          which peer rows are missing and why.
 set -eu
 
 bench=
@@ -46,6 +47,8 @@ pkgs="$pkgs groff-base man-db"
 bench_pkgs="cargo rustc librust-tokio-dev golang-go"
 # and Boost.Context (fcontext), the fiber switch's peer (bench/fiber.c)
 bench_pkgs="$bench_pkgs libboost-context-dev"
+# rtasync-iobench: nginx as an HTTP peer, wrk as the load generator
+bench_pkgs="$bench_pkgs nginx wrk"
 
 # The packages of the list given that are not installed.
 missing_of() {

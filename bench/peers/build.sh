@@ -3,7 +3,8 @@
 #
 # Build the runtimes users would pick instead of librtasync, for the
 # benchmark report: Tokio (bench/peers/tokio) and Go (bench/peers/go),
-# from Debian 12's packages only, with no network:
+# and their HTTP servers for rtasync-iobench (bench/peers/tokio-http,
+# bench/peers/go-http), from Debian 12's packages only, with no network:
 #
 #   Tokio  /usr/bin/cargo and /usr/bin/rustc (packages cargo, rustc) build
 #          offline against /usr/share/cargo/registry (librust-tokio-dev)
@@ -11,7 +12,8 @@
 #
 #   bench/peers/build.sh OUT_DIR
 #
-# Writes OUT_DIR/rtasync-peer-tokio and OUT_DIR/rtasync-peer-go, each with
+# Writes OUT_DIR/rtasync-peer-tokio, OUT_DIR/rtasync-peer-go (and the
+# -http ones), each with
 # a .version file (line 1: the runtime's version, line 2: the toolchain's)
 # for the report. A peer that cannot be built gets
 # OUT_DIR/rtasync-peer-NAME.why instead (one line: why, and what to
@@ -37,22 +39,24 @@ update() {
 
 # Debian's toolchain by absolute path: a rustup cargo, or another Go,
 # earlier in PATH must not be what gets measured.
+# build_tokio NAME: bench/peers/NAME into OUT_DIR/rtasync-peer-NAME
 build_tokio() {
-	dir=$out/tokio
+	name=$1
+	dir=$out/$name
 	reg=/usr/share/cargo/registry
 	if [ ! -x /usr/bin/cargo ] || [ ! -x /usr/bin/rustc ]; then
-		skip tokio "no /usr/bin/cargo or /usr/bin/rustc (apt-get install cargo rustc librust-tokio-dev)"
+		skip "$name" "no /usr/bin/cargo or /usr/bin/rustc (apt-get install cargo rustc librust-tokio-dev)"
 		return
 	fi
 	if ! ls -d "$reg"/tokio-1.* >/dev/null 2>&1; then
-		skip tokio "Tokio's source is not in $reg (apt-get install librust-tokio-dev)"
+		skip "$name" "Tokio's source is not in $reg (apt-get install librust-tokio-dev)"
 		return
 	fi
 	# A copy of the sources, so Cargo.lock lands here, not in the tree;
 	# copied only when changed, or cargo would rebuild on every run.
 	mkdir -p "$dir/src" "$dir/cargo-home"
-	update "$src/tokio/Cargo.toml" "$dir/Cargo.toml"
-	update "$src/tokio/src/main.rs" "$dir/src/main.rs"
+	update "$src/$name/Cargo.toml" "$dir/Cargo.toml"
+	update "$src/$name/src/main.rs" "$dir/src/main.rs"
 	cat > "$dir/cargo-home/config.toml" <<-EOF
 	[source.crates-io]
 	replace-with = "debian"
@@ -67,39 +71,43 @@ build_tokio() {
 	     RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR=$dir/target \
 	     /usr/bin/cargo build --quiet --release --offline \
 	     --manifest-path "$dir/Cargo.toml" >"$dir/build.log" 2>&1; then
-		skip tokio "cargo build failed, see $dir/build.log"
+		skip "$name" "cargo build failed, see $dir/build.log"
 		return
 	fi
-	cp "$dir/target/release/rtasync-peer-tokio" "$out/"
-	rm -f "$out/rtasync-peer-tokio.why"
+	cp "$dir/target/release/rtasync-peer-$name" "$out/"
+	rm -f "$out/rtasync-peer-$name.why"
 	{
 		sed -n '/^name = "tokio"$/{n;s/^version = "\(.*\)"/\1/p;}' "$dir/Cargo.lock"
 		echo "$(/usr/bin/rustc --version), Debian's crates"
-	} > "$out/rtasync-peer-tokio.version"
+	} > "$out/rtasync-peer-$name.version"
 }
 
+# build_go NAME: bench/peers/NAME into OUT_DIR/rtasync-peer-NAME
 build_go() {
-	dir=$out/go
+	name=$1
+	dir=$out/$name
 	if [ ! -x /usr/bin/go ]; then
-		skip go "no /usr/bin/go (apt-get install golang-go)"
+		skip "$name" "no /usr/bin/go (apt-get install golang-go)"
 		return
 	fi
 	mkdir -p "$dir"
 	# GOPROXY=off: the program imports the standard library only, so
 	# anything that would reach the network is an error.
-	if ! (cd "$src/go" && GOPATH=$dir/path GOCACHE=$dir/cache \
+	if ! (cd "$src/$name" && GOPATH=$dir/path GOCACHE=$dir/cache \
 	      GOPROXY=off GOFLAGS='' GO111MODULE=on GOWORK=off \
-	      /usr/bin/go build -trimpath -o "$out/rtasync-peer-go" . \
+	      /usr/bin/go build -trimpath -o "$out/rtasync-peer-$name" . \
 	      >"$dir/build.log" 2>&1); then
-		skip go "go build failed, see $dir/build.log"
+		skip "$name" "go build failed, see $dir/build.log"
 		return
 	fi
-	rm -f "$out/rtasync-peer-go.why"
+	rm -f "$out/rtasync-peer-$name.why"
 	v=$(/usr/bin/go env GOVERSION 2>/dev/null)
 	printf '%s\n%s\n' "${v#go}" "$(/usr/bin/go version)" \
-		> "$out/rtasync-peer-go.version"
+		> "$out/rtasync-peer-$name.version"
 }
 
-build_tokio
-build_go
+build_tokio tokio
+build_tokio tokio-http
+build_go go
+build_go go-http
 exit 0

@@ -1,0 +1,3 @@
+module rtasync-peer-go-http
+
+go 1.19

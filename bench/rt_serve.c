@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Acceptor tasks and the process around them (see rt_serve.h).
+ *
+ * The accept is written once, in acceptor(): a multishot accept would
+ * feed the same loop. An acceptor that runs out of descriptors (EMFILE,
+ * ENFILE) or kernel memory sleeps ACCEPT_BACKOFF_NS before it tries again
+ * instead of spinning on the error, and the connection waits in the
+ * listen backlog meanwhile: the server recovers once descriptors free up.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt_serve.h"
+
+#define ACCEPT_BACKOFF_NS 10000000u	/* 10 ms */
+
+struct acceptor_frame {
+	struct rt_frame frame;
+	int lfd;
+	rt_serve_spawn_fn spawn;
+	int64_t accepted, backoffs;
+};
+
+static bool out_of_resources(int64_t err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
+	       err == -ENOMEM;
+}
+
+static RT_ASYNC int64_t acceptor(struct rt_task *t, struct rt_frame *base)
+{
+	struct acceptor_frame *f = RT_FRAME(base, struct acceptor_frame);
+	int64_t fd;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	for (;;) {
+		RT_AWAIT(fd, rt_op_accept(t, f->lfd, NULL, NULL, RT_NEVER));
+		if (fd >= 0) {
+			f->accepted++;
+			if (f->spawn(rt_task_runtime(t), (int)fd) < 0)
+				close((int)fd);
+		} else if (fd == -ECANCELED) {
+			return f->accepted;
+		} else if (out_of_resources(fd)) {
+			f->backoffs++;
+			RT_SLEEP(ACCEPT_BACKOFF_NS);
+		}
+		/* else ECONNABORTED and the like: that connection only */
+	}
+}
+
+static void print_stats(struct rt_runtime *rt, const char *name,
+			int64_t accepted)
+{
+	struct rt_stats s;
+
+	if (rt_runtime_stats(rt, &s))
+		return;
+	fprintf(stderr, "%s: %lld connections; I/O ops %llu submitted, %llu "
+		"completed, %llu timed out, %llu cancelled; %llu parks; %llu "
+		"CQ overflows\n", name, (long long)accepted,
+		(unsigned long long)s.io_submitted,
+		(unsigned long long)s.io_completed,
+		(unsigned long long)s.io_timeouts,
+		(unsigned long long)s.io_cancelled,
+		(unsigned long long)s.parks,
+		(unsigned long long)s.cq_overflows);
+}
+
+static int start_acceptors(struct rt_runtime *rt, int lfd,
+			   rt_serve_spawn_fn spawn, struct rt_task **acc,
+			   int n)
+{
+	for (int i = 0; i < n; i++) {
+		int ret = RT_SPAWN(rt, &acc[i], acceptor,
+				   struct acceptor_frame, .lfd = lfd,
+				   .spawn = spawn);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Cancel and join the acceptors: how many connections they took. */
+static int64_t stop_acceptors(struct rt_task **acc, int n)
+{
+	int64_t total = 0, r;
+
+	for (int i = 0; i < n && acc[i]; i++) {
+		rt_task_cancel(acc[i]);
+		if (!rt_task_join(acc[i], &r) && r > 0)
+			total += r;
+		rt_task_release(acc[i]);
+	}
+	return total;
+}
+
+int rt_serve_main(const struct srv_opts *o, const char *name,
+		  rt_serve_spawn_fn spawn)
+{
+	struct rt_task *acc[RT_MAX_WORKERS] = { 0 };
+	struct rt_runtime *rt;
+	struct rt_config cfg;
+	int lfd, ret, n;
+
+	srv_signals_init();
+	lfd = srv_listen(o, name, false);
+	rt_config_init(&cfg);
+	if (o->workers)
+		cfg.workers = o->workers;
+	cfg.pin = true;
+	if (o->spin_us >= 0)
+		cfg.spin_us = (unsigned int)o->spin_us;
+	ret = rt_runtime_new(&cfg, &rt);
+	if (ret < 0) {
+		fprintf(stderr, "%s: rt_runtime_new: %s\n", name, strerror(-ret));
+		return ret;
+	}
+	n = rt_runtime_workers(rt);
+	ret = start_acceptors(rt, lfd, spawn, acc, n);
+	if (ret < 0) {
+		fprintf(stderr, "%s: spawn: %s\n", name, strerror(-ret));
+		return ret;
+	}
+	srv_wait_stop();
+	print_stats(rt, name, stop_acceptors(acc, n));
+	/*
+	 * Connections are detached tasks, some idle in a keep-alive wait:
+	 * the process ends with them, as a server's does.
+	 */
+	fflush(NULL);
+	_exit(0);
+}
