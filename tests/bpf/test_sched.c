@@ -202,11 +202,17 @@ static void test_sleep_offcpu(void **state)
 	REQUIRE_BPF();
 	t = run_one(sleep_main, &a, &snap);
 	assert_non_null(t);
-	ms = t->offcpu_ns / 1e6;
-	print_message("sleep %d ms: bpf off-CPU %.3f ms, on-CPU %.3f ms, "
-		      "voluntary %llu, runq waits %llu\n", BUSY_MS, ms,
-		      t->oncpu_ns / 1e6, (unsigned long long)t->nvcsw,
+	/* Off-CPU time runs from switch-out to switch-in, so it also holds
+	 * the wait on the run queue after the wake-up, which a loaded
+	 * machine stretches (78 ms once): the sleep itself is the rest. */
+	ms = (double)(t->offcpu_ns - t->runq_ns) / 1e6;
+	print_message("sleep %d ms: bpf off-CPU %.3f ms (%.3f ms of it on "
+		      "the run queue), on-CPU %.3f ms, voluntary %llu, runq "
+		      "waits %llu\n", BUSY_MS, t->offcpu_ns / 1e6,
+		      t->runq_ns / 1e6, t->oncpu_ns / 1e6,
+		      (unsigned long long)t->nvcsw,
 		      (unsigned long long)t->runq_cnt);
+	assert_true(t->offcpu_ns >= t->runq_ns);
 	assert_true(ms > BUSY_MS * 0.9 && ms < BUSY_MS * 1.1);
 	assert_true(t->nvcsw >= 1);
 	sched_snapshot_free(&snap);
