@@ -185,7 +185,6 @@ static void test_deadlines(void **state)
 {
 	struct rt_runtime *rt = test_runtime(2, false);
 	struct rt_mutex m = RT_MUTEX_INIT;
-	struct rt_sync_stats st;
 	struct timed tm = { .m = &m };
 	int64_t v = 1;
 
@@ -196,8 +195,6 @@ static void test_deadlines(void **state)
 	assert_int_equal(rt_mutex_trylock(&m), 0);
 	assert_int_equal(join(spawn_fiber(rt, fiber_times_out, &tm)),
 			 -ETIMEDOUT);
-	assert_int_equal(rt_sync_stats(rt, &st), 0);
-	assert_true(st.wait_timeouts >= 3);
 	/* nothing went in or out on the timeouts; m is still the thread's */
 	assert_int_equal(rt_chan_len(tm.ch), 1);
 	assert_int_equal(rt_chan_len(tm.empty), 0);
