@@ -124,6 +124,45 @@ int64_t rt_poll(int fd, uint32_t events);
 int64_t rt_fsync(int fd);
 int64_t rt_openat(int dfd, const char *path, int flags, uint32_t mode);
 
+/*
+ * The coordination ops of rtasync-sync.h as blocking calls, on the same
+ * wait queues as the stackless tasks they meet there. Each waits without
+ * a deadline; its _until twin takes one (absolute CLOCK_MONOTONIC, or
+ * RT_NEVER). Messages, buffers and select arms may be C locals of the
+ * fiber: its stack stays put while it is parked.
+ */
+int64_t rt_wait(struct rt_waitq *q);
+int64_t rt_wait_until(struct rt_waitq *q, uint64_t deadline_ns);
+int64_t rt_wait_cond(struct rt_waitq *q, bool (*cond)(void *arg), void *arg);
+int64_t rt_wait_cond_until(struct rt_waitq *q, bool (*cond)(void *arg),
+			   void *arg, uint64_t deadline_ns);
+int64_t rt_waker_wait(struct rt_waker *wk);
+int64_t rt_waker_wait_until(struct rt_waker *wk, uint64_t deadline_ns);
+int64_t rt_chan_send(struct rt_chan *ch, const void *msg);
+int64_t rt_chan_send_until(struct rt_chan *ch, const void *msg,
+			   uint64_t deadline_ns);
+int64_t rt_chan_recv(struct rt_chan *ch, void *buf);
+int64_t rt_chan_recv_until(struct rt_chan *ch, void *buf, uint64_t deadline_ns);
+int64_t rt_mutex_lock(struct rt_mutex *m);
+int64_t rt_mutex_lock_until(struct rt_mutex *m, uint64_t deadline_ns);
+int64_t rt_sem_acquire(struct rt_sem *s);
+int64_t rt_sem_acquire_until(struct rt_sem *s, uint64_t deadline_ns);
+int64_t rt_event_wait(struct rt_event *e);
+int64_t rt_event_wait_until(struct rt_event *e, uint64_t deadline_ns);
+int64_t rt_notify_wait(struct rt_notify *n);
+int64_t rt_notify_wait_until(struct rt_notify *n, uint64_t deadline_ns);
+int64_t rt_oneshot_recv(struct rt_oneshot *o);
+int64_t rt_oneshot_recv_until(struct rt_oneshot *o, uint64_t deadline_ns);
+int64_t rt_select(struct rt_select_arm *arms, unsigned int n);
+int64_t rt_select_until(struct rt_select_arm *arms, unsigned int n,
+			uint64_t deadline_ns);
+int64_t rt_taskset_next(struct rt_taskset *set, struct rt_task_done *out);
+int64_t rt_taskset_next_until(struct rt_taskset *set, struct rt_task_done *out,
+			      uint64_t deadline_ns);
+int64_t rt_spawn_blocking(rt_blocking_fn fn, void *arg);
+int64_t rt_spawn_blocking_until(rt_blocking_fn fn, void *arg,
+				uint64_t deadline_ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -154,7 +154,7 @@ fi
 run GLIBC_TUNABLES=glibc.pthread.rseq=0 -- -C build --suite unit \
 	--no-suite norseq \
 	--wrap='valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite' \
-	continuations misuse fiber
+	continuations misuse fiber fiber_sync
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
