@@ -156,6 +156,19 @@ def compare_blocked(rep, lines):
     return report(errors, f"{len(rep['sites'])} sites, {len(rep['tasks'])} tasks")
 
 
+def printable(s):
+    """A string as the tool's tables print it (trace_printable())."""
+    return "".join(chr(b) if 0x20 <= b < 0x7f else f"\\x{b:02x}"
+                   for b in s.encode("utf-8", "surrogateescape"))
+
+
+def json_name(name):
+    """A task's JSON name as its table line says it, None: no line."""
+    if name is None:
+        return "(unreadable)"
+    return printable(name) if name else None
+
+
 def compare_dump(rep, lines):
     errors = []
     blocks = {}
@@ -170,6 +183,10 @@ def compare_dump(rep, lines):
         if m and cur is not None:
             cur["site"] = m.group(1)
             continue
+        m = re.match(r"  name (.*)$", line)
+        if m and cur is not None:
+            cur["name"] = m.group(1)
+            continue
         m = re.match(r"    #(\d+)\s+(\S+)\s+(\S+)(  \[root\])?$", line)
         if m and cur is not None:
             cur["frames"].append((m.group(2), m.group(3), bool(m.group(4))))
@@ -183,6 +200,9 @@ def compare_dump(rep, lines):
         if b.get("site") != want or b["depth"] != t["depth"]:
             errors.append(f"task {t['task']}: table {b.get('site')!r}/{b['depth']} "
                           f"json {want!r}/{t['depth']}")
+        if b.get("name") != json_name(t["name"]):
+            errors.append(f"task {t['task']}: name table {b.get('name')!r} "
+                          f"json {t['name']!r}")
         frames = [(f["symbol"] + (f"+0x{f['offset']:x}" if f["offset"] else "")
                    if f["symbol"] else f["fn"], base(f["module"]) or "?", f["root"])
                   for f in t["frames"]]

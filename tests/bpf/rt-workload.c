@@ -13,7 +13,9 @@
  *			sleeps at another; then waits for SIGTERM
  *	deep		a task parked 3 frames deep (deep_a -> deep_b ->
  *			deep_c, deep_c in RT_SLEEP), one parked 1 deep, one
- *			CHAIN_DEPTH deep across arena chunks; waits for SIGTERM
+ *			CHAIN_DEPTH deep across arena chunks; waits for SIGTERM.
+ *			They are named DEEP_NAME, SHALLOW_NAME (a tab in it)
+ *			and none
  *	block MS	on SIGUSR1: a task resumes from a yield and then
  *			blocks in read(2) on a pipe another thread writes
  *			MS ms later; prints how long read(2) took, exits
@@ -43,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtasync-sync.h"
 #include "rtasync-trace.h"
 #include "rtasync.h"
 
@@ -50,6 +53,8 @@
 #define SITES_SLEEPS 3
 #define DEEP_SLEEP_NS (600ull * 1000000000ull)
 #define CHAIN_DEPTH 40
+#define DEEP_NAME "deep-a/worker 7"
+#define SHALLOW_NAME "tab\there"
 
 #define MAX_RUNTIMES 4
 
@@ -57,7 +62,7 @@ static struct rt_runtime *rt, *rts[MAX_RUNTIMES];
 static unsigned int nworkers, nruntimes = 1;
 static sigset_t sigs;
 
-static void die(const char *what, int err)
+static _Noreturn void die(const char *what, int err)
 {
 	fprintf(stderr, "rt-workload: %s: %s\n", what, strerror(err < 0 ? -err : err));
 	exit(1);
@@ -217,15 +222,28 @@ static RT_ASYNC int64_t chain_root(struct rt_task *t, struct rt_frame *base)
 	return f->r;
 }
 
+/* Names are set from this thread while the tasks may already run. */
+static void name_and_release(struct rt_task *h, const char *name)
+{
+	int ret = rt_task_set_name(h, name);
+
+	if (ret)
+		die("rt_task_set_name", ret);
+	rt_task_release(h);
+}
+
 static int run_deep(void)
 {
+	struct rt_task *deep, *shallow_task;
 	struct rt_stats st;
 
 	runtime_start();
-	if (RT_SPAWN(rt, NULL, deep_a, struct deep_frame) ||
-	    RT_SPAWN(rt, NULL, shallow, struct deep_frame) ||
+	if (RT_SPAWN(rt, &deep, deep_a, struct deep_frame) ||
+	    RT_SPAWN(rt, &shallow_task, shallow, struct deep_frame) ||
 	    RT_SPAWN(rt, NULL, chain_root, struct chain_frame))
 		die("spawn", ENOMEM);
+	name_and_release(deep, DEEP_NAME);
+	name_and_release(shallow_task, SHALLOW_NAME);
 	/* parked: their sleeps counted as suspensions, so in the heaps */
 	do {
 		usleep(1000);

@@ -7,7 +7,8 @@
  *     those counts;
  *   - a task parked 3 frames deep: `task dump -j` shows deep_c, deep_b,
  *     deep_a in that order and deep_c's sleep site (and a 41-frame chain
- *     across arena chunks, whole);
+ *     across arena chunks, whole), and the tasks' names (the table with
+ *     its control characters escaped);
  *   - a continuation that blocks in read(2) for ~300 ms after resuming
  *     from a known await: `task blocked -j` charges that site the blocked
  *     time, within 10% of what the workload measured around read(2);
@@ -392,6 +393,16 @@ static void test_dump_chain(void **state)
 	py(buf, sizeof(buf), "query '%s' \"[f['symbol'] for f in %s['frames']]"
 	   "[-2:] + [%s['frames'][-1]['root']]\"", out_path, expr, expr);
 	assert_string_equal(buf, "[\"chain_rec\", \"chain_root\", true]");
+	/* names as set (a tab in one), "" for a task never named */
+	py(buf, sizeof(buf), "query '%s' \"%s['name']\"", out_path, expr);
+	assert_string_equal(buf, "");
+	py(buf, sizeof(buf), "query '%s' \"sorted(t['name'] for t in r['tasks'])\"",
+	   out_path);
+	assert_string_equal(buf, "[\"\", \"deep-a/worker 7\", \"tab\\there\"]");
+	py(buf, sizeof(buf), "query '%s' \"[t['name'] for t in sorted(r['tasks'], "
+	   "key=lambda t: t['site']['func']) if t['site']['func'] in "
+	   "('deep_c', 'shallow')]\"", out_path);
+	assert_string_equal(buf, "[\"deep-a/worker 7\", \"tab\\there\"]");
 	print_message("task dump: deep_c <- deep_b <- deep_a (root), waiting at "
 		      "rt-workload.c:%ld; a %ld-frame chain whole\n",
 		      kv(line, "deep_line"), kv(line, "chain_depth") + 1);
@@ -407,6 +418,10 @@ static void test_dump_chain(void **state)
 	rename(out_path, rec_path);
 	assert_int_equal(TOOL("task", "dump", "-p", pid), 0);
 	assert_true(bpf_test_file_contains(out_path, "waits at deep_c (rt-workload.c:"));
+	/* the name lines, the control character escaped; compare() below
+	 * checks each belongs to its task */
+	assert_true(bpf_test_file_contains(out_path, "  name deep-a/worker 7\n"));
+	assert_true(bpf_test_file_contains(out_path, "  name tab\\x09here\n"));
 	compare("dump", rec_path, out_path);
 	stop(wl);
 }

@@ -21,6 +21,11 @@
  *			memfd to 0 bytes 100 ms after it is ready
  *	fifo		a good area whose fd number keeps being swapped
  *			for a FIFO nobody writes
+ *	task-names	a good layout; a timer heap of one-frame tasks whose
+ *			name pointers lead to escape sequences, 8 KiB without
+ *			a NUL, a string running into an unmapped page, an
+ *			unmapped address, the top of the address space, code;
+ *			a thread flips one task's name pointer meanwhile
  *	two-libs	not hostile: two good areas of two copies of the
  *			library (two lib_anchors), each numbering its sites
  *			from 1: "alpha" at 1 counted 10 per worker in the
@@ -254,6 +259,76 @@ static void publish_loop(void)
 	worker(1)->timer_heap = (uint64_t)(uintptr_t)&heap;
 }
 
+/* ---- task-names ------------------------------------------------------------ */
+
+struct named_task {
+	struct rt_task_head head;
+	uint64_t name;			/* at task_name_off */
+};
+
+#define NAMED_TASKS 8
+#define LONG_NAME 8192
+
+static struct named_task named[NAMED_TASKS];
+static struct rt_frame named_root = {
+	.fn = (rt_async_fn)(uintptr_t)&chunk_frame, .flags = RT_FRAME_ROOT,
+};
+static uint64_t named_heap[NAMED_TASKS];
+static char long_name[LONG_NAME];
+
+/* The last bytes of a page followed by one that is not mapped: no NUL. */
+static uint64_t name_before_hole(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || munmap(p + 4096, 4096))
+		die("mmap");
+	memcpy(p + 4096 - 5, "hole!", 5);
+	return (uint64_t)(uintptr_t)(p + 4096 - 5);
+}
+
+static void *name_flip_thread(void *arg)
+{
+	const uint64_t names[] = { 0, 16, (uint64_t)(uintptr_t)long_name,
+				   (uint64_t)(uintptr_t)evil[0] };
+	uint32_t k;
+
+	(void)arg;
+	for (k = 0;; k++) {
+		__atomic_store_n(&named[0].name, names[k % 4], __ATOMIC_RELAXED);
+		if (!(k & 63))
+			nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+	return NULL;
+}
+
+static void publish_task_names(void)
+{
+	const uint64_t names[NAMED_TASKS] = {
+		0, (uint64_t)(uintptr_t)evil[0], (uint64_t)(uintptr_t)evil[1],
+		(uint64_t)(uintptr_t)long_name, name_before_hole(), 16,
+		~0ull - 3, (uint64_t)(uintptr_t)&publish_task_names,
+	};
+	pthread_t t;
+	size_t i;
+
+	memset(long_name, 'N', sizeof(long_name));
+	for (i = 0; i < NAMED_TASKS; i++) {
+		named[i].head.top = &named_root;
+		named[i].name = names[i];
+		named_heap[i] = (uint64_t)(uintptr_t)&named[i];
+	}
+	heap.v = (uint64_t)(uintptr_t)named_heap;
+	heap.len = NAMED_TASKS;
+	area_create(AREA_SIZE, true);
+	header_good();
+	hdr->task_name_off = offsetof(struct named_task, name);
+	workers_good();
+	worker(0)->timer_heap = (uint64_t)(uintptr_t)&heap;
+	pthread_create(&t, NULL, name_flip_thread, NULL);
+}
+
 /* ---- bad layouts -------------------------------------------------------------- */
 
 static void publish_huge_nworkers(void)
@@ -408,6 +483,8 @@ int main(int argc, char **argv)
 		publish_unsealed();
 	else if (!strcmp(v, "fifo"))
 		publish_fifo();
+	else if (!strcmp(v, "task-names"))
+		publish_task_names();
 	else if (!strcmp(v, "two-libs"))
 		publish_two_libs();
 	else {

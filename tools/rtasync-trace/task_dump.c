@@ -171,6 +171,29 @@ static int read_site(const struct walker *w, struct task_dump_task *t,
 	return 0;
 }
 
+/*
+ * The task's name, if it has one: a pointer the process set once, to a
+ * string that stays while the task lives (rt_task_set_name()).  Any
+ * address and any length are possible here, so the read is bounded by
+ * the name's cap; a name that cannot be read does not make the task
+ * unreadable.
+ */
+static void read_name(const struct walker *w, struct task_dump_task *t)
+{
+	uint64_t name;
+
+	t->name_state = TASK_NAME_NONE;
+	if (read_u64(w, t->task + w->h->task_name_off, &name)) {
+		t->name_state = TASK_NAME_UNREADABLE;
+		return;
+	}
+	if (!name)
+		return;
+	t->name_state = task_mem_read_str(w->p->pid, name, t->name,
+					  sizeof(t->name)) ?
+			TASK_NAME_UNREADABLE : TASK_NAME_SET;
+}
+
 static int head_read(const struct walker *w, uint64_t task, uint64_t *top,
 		     uint64_t *site)
 {
@@ -190,6 +213,7 @@ static int read_task(const struct walker *w, uint64_t task,
 	if (!task || (task & 7) || head_read(w, task, &top, &site))
 		return -EAGAIN;
 	t->task = task;
+	read_name(w, t);
 	err = read_site(w, t, site);
 	if (!err)
 		err = walk(w, t, top);
@@ -421,6 +445,10 @@ static void table_task(FILE *out, const struct task_dump_task *t)
 	fprintf(out, "\ntask 0x%" PRIx64 ", %s (runtime %u, worker %u), %zu "
 		"frame%s\n", t->task, source_name(t->source), t->area, t->worker,
 		t->depth, t->depth == 1 ? "" : "s");
+	if (t->name_state == TASK_NAME_SET)
+		fprintf(out, "  name %s\n", TRACE_PRINTABLE(t->name));
+	else if (t->name_state == TASK_NAME_UNREADABLE)
+		fprintf(out, "  name (unreadable)\n");
 	if (t->site_id || t->line)
 		fprintf(out, "  waits at %s (%s:%u)\n", TRACE_PRINTABLE(t->func),
 			TRACE_PRINTABLE(task_basename(t->file)), t->line);
@@ -470,6 +498,12 @@ static void json_task(struct json_writer *jw, const struct task_dump_task *t)
 
 	jw_start_object(jw);
 	jw_hex_field(jw, "task", t->task);
+	/* "" never named, null unreadable */
+	jw_name(jw, "name");
+	if (t->name_state == TASK_NAME_UNREADABLE)
+		jw_null(jw);
+	else
+		jw_string(jw, t->name_state == TASK_NAME_SET ? t->name : "");
 	jw_string_field(jw, "source", t->source == TASK_DUMP_TIMER ?
 			"timer_heap" : "events");
 	jw_uint_field(jw, "runtime", t->area);

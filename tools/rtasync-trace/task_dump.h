@@ -34,8 +34,22 @@ struct task_dump_frame {
 	struct task_sym sym;	/* of fn */
 };
 
+/*
+ * Bytes of a task's name shown at most: the runtime keeps 31, and a
+ * hostile process could point at a string of any length.
+ */
+#define TASK_DUMP_NAME_MAX 32
+
+enum task_dump_name {
+	TASK_NAME_NONE,		/* never named */
+	TASK_NAME_SET,		/* in name, cut at TASK_DUMP_NAME_MAX bytes */
+	TASK_NAME_UNREADABLE,	/* the pointer leads nowhere readable */
+};
+
 struct task_dump_task {
 	uint64_t task;
+	enum task_dump_name name_state;
+	char name[TASK_DUMP_NAME_MAX + 1];
 	enum task_dump_source source;
 	unsigned int area, worker;	/* whose heap, or whose record */
 	uint32_t site_id;		/* 0: not at an await */
