@@ -169,6 +169,13 @@ def json_name(name):
     return printable(name) if name else None
 
 
+def sym_label(f, addr):
+    """A symbol as the dump table shows it: name+0x.., name, or addr."""
+    if not f["symbol"]:
+        return addr
+    return f["symbol"] + (f"+0x{f['offset']:x}" if f["offset"] else "")
+
+
 def compare_dump(rep, lines):
     errors = []
     blocks = {}
@@ -190,6 +197,15 @@ def compare_dump(rep, lines):
         m = re.match(r"    #(\d+)\s+(\S+)\s+(\S+)(  \[root\])?$", line)
         if m and cur is not None:
             cur["frames"].append((m.group(2), m.group(3), bool(m.group(4))))
+        m = re.match(r"  fiber (0x[0-9a-f]+) C stack, (\d+) frames?( \(walk stopped short of its base\))?$",
+                     line)
+        if m and cur is not None:
+            cur["fiber"] = {"fiber": m.group(1), "truncated": bool(m.group(3)),
+                            "frames": []}
+            continue
+        m = re.match(r"    c(\d+)\s+(\S+)\s+(\S+)$", line)
+        if m and cur is not None and "fiber" in cur:
+            cur["fiber"]["frames"].append((m.group(2), m.group(3)))
     for t in rep["tasks"]:
         b = blocks.get(t["task"])
         if b is None:
@@ -203,11 +219,16 @@ def compare_dump(rep, lines):
         if b.get("name") != json_name(t["name"]):
             errors.append(f"task {t['task']}: name table {b.get('name')!r} "
                           f"json {t['name']!r}")
-        frames = [(f["symbol"] + (f"+0x{f['offset']:x}" if f["offset"] else "")
-                   if f["symbol"] else f["fn"], base(f["module"]) or "?", f["root"])
+        frames = [(sym_label(f, f["fn"]), base(f["module"]) or "?", f["root"])
                   for f in t["frames"]]
         if b["frames"] != frames:
             errors.append(f"task {t['task']}: frames table {b['frames']} json {frames}")
+        fb = t["fiber"] and {"fiber": t["fiber"]["fiber"],
+                             "truncated": t["fiber"]["truncated"],
+                             "frames": [(sym_label(f, f["pc"]), base(f["module"]) or "?")
+                                        for f in t["fiber"]["frames"]]}
+        if b.get("fiber") != fb:
+            errors.append(f"task {t['task']}: fiber table {b.get('fiber')} json {fb}")
     if len(blocks) != len(rep["tasks"]):
         errors.append(f"{len(blocks)} tasks in the table, {len(rep['tasks'])} in JSON")
     return report(errors, f"{len(rep['tasks'])} tasks")

@@ -16,9 +16,15 @@
  *			CHAIN_DEPTH deep across arena chunks; waits for SIGTERM.
  *			They are named DEEP_NAME, SHALLOW_NAME (a tab in it)
  *			and none
+ *	fiber-deep	a fiber parked in rt_sleep three calls deep
+ *			(fiber_park_a -> fiber_park_b -> fiber_park_c; this
+ *			file is built with frame pointers); waits for SIGTERM
  *	block MS	on SIGUSR1: a task resumes from a yield and then
  *			blocks in read(2) on a pipe another thread writes
  *			MS ms later; prints how long read(2) took, exits
+ *	fiber-block MS	the same, the task a fiber (fiber_blocker): it
+ *			resumes from rt_yield and blocks in read(2); prints
+ *			the task's address too
  *	steps T N	on SIGUSR1: T tasks yield N times each (T * (N + 1)
  *			task steps), exits
  *	sleeps T N US	on SIGUSR1: T tasks sleep US us N times each, so
@@ -45,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtasync-fiber.h"
 #include "rtasync-sync.h"
 #include "rtasync-trace.h"
 #include "rtasync.h"
@@ -258,6 +265,49 @@ static int run_deep(void)
 	return 0;
 }
 
+/* ---- fiber-deep: a fiber parked in known C functions ------------------------ */
+
+/*
+ * Not inlined, and each adds to what its callee returns so the call is
+ * no tail call: every function keeps its frame on the fiber's stack.
+ */
+static __attribute__((noinline)) int64_t fiber_park_c(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&parked, 1);
+	return rt_sleep(DEEP_SLEEP_NS) + 3;
+}
+
+static __attribute__((noinline)) int64_t fiber_park_b(void *arg)
+{
+	return fiber_park_c(arg) + 2;
+}
+
+static int64_t fiber_park_a(void *arg)
+{
+	return fiber_park_b(arg) + 1;
+}
+
+static int run_fiber_deep(void)
+{
+	struct rt_stats st;
+	int ret;
+
+	runtime_start();
+	ret = rt_fiber_spawn(rt, fiber_park_a, NULL, 0, NULL);
+	if (ret)
+		die("rt_fiber_spawn", ret);
+	do {
+		usleep(1000);
+		rt_runtime_stats(rt, &st);
+	} while (atomic_load(&parked) < 1 || st.suspends < 1);
+	usleep(20000);
+	printf("ready pid=%d\n", (int)getpid());
+	fflush(stdout);
+	wait_signal();
+	return 0;
+}
+
 /* ---- block: a foreign blocking syscall inside a continuation ----------- */
 
 static int block_line;
@@ -301,10 +351,38 @@ static void *writer_main(void *p)
 	return NULL;
 }
 
-static int run_block(long ms)
+/*
+ * A fiber that does what blocker does: resumes from a yield (rt_yield's
+ * await, in the library), then blocks its worker in a plain read(2).
+ */
+static int64_t fiber_blocker(void *arg)
+{
+	int rfd = (int)(intptr_t)arg;
+	uint64_t t0;
+	char c;
+
+	if (rt_yield())
+		return -EIO;
+	t0 = now_ns();
+	if (read(rfd, &c, 1) != 1)
+		return -EIO;
+	return (int64_t)(now_ns() - t0);
+}
+
+static int spawn_blocker(bool fiber, int rfd, struct rt_task **h)
+{
+	if (fiber)
+		return rt_fiber_spawn(rt, fiber_blocker, (void *)(intptr_t)rfd,
+				      0, h);
+	return RT_SPAWN(rt, h, blocker, struct block_frame, .rfd = rfd);
+}
+
+/* fiber: the blocking task is a fiber (fiber_blocker), else blocker. */
+static int run_block(long ms, bool fiber)
 {
 	struct writer_arg wa = { .ms = ms };
 	struct rt_task *h;
+	uint64_t task;
 	pthread_t th;
 	int64_t res = 0;
 	int fds[2];
@@ -318,13 +396,15 @@ static int run_block(long ms)
 	wait_signal();
 	if (pthread_create(&th, NULL, writer_main, &wa))
 		die("pthread_create", EAGAIN);
-	if (RT_SPAWN(rt, &h, blocker, struct block_frame, .rfd = fds[0]))
+	if (spawn_blocker(fiber, fds[0], &h))
 		die("spawn", ENOMEM);
+	task = (uint64_t)(uintptr_t)h;
 	rt_task_join(h, &res);
 	rt_task_release(h);
 	pthread_join(th, NULL);
-	printf("done pid=%d func=blocker block_line=%d blocked_ns=%lld\n",
-	       (int)getpid(), block_line, (long long)res);
+	printf("done pid=%d func=%s block_line=%d task=0x%llx blocked_ns=%lld\n",
+	       (int)getpid(), fiber ? "fiber_blocker" : "blocker", block_line,
+	       (unsigned long long)task, (long long)res);
 	fflush(stdout);
 	return res > 0 ? 0 : 1;
 }
@@ -495,7 +575,7 @@ static int run_fake_area(unsigned int version)
 static int usage(void)
 {
 	fprintf(stderr, "usage: rt-workload [-w WORKERS] [-r RUNTIMES] { sites K | deep | "
-		"block MS | steps T N | sleeps T N US | io N | plain | fake-area VERSION }\n");
+		"fiber-deep | block MS | fiber-block MS | steps T N | sleeps T N US | io N | plain | fake-area VERSION }\n");
 	return 2;
 }
 
@@ -526,10 +606,14 @@ int main(int argc, char **argv)
 
 	if (!strcmp(argv[0], "sites") && argc == 2)
 		return run_sites(atoi(argv[1]));
+	if (!strcmp(argv[0], "fiber-deep"))
+		return run_fiber_deep();
 	if (!strcmp(argv[0], "deep"))
 		return run_deep();
 	if (!strcmp(argv[0], "block") && argc == 2)
-		return run_block(atol(argv[1]));
+		return run_block(atol(argv[1]), false);
+	if (!strcmp(argv[0], "fiber-block") && argc == 2)
+		return run_block(atol(argv[1]), true);
 	if (!strcmp(argv[0], "steps") && argc == 3)
 		return run_steps(atoi(argv[1]), atoi(argv[2]));
 	if (!strcmp(argv[0], "sleeps") && argc == 4)

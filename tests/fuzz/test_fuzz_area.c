@@ -319,6 +319,19 @@ static void test_task_names(void **state)
 		"\"name\":\"\\u001b[31mRED\\u001b[0m\",", "\"name\":null,", NULL });
 }
 
+static void test_fibers(void **state)
+{
+	(void)state;
+	against("fibers", NULL, CODES(0), NULL);
+	/* bounded at 64 frames; a loop, a step down, a step out stop it */
+	variant_shows("fibers", 4, (const char *const[]){
+		"C stack, 64 frames (walk stopped short of its base)\n",
+		"C stack, 2 frames (walk stopped short of its base)\n",
+		"C stack, 1 frame (walk stopped short of its base)\n", NULL });
+	variant_shows("fibers", 5, (const char *const[]){
+		"\"truncated\":true", NULL });
+}
+
 static void test_loop(void **state)
 {
 	char pid[16];
@@ -417,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_loop),
 		cmocka_unit_test(test_task_names),
+		cmocka_unit_test(test_fibers),
 		cmocka_unit_test(test_huge_nworkers),
 		cmocka_unit_test(test_past_end),
 		cmocka_unit_test(test_flip),

@@ -10,7 +10,8 @@
  * await site it waits at (h.site).  The process runs on meanwhile, so a
  * task may wake, move or end while it is read: every pointer and length
  * is checked, the task's head is read again after the walk, and a task
- * that changed is skipped and counted, never shown half-read.
+ * that changed is skipped and counted, never shown half-read.  A fiber
+ * among the frames has its parked C stack walked too (task_fiber.h).
  */
 #ifndef RTASYNC_TASK_DUMP_H
 #define RTASYNC_TASK_DUMP_H
@@ -19,6 +20,7 @@
 
 #include "json_writer.h"
 #include "task_area.h"
+#include "task_fiber.h"
 #include "task_syms.h"
 
 enum task_dump_source {
@@ -58,6 +60,9 @@ struct task_dump_task {
 	size_t depth;			/* frames to the root */
 	size_t nframes;			/* of those, kept (--depth) */
 	struct task_dump_frame *frames;	/* innermost first */
+	/* the C stack of the innermost fiber among the frames kept, NULL
+	 * if none (or not started) */
+	struct task_fiber_stack *fiber;
 };
 
 struct task_dump {
