@@ -37,8 +37,9 @@
 /* 4: the memfd is sealed against resizing; struct rt_stats grew (wakes,
  * adoption and I/O counters), and with it each worker's area.
  * 5: per-op-kind I/O counters (struct rt_io_counts) end each worker's
- * struct rt_trace_worker. */
-#define RT_TRACE_VERSION 5
+ * struct rt_trace_worker.
+ * 6: task_name_off, where a task's name pointer is (rt_task_set_name). */
+#define RT_TRACE_VERSION 6
 
 /*
  * The kinds of I/O operation counted in struct rt_io_counts, in this
@@ -188,7 +189,12 @@ struct rt_trace_header {
 	uint32_t fiber_stack_lo_off;
 	uint32_t fiber_saved_fp_off;
 	uint32_t fiber_saved_pc_off;
-	uint32_t fiber_pad;
+	/*
+	 * Version 6: the task's name (rt_task_set_name()) is a pointer at
+	 * this offset in the task, NULL until set; it then points at a
+	 * NUL-terminated string that never changes while the task lives.
+	 */
+	uint32_t task_name_off;
 };
 
 #endif /* RTASYNC_TRACE_H */

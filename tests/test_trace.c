@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "rt_test.h"
+#include "rtasync-sync.h"
 #include "rtasync-trace.h"
 #include "trace_self.h"
 
@@ -317,6 +318,21 @@ static void test_io_counts_per_op(void **state)
 	close(fds[1]);
 }
 
+/* A tool finds a task's name where the header says, as set. */
+static void test_task_name_offset(void **state)
+{
+	struct rt_task *h;
+	char *const *name;
+
+	assert_int_equal(RT_SPAWN(rt, &h, known, struct known_frame), 0);
+	name = (char *const *)((char *)h + hdr->task_name_off);
+	assert_null(*name);
+	assert_int_equal(rt_task_set_name(h, "trace-named"), 0);
+	assert_string_equal(*name, "trace-named");
+	assert_int_equal(rt_task_join(h, NULL), 0);
+	rt_task_release(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_sampling_records_a_fraction),
 		cmocka_unit_test(test_overflow_reports_drops),
 		cmocka_unit_test(test_io_counts_per_op),
+		cmocka_unit_test(test_task_name_offset),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -156,6 +156,26 @@ def compare_blocked(rep, lines):
     return report(errors, f"{len(rep['sites'])} sites, {len(rep['tasks'])} tasks")
 
 
+def printable(s):
+    """A string as the tool's tables print it (trace_printable())."""
+    return "".join(chr(b) if 0x20 <= b < 0x7f else f"\\x{b:02x}"
+                   for b in s.encode("utf-8", "surrogateescape"))
+
+
+def json_name(name):
+    """A task's JSON name as its table line says it, None: no line."""
+    if name is None:
+        return "(unreadable)"
+    return printable(name) if name else None
+
+
+def sym_label(f, addr):
+    """A symbol as the dump table shows it: name+0x.., name, or addr."""
+    if not f["symbol"]:
+        return addr
+    return f["symbol"] + (f"+0x{f['offset']:x}" if f["offset"] else "")
+
+
 def compare_dump(rep, lines):
     errors = []
     blocks = {}
@@ -170,9 +190,22 @@ def compare_dump(rep, lines):
         if m and cur is not None:
             cur["site"] = m.group(1)
             continue
+        m = re.match(r"  name (.*)$", line)
+        if m and cur is not None:
+            cur["name"] = m.group(1)
+            continue
         m = re.match(r"    #(\d+)\s+(\S+)\s+(\S+)(  \[root\])?$", line)
         if m and cur is not None:
             cur["frames"].append((m.group(2), m.group(3), bool(m.group(4))))
+        m = re.match(r"  fiber (0x[0-9a-f]+) C stack, (\d+) frames?( \(walk stopped short of its base\))?$",
+                     line)
+        if m and cur is not None:
+            cur["fiber"] = {"fiber": m.group(1), "truncated": bool(m.group(3)),
+                            "frames": []}
+            continue
+        m = re.match(r"    c(\d+)\s+(\S+)\s+(\S+)$", line)
+        if m and cur is not None and "fiber" in cur:
+            cur["fiber"]["frames"].append((m.group(2), m.group(3)))
     for t in rep["tasks"]:
         b = blocks.get(t["task"])
         if b is None:
@@ -183,11 +216,19 @@ def compare_dump(rep, lines):
         if b.get("site") != want or b["depth"] != t["depth"]:
             errors.append(f"task {t['task']}: table {b.get('site')!r}/{b['depth']} "
                           f"json {want!r}/{t['depth']}")
-        frames = [(f["symbol"] + (f"+0x{f['offset']:x}" if f["offset"] else "")
-                   if f["symbol"] else f["fn"], base(f["module"]) or "?", f["root"])
+        if b.get("name") != json_name(t["name"]):
+            errors.append(f"task {t['task']}: name table {b.get('name')!r} "
+                          f"json {t['name']!r}")
+        frames = [(sym_label(f, f["fn"]), base(f["module"]) or "?", f["root"])
                   for f in t["frames"]]
         if b["frames"] != frames:
             errors.append(f"task {t['task']}: frames table {b['frames']} json {frames}")
+        fb = t["fiber"] and {"fiber": t["fiber"]["fiber"],
+                             "truncated": t["fiber"]["truncated"],
+                             "frames": [(sym_label(f, f["pc"]), base(f["module"]) or "?")
+                                        for f in t["fiber"]["frames"]]}
+        if b.get("fiber") != fb:
+            errors.append(f"task {t['task']}: fiber table {b.get('fiber')} json {fb}")
     if len(blocks) != len(rep["tasks"]):
         errors.append(f"{len(blocks)} tasks in the table, {len(rep['tasks'])} in JSON")
     return report(errors, f"{len(rep['tasks'])} tasks")

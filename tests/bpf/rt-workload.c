@@ -13,10 +13,18 @@
  *			sleeps at another; then waits for SIGTERM
  *	deep		a task parked 3 frames deep (deep_a -> deep_b ->
  *			deep_c, deep_c in RT_SLEEP), one parked 1 deep, one
- *			CHAIN_DEPTH deep across arena chunks; waits for SIGTERM
+ *			CHAIN_DEPTH deep across arena chunks; waits for SIGTERM.
+ *			They are named DEEP_NAME, SHALLOW_NAME (a tab in it)
+ *			and none
+ *	fiber-deep	a fiber parked in rt_sleep three calls deep
+ *			(fiber_park_a -> fiber_park_b -> fiber_park_c; this
+ *			file is built with frame pointers); waits for SIGTERM
  *	block MS	on SIGUSR1: a task resumes from a yield and then
  *			blocks in read(2) on a pipe another thread writes
  *			MS ms later; prints how long read(2) took, exits
+ *	fiber-block MS	the same, the task a fiber (fiber_blocker): it
+ *			resumes from rt_yield and blocks in read(2); prints
+ *			the task's address too
  *	steps T N	on SIGUSR1: T tasks yield N times each (T * (N + 1)
  *			task steps), exits
  *	sleeps T N US	on SIGUSR1: T tasks sleep US us N times each, so
@@ -43,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtasync-fiber.h"
+#include "rtasync-sync.h"
 #include "rtasync-trace.h"
 #include "rtasync.h"
 
@@ -50,6 +60,8 @@
 #define SITES_SLEEPS 3
 #define DEEP_SLEEP_NS (600ull * 1000000000ull)
 #define CHAIN_DEPTH 40
+#define DEEP_NAME "deep-a/worker 7"
+#define SHALLOW_NAME "tab\there"
 
 #define MAX_RUNTIMES 4
 
@@ -57,7 +69,7 @@ static struct rt_runtime *rt, *rts[MAX_RUNTIMES];
 static unsigned int nworkers, nruntimes = 1;
 static sigset_t sigs;
 
-static void die(const char *what, int err)
+static _Noreturn void die(const char *what, int err)
 {
 	fprintf(stderr, "rt-workload: %s: %s\n", what, strerror(err < 0 ? -err : err));
 	exit(1);
@@ -217,15 +229,28 @@ static RT_ASYNC int64_t chain_root(struct rt_task *t, struct rt_frame *base)
 	return f->r;
 }
 
+/* Names are set from this thread while the tasks may already run. */
+static void name_and_release(struct rt_task *h, const char *name)
+{
+	int ret = rt_task_set_name(h, name);
+
+	if (ret)
+		die("rt_task_set_name", ret);
+	rt_task_release(h);
+}
+
 static int run_deep(void)
 {
+	struct rt_task *deep, *shallow_task;
 	struct rt_stats st;
 
 	runtime_start();
-	if (RT_SPAWN(rt, NULL, deep_a, struct deep_frame) ||
-	    RT_SPAWN(rt, NULL, shallow, struct deep_frame) ||
+	if (RT_SPAWN(rt, &deep, deep_a, struct deep_frame) ||
+	    RT_SPAWN(rt, &shallow_task, shallow, struct deep_frame) ||
 	    RT_SPAWN(rt, NULL, chain_root, struct chain_frame))
 		die("spawn", ENOMEM);
+	name_and_release(deep, DEEP_NAME);
+	name_and_release(shallow_task, SHALLOW_NAME);
 	/* parked: their sleeps counted as suspensions, so in the heaps */
 	do {
 		usleep(1000);
@@ -235,6 +260,49 @@ static int run_deep(void)
 	printf("ready pid=%d deep_line=%d shallow_line=%d chain_line=%d "
 	       "chain_depth=%d\n", (int)getpid(), deep_line, shallow_line,
 	       chain_line, CHAIN_DEPTH);
+	fflush(stdout);
+	wait_signal();
+	return 0;
+}
+
+/* ---- fiber-deep: a fiber parked in known C functions ------------------------ */
+
+/*
+ * Not inlined, and each adds to what its callee returns so the call is
+ * no tail call: every function keeps its frame on the fiber's stack.
+ */
+static __attribute__((noinline)) int64_t fiber_park_c(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&parked, 1);
+	return rt_sleep(DEEP_SLEEP_NS) + 3;
+}
+
+static __attribute__((noinline)) int64_t fiber_park_b(void *arg)
+{
+	return fiber_park_c(arg) + 2;
+}
+
+static int64_t fiber_park_a(void *arg)
+{
+	return fiber_park_b(arg) + 1;
+}
+
+static int run_fiber_deep(void)
+{
+	struct rt_stats st;
+	int ret;
+
+	runtime_start();
+	ret = rt_fiber_spawn(rt, fiber_park_a, NULL, 0, NULL);
+	if (ret)
+		die("rt_fiber_spawn", ret);
+	do {
+		usleep(1000);
+		rt_runtime_stats(rt, &st);
+	} while (atomic_load(&parked) < 1 || st.suspends < 1);
+	usleep(20000);
+	printf("ready pid=%d\n", (int)getpid());
 	fflush(stdout);
 	wait_signal();
 	return 0;
@@ -283,10 +351,38 @@ static void *writer_main(void *p)
 	return NULL;
 }
 
-static int run_block(long ms)
+/*
+ * A fiber that does what blocker does: resumes from a yield (rt_yield's
+ * await, in the library), then blocks its worker in a plain read(2).
+ */
+static int64_t fiber_blocker(void *arg)
+{
+	int rfd = (int)(intptr_t)arg;
+	uint64_t t0;
+	char c;
+
+	if (rt_yield())
+		return -EIO;
+	t0 = now_ns();
+	if (read(rfd, &c, 1) != 1)
+		return -EIO;
+	return (int64_t)(now_ns() - t0);
+}
+
+static int spawn_blocker(bool fiber, int rfd, struct rt_task **h)
+{
+	if (fiber)
+		return rt_fiber_spawn(rt, fiber_blocker, (void *)(intptr_t)rfd,
+				      0, h);
+	return RT_SPAWN(rt, h, blocker, struct block_frame, .rfd = rfd);
+}
+
+/* fiber: the blocking task is a fiber (fiber_blocker), else blocker. */
+static int run_block(long ms, bool fiber)
 {
 	struct writer_arg wa = { .ms = ms };
 	struct rt_task *h;
+	uint64_t task;
 	pthread_t th;
 	int64_t res = 0;
 	int fds[2];
@@ -300,13 +396,15 @@ static int run_block(long ms)
 	wait_signal();
 	if (pthread_create(&th, NULL, writer_main, &wa))
 		die("pthread_create", EAGAIN);
-	if (RT_SPAWN(rt, &h, blocker, struct block_frame, .rfd = fds[0]))
+	if (spawn_blocker(fiber, fds[0], &h))
 		die("spawn", ENOMEM);
+	task = (uint64_t)(uintptr_t)h;
 	rt_task_join(h, &res);
 	rt_task_release(h);
 	pthread_join(th, NULL);
-	printf("done pid=%d func=blocker block_line=%d blocked_ns=%lld\n",
-	       (int)getpid(), block_line, (long long)res);
+	printf("done pid=%d func=%s block_line=%d task=0x%llx blocked_ns=%lld\n",
+	       (int)getpid(), fiber ? "fiber_blocker" : "blocker", block_line,
+	       (unsigned long long)task, (long long)res);
 	fflush(stdout);
 	return res > 0 ? 0 : 1;
 }
@@ -477,7 +575,7 @@ static int run_fake_area(unsigned int version)
 static int usage(void)
 {
 	fprintf(stderr, "usage: rt-workload [-w WORKERS] [-r RUNTIMES] { sites K | deep | "
-		"block MS | steps T N | sleeps T N US | io N | plain | fake-area VERSION }\n");
+		"fiber-deep | block MS | fiber-block MS | steps T N | sleeps T N US | io N | plain | fake-area VERSION }\n");
 	return 2;
 }
 
@@ -508,10 +606,14 @@ int main(int argc, char **argv)
 
 	if (!strcmp(argv[0], "sites") && argc == 2)
 		return run_sites(atoi(argv[1]));
+	if (!strcmp(argv[0], "fiber-deep"))
+		return run_fiber_deep();
 	if (!strcmp(argv[0], "deep"))
 		return run_deep();
 	if (!strcmp(argv[0], "block") && argc == 2)
-		return run_block(atol(argv[1]));
+		return run_block(atol(argv[1]), false);
+	if (!strcmp(argv[0], "fiber-block") && argc == 2)
+		return run_block(atol(argv[1]), true);
 	if (!strcmp(argv[0], "steps") && argc == 3)
 		return run_steps(atoi(argv[1]), atoi(argv[2]));
 	if (!strcmp(argv[0], "sleeps") && argc == 4)

@@ -7,10 +7,15 @@
  *     those counts;
  *   - a task parked 3 frames deep: `task dump -j` shows deep_c, deep_b,
  *     deep_a in that order and deep_c's sleep site (and a 41-frame chain
- *     across arena chunks, whole);
+ *     across arena chunks, whole), and the tasks' names (the table with
+ *     its control characters escaped);
+ *   - a fiber parked three C calls deep: `task dump` walks its C stack,
+ *     fiber_park_c, fiber_park_b, fiber_park_a in that order;
  *   - a continuation that blocks in read(2) for ~300 ms after resuming
  *     from a known await: `task blocked -j` charges that site the blocked
  *     time, within 10% of what the workload measured around read(2);
+ *   - a fiber that blocks its worker in read(2) the same way: the time
+ *     is charged to the fiber's task, within the same 10%;
  *   - a known number of task steps: exactly that many records from
  *     `record` and `task hist` (and the sampled fraction), sequence
  *     numbers unique and increasing; an overflowing ring reports its drops
@@ -357,17 +362,26 @@ static void test_top_interval(void **state)
 
 /* ---- (b) task dump: a task parked 3 frames deep ------------------------------- */
 
+/* Start workload mode, its ready line in line; `task dump -j` of it read
+ * every task whole. */
+static pid_t dump_ready(const char *mode, char *line, size_t len, char *pid)
+{
+	pid_t wl = WORKLOAD((char *)mode);
+
+	assert_true(wait_line(wl_out, "ready", line, len));
+	snprintf(pid, 16, "%d", (int)wl);
+	assert_int_equal(TOOL("task", "dump", "-p", pid, "-j"), 0);
+	assert_int_equal(jnum(out_path, "r['skipped']"), 0);
+	return wl;
+}
+
 static void test_dump_chain(void **state)
 {
 	char line[512], pid[16], expr[256], buf[512];
 	pid_t wl;
 
 	(void)state;
-	wl = WORKLOAD("deep");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
-	assert_int_equal(TOOL("task", "dump", "-p", pid, "-j"), 0);
-	assert_int_equal(jnum(out_path, "r['skipped']"), 0);
+	wl = dump_ready("deep", line, sizeof(line), pid);
 	assert_int_equal(jnum(out_path, "r['sleeping']"), 3);
 
 	snprintf(expr, sizeof(expr), "[t for t in r['tasks'] if t['site']['func'] "
@@ -392,6 +406,16 @@ static void test_dump_chain(void **state)
 	py(buf, sizeof(buf), "query '%s' \"[f['symbol'] for f in %s['frames']]"
 	   "[-2:] + [%s['frames'][-1]['root']]\"", out_path, expr, expr);
 	assert_string_equal(buf, "[\"chain_rec\", \"chain_root\", true]");
+	/* names as set (a tab in one), "" for a task never named */
+	py(buf, sizeof(buf), "query '%s' \"%s['name']\"", out_path, expr);
+	assert_string_equal(buf, "");
+	py(buf, sizeof(buf), "query '%s' \"sorted(t['name'] for t in r['tasks'])\"",
+	   out_path);
+	assert_string_equal(buf, "[\"\", \"deep-a/worker 7\", \"tab\\there\"]");
+	py(buf, sizeof(buf), "query '%s' \"[t['name'] for t in sorted(r['tasks'], "
+	   "key=lambda t: t['site']['func']) if t['site']['func'] in "
+	   "('deep_c', 'shallow')]\"", out_path);
+	assert_string_equal(buf, "[\"deep-a/worker 7\", \"tab\\there\"]");
 	print_message("task dump: deep_c <- deep_b <- deep_a (root), waiting at "
 		      "rt-workload.c:%ld; a %ld-frame chain whole\n",
 		      kv(line, "deep_line"), kv(line, "chain_depth") + 1);
@@ -407,6 +431,44 @@ static void test_dump_chain(void **state)
 	rename(out_path, rec_path);
 	assert_int_equal(TOOL("task", "dump", "-p", pid), 0);
 	assert_true(bpf_test_file_contains(out_path, "waits at deep_c (rt-workload.c:"));
+	/* the name lines, the control character escaped; compare() below
+	 * checks each belongs to its task */
+	assert_true(bpf_test_file_contains(out_path, "  name deep-a/worker 7\n"));
+	assert_true(bpf_test_file_contains(out_path, "  name tab\\x09here\n"));
+	compare("dump", rec_path, out_path);
+	stop(wl);
+}
+
+/* ---- task dump of a parked fiber: its C stack --------------------------------- */
+
+static void test_dump_fiber(void **state)
+{
+	char line[512], pid[16], buf[512];
+	const char *fiber = "[t for t in r['tasks'] if t['fiber']][0]['fiber']";
+	pid_t wl;
+
+	(void)state;
+	wl = dump_ready("fiber-deep", line, sizeof(line), pid);
+	assert_int_equal(jnum(out_path, "len([t for t in r['tasks'] if t['fiber']])"), 1);
+	/* the async side: the fiber's frame, parked at rt_sleep's await */
+	py(buf, sizeof(buf), "query '%s' \"[[f['symbol'] for f in t['frames']] + "
+	   "[t['site']['func']] for t in r['tasks'] if t['fiber']][0]\"", out_path);
+	assert_string_equal(buf, "[\"rt_fiber_run\", \"rt_sleep\"]");
+	/* the C side from the workload's functions to the fiber's base, whole
+	 * (GCC's clone suffixes, .constprop.0 and such, cut off); what runs
+	 * above fiber_park_c is the library's, inlined as the compiler chose */
+	py(buf, sizeof(buf), "query '%s' \"(lambda s: s[s.index('fiber_park_c'):])"
+	   "([f['symbol'].split('.')[0] for f in %s['frames']])\"", out_path, fiber);
+	assert_string_equal(buf, "[\"fiber_park_c\", \"fiber_park_b\", \"fiber_park_a\", "
+			    "\"fiber_main\", \"rt__fiber_start\"]");
+	snprintf(buf, sizeof(buf), "int(%s['truncated'])", fiber);
+	assert_int_equal(jnum(out_path, buf), 0);
+	print_message("task dump: a fiber's C stack fiber_park_c <- fiber_park_b "
+		      "<- fiber_park_a <- fiber_main, whole\n");
+
+	rename(out_path, rec_path);
+	assert_int_equal(TOOL("task", "dump", "-p", pid), 0);
+	assert_true(bpf_test_file_contains(out_path, " C stack, "));
 	compare("dump", rec_path, out_path);
 	stop(wl);
 }
@@ -510,6 +572,30 @@ static void test_blocked_site(void **state)
 {
 	(void)state;
 	blocked_site(false);
+}
+
+/*
+ * A fiber blocking its worker in a plain read(2): the time is the fiber
+ * task's, within the same 10% as a continuation's.
+ */
+static void test_blocked_fiber(void **state)
+{
+	const char *const wl[] = { workload, "fiber-block", "300", NULL };
+	const char *const args[] = { "task", "blocked", "-p", "PID", "-j", NULL };
+	char line[512], expr[256], task[32];
+	long long total, blocked;
+
+	(void)state;
+	REQUIRE_BPF();
+	run_traced(wl, args, line, sizeof(line));
+	blocked = kv(line, "blocked_ns");
+	assert_int_equal(sscanf(strstr(line, "task=") + 5, "%31s", task), 1);
+	snprintf(expr, sizeof(expr), "sum(t['total_ns'] for t in r['tasks'] if "
+		 "t['task'] == '%s')", task);
+	total = jnum(out_path, expr);
+	print_message("task blocked: fiber task %s charged %.3f ms, read(2) "
+		      "measured %.3f ms\n", task, total / 1e6, blocked / 1e6);
+	assert_in_range(total, blocked - blocked / 10, blocked + blocked / 10);
 }
 
 /*
@@ -991,7 +1077,9 @@ int main(void)
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_two_areas),
 		cmocka_unit_test(test_dump_chain),
+		cmocka_unit_test(test_dump_fiber),
 		cmocka_unit_test(test_blocked_site),
+		cmocka_unit_test(test_blocked_fiber),
 		cmocka_unit_test(test_blocked_pidns),
 		cmocka_unit_test(test_blocked_table_json),
 		cmocka_unit_test(test_record_exact),

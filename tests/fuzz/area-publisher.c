@@ -21,6 +21,17 @@
  *			memfd to 0 bytes 100 ms after it is ready
  *	fifo		a good area whose fd number keeps being swapped
  *			for a FIFO nobody writes
+ *	task-names	a good layout; a timer heap of one-frame tasks whose
+ *			name pointers lead to escape sequences, 8 KiB without
+ *			a NUL, a string running into an unmapped page, an
+ *			unmapped address, the top of the address space, code;
+ *			a thread flips one task's name pointer meanwhile
+ *	fibers		a good layout; a timer heap of tasks whose one frame
+ *			runs a fiber (fiber_fn) with a crafted stack: a frame
+ *			chain past any sane depth, one that points at itself,
+ *			goes down, or leaves the stack, a saved sp above the
+ *			stack, control blocks unmapped or unaligned, a fiber
+ *			not started; a thread flips one saved sp meanwhile
  *	two-libs	not hostile: two good areas of two copies of the
  *			library (two lib_anchors), each numbering its sites
  *			from 1: "alpha" at 1 counted 10 per worker in the
@@ -254,6 +265,184 @@ static void publish_loop(void)
 	worker(1)->timer_heap = (uint64_t)(uintptr_t)&heap;
 }
 
+/* ---- task-names ------------------------------------------------------------ */
+
+struct named_task {
+	struct rt_task_head head;
+	uint64_t name;			/* at task_name_off */
+};
+
+#define NAMED_TASKS 8
+#define LONG_NAME 8192
+
+static struct named_task named[NAMED_TASKS];
+static struct rt_frame named_root = {
+	.fn = (rt_async_fn)(uintptr_t)&chunk_frame, .flags = RT_FRAME_ROOT,
+};
+static uint64_t named_heap[NAMED_TASKS];
+static char long_name[LONG_NAME];
+
+/* The last bytes of a page followed by one that is not mapped: no NUL. */
+static uint64_t name_before_hole(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || munmap(p + 4096, 4096))
+		die("mmap");
+	memcpy(p + 4096 - 5, "hole!", 5);
+	return (uint64_t)(uintptr_t)(p + 4096 - 5);
+}
+
+static void *name_flip_thread(void *arg)
+{
+	const uint64_t names[] = { 0, 16, (uint64_t)(uintptr_t)long_name,
+				   (uint64_t)(uintptr_t)evil[0] };
+	uint32_t k;
+
+	(void)arg;
+	for (k = 0;; k++) {
+		__atomic_store_n(&named[0].name, names[k % 4], __ATOMIC_RELAXED);
+		if (!(k & 63))
+			nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+	return NULL;
+}
+
+static void publish_task_names(void)
+{
+	const uint64_t names[NAMED_TASKS] = {
+		0, (uint64_t)(uintptr_t)evil[0], (uint64_t)(uintptr_t)evil[1],
+		(uint64_t)(uintptr_t)long_name, name_before_hole(), 16,
+		~0ull - 3, (uint64_t)(uintptr_t)&publish_task_names,
+	};
+	pthread_t t;
+	size_t i;
+
+	memset(long_name, 'N', sizeof(long_name));
+	for (i = 0; i < NAMED_TASKS; i++) {
+		named[i].head.top = &named_root;
+		named[i].name = names[i];
+		named_heap[i] = (uint64_t)(uintptr_t)&named[i];
+	}
+	heap.v = (uint64_t)(uintptr_t)named_heap;
+	heap.len = NAMED_TASKS;
+	area_create(AREA_SIZE, true);
+	header_good();
+	hdr->task_name_off = offsetof(struct named_task, name);
+	workers_good();
+	worker(0)->timer_heap = (uint64_t)(uintptr_t)&heap;
+	pthread_create(&t, NULL, name_flip_thread, NULL);
+}
+
+/* ---- fibers ------------------------------------------------------------------ */
+
+#define FIBER_STACK 65536
+#define FIBERS 8
+#define FIBER_CHAIN 2000	/* frames: past the tool's walk bound */
+
+struct fake_fiber {		/* the control block, at the stack's top */
+	uint64_t sp, stack_lo;
+} __attribute__((aligned(64)));
+
+struct fiber_stack {
+	uint64_t words[FIBER_STACK / 8];
+	struct fake_fiber fb;
+};
+
+struct fiber_task {
+	struct rt_task_head head;
+	struct rt_frame frame;		/* its fn is fiber_fn */
+	uint64_t fiber;			/* at fiber_frame_fiber_off */
+};
+
+static struct fiber_stack fstacks[FIBERS];
+static struct fiber_task ftasks[FIBERS];
+static uint64_t fiber_heap[FIBERS];
+
+/* A parked context at word w of stack i: saved rbp at +48, pc at +56. */
+static uint64_t *fiber_parked(unsigned int i, size_t w, uint64_t fp)
+{
+	struct fiber_stack *st = &fstacks[i];
+
+	st->fb.stack_lo = (uint64_t)(uintptr_t)st->words;
+	st->fb.sp = (uint64_t)(uintptr_t)&st->words[w];
+	st->words[w + 6] = fp;
+	st->words[w + 7] = (uint64_t)(uintptr_t)&chunk_frame;
+	ftasks[i].fiber = (uint64_t)(uintptr_t)&st->fb;
+	return st->words;
+}
+
+static void fibers_craft(void)
+{
+	uint64_t *w;
+	size_t k;
+
+	/* 0: FIBER_CHAIN frames 32 bytes apart, each a good one */
+	w = fiber_parked(0, 0, (uint64_t)(uintptr_t)&fstacks[0].words[16]);
+	for (k = 16; k < 16 + 4 * FIBER_CHAIN; k += 4) {
+		w[k] = (uint64_t)(uintptr_t)&w[k + 4];
+		w[k + 1] = (uint64_t)(uintptr_t)&chunk_frame;
+	}
+	/* 1: a frame that is its own caller; 2: one below the last */
+	w = fiber_parked(1, 0, (uint64_t)(uintptr_t)&fstacks[1].words[16]);
+	w[16] = (uint64_t)(uintptr_t)&w[16];
+	w = fiber_parked(2, 8, (uint64_t)(uintptr_t)&fstacks[2].words[32]);
+	w[32] = (uint64_t)(uintptr_t)&w[2];
+	/* 3: leaves the stack for low memory; 4: above the stack */
+	fiber_parked(3, 0, 16);
+	fiber_parked(4, 0, 0);
+	fstacks[4].fb.sp = (uint64_t)(uintptr_t)&fstacks[4].fb + 64;
+	/* 5: an unmapped control block; 6: an unaligned one; 7: not started */
+	ftasks[5].fiber = 0x1000;
+	ftasks[6].fiber = (uint64_t)(uintptr_t)&fstacks[6].fb + 8;
+	ftasks[7].fiber = 0;
+}
+
+static void *fiber_flip_thread(void *arg)
+{
+	uint64_t good = fstacks[1].fb.sp;
+	const uint64_t bad[] = { 0, ~0ull, good + 4, 0x1000 };
+	uint32_t k;
+
+	(void)arg;
+	for (k = 0;; k++) {
+		__atomic_store_n(&fstacks[1].fb.sp, k & 1 ? bad[(k >> 1) % 4] : good,
+				 __ATOMIC_RELAXED);
+		if (!(k & 63))
+			nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+	return NULL;
+}
+
+static void publish_fibers(void)
+{
+	pthread_t t;
+	size_t i;
+
+	for (i = 0; i < FIBERS; i++) {
+		ftasks[i].frame.fn = (rt_async_fn)(uintptr_t)&publish_fibers;
+		ftasks[i].frame.flags = RT_FRAME_ROOT;
+		ftasks[i].head.top = &ftasks[i].frame;
+		fiber_heap[i] = (uint64_t)(uintptr_t)&ftasks[i];
+	}
+	fibers_craft();
+	heap.v = (uint64_t)(uintptr_t)fiber_heap;
+	heap.len = FIBERS;
+	area_create(AREA_SIZE, true);
+	header_good();
+	hdr->fiber_fn = (uint64_t)(uintptr_t)&publish_fibers;
+	hdr->fiber_frame_fiber_off = offsetof(struct fiber_task, fiber) -
+				     offsetof(struct fiber_task, frame);
+	hdr->fiber_sp_off = offsetof(struct fake_fiber, sp);
+	hdr->fiber_stack_lo_off = offsetof(struct fake_fiber, stack_lo);
+	hdr->fiber_saved_fp_off = 48;
+	hdr->fiber_saved_pc_off = 56;
+	workers_good();
+	worker(0)->timer_heap = (uint64_t)(uintptr_t)&heap;
+	pthread_create(&t, NULL, fiber_flip_thread, NULL);
+}
+
 /* ---- bad layouts -------------------------------------------------------------- */
 
 static void publish_huge_nworkers(void)
@@ -408,6 +597,10 @@ int main(int argc, char **argv)
 		publish_unsealed();
 	else if (!strcmp(v, "fifo"))
 		publish_fifo();
+	else if (!strcmp(v, "task-names"))
+		publish_task_names();
+	else if (!strcmp(v, "fibers"))
+		publish_fibers();
 	else if (!strcmp(v, "two-libs"))
 		publish_two_libs();
 	else {

@@ -275,19 +275,61 @@ static void against(const char *variant, const char *seed, const int *codes,
 
 #define CODES(...) ((const int[]){ __VA_ARGS__, -1 })
 
-static void test_names(void **state)
+/* A fresh publisher of variant: command cmd exits 0 and prints needles. */
+static void variant_shows(const char *variant, unsigned int cmd,
+			  const char *const needles[])
 {
 	char pid[16];
-	pid_t p;
+	pid_t p = publish(variant, NULL, pid, sizeof(pid));
+	size_t i;
 
+	assert_int_equal(run_cmd(&cmds[cmd], pid), 0);
+	for (i = 0; needles[i]; i++) {
+		if (!bpf_test_file_contains(out_path, needles[i]))
+			print_message("%s: no \"%s\" in the output\n", variant,
+				      needles[i]);
+		assert_true(bpf_test_file_contains(out_path, needles[i]));
+	}
+	unpublish(p);
+}
+
+static void test_names(void **state)
+{
 	(void)state;
 	against("names", NULL, CODES(0), NULL);
 	/* the escapes are shown, escaped */
-	p = publish("names", NULL, pid, sizeof(pid));
-	assert_int_equal(run_cmd(&cmds[0], pid), 0);
-	assert_true(bpf_test_file_contains(out_path, "\\x1b[31mRED"));
-	assert_true(bpf_test_file_contains(out_path, "line\\x0aforged"));
-	unpublish(p);
+	variant_shows("names", 0, (const char *const[]){
+		"\\x1b[31mRED", "line\\x0aforged", NULL });
+}
+
+/* 32 of the 8192 Ns the publisher has at one name pointer */
+#define NAME_CAP "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN"
+
+static void test_task_names(void **state)
+{
+	(void)state;
+	against("task-names", NULL, CODES(0), NULL);
+	/* capped, escaped, or unreadable: never the task skipped */
+	variant_shows("task-names", 4, (const char *const[]){
+		"8 suspended tasks (8 sleeping", "  name " NAME_CAP "\n",
+		"  name \\x1b[31mRED\\x1b[0m\n", "  name line\\x0aforged 1 2 3\n",
+		"  name (unreadable)\n", NULL });
+	variant_shows("task-names", 5, (const char *const[]){
+		"\"name\":\"" NAME_CAP "\",",
+		"\"name\":\"\\u001b[31mRED\\u001b[0m\",", "\"name\":null,", NULL });
+}
+
+static void test_fibers(void **state)
+{
+	(void)state;
+	against("fibers", NULL, CODES(0), NULL);
+	/* bounded at 64 frames; a loop, a step down, a step out stop it */
+	variant_shows("fibers", 4, (const char *const[]){
+		"C stack, 64 frames (walk stopped short of its base)\n",
+		"C stack, 2 frames (walk stopped short of its base)\n",
+		"C stack, 1 frame (walk stopped short of its base)\n", NULL });
+	variant_shows("fibers", 5, (const char *const[]){
+		"\"truncated\":true", NULL });
 }
 
 static void test_loop(void **state)
@@ -387,6 +429,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_loop),
+		cmocka_unit_test(test_task_names),
+		cmocka_unit_test(test_fibers),
 		cmocka_unit_test(test_huge_nworkers),
 		cmocka_unit_test(test_past_end),
 		cmocka_unit_test(test_flip),

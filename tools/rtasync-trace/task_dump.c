@@ -171,6 +171,29 @@ static int read_site(const struct walker *w, struct task_dump_task *t,
 	return 0;
 }
 
+/*
+ * The task's name, if it has one: a pointer the process set once, to a
+ * string that stays while the task lives (rt_task_set_name()).  Any
+ * address and any length are possible here, so the read is bounded by
+ * the name's cap; a name that cannot be read does not make the task
+ * unreadable.
+ */
+static void read_name(const struct walker *w, struct task_dump_task *t)
+{
+	uint64_t name;
+
+	t->name_state = TASK_NAME_NONE;
+	if (read_u64(w, t->task + w->h->task_name_off, &name)) {
+		t->name_state = TASK_NAME_UNREADABLE;
+		return;
+	}
+	if (!name)
+		return;
+	t->name_state = task_mem_read_str(w->p->pid, name, t->name,
+					  sizeof(t->name)) ?
+			TASK_NAME_UNREADABLE : TASK_NAME_SET;
+}
+
 static int head_read(const struct walker *w, uint64_t task, uint64_t *top,
 		     uint64_t *site)
 {
@@ -178,6 +201,20 @@ static int head_read(const struct walker *w, uint64_t task, uint64_t *top,
 	    read_u64(w, task + w->h->task_head_site_off, site))
 		return -EAGAIN;
 	return *top ? 0 : -EAGAIN;
+}
+
+/* The innermost fiber's parked C stack, if a kept frame runs one. */
+static int read_fiber(const struct walker *w, struct task_dump_task *t)
+{
+	size_t i;
+
+	if (!w->h->fiber_fn)
+		return 0;	/* a library without fibers */
+	for (i = 0; i < t->nframes; i++)
+		if (t->frames[i].fn == w->h->fiber_fn)
+			return task_fiber_walk(w->p->pid, w->h, t->frames[i].addr,
+					       w->syms, w->deadline, &t->fiber);
+	return 0;
 }
 
 /* Read task; -EAGAIN if it changed meanwhile or does not look like one. */
@@ -190,9 +227,12 @@ static int read_task(const struct walker *w, uint64_t task,
 	if (!task || (task & 7) || head_read(w, task, &top, &site))
 		return -EAGAIN;
 	t->task = task;
+	read_name(w, t);
 	err = read_site(w, t, site);
 	if (!err)
 		err = walk(w, t, top);
+	if (!err)
+		err = read_fiber(w, t);
 	/* still suspended where it was: what we read belongs together */
 	if (!err && (head_read(w, task, &top2, &site2) || top2 != top ||
 		     site2 != site))
@@ -220,6 +260,7 @@ static int add_task(const struct walker *w, uint64_t task,
 		err = -EAGAIN;
 	if (err) {
 		free(t.frames);
+		free(t.fiber);
 		if (err == -ETIMEDOUT)
 			return err;
 		d->skipped++;
@@ -229,6 +270,7 @@ static int add_task(const struct walker *w, uint64_t task,
 	tmp = realloc(d->tasks, (d->ntasks + 1) * sizeof(*tmp));
 	if (!tmp) {
 		free(t.frames);
+		free(t.fiber);
 		return -ENOMEM;
 	}
 	d->tasks = tmp;
@@ -385,8 +427,10 @@ void task_dump_free(struct task_dump *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->ntasks; i++)
+	for (i = 0; i < d->ntasks; i++) {
 		free(d->tasks[i].frames);
+		free(d->tasks[i].fiber);
+	}
 	free(d->tasks);
 	memset(d, 0, sizeof(*d));
 }
@@ -398,20 +442,45 @@ static const char *source_name(enum task_dump_source s)
 	return s == TASK_DUMP_TIMER ? "sleeping" : "suspended (event records)";
 }
 
-static void table_frame(FILE *out, size_t i, const struct task_dump_frame *f)
+/* "name+0x..", "name", or the address; then the module, or "?" */
+static void table_sym(FILE *out, const char *index, const struct task_sym *sym,
+		      uint64_t addr, const char *tail)
 {
 	char name[192];
 
-	if (f->sym.name && f->sym.offset)
-		snprintf(name, sizeof(name), "%s+0x%" PRIx64, f->sym.name,
-			 f->sym.offset);
-	else if (f->sym.name)
-		snprintf(name, sizeof(name), "%s", f->sym.name);
+	if (sym->name && sym->offset)
+		snprintf(name, sizeof(name), "%s+0x%" PRIx64, sym->name,
+			 sym->offset);
+	else if (sym->name)
+		snprintf(name, sizeof(name), "%s", sym->name);
 	else
-		snprintf(name, sizeof(name), "0x%" PRIx64, f->fn);
-	fprintf(out, "    #%-3zu %-32s %s%s\n", i, TRACE_PRINTABLE(name),
-		TRACE_PRINTABLE(f->sym.module ? task_basename(f->sym.module) : "?"),
-		f->flags & RT_FRAME_ROOT ? "  [root]" : "");
+		snprintf(name, sizeof(name), "0x%" PRIx64, addr);
+	fprintf(out, "    %-4s %-32s %s%s\n", index, TRACE_PRINTABLE(name),
+		TRACE_PRINTABLE(sym->module ? task_basename(sym->module) : "?"),
+		tail);
+}
+
+static void table_frame(FILE *out, size_t i, const struct task_dump_frame *f)
+{
+	char index[24];
+
+	snprintf(index, sizeof(index), "#%zu", i);
+	table_sym(out, index, &f->sym, f->fn,
+		  f->flags & RT_FRAME_ROOT ? "  [root]" : "");
+}
+
+static void table_fiber(FILE *out, const struct task_fiber_stack *s)
+{
+	char index[24];
+	size_t i;
+
+	fprintf(out, "  fiber 0x%" PRIx64 " C stack, %zu frame%s%s\n", s->fiber,
+		s->nframes, s->nframes == 1 ? "" : "s",
+		s->truncated ? " (walk stopped short of its base)" : "");
+	for (i = 0; i < s->nframes; i++) {
+		snprintf(index, sizeof(index), "c%zu", i);
+		table_sym(out, index, &s->frames[i].sym, s->frames[i].pc, "");
+	}
 }
 
 static void table_task(FILE *out, const struct task_dump_task *t)
@@ -421,6 +490,10 @@ static void table_task(FILE *out, const struct task_dump_task *t)
 	fprintf(out, "\ntask 0x%" PRIx64 ", %s (runtime %u, worker %u), %zu "
 		"frame%s\n", t->task, source_name(t->source), t->area, t->worker,
 		t->depth, t->depth == 1 ? "" : "s");
+	if (t->name_state == TASK_NAME_SET)
+		fprintf(out, "  name %s\n", TRACE_PRINTABLE(t->name));
+	else if (t->name_state == TASK_NAME_UNREADABLE)
+		fprintf(out, "  name (unreadable)\n");
 	if (t->site_id || t->line)
 		fprintf(out, "  waits at %s (%s:%u)\n", TRACE_PRINTABLE(t->func),
 			TRACE_PRINTABLE(task_basename(t->file)), t->line);
@@ -431,6 +504,8 @@ static void table_task(FILE *out, const struct task_dump_task *t)
 	if (t->nframes < t->depth)
 		fprintf(out, "    ... %zu more frames (--depth)\n",
 			t->depth - t->nframes);
+	if (t->fiber)
+		table_fiber(out, t->fiber);
 }
 
 void task_dump_table(FILE *out, const struct task_dump *d,
@@ -447,18 +522,45 @@ void task_dump_table(FILE *out, const struct task_dump *d,
 		table_task(out, &d->tasks[i]);
 }
 
+/* "symbol" (null if none), "offset", "module" */
+static void json_sym(struct json_writer *jw, const struct task_sym *sym)
+{
+	jw_name(jw, "symbol");
+	if (sym->name)
+		jw_string(jw, sym->name);
+	else
+		jw_null(jw);
+	jw_uint_field(jw, "offset", sym->offset);
+	jw_string_field(jw, "module", sym->module ? sym->module : "");
+}
+
+static void json_fiber(struct json_writer *jw, const struct task_fiber_stack *s)
+{
+	size_t i;
+
+	jw_start_object(jw);
+	jw_hex_field(jw, "fiber", s->fiber);
+	jw_hex_field(jw, "sp", s->sp);
+	jw_hex_field(jw, "stack_lo", s->stack_lo);
+	jw_bool_field(jw, "truncated", s->truncated);
+	jw_name(jw, "frames");
+	jw_start_array(jw);
+	for (i = 0; i < s->nframes; i++) {
+		jw_start_object(jw);
+		jw_hex_field(jw, "pc", s->frames[i].pc);
+		json_sym(jw, &s->frames[i].sym);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+	jw_end_object(jw);
+}
+
 static void json_frame(struct json_writer *jw, const struct task_dump_frame *f)
 {
 	jw_start_object(jw);
 	jw_hex_field(jw, "frame", f->addr);
 	jw_hex_field(jw, "fn", f->fn);
-	jw_name(jw, "symbol");
-	if (f->sym.name)
-		jw_string(jw, f->sym.name);
-	else
-		jw_null(jw);
-	jw_uint_field(jw, "offset", f->sym.offset);
-	jw_string_field(jw, "module", f->sym.module ? f->sym.module : "");
+	json_sym(jw, &f->sym);
 	jw_int_field(jw, "resume", f->resume);
 	jw_bool_field(jw, "root", f->flags & RT_FRAME_ROOT);
 	jw_end_object(jw);
@@ -470,6 +572,12 @@ static void json_task(struct json_writer *jw, const struct task_dump_task *t)
 
 	jw_start_object(jw);
 	jw_hex_field(jw, "task", t->task);
+	/* "" never named, null unreadable */
+	jw_name(jw, "name");
+	if (t->name_state == TASK_NAME_UNREADABLE)
+		jw_null(jw);
+	else
+		jw_string(jw, t->name_state == TASK_NAME_SET ? t->name : "");
 	jw_string_field(jw, "source", t->source == TASK_DUMP_TIMER ?
 			"timer_heap" : "events");
 	jw_uint_field(jw, "runtime", t->area);
@@ -487,6 +595,11 @@ static void json_task(struct json_writer *jw, const struct task_dump_task *t)
 	for (i = 0; i < t->nframes; i++)
 		json_frame(jw, &t->frames[i]);
 	jw_end_array(jw);
+	jw_name(jw, "fiber");
+	if (t->fiber)
+		json_fiber(jw, t->fiber);
+	else
+		jw_null(jw);
 	jw_end_object(jw);
 }
 

@@ -10,7 +10,8 @@
  * await site it waits at (h.site).  The process runs on meanwhile, so a
  * task may wake, move or end while it is read: every pointer and length
  * is checked, the task's head is read again after the walk, and a task
- * that changed is skipped and counted, never shown half-read.
+ * that changed is skipped and counted, never shown half-read.  A fiber
+ * among the frames has its parked C stack walked too (task_fiber.h).
  */
 #ifndef RTASYNC_TASK_DUMP_H
 #define RTASYNC_TASK_DUMP_H
@@ -19,6 +20,7 @@
 
 #include "json_writer.h"
 #include "task_area.h"
+#include "task_fiber.h"
 #include "task_syms.h"
 
 enum task_dump_source {
@@ -34,8 +36,22 @@ struct task_dump_frame {
 	struct task_sym sym;	/* of fn */
 };
 
+/*
+ * Bytes of a task's name shown at most: the runtime keeps 31, and a
+ * hostile process could point at a string of any length.
+ */
+#define TASK_DUMP_NAME_MAX 32
+
+enum task_dump_name {
+	TASK_NAME_NONE,		/* never named */
+	TASK_NAME_SET,		/* in name, cut at TASK_DUMP_NAME_MAX bytes */
+	TASK_NAME_UNREADABLE,	/* the pointer leads nowhere readable */
+};
+
 struct task_dump_task {
 	uint64_t task;
+	enum task_dump_name name_state;
+	char name[TASK_DUMP_NAME_MAX + 1];
 	enum task_dump_source source;
 	unsigned int area, worker;	/* whose heap, or whose record */
 	uint32_t site_id;		/* 0: not at an await */
@@ -44,6 +60,9 @@ struct task_dump_task {
 	size_t depth;			/* frames to the root */
 	size_t nframes;			/* of those, kept (--depth) */
 	struct task_dump_frame *frames;	/* innermost first */
+	/* the C stack of the innermost fiber among the frames kept, NULL
+	 * if none (or not started) */
+	struct task_fiber_stack *fiber;
 };
 
 struct task_dump {
