@@ -100,8 +100,9 @@ static const struct argp argp = {
 	.parser = parse_opt,
 	.args_doc = "[TOPIC...]",
 	.doc = "librtasync benchmarks, each side by side with its peers in one "
-	       "run.\vTopics: spawn yield call runq error memory fanout peers fiber "
-	       "(default: all). Defaults: 7 runs, a 45 s timeout per topic. Ratios > 1 "
+	       "run.\vTopics: spawn yield call runq error memory fanout hog "
+	       "peers sync fiber (default: all). Defaults: 7 runs, a 45 s "
+	       "timeout per topic. Ratios > 1 "
 	       "mean librtasync is that many times cheaper or faster. See "
 	       "Documentation/benchmarks.md.",
 	.children = children,
