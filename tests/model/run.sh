@@ -106,5 +106,10 @@ check wait_claim_bug_flag wait_claim fail -DNO_TIMER -DBUG_FLAG_BEFORE_ARM
 check wait_claim_bug_handshake wait_claim fail -DBUG_NO_HANDSHAKE
 check wait_claim_bug_unclaimed wait_claim fail -DBUG_GIVE_UNCLAIMED
 
+# a pusher that counted on a spinner vs that spinner finding other work:
+# runtime/balance.c, stop_spinning() (see spin_watch.pml)
+check spin_watch         spin_watch pass
+check spin_watch_bug_no_baton spin_watch fail -DBUG_NO_BATON
+
 echo "model: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
