@@ -145,15 +145,9 @@ static struct rt_worker *foreign_target(struct rt_runtime *rt,
 /*
  * t became runnable. A worker of t's runtime queues it locally; anyone
  * else goes through an inbox, ringing its worker if that one sleeps (the
- * producer side of NO LOST WAKE-UP again).
- *
- * An awake target takes its inbox at its next turn, which a long step
- * may hold back; idle peers watch for that (watchdog.c), but a peer that
- * parked before our push computed its deadline without our task. So if
- * any worker is parked, ring one: the pair is our push, fence, nparked
- * against its nparked, fence, and the look at peers' inboxes in
- * rt_watch_deadline(). foreign_target() prefers sleepers, so this rings
- * only in that race (or not at all when a ring is already on its way).
+ * producer side of NO LOST WAKE-UP again), or a sleeper to watch it
+ * (rt_worker_wake_inbox()). foreign_target() prefers sleepers, so the
+ * second ring happens only in a race with a worker going to sleep.
  */
 void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
 {
@@ -167,10 +161,7 @@ void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
 	target = foreign_target(rt, t);
 	rt_inbox_push(&target->inbox, t);
 	rt_fence_fast();
-	if (atomic_load_explicit(&target->parked, memory_order_acquire))
-		rt_worker_wake(NULL, target);
-	else if (atomic_load_explicit(&rt->nparked, memory_order_relaxed))
-		rt_wake_one(rt, NULL);
+	rt_worker_wake_inbox(target);
 }
 
 /* ---- donation ----------------------------------------------------------- */

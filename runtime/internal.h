@@ -399,6 +399,7 @@ static inline bool rt_worker_asleep(struct rt_worker *o)
 
 void rt_wake_choose(struct rt_runtime *rt, struct io_uring *ring);
 void rt_worker_wake(struct rt_worker *from, struct rt_worker *target);
+void rt_worker_wake_inbox(struct rt_worker *target);
 struct rt_worker *rt_wake_one(struct rt_runtime *rt, struct rt_worker *w);
 struct io_uring_sqe *rt_worker_get_sqe(struct rt_worker *w);
 void rt_worker_arm_doorbell(struct rt_worker *w);

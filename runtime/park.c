@@ -213,6 +213,25 @@ void rt_worker_wake(struct rt_worker *from, struct rt_worker *target)
 		ring_doorbell(target);
 }
 
+/*
+ * A foreign thread pushed to target's inbox or cancel inbox, then ran
+ * rt_fence_fast(). A parked target is rung. An awake one takes the push
+ * at its next turn, which a long step may hold back; idle peers watch
+ * for that (watchdog.c), but a peer that parked before the push computed
+ * its timeout without it. So if any worker is parked, ring one: the pair
+ * is the push, fence, nparked against its nparked, fence, and the look
+ * at peers' inboxes in rt_watch_deadline().
+ */
+void rt_worker_wake_inbox(struct rt_worker *target)
+{
+	struct rt_runtime *rt = target->rt;
+
+	if (atomic_load_explicit(&target->parked, memory_order_acquire))
+		rt_worker_wake(NULL, target);
+	else if (atomic_load_explicit(&rt->nparked, memory_order_relaxed))
+		rt_wake_one(rt, NULL);
+}
+
 /* Ring one parked worker other than w (w may be NULL: a foreign thread). */
 struct rt_worker *rt_wake_one(struct rt_runtime *rt, struct rt_worker *w)
 {

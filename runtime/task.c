@@ -652,7 +652,10 @@ int rt_task_cancel(struct rt_task *t)
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 	rt_inbox_push_cancel(inbox, t);
 	rt_fence_fast();
-	rt_worker_wake(NULL, w);
+	if (inbox == &w->cancels)
+		rt_worker_wake_inbox(w);	/* a watcher may take it over */
+	else
+		rt_worker_wake(NULL, w);	/* only w's ring can cancel it */
 	return 0;
 }
 
