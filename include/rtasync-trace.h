@@ -21,8 +21,10 @@
  *                      uint64_t site_suspends[sites_max]
  *                      struct rt_trace_record ring[ring_records]
  *
- * Always on: counters, per-site suspension counts and the current-task
- * words. Off until a tool sets events_enabled: one record per task step.
+ * Always on: counters and the current-task words. Off until a tool sets
+ * sites_enabled (or the runtime's config count_sites): per-site
+ * suspension counts. Off until a tool sets events_enabled: one record
+ * per task step.
  * Every field a worker writes has a single writer (that worker).
  */
 #ifndef RTASYNC_TRACE_H
@@ -38,8 +40,11 @@
  * adoption and I/O counters), and with it each worker's area.
  * 5: per-op-kind I/O counters (struct rt_io_counts) end each worker's
  * struct rt_trace_worker.
- * 6: task_name_off, where a task's name pointer is (rt_task_set_name). */
-#define RT_TRACE_VERSION 6
+ * 6: task_name_off, where a task's name pointer is (rt_task_set_name).
+ * 7: per-site counts only while sites_enabled (was pad) or count_sites;
+ * counters.resumes is kept (per batch), counters.suspends derived from it
+ * (rt_trace_suspends()). */
+#define RT_TRACE_VERSION 7
 
 /*
  * The kinds of I/O operation counted in struct rt_io_counts, in this
@@ -120,10 +125,10 @@ struct rt_trace_worker {
 	 * pointers, followed by its uint32_t length. */
 	uint64_t timer_heap;
 	/*
-	 * Always-on counters. counters.suspends and counters.resumes stay
-	 * 0 here, to keep the step path to one counter: suspensions are the
-	 * sum of site_suspends[] (slot 0: not at an await), and resumes =
-	 * suspends + trampolines + completed - unstarted.
+	 * Always-on counters. resumes and yields are added once per batch
+	 * of steps, so they may trail the others by up to a batch while the
+	 * worker runs; counters.suspends stays 0, to keep the step path free
+	 * of counters: see rt_trace_suspends().
 	 */
 	struct rt_stats counters;
 	struct rt_io_counts io;		/* version 5 */
@@ -148,7 +153,9 @@ struct rt_trace_header {
 	 * non-zero means on */
 	uint32_t events_enabled;
 	uint32_t sample_shift;		/* record 1 step in 2^sample_shift */
-	uint32_t pad;
+	/* set by tools the same way: non-zero counts suspensions per await
+	 * site (site_suspends[]) from the workers' next turn (version 7) */
+	uint32_t sites_enabled;
 	/*
 	 * The task running on a worker now (NULL between steps) is the
 	 * worker thread's thread-local rt__running, at this offset from the
@@ -196,5 +203,23 @@ struct rt_trace_header {
 	 */
 	uint32_t task_name_off;
 };
+
+/*
+ * Suspensions, derived: every step ends in a suspension, a completion
+ * or a trampoline, and a task cancelled before its first step completes
+ * without one. Read while workers run, the counters are not one snapshot
+ * (and a tool reads them from a process it does not trust): the result
+ * is clamped at 0 rather than wrapping.
+ */
+static inline uint64_t rt_trace_suspends(const struct rt_stats *st)
+{
+	uint64_t ended = st->trampolines, done = st->completed;
+
+	done -= st->unstarted < done ? st->unstarted : done;
+	if (ended > UINT64_MAX - done)
+		return 0;
+	ended += done;
+	return st->resumes > ended ? st->resumes - ended : 0;
+}
 
 #endif /* RTASYNC_TRACE_H */

@@ -108,6 +108,10 @@ struct rt_config {
 	unsigned int recv_buffer_size;	/* bytes each */
 	size_t fiber_stack;		/* usable bytes of a fiber's stack
 					   (rtasync-fiber.h); 0: 256 KiB */
+	bool count_sites;		/* count suspensions per await site
+					   always, not only while a tool
+					   watches; default: the environment's
+					   RTASYNC_COUNT_SITES=1 */
 };
 
 #define RT_MAX_WORKERS 1024

@@ -193,7 +193,12 @@ struct rt_worker {
 	uint64_t *site_counts;
 	struct rt_trace_record *events;
 	uint64_t events_mask;
-	bool trace_on;			/* events_enabled, read once a turn */
+	struct {			/* stats' copy: rt_count_flush() */
+		uint64_t steps, yields;
+	} own;
+	uint8_t step_hooks;		/* RT_HOOK_*, read once a turn */
+#define RT_HOOK_EVENTS	1		/* a tool records events */
+#define RT_HOOK_SITES	2		/* count suspensions per await site */
 	uint8_t turn_step;		/* steps recorded this turn */
 	uint32_t sample_mask;		/* record a step when ctr & mask == 0 */
 	uint32_t sample_ctr;
@@ -353,6 +358,28 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 #define RT_STAT_ADD(w, field, n) RT_COUNT_ADD(w, field, n)
 #endif
 #define RT_STAT_INC(w, field) RT_STAT_ADD(w, field, 1)
+
+/*
+ * Steps and yields, the counts every step would bump, are kept in the
+ * worker's own w->own (a plain add, no store to the shared area) and
+ * copied into stats once a batch and before each completion, which makes
+ * them visible to whoever sees the task done.
+ */
+#ifdef RT_NO_COUNTERS
+#define RT_COUNT_OWN(w, field) ((void)(w))
+#else
+#define RT_COUNT_OWN(w, field) ((w)->own.field++)
+#endif
+
+static inline void rt_count_flush(struct rt_worker *w)
+{
+#ifndef RT_NO_COUNTERS
+	__atomic_store_n(&w->stats->resumes, w->own.steps, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->stats->yields, w->own.yields, __ATOMIC_RELAXED);
+#else
+	(void)w;
+#endif
+}
 /* One more op of kind k submitted, completed or cancelled (field). */
 #define RT_IO_COUNT(w, field, k)					\
 	do {								\
@@ -492,7 +519,9 @@ struct rt_task *rt_overflow_pop_batch(struct rt_overflow *o, size_t max);
 /* task.c */
 int64_t rt_op_check(struct rt_task *t);
 int64_t rt_task_step(struct rt_task *t);
+/* One step of t. _hooked: with the tools' w->step_hooks. */
 void rt_task_run(struct rt_worker *w, struct rt_task *t);
+void rt_task_run_hooked(struct rt_worker *w, struct rt_task *t);
 void rt_task_unref(struct rt_worker *w, struct rt_task *t);
 void rt_task_commit_join(struct rt_worker *w, struct rt_task *t);
 
@@ -522,7 +551,7 @@ static inline uint32_t rt_trace_site(struct rt_trace *tr, struct rt_site *site)
 }
 
 /*
- * Record one step, if events are on (w->trace_on) and this step is
+ * Record one step, if events are on (RT_HOOK_EVENTS) and this step is
  * sampled. Inline: it is on every step while a tool records, and a call
  * with its register saves was a third of its cost.
  *

@@ -13,6 +13,7 @@
 void rt_config_init(struct rt_config *cfg)
 {
 	cpu_set_t set;
+	const char *env;
 	int n = 0;
 
 	if (!cfg)
@@ -33,6 +34,8 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->recv_buffers = 256;
 	cfg->recv_buffer_size = 4096;
 	cfg->fiber_stack = RT_FIBER_STACK_DEFAULT;
+	env = getenv("RTASYNC_COUNT_SITES");
+	cfg->count_sites = env && !strcmp(env, "1");
 #ifndef RT_NO_COUNTERS
 	cfg->long_task_ms = 10;	/* the watchdog counts on the turn counter */
 #endif
@@ -326,19 +329,10 @@ const char *rt_runtime_ring_flags(const struct rt_runtime *rt)
 
 #define RT_STATS_FIELDS (sizeof(struct rt_stats) / sizeof(uint64_t))
 
-static uint64_t worker_suspends(const struct rt_worker *w)
-{
-	uint64_t n = 0;
-
-	for (unsigned int i = 0; i < RT_TRACE_SITES_MAX; i++)
-		n += __atomic_load_n(&w->site_counts[i], __ATOMIC_RELAXED);
-	return n;
-}
-
 /*
- * Sum the workers' counters. Suspensions are the sum of the per-site
- * counts, and every step ends in a suspension, a completion or a
- * trampoline: the hot path keeps one counter where it could keep three.
+ * Sum the workers' counters. Suspensions are derived (the step path keeps
+ * no counter of its own), after the sums: each worker's resumes and
+ * yields trail its other counters by up to a batch while it runs.
  */
 int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 {
@@ -357,10 +351,8 @@ int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 			sum[k] += __atomic_load_n(&v[k], __ATOMIC_RELAXED);
 		out->rseq_aborts += __atomic_load_n(&w->qstats.aborts,
 						    __ATOMIC_RELAXED);
-		out->suspends += worker_suspends(w);
 	}
-	out->resumes = out->suspends + out->trampolines + out->completed -
-		       out->unstarted;
+	out->suspends = rt_trace_suspends(out);
 	out->spawned += atomic_load(&rt->foreign_spawned);
 	return 0;
 }

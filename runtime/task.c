@@ -327,7 +327,9 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 {
 	struct rt_task *waiter;
 
-	/* Counted first: whoever sees the task done also sees it counted. */
+	/* Counted first, with the steps before it: whoever sees the task
+	 * done (a join, the drain) sees them counted. */
+	rt_count_flush(w);
 	RT_COUNT_LIFE(w, completed);
 	if (t->detached) {
 		/* Nobody can reference it but the waiter slot of a join it
@@ -441,7 +443,7 @@ static void commit_suspend(struct rt_worker *w, struct rt_task *t)
 {
 	switch (t->action) {
 	case RT_ACT_YIELD:
-		RT_STAT_INC(w, yields);
+		RT_COUNT_OWN(w, yields);
 		rt_worker_push_local(w, t);
 		break;
 	case RT_ACT_SLEEP:
@@ -476,29 +478,33 @@ static const uint8_t trace_reason[] = {
 };
 
 /*
- * Count the suspension at its site (slot 0: not at an await) and record
- * the step if asked to. The per-site counts are the only per-step
- * counter: suspensions and steps are derived from them (runtime.c).
+ * What a step reports when a tool asked for it (w->step_hooks, read once
+ * a turn): the suspension's await site (slot 0: not at an await) and an
+ * event record. A default step reports nothing itself: the loop counts
+ * steps and yields per batch (worker.c), so what is always on costs a
+ * yield no memory access.
  */
-static void trace_step_end(struct rt_worker *w, struct rt_task *t, bool done)
+static void step_hooks(struct rt_worker *w, struct rt_task *t, bool done)
 {
 	uint32_t site = 0;
 
-#ifdef RT_NO_COUNTERS
-	return;
-#endif
-	if (!done) {
-		if (t->h.site)
-			site = rt_trace_site(&w->rt->trace, t->h.site);
+	if (!done && t->h.site)
+		site = rt_trace_site(&w->rt->trace, t->h.site);
+	if (!done && (w->step_hooks & RT_HOOK_SITES))
 		__atomic_store_n(&w->site_counts[site], w->site_counts[site] + 1,
 				 __ATOMIC_RELAXED);
-	}
-	if (w->trace_on)
+	if (w->step_hooks & RT_HOOK_EVENTS)
 		rt_trace_record(w, t, site,
 				done ? RT_TRACE_DONE : trace_reason[t->action]);
 }
 
-void rt_task_run(struct rt_worker *w, struct rt_task *t)
+/*
+ * One step of t. It counts itself in the worker's own counts (plain adds
+ * to the worker's memory; rt_count_flush() publishes them per batch and
+ * before each completion), so the area sees no store per step.
+ */
+static __attribute__((always_inline)) inline void
+task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 {
 	int64_t r;
 
@@ -523,6 +529,7 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 	/* also what the eBPF observer and the watchdog read */
 	__atomic_store_n(&rt__running, t, __ATOMIC_RELAXED);
 	for (;;) {
+		RT_COUNT_OWN(w, steps);
 		t->action = RT_ACT_NONE;
 		r = rt_task_step(t);
 		if (r != RT_PENDING || t->action != RT_ACT_TRAMPOLINE)
@@ -530,12 +537,23 @@ void rt_task_run(struct rt_worker *w, struct rt_task *t)
 		RT_STAT_INC(w, trampolines);
 	}
 	__atomic_store_n(&rt__running, NULL, __ATOMIC_RELAXED);
-	trace_step_end(w, t, r != RT_PENDING);
+	if (hooked)
+		step_hooks(w, t, r != RT_PENDING);
 	if (r != RT_PENDING) {
 		task_complete(w, t, r);
 		return;
 	}
 	commit_suspend(w, t);
+}
+
+void rt_task_run(struct rt_worker *w, struct rt_task *t)
+{
+	task_run(w, t, false);
+}
+
+void rt_task_run_hooked(struct rt_worker *w, struct rt_task *t)
+{
+	task_run(w, t, true);
 }
 
 /*

@@ -70,7 +70,12 @@ static void take_inbox(struct rt_worker *w)
 	}
 }
 
-static unsigned int run_batch(struct rt_worker *w)
+/*
+ * Up to RT_BATCH tasks. A tool's per-step hooks get their own copy of
+ * the loop, so a default step does not even test for them.
+ */
+static __attribute__((always_inline)) inline unsigned int
+run_tasks(struct rt_worker *w, bool hooked)
 {
 	struct rt_runtime *rt = w->rt;
 	unsigned int n;
@@ -80,25 +85,48 @@ static unsigned int run_batch(struct rt_worker *w)
 
 		if (!t)
 			break;
-		rt_task_run(w, t);
+		if (hooked)
+			rt_task_run_hooked(w, t);
+		else
+			rt_task_run(w, t);
 	}
-	if (n)
-		rt_worker_share(w);
 	return n;
 }
 
-/* Once a turn: is a tool recording events? Then timestamp the turn. */
+static unsigned int run_batch(struct rt_worker *w)
+{
+	unsigned int n;
+
+	n = unlikely(w->step_hooks) ? run_tasks(w, true) : run_tasks(w, false);
+	if (n) {
+		rt_count_flush(w);
+		rt_worker_share(w);
+	}
+	return n;
+}
+
+/*
+ * Once a turn: the heartbeat, and which per-step hooks tools asked for
+ * (read from the area as flags only: a tool may have written anything
+ * there). Event recording also timestamps the turn.
+ */
 static void trace_turn(struct rt_worker *w)
 {
 	struct rt_trace_header *h = w->rt->trace.hdr;
+	uint8_t hooks = 0;
 
 	/* the heartbeat idle peers watch (watchdog.c): always kept */
 	__atomic_store_n(&w->tw->turns, w->tw->turns + 1, __ATOMIC_RELAXED);
 #ifdef RT_NO_COUNTERS
 	return;
 #endif
-	w->trace_on = __atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED);
-	if (!w->trace_on)
+	if (w->rt->cfg.count_sites ||
+	    __atomic_load_n(&h->sites_enabled, __ATOMIC_RELAXED))
+		hooks |= RT_HOOK_SITES;
+	if (__atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED))
+		hooks |= RT_HOOK_EVENTS;
+	w->step_hooks = hooks;
+	if (!(hooks & RT_HOOK_EVENTS))
 		return;
 	w->sample_mask = (1u << (__atomic_load_n(&h->sample_shift,
 						 __ATOMIC_RELAXED) & 31)) - 1;

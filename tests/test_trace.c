@@ -122,13 +122,48 @@ static void test_header_describes_the_runtime(void **state)
 	assert_int_equal(hdr->events_enabled, 0);
 }
 
+static uint64_t all_site_counts(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned int id = 0; id < hdr->sites_max; id++)
+		n += site_count(id);
+	return n;
+}
+
+/* 5 runs of known(): 30 yields and 3 sleeps each, 5 x 34 steps. */
+static void run_known_5(void)
+{
+	struct rt_stats before = test_stats(rt), after;
+
+	for (int k = 0; k < 5; k++)
+		TEST_RUN(rt, known, struct known_frame);
+	/* exact right after the joins: a worker counts its steps before it
+	 * makes a completion visible */
+	after = test_stats(rt);
+	assert_int_equal(after.yields - before.yields, 5 * 30);
+	assert_int_equal(after.suspends - before.suspends, 5 * 33);
+	assert_int_equal(after.resumes - before.resumes, 5 * 34);
+	assert_int_equal(after.completed - before.completed, 5);
+}
+
+/* Off by default: a step pays for no per-site counter nobody reads. */
+static void test_site_counts_off_by_default(void **state)
+{
+	run_known_5();
+	assert_int_equal(all_site_counts(), 0);
+	assert_int_equal(hdr->nsites, 0);
+}
+
 static void test_site_counts_are_exact(void **state)
 {
 	unsigned int ys, ss;
 	struct rt_stats st;
 
-	for (int k = 0; k < 5; k++)
-		TEST_RUN(rt, known, struct known_frame);
+	/* as rtasync-trace task top does; the worker looks at its next
+	 * turn, and the first task below starts one */
+	__atomic_fetch_add(&hdr->sites_enabled, 1, __ATOMIC_RELEASE);
+	run_known_5();
 	ys = find_site("known", yield_line);
 	ss = find_site("known", sleep_line);
 	assert_true(ys > 0);
@@ -137,10 +172,42 @@ static void test_site_counts_are_exact(void **state)
 			    strlen("test_trace.c"), "test_trace.c");
 	assert_int_equal(site_count(ys), 5 * 30);
 	assert_int_equal(site_count(ss), 5 * 3);
+	assert_int_equal(all_site_counts(), 5 * 33);
 	/* the counters in the area are the ones rt_runtime_stats() sums */
 	assert_int_equal(rt_runtime_stats(rt, &st), 0);
 	assert_int_equal(tw(0)->counters.yields, st.yields);
 	assert_int_equal(tw(0)->counters.completed, st.completed);
+	assert_int_equal(tw(0)->counters.resumes, st.resumes);
+	/* the tool leaves: nothing more is counted */
+	__atomic_fetch_sub(&hdr->sites_enabled, 1, __ATOMIC_RELEASE);
+	run_known_5();
+	assert_int_equal(site_count(ys), 5 * 30);
+	assert_int_equal(all_site_counts(), 5 * 33);
+}
+
+/* count_sites: counted from the start, with no tool attached. */
+static void test_count_sites_config(void **state)
+{
+	struct rt_runtime *own = NULL;
+	struct rt_trace_header *saved = hdr;
+	struct rt_config cfg;
+	unsigned int ys;
+
+	rt_config_init(&cfg);
+	cfg.workers = 1;
+	cfg.count_sites = true;
+	assert_int_equal(rt_runtime_new(&cfg, &own), 0);
+	hdr = map_area();	/* the newest area: own's */
+	assert_int_equal(hdr->sites_enabled, 0);
+	for (int k = 0; k < 2; k++)
+		TEST_RUN(own, known, struct known_frame);
+	ys = find_site("known", yield_line);
+	assert_true(ys > 0);
+	assert_int_equal(site_count(ys), 2 * 30);
+	assert_int_equal(all_site_counts(), 2 * 33);
+	munmap(hdr, hdr->area_size);
+	hdr = saved;
+	rt_runtime_free(own);
 }
 
 /* ---- event records ---------------------------------------------------- */
@@ -337,7 +404,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_describes_the_runtime),
+		cmocka_unit_test(test_site_counts_off_by_default),
 		cmocka_unit_test(test_site_counts_are_exact),
+		cmocka_unit_test(test_count_sites_config),
 		cmocka_unit_test(test_one_record_per_step),
 		cmocka_unit_test(test_sampling_records_a_fraction),
 		cmocka_unit_test(test_overflow_reports_drops),

@@ -10,7 +10,12 @@
  *			use the last one and leave the others idle
  *
  *	sites K		K tasks, each 30 yields at one await site and 3
- *			sleeps at another; then waits for SIGTERM
+ *			sleeps at another, on runtimes that count sites
+ *			from the start (count_sites); then waits for SIGTERM
+ *	sites-watched K	the same on runtimes that count sites only while
+ *			a tool asks: prints "waiting", starts the tasks once
+ *			a tool set sites_enabled in the last runtime's area
+ *			(task top), then prints "ready" and waits for SIGTERM
  *	deep		a task parked 3 frames deep (deep_a -> deep_b ->
  *			deep_c, deep_c in RT_SLEEP), one parked 1 deep, one
  *			CHAIN_DEPTH deep across arena chunks; waits for SIGTERM.
@@ -55,6 +60,7 @@
 #include "rtasync-sync.h"
 #include "rtasync-trace.h"
 #include "rtasync.h"
+#include "trace_self.h"
 
 #define SITES_YIELDS 30
 #define SITES_SLEEPS 3
@@ -67,6 +73,7 @@
 
 static struct rt_runtime *rt, *rts[MAX_RUNTIMES];
 static unsigned int nworkers, nruntimes = 1;
+static bool count_sites;
 static sigset_t sigs;
 
 static _Noreturn void die(const char *what, int err)
@@ -84,6 +91,7 @@ static void runtime_start(void)
 	rt_config_init(&cfg);
 	if (nworkers)
 		cfg.workers = nworkers;
+	cfg.count_sites = count_sites;
 	for (i = 0; i < nruntimes; i++) {
 		ret = rt_runtime_new(&cfg, &rts[i]);
 		if (ret)
@@ -130,12 +138,37 @@ static RT_ASYNC int64_t sites_task(struct rt_task *t, struct rt_frame *base)
 	return 0;
 }
 
-static int run_sites(int k)
+/* Wait up to 10 s for a tool to switch site counts on in our area. */
+static void wait_sites_enabled(void)
+{
+	int fd = trace_self_area_fd();	/* the newest runtime's */
+	struct rt_trace_header *h;
+
+	if (fd < 0)
+		die("no trace area", ENOENT);
+	h = mmap(NULL, sizeof(*h), PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (h == MAP_FAILED)
+		die("mmap", errno);
+	printf("waiting pid=%d\n", (int)getpid());
+	fflush(stdout);
+	for (int i = 0; i < 10000; i++) {
+		if (__atomic_load_n(&h->sites_enabled, __ATOMIC_ACQUIRE))
+			break;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	munmap(h, sizeof(*h));
+}
+
+static int run_sites(int k, bool watched)
 {
 	int n = k * (int)nruntimes, i;
 	struct rt_task **h = calloc((size_t)n, sizeof(*h));
 
+	count_sites = !watched;
 	runtime_start();
+	if (watched)
+		wait_sites_enabled();
 	for (i = 0; i < n; i++)
 		if (RT_SPAWN(rts[i / k], &h[i], sites_task, struct sites_frame))
 			die("spawn", ENOMEM);
@@ -605,7 +638,9 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	if (!strcmp(argv[0], "sites") && argc == 2)
-		return run_sites(atoi(argv[1]));
+		return run_sites(atoi(argv[1]), false);
+	if (!strcmp(argv[0], "sites-watched") && argc == 2)
+		return run_sites(atoi(argv[1]), true);
 	if (!strcmp(argv[0], "fiber-deep"))
 		return run_fiber_deep();
 	if (!strcmp(argv[0], "deep"))

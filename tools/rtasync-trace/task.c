@@ -46,7 +46,8 @@ enum {
 struct task_command {
 	const char *name;
 	unsigned int opts;
-	bool rw;		/* switches events: maps the area writable */
+	bool rw;		/* switches events or site counts on: maps
+				   the area's header writable */
 	int (*run)(struct task_ctx *c);
 	const char *args;	/* for the usage line */
 };
@@ -57,11 +58,11 @@ static int run_blocked(struct task_ctx *c);
 static int run_dump(struct task_ctx *c);
 
 static const struct task_command commands[] = {
-	{ "top", OPTM_TIME | OPTM_LIMIT | OPTM_FORMAT, false, run_top,
+	{ "top", OPTM_TIME | OPTM_LIMIT | OPTM_FORMAT, true, run_top,
 	  "[-n N] [-o prometheus] [--interval SEC] [--duration SEC]" },
 	{ "hist", OPTM_TIME | OPTM_SAMPLE, true, run_hist,
 	  "[--sample N] [--interval SEC] [--duration SEC]" },
-	{ "blocked", OPTM_TIME | OPTM_LIMIT | OPTM_NOHIST, false, run_blocked,
+	{ "blocked", OPTM_TIME | OPTM_LIMIT | OPTM_NOHIST, true, run_blocked,
 	  "[-n N] [--no-hist] [--interval SEC] [--duration SEC]" },
 	{ "dump", OPTM_DEPTH | OPTM_DURATION, false, run_dump,
 	  "[--depth N] [--duration SEC]" },
@@ -87,7 +88,8 @@ static void task_usage(FILE *out)
 		"\n"
 		"Async-task views of a process linked with librtasync:\n"
 		"  top      hottest await sites by suspensions, worker counters\n"
-		"           (-o prometheus: the counters in Prometheus text format)\n"
+		"           (switches the runtime's per-site counts on meanwhile;\n"
+		"           -o prometheus: the counters in Prometheus text format)\n"
 		"  hist     log2 histograms of suspend time per await site\n"
 		"           (switches the runtime's event records on meanwhile)\n"
 		"  blocked  off-CPU time of worker threads, charged to the task and\n"
@@ -376,12 +378,12 @@ static int run_top(struct task_ctx *c)
 
 	if (!c->opts.duration && !c->opts.interval)
 		c->opts.duration = DEFAULT_TOP_S;
+	task_sites_on(&c->proc);
+	ret = TRACE_EXIT_FAIL;
 	if (task_top_snapshot(&c->proc, &prev))
-		return TRACE_EXIT_FAIL;
-	if (task_loop_init(&l, c, 0)) {
-		task_top_snap_free(&prev);
-		return TRACE_EXIT_FAIL;
-	}
+		goto out_sites_off;
+	if (task_loop_init(&l, c, 0))
+		goto out_snap_free;
 	print_banner(c, "Reading await sites");
 	json_open(c);
 	do {
@@ -390,7 +392,10 @@ static int run_top(struct task_ctx *c)
 	} while (!ret && ev != TRACE_EV_END);
 	json_close(c);
 	trace_loop_fini(&l);
+out_snap_free:
 	task_top_snap_free(&prev);
+out_sites_off:
+	task_sites_off(&c->proc);
 	return ret;
 }
 
@@ -534,6 +539,9 @@ static int run_blocked(struct task_ctx *c)
 	ret = trace_check_environment();
 	if (ret)
 		return ret;
+	/* a site gets the id the kernel side charges by when a task
+	 * suspends there while sites are counted (and keeps it) */
+	task_sites_on(&c->proc);
 	err = task_blk_open(&o, &c->proc, c->opts.debug);
 	if (!err)
 		err = task_blk_attach(o);
@@ -556,6 +564,7 @@ static int run_blocked(struct task_ctx *c)
 	trace_loop_fini(&l);
 out_close:
 	task_blk_close(o);
+	task_sites_off(&c->proc);
 	return ret;
 }
 

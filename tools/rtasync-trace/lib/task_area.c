@@ -446,18 +446,6 @@ uint32_t task_area_nsites(const struct task_area *a)
 	return n < a->h.sites_max ? n : a->h.sites_max - 1;
 }
 
-/* Suspensions at every site, slot 0 (not at an await) included. */
-static uint64_t worker_suspends(const struct task_area *a, unsigned int w)
-{
-	const uint64_t *c = task_site_counts(a, w);
-	uint64_t n = 0;
-	uint32_t id;
-
-	for (id = 0; id < a->h.sites_max; id++)
-		n += __atomic_load_n(&c[id], __ATOMIC_RELAXED);
-	return n;
-}
-
 void task_worker_read(const struct task_area *a, unsigned int w,
 		      struct rt_stats *st, uint32_t *tid, int32_t *cpu)
 {
@@ -469,14 +457,8 @@ void task_worker_read(const struct task_area *a, unsigned int w,
 	/* each counter is one aligned word with a single writer */
 	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-	/*
-	 * The runtime keeps one counter per step, the site's: the area's
-	 * suspends and resumes stay 0, and are derived the way
-	 * rt_runtime_stats() derives them.
-	 */
-	st->suspends = worker_suspends(a, w);
-	st->resumes = st->suspends + st->trampolines + st->completed -
-		      (st->unstarted < st->completed ? st->unstarted : st->completed);
+	/* the area's suspends stay 0: derived as rt_runtime_stats() does */
+	st->suspends = rt_trace_suspends(st);
 	if (tid)
 		*tid = __atomic_load_n(&tw->tid, __ATOMIC_RELAXED);
 	if (cpu)
@@ -779,6 +761,23 @@ static uint32_t shift_in_force(const struct rt_trace_header *h, uint32_t ours)
 	return v <= TASK_MAX_SAMPLE_SHIFT ? v : ours;
 }
 
+/* Count ourselves in one of the header's tool counters (rw mapping). */
+static void ctl_add(uint32_t *word)
+{
+	__atomic_fetch_add(word, 1, __ATOMIC_RELEASE);
+}
+
+/* Take our count back, never below 0: the target may have cleared it. */
+static void ctl_sub(uint32_t *word)
+{
+	uint32_t n = __atomic_load_n(word, __ATOMIC_RELAXED);
+
+	while (n && !__atomic_compare_exchange_n(word, &n, n - 1, false,
+						 __ATOMIC_RELEASE,
+						 __ATOMIC_RELAXED))
+		;
+}
+
 void task_events_on(struct task_proc *p, uint32_t sample_shift,
 		    uint32_t *shift_used)
 {
@@ -795,25 +794,29 @@ void task_events_on(struct task_proc *p, uint32_t sample_shift,
 		else
 			__atomic_store_n(&h->sample_shift, sample_shift,
 					 __ATOMIC_RELAXED);
-		__atomic_fetch_add(&h->events_enabled, 1, __ATOMIC_RELEASE);
+		ctl_add(&h->events_enabled);
 	}
 }
 
 void task_events_off(struct task_proc *p)
 {
-	uint32_t n;
-	int i;
+	for (int i = 0; i < p->nareas; i++)
+		if (p->areas[i].ctl)
+			ctl_sub(&p->areas[i].ctl->events_enabled);
+}
 
-	for (i = 0; i < p->nareas; i++) {
-		struct rt_trace_header *h = p->areas[i].ctl;
+void task_sites_on(struct task_proc *p)
+{
+	for (int i = 0; i < p->nareas; i++)
+		if (p->areas[i].ctl)
+			ctl_add(&p->areas[i].ctl->sites_enabled);
+}
 
-		if (!h)
-			continue;
-		n = __atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED);
-		while (n && !__atomic_compare_exchange_n(&h->events_enabled, &n,
-				n - 1, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-			;
-	}
+void task_sites_off(struct task_proc *p)
+{
+	for (int i = 0; i < p->nareas; i++)
+		if (p->areas[i].ctl)
+			ctl_sub(&p->areas[i].ctl->sites_enabled);
 }
 
 /* ---- process memory ---------------------------------------------------- */

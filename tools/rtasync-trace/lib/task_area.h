@@ -210,6 +210,14 @@ void task_rings_free(struct task_rings *rs);
 void task_events_on(struct task_proc *p, uint32_t sample_shift,
 		    uint32_t *shift_used);
 void task_events_off(struct task_proc *p);
+/*
+ * Per-site suspension counts on in every area (rw mapping), counted the
+ * same way (sites_enabled): the workers count from their next turn, so
+ * sites show what happened while some tool watched, unless the target
+ * runs with count_sites (RTASYNC_COUNT_SITES=1) and counts always.
+ */
+void task_sites_on(struct task_proc *p);
+void task_sites_off(struct task_proc *p);
 
 /* ---- the target's memory --------------------------------------------------- */
 
