@@ -189,6 +189,9 @@ static int spawn_conn(struct rt_runtime *rt, int fd)
  * blocking call. The receive is rt_recv() with a deadline (its op under
  * RT_FIBER_OP); sending all and the lingering close are awaited as the
  * async functions they are (rt_call_async), so each is written once.
+ * The per-thread Date cache (http_conn.c) is safe on a fiber that wakes
+ * on another worker: it is looked up inside each call, never held
+ * across a blocking one.
  */
 static int64_t fiber_conn(void *arg)
 {
