@@ -9,9 +9,11 @@
  *   http  HTTP/1.1 plaintext (GET / -> "Hello, World!") under wrk (one
  *         thread) at each connection count of LIST (64,256,1024), and
  *         pipelined DEPTH deep (16) at the first: rtasync-httpd (one
- *         worker), the baselines (rtasync-baseline: thread per
- *         connection, blocking pool, epoll, raw liburing), nginx (one
- *         process), Go net/http (GOMAXPROCS=1), Tokio current_thread.
+ *         worker) with a continuation per connection, and with a fiber
+ *         per connection (--fibers: the seeds' green threads), the
+ *         baselines (rtasync-baseline: thread per connection, blocking
+ *         pool, epoll, raw liburing), nginx (one process), Go net/http
+ *         (GOMAXPROCS=1), Tokio current_thread.
  *   echo  rtasync-echo against the raw liburing loop (and epoll) at the
  *         same concurrency, under this program's own echo load: what the
  *         runtime adds to an I/O.
@@ -45,10 +47,19 @@
 #include "srv.h"
 
 #define MAX_CONFIGS 8
+/*
+ * The seeds' "async vs green threads" table (ASP.NET Core plaintext, the
+ * .NET team's green-thread experiment), quoted on the row of our own
+ * ratio: continuations to fibers in the same server, requests/s.
+ */
+#define SEEDS_NOTE "the seeds' ASP.NET Core plaintext: async 178,620, " \
+	"green threads 162,019 req/s, 1.10x"
 #define PIPE_SCRIPT "iobench-pipeline.lua"
 
 enum server_id {
-	S_RTASYNC, S_THREAD, S_POOL, S_EPOLL, S_URING, S_NGINX, S_GO, S_TOKIO,
+	S_RTASYNC,		/* rtasync-httpd: each row's own side */
+	S_FIBER,		/* rtasync-httpd --fibers */
+	S_THREAD, S_POOL, S_EPOLL, S_URING, S_NGINX, S_GO, S_TOKIO,
 	S_RTASYNC_NODL,		/* librtasync without the idle deadline: on demand */
 	NR_SERVERS
 };
@@ -57,6 +68,7 @@ static const struct {
 	const char *key, *label;
 } servers[NR_SERVERS] = {
 	[S_RTASYNC] = { "rtasync", "librtasync" },
+	[S_FIBER] = { "fibers", "rt fibers" },
 	[S_THREAD] = { "thread", "thread/conn" },
 	[S_POOL] = { "pool", "thread pool" },
 	[S_EPOLL] = { "epoll", "epoll" },
@@ -138,22 +150,25 @@ static int server_cmd(enum server_id s, enum srv_mode mode, int port,
 {
 	const char *m = mode == SRV_ECHO ? "echo" : "http";
 	char **a = c->argv;
+	int i = 5;
 
 	memset(c->argv, 0, sizeof(c->argv));
 	switch (s) {
-	case S_RTASYNC: case S_RTASYNC_NODL:
+	case S_RTASYNC: case S_FIBER: case S_RTASYNC_NODL:
 		snprintf(c->path, sizeof(c->path), "%s/%s", opt.self_dir,
 			 mode == SRV_ECHO ? "rtasync-echo" : "rtasync-httpd");
 		a[0] = c->path;
 		a[1] = "--port"; a[2] = "@PORT@"; a[3] = "--workers"; a[4] = "1";
 		if (opt.spin_us) {
-			a[5] = "--spin-us";
-			a[6] = (char *)opt.spin_us;
+			a[i++] = "--spin-us";
+			a[i++] = (char *)opt.spin_us;
 		}
 		if (s == S_RTASYNC_NODL) {
-			a[opt.spin_us ? 7 : 5] = "--idle-timeout";
-			a[opt.spin_us ? 8 : 6] = "0";
+			a[i++] = "--idle-timeout";
+			a[i++] = "0";
 		}
+		if (s == S_FIBER)
+			a[i++] = "--fibers";
 		break;
 	case S_THREAD: case S_POOL: case S_EPOLL: case S_URING:
 		snprintf(c->path, sizeof(c->path), "%s/rtasync-baseline",
@@ -447,7 +462,7 @@ static void emit_http_rows(const struct fleet *f, unsigned int conns,
 	for (size_t mi = 0; mi < NR_HTTP_METRICS; mi++) {
 		const struct metric *m = &http_metrics[mi];
 
-		for (int s = S_THREAD; s < NR_SERVERS; s++) {
+		for (int s = S_RTASYNC + 1; s < NR_SERVERS; s++) {
 			struct bench_result r;
 			char name[72];
 			double errs = 0;
@@ -472,6 +487,8 @@ static void emit_http_rows(const struct fleet *f, unsigned int conns,
 				bench_note(&r, "%.0f requests failed (wrk: "
 					   "non-2xx or socket errors), all "
 					   "runs of both", errs);
+			if (s == S_FIBER && m->better == BENCH_HIGHER)
+				bench_note(&r, "%s", SEEDS_NOTE);
 			bench_emit(&r);
 		}
 	}
@@ -479,7 +496,7 @@ static void emit_http_rows(const struct fleet *f, unsigned int conns,
 
 static void emit_rss_rows(const struct fleet *f)
 {
-	for (int s = S_THREAD; s < NR_SERVERS; s++) {
+	for (int s = S_RTASYNC + 1; s < NR_SERVERS; s++) {
 		struct bench_result r;
 
 		if (!f->up[S_RTASYNC] || !f->up[s])
@@ -685,8 +702,8 @@ static void print_matrix(const struct bench_report *rep,
 			if (!opt.want[s])
 				continue;
 			/* librtasync's value is in every row; take a peer's */
-			for (int p = S_THREAD; p < NR_SERVERS && s == S_RTASYNC &&
-			     !any; p++) {
+			for (int p = S_RTASYNC + 1; p < NR_SERVERS &&
+			     s == S_RTASYNC && !any; p++) {
 				r = find_row(rep, name, servers[p].label);
 				if (r) {
 					fmt_cell(cell, sizeof(cell), &r->rt);
@@ -741,7 +758,7 @@ static const struct argp_option options[] = {
 	{ "pipeline", 'P', "DEPTH", 0, "Pipelined requests per write, at the "
 	  "first count (default 16; 1: none)", 0 },
 	{ "servers", OPT_SERVERS, "LIST", 0, "HTTP servers besides librtasync "
-	  "(default thread,pool,epoll,uring,nginx,go,tokio; also "
+	  "(default fibers,thread,pool,epoll,uring,nginx,go,tokio; also "
 	  "rtasync-nodl: rtasync-httpd without its idle deadline)", 0 },
 	{ "peers", OPT_PEERS, "DIR", 0, "Where rtasync-peer-*-http are "
 	  "(default: peers/ next to this program)", 0 },
@@ -769,13 +786,13 @@ static void parse_servers(const char *s, struct argp_state *state)
 {
 	char *copy = strdup(s), *save = NULL;
 
-	for (int i = S_THREAD; i < NR_SERVERS; i++)
+	for (int i = S_RTASYNC + 1; i < NR_SERVERS; i++)
 		opt.want[i] = false;
 	for (char *t = strtok_r(copy, ",", &save); t;
 	     t = strtok_r(NULL, ",", &save)) {
 		int i;
 
-		for (i = S_THREAD; i < NR_SERVERS; i++)
+		for (i = S_RTASYNC + 1; i < NR_SERVERS; i++)
 			if (!strcmp(t, servers[i].key))
 				break;
 		if (i == NR_SERVERS)

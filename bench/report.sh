@@ -14,7 +14,7 @@
 # SVG        default Documentation/bench-core.svg
 # -T         leave out the thread-cost table and the tracer's overhead
 # -I         leave out the I/O servers (rtasync-iobench: HTTP and echo
-#            against the baselines, nginx, Go and Tokio; about 2 minutes,
+#            against the baselines, nginx, Go and Tokio; about 2.25 min,
 #            written to BUILD_DIR/iobench-report.json; needs wrk)
 # Arguments after -- go to rtasync-bench (e.g. -- -r 11 -s 0.2 spawn yield).
 #

@@ -2,11 +2,15 @@
 /*
  * Acceptor tasks and the process around them (see rt_serve.h).
  *
- * The accept is written once, in acceptor(): a multishot accept would
- * feed the same loop. An acceptor that runs out of descriptors (EMFILE,
- * ENFILE) or kernel memory sleeps ACCEPT_BACKOFF_NS before it tries again
- * instead of spinning on the error, and the connection waits in the
- * listen backlog meanwhile: the server recovers once descriptors free up.
+ * An acceptor is a continuation, or a fiber for a server of fibers
+ * (rtasync-httpd --fibers): two loops of a few lines around one
+ * accepted(), which decides what an accept's result means, so both
+ * kinds behave alike. A multishot accept would feed the same loops.
+ *
+ * An acceptor that runs out of descriptors (EMFILE, ENFILE) or kernel
+ * memory sleeps ACCEPT_BACKOFF_NS before it tries again instead of
+ * spinning on the error, and the connection waits in the listen backlog
+ * meanwhile: the server recovers once descriptors free up.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,18 +21,46 @@
 
 #define ACCEPT_BACKOFF_NS 10000000u	/* 10 ms */
 
-struct acceptor_frame {
-	struct rt_frame frame;
-	int lfd;
+/* One acceptor, either kind; rt_serve_main() owns it. */
+struct acceptor {
+	struct rt_runtime *rt;
+	struct rt_task *task;
 	rt_serve_spawn_fn spawn;
-	int64_t accepted, backoffs;
+	int lfd;
+	int64_t accepted, backoffs;	/* read once the task is joined */
 };
+
+enum accept_next { ACCEPT_AGAIN, ACCEPT_BACKOFF, ACCEPT_STOP };
 
 static bool out_of_resources(int64_t err)
 {
 	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
 	       err == -ENOMEM;
 }
+
+/* What an accept's result means, to an acceptor of either kind. */
+static enum accept_next accepted(struct acceptor *a, int64_t fd)
+{
+	if (fd >= 0) {
+		a->accepted++;
+		if (a->spawn(a->rt, (int)fd) < 0)
+			close((int)fd);
+		return ACCEPT_AGAIN;
+	}
+	if (fd == -ECANCELED)
+		return ACCEPT_STOP;
+	if (out_of_resources(fd)) {
+		a->backoffs++;
+		return ACCEPT_BACKOFF;
+	}
+	/* ECONNABORTED and the like: that connection only */
+	return ACCEPT_AGAIN;
+}
+
+struct acceptor_frame {
+	struct rt_frame frame;
+	struct acceptor *a;
+};
 
 static RT_ASYNC int64_t acceptor(struct rt_task *t, struct rt_frame *base)
 {
@@ -38,18 +70,35 @@ static RT_ASYNC int64_t acceptor(struct rt_task *t, struct rt_frame *base)
 	RT_BEGIN(t, base);
 	RT_CATCH(true);
 	for (;;) {
-		RT_AWAIT(fd, rt_op_accept(t, f->lfd, NULL, NULL, RT_NEVER));
-		if (fd >= 0) {
-			f->accepted++;
-			if (f->spawn(rt_task_runtime(t), (int)fd) < 0)
-				close((int)fd);
-		} else if (fd == -ECANCELED) {
-			return f->accepted;
-		} else if (out_of_resources(fd)) {
-			f->backoffs++;
+		RT_AWAIT(fd, rt_op_accept(t, f->a->lfd, NULL, NULL, RT_NEVER));
+		switch (accepted(f->a, fd)) {
+		case ACCEPT_STOP:
+			return 0;
+		case ACCEPT_BACKOFF:
 			RT_SLEEP(ACCEPT_BACKOFF_NS);
+			break;
+		case ACCEPT_AGAIN:
+			break;
 		}
-		/* else ECONNABORTED and the like: that connection only */
+	}
+}
+
+/* The same acceptor as blocking-style C, for servers of fibers. */
+static int64_t fiber_acceptor(void *arg)
+{
+	struct acceptor *a = arg;
+
+	for (;;) {
+		switch (accepted(a, rt_accept(a->lfd, NULL, NULL))) {
+		case ACCEPT_STOP:
+			return 0;
+		case ACCEPT_BACKOFF:
+			/* cancelled: the next accept says so */
+			rt_sleep(ACCEPT_BACKOFF_NS);
+			break;
+		case ACCEPT_AGAIN:
+			break;
+		}
 	}
 }
 
@@ -72,14 +121,20 @@ static void print_stats(struct rt_runtime *rt, const char *name,
 }
 
 static int start_acceptors(struct rt_runtime *rt, int lfd,
-			   rt_serve_spawn_fn spawn, struct rt_task **acc,
-			   int n)
+			   rt_serve_spawn_fn spawn, bool fibers,
+			   struct acceptor *acc, int n)
 {
 	for (int i = 0; i < n; i++) {
-		int ret = RT_SPAWN(rt, &acc[i], acceptor,
-				   struct acceptor_frame, .lfd = lfd,
-				   .spawn = spawn);
+		struct acceptor *a = &acc[i];
+		int ret;
 
+		*a = (struct acceptor){ .rt = rt, .spawn = spawn, .lfd = lfd };
+		if (fibers)
+			ret = rt_fiber_spawn(rt, fiber_acceptor, a, 0,
+					     &a->task);
+		else
+			ret = RT_SPAWN(rt, &a->task, acceptor,
+				       struct acceptor_frame, .a = a);
 		if (ret < 0)
 			return ret;
 	}
@@ -87,15 +142,15 @@ static int start_acceptors(struct rt_runtime *rt, int lfd,
 }
 
 /* Cancel and join the acceptors: how many connections they took. */
-static int64_t stop_acceptors(struct rt_task **acc, int n)
+static int64_t stop_acceptors(struct acceptor *acc, int n)
 {
 	int64_t total = 0, r;
 
-	for (int i = 0; i < n && acc[i]; i++) {
-		rt_task_cancel(acc[i]);
-		if (!rt_task_join(acc[i], &r) && r > 0)
-			total += r;
-		rt_task_release(acc[i]);
+	for (int i = 0; i < n && acc[i].task; i++) {
+		rt_task_cancel(acc[i].task);
+		if (!rt_task_join(acc[i].task, &r))
+			total += acc[i].accepted;
+		rt_task_release(acc[i].task);
 	}
 	return total;
 }
@@ -103,7 +158,7 @@ static int64_t stop_acceptors(struct rt_task **acc, int n)
 int rt_serve_main(const struct srv_opts *o, const char *name,
 		  rt_serve_spawn_fn spawn)
 {
-	struct rt_task *acc[RT_MAX_WORKERS] = { 0 };
+	struct acceptor acc[RT_MAX_WORKERS] = { 0 };
 	struct rt_runtime *rt;
 	struct rt_config cfg;
 	int lfd, ret, n;
@@ -122,7 +177,7 @@ int rt_serve_main(const struct srv_opts *o, const char *name,
 		return ret;
 	}
 	n = rt_runtime_workers(rt);
-	ret = start_acceptors(rt, lfd, spawn, acc, n);
+	ret = start_acceptors(rt, lfd, spawn, o->fibers, acc, n);
 	if (ret < 0) {
 		fprintf(stderr, "%s: spawn: %s\n", name, strerror(-ret));
 		return ret;

@@ -54,6 +54,7 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "model", required_argument, NULL, 'M' },
+		{ "fibers", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -63,7 +64,7 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 				.threads = 64, .spin_us = -1,
 				.header_timeout_ms = 10000,
 				.idle_timeout_ms = 60000 };
-	while ((c = getopt_long(argc, argv, "a:p:w:s:t:H:I:m:M:h", longopts,
+	while ((c = getopt_long(argc, argv, "a:p:w:s:t:H:I:m:M:fh", longopts,
 				NULL)) != -1) {
 		const char *name = NULL;
 		char named[32] = "";
@@ -88,6 +89,7 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 		case 'I': o->idle_timeout_ms = parse_uint(name, optarg); break;
 		case 'm': o->mode = parse_mode(optarg); break;
 		case 'M': o->model = optarg; break;
+		case 'f': o->fibers = true; break;
 		}
 	}
 	if (optind != argc || o->port < 0 || o->port > 65535) {

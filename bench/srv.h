@@ -20,6 +20,7 @@ struct srv_opts {
 	unsigned int threads;		/* blocking pool size */
 	unsigned int header_timeout_ms;	/* a begun request head, whole */
 	unsigned int idle_timeout_ms;	/* a kept-alive connection, 0: none */
+	bool fibers;			/* rtasync-httpd --fibers */
 	enum srv_mode mode;
 	const char *model;		/* baselines: which one */
 };

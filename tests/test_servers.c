@@ -3,8 +3,10 @@
  * bench/'s servers as a client on loopback sees them: rtasync-httpd
  * answers exactly, pipelined requests in order, refuses malformed (400),
  * oversized (431) and slow (408) requests and keeps serving everyone
- * else; rtasync-echo sends back exactly the bytes of a thousand
- * connections; the baselines rtasync-iobench measures them against
+ * else, with a continuation per connection and with a fiber per
+ * connection (--fibers: every HTTP test runs against both);
+ * rtasync-echo sends back exactly the bytes of a thousand connections;
+ * the baselines rtasync-iobench measures them against
  * answer and echo the same bytes. Each server runs as its own process,
  * started here on a free port (argv[1]: rtasync-httpd, argv[2]:
  * rtasync-echo, argv[3]: rtasync-baseline).
@@ -30,10 +32,11 @@ struct server {
 	pid_t pid;
 	int port;
 	rlim_t max_fds;		/* its RLIMIT_NOFILE, 0: ours */
+	bool fibers;		/* rtasync-httpd --fibers */
 };
 
 static const char *httpd_path, *echo_path, *baseline_path;
-static struct server httpd, echod;
+static struct server httpd, fiberd = { .fibers = true }, echod;
 
 /* Start path --port 0 ARGS... and read the port from its first line. */
 static void server_start(struct server *s, const char *path,
@@ -47,6 +50,8 @@ static void server_start(struct server *s, const char *path,
 
 	while (*args)
 		argv[i++] = (char *)*args++;
+	if (s->fibers)
+		argv[i++] = "--fibers";
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
 	s->pid = fork();
 	assert_true(s->pid >= 0);
@@ -86,6 +91,7 @@ static int setup(void **state)
 
 	signal(SIGPIPE, SIG_IGN);
 	server_start(&httpd, httpd_path, hargs);
+	server_start(&fiberd, httpd_path, hargs);
 	server_start(&echod, echo_path, eargs);
 	return 0;
 }
@@ -93,6 +99,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	server_stop(&httpd);
+	server_stop(&fiberd);
 	server_stop(&echod);
 	return 0;
 }
@@ -213,9 +220,15 @@ static void check_hello(int port)
 	close(fd);
 }
 
+/* The HTTP tests take the server under test as their state. */
+static int port_of(void **state)
+{
+	return ((struct server *)*state)->port;
+}
+
 static void test_get_hello(void **state)
 {
-	check_hello(httpd.port);
+	check_hello(port_of(state));
 }
 
 #define PIPELINE 16
@@ -245,7 +258,7 @@ static void check_pipelined(int port)
 
 static void test_pipelined_keep_alive(void **state)
 {
-	check_pipelined(httpd.port);
+	check_pipelined(port_of(state));
 }
 
 /* A refused request: its status, Connection: close, then the close. */
@@ -262,14 +275,10 @@ static void refused_by(int port, const char *req, size_t len,
 	close(fd);
 }
 
-static void assert_refused(const char *req, size_t len, const char *status,
-			   const char *body)
-{
-	refused_by(httpd.port, req, len, status, body);
-}
-
 static void test_malformed_400(void **state)
 {
+	int port = port_of(state);
+
 	static const char *const bad[] = {
 		"GET / HTTP/1.1\nHost: t\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost : t\r\n\r\n",
@@ -278,11 +287,11 @@ static void test_malformed_400(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_refused(bad[i], strlen(bad[i]), "400 Bad Request",
-			       "Bad Request\n");
-	assert_refused("GET / HTTP/3.0\r\nHost: t\r\n\r\n", 27,
-		       "505 HTTP Version Not Supported",
-		       "HTTP Version Not Supported\n");
+		refused_by(port, bad[i], strlen(bad[i]), "400 Bad Request",
+			   "Bad Request\n");
+	refused_by(port, "GET / HTTP/3.0\r\nHost: t\r\n\r\n", 27,
+		   "505 HTTP Version Not Supported",
+		   "HTTP Version Not Supported\n");
 }
 
 /* A 16 KiB head: 431 after 8 KiB, and the answer survives the close. */
@@ -294,8 +303,9 @@ static void test_oversized_431(void **state)
 
 	memset(req + n, 'c', sizeof(req) - n - 4);
 	memcpy(req + sizeof(req) - 4, "\r\n\r\n", 4);
-	assert_refused(req, sizeof(req), "431 Request Header Fields Too Large",
-		       "Request Header Fields Too Large\n");
+	refused_by(port_of(state), req, sizeof(req),
+		   "431 Request Header Fields Too Large",
+		   "Request Header Fields Too Large\n");
 }
 
 #define SLOW_CLIENTS 100
@@ -307,15 +317,15 @@ static void test_oversized_431(void **state)
  */
 static void test_slow_clients_408(void **state)
 {
-	int slow[SLOW_CLIENTS], silent = dial(httpd.port), fd;
+	int port = port_of(state), slow[SLOW_CLIENTS], silent = dial(port), fd;
 	char buf[1024];
 	size_t len;
 
 	for (int i = 0; i < SLOW_CLIENTS; i++) {
-		slow[i] = dial(httpd.port);
+		slow[i] = dial(port);
 		send_str(slow[i], "GET / HTTP/1.1\r\nHo");
 	}
-	fd = dial(httpd.port);
+	fd = dial(port);
 	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_answers(fd, 1, buf, sizeof(buf), &len);
 	assert_answer(buf, len, "200 OK", "Hello, World!", false);
@@ -342,13 +352,13 @@ static void test_reset_mid_request(void **state)
 	size_t len;
 
 	for (int i = 0; i < 50; i++) {
-		int fd = dial(httpd.port);
+		int fd = dial(port_of(state));
 
 		send_str(fd, "GET / HTTP/1.1\r\nHost");
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(fd);	/* RST */
 	}
-	int fd = dial(httpd.port);
+	int fd = dial(port_of(state));
 
 	send_str(fd, "GET / HTTP/1.0\r\n\r\n");
 	len = read_to_close(fd, buf, sizeof(buf));
@@ -370,7 +380,7 @@ static void test_many_connections(void **state)
 	/* each sends at once: a new connection's first head is due within
 	 * the header timeout of its accept */
 	for (int i = 0; i < MANY; i++) {
-		fd[i] = dial(httpd.port);
+		fd[i] = dial(port_of(state));
 		send_str(fd[i], req);
 	}
 	for (int r = 0; r < REQS; r++) {
@@ -400,7 +410,8 @@ static void test_emfile_recovers(void **state)
 	static const char *const args[] = { "--workers", "2",
 		"--header-timeout", "60000", NULL };
 	static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
-	struct server small = { .max_fds = FD_LIMIT };
+	struct server small = { .max_fds = FD_LIMIT,
+				.fibers = ((struct server *)*state)->fibers };
 	struct pollfd pfd[OVER_LIMIT];
 	bool served[OVER_LIMIT] = { 0 };
 	int fd[OVER_LIMIT], nserved = 0;
@@ -548,17 +559,22 @@ static void test_baselines_echo(void **state)
 	}
 }
 
+/* An HTTP test twice: a continuation, then a fiber per connection. */
+#define HTTPD_TEST(f)							\
+	{ #f, f, NULL, NULL, &httpd },					\
+	{ #f " --fibers", f, NULL, NULL, &fiberd }
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_get_hello),
-		cmocka_unit_test(test_pipelined_keep_alive),
-		cmocka_unit_test(test_malformed_400),
-		cmocka_unit_test(test_oversized_431),
-		cmocka_unit_test(test_slow_clients_408),
-		cmocka_unit_test(test_reset_mid_request),
-		cmocka_unit_test(test_many_connections),
-		cmocka_unit_test(test_emfile_recovers),
+		HTTPD_TEST(test_get_hello),
+		HTTPD_TEST(test_pipelined_keep_alive),
+		HTTPD_TEST(test_malformed_400),
+		HTTPD_TEST(test_oversized_431),
+		HTTPD_TEST(test_slow_clients_408),
+		HTTPD_TEST(test_reset_mid_request),
+		HTTPD_TEST(test_many_connections),
+		HTTPD_TEST(test_emfile_recovers),
 		cmocka_unit_test(test_echo_exact_bytes),
 		cmocka_unit_test(test_baselines_http),
 		cmocka_unit_test(test_baselines_echo),
