@@ -50,11 +50,13 @@
 /* ---- the bare switch --------------------------------------------------------- */
 
 static void *main_sp, *fiber_sp;
+/* rt__fiber_switch, or rt__fiber_switch_nofp (config fiber_share_fpenv) */
+static void (*switch_fn)(void **save_sp, void *to_sp);
 
 static void bounce(void *arg)
 {
 	for (;;)
-		rt__fiber_switch(&fiber_sp, main_sp);
+		switch_fn(&fiber_sp, main_sp);
 }
 
 static double switch_sample(void *arg)
@@ -63,7 +65,7 @@ static double switch_sample(void *arg)
 	uint64_t t0 = bench_now_ns();
 
 	for (uint64_t i = 0; i < n; i++)
-		rt__fiber_switch(&main_sp, fiber_sp);
+		switch_fn(&main_sp, fiber_sp);
 	return (double)(bench_now_ns() - t0) / (double)n;
 }
 
@@ -140,20 +142,29 @@ static void measure_interleaved(uint64_t *n, struct bench_result *r)
 	bench_stat_samples(&r->rt, rt, reps);
 }
 
-static void bench_switch(void)
+/*
+ * fp: the default switch, which keeps MXCSR and the x87 control word as
+ * the ABI asks; else the one fibers use with fiber_share_fpenv. Boost's
+ * fcontext (1.74) always keeps them.
+ */
+static void bench_switch(bool fp)
 {
 	uint64_t n = bench_iters(SWITCHES, 100000);
 	size_t size = 64 << 10;
 	struct bench_result r;
 	char *stack, *peer_stack;
 
-	bench_result_init(&r, "fiber", "fiber switch round trip (2 switches)",
+	bench_result_init(&r, "fiber", fp ?
+			  "fiber switch round trip (2 switches)" :
+			  "fiber switch round trip, fiber_share_fpenv",
 			  PEER_NAME, "ns/rtrip", BENCH_LOWER);
 	r.target_rt = 6;
 #ifdef RT_BENCH_BOOST_CONTEXT
 	r.target_ratio = 1.8;
 #endif
-	snprintf(r.label, sizeof(r.label), "fiber switch vs peer");
+	snprintf(r.label, sizeof(r.label), fp ? "fiber switch vs peer" :
+		 "switch, shared fpenv");
+	switch_fn = fp ? rt__fiber_switch : rt__fiber_switch_nofp;
 	stack = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (stack == MAP_FAILED) {
@@ -165,9 +176,10 @@ static void bench_switch(void)
 	fiber_sp = rt_arch_fiber_stack_init(stack + size, bounce, NULL);
 	measure_interleaved(&n, &r);
 	munmap(stack, 2 * size);
-	bench_note(&r, "callee-saved registers + MXCSR + x87 CW each way; "
-		   "%llu round trips per run; %s", (unsigned long long)n,
-		   PEER_NOTE);
+	bench_note(&r, "callee-saved registers%s each way; %llu round trips "
+		   "per run; %s", fp ? " + MXCSR + x87 CW" :
+		   " only (the FP control words are the worker's)",
+		   (unsigned long long)n, PEER_NOTE);
 out:
 	bench_emit(&r);
 }
@@ -215,16 +227,20 @@ static double cont_yield_sample(void *arg)
 	return bench_yield_loop_ns(a->rt, a->n);
 }
 
-static void bench_fiber_yield(struct rt_runtime *rt)
+/* shared: rt runs with fiber_share_fpenv. */
+static void bench_fiber_yield(struct rt_runtime *rt, bool shared)
 {
 	struct yield_arg a = { rt, bench_iters(YIELDS, 10000) };
 	struct bench_result r;
 	int err;
 
-	bench_result_init(&r, "fiber", "rt_yield loop, 1 fiber, 1 worker",
+	bench_result_init(&r, "fiber", shared ?
+			  "rt_yield loop, fiber_share_fpenv" :
+			  "rt_yield loop, 1 fiber, 1 worker",
 			  "RT_YIELD loop, 1 continuation, 1 worker", "ns",
 			  BENCH_LOWER);
-	snprintf(r.label, sizeof(r.label), "fiber vs cont yield");
+	snprintf(r.label, sizeof(r.label), shared ? "yield, shared fpenv" :
+		 "fiber vs cont yield");
 	err = bench_measure(cont_yield_sample, &a, &r.other);
 	if (err)
 		bench_note(&r, "continuation: %d", err);
@@ -552,20 +568,38 @@ out:
 	bench_emit(&r);
 }
 
+static int shared_fpenv_rt(struct rt_runtime **out)
+{
+	struct rt_config cfg;
+
+	rt_config_init(&cfg);
+	cfg.workers = 1;
+	cfg.fiber_share_fpenv = true;
+	return rt_runtime_new(&cfg, out);
+}
+
 void bench_fiber(void)
 {
 	struct rt_runtime *rt;
 	int err;
 
-	bench_switch();
+	bench_switch(true);
+	bench_switch(false);
 	err = bench_rt_new(1, 0, &rt);
 	if (err < 0) {
 		bench_log("fiber: rt_runtime_new: %s", strerror(-err));
 		return;
 	}
-	bench_fiber_yield(rt);
+	bench_fiber_yield(rt, false);
 	matrix_mode(rt, false);
 	matrix_mode(rt, true);
+	bench_rt_free(rt);
+	err = shared_fpenv_rt(&rt);
+	if (err < 0) {
+		bench_log("fiber: rt_runtime_new: %s", strerror(-err));
+		return;
+	}
+	bench_fiber_yield(rt, true);
 	bench_rt_free(rt);
 	bench_fiber_memory();
 }

@@ -108,6 +108,11 @@ struct rt_config {
 	unsigned int recv_buffer_size;	/* bytes each */
 	size_t fiber_stack;		/* usable bytes of a fiber's stack
 					   (rtasync-fiber.h); 0: 256 KiB */
+	bool fiber_share_fpenv;		/* fibers share their worker's FP
+					   control modes: a switch does not
+					   save or restore MXCSR and the x87
+					   control word (faster; a fiber must
+					   then not change them) */
 	bool count_sites;		/* count suspensions per await site
 					   always, not only while a tool
 					   watches; default: the environment's

@@ -101,6 +101,16 @@ static inline void san_fiber_leave(struct rt_fiber *fb, bool last)
 
 /* ---- the two sides of a switch ----------------------------------------- */
 
+/* Both directions of one fiber's switches take the same kind. */
+static inline void fiber_switch(struct rt_fiber *fb, void **save_sp,
+				void *to_sp)
+{
+	if (fb->share_fpenv)
+		rt__fiber_switch_nofp(save_sp, to_sp);
+	else
+		rt__fiber_switch(save_sp, to_sp);
+}
+
 /*
  * On the fiber's stack: let the context that resumed us go on (it returns
  * RT_PENDING up to the worker), and come back with the op's result.
@@ -108,7 +118,7 @@ static inline void san_fiber_leave(struct rt_fiber *fb, bool last)
 static int64_t fiber_park(struct rt_fiber *fb, struct rt_task *t)
 {
 	san_fiber_leave(fb, false);
-	rt__fiber_switch(&fb->sp, fb->ret_sp);
+	fiber_switch(fb, &fb->sp, fb->ret_sp);
 	san_fiber_arrived(fb);
 	return t->h.ret;
 }
@@ -124,7 +134,7 @@ static void fiber_main(void *arg)
 	fb->result = r == RT_PENDING ? -EINVAL : r;
 	fb->done = true;
 	san_fiber_leave(fb, true);
-	rt__fiber_switch(&fb->sp, fb->ret_sp);
+	fiber_switch(fb, &fb->sp, fb->ret_sp);
 	__builtin_unreachable();
 }
 
@@ -142,7 +152,7 @@ static void fiber_resume(struct rt_task *t, struct rt_fiber *fb)
 	rt__fiber_now = fb;
 	t->h.stack_limit = fb->stack_limit;
 	san_worker_leave(fb, &fake);
-	rt__fiber_switch(&fb->ret_sp, fb->sp);
+	fiber_switch(fb, &fb->ret_sp, fb->sp);
 	san_worker_back(fake);
 	t->h.stack_limit = limit;
 	rt__fiber_now = outer;
@@ -186,6 +196,7 @@ static int fiber_start(struct rt_task *t, struct rt_fiber_frame *ff)
 	fb->result = 0;
 	fb->in_async = 0;
 	fb->done = false;
+	fb->share_fpenv = t->rt->cfg.fiber_share_fpenv;
 	fb->asan_fake = NULL;
 	fb->stack_limit = fiber_stack_limit(fb);
 	fb->sp = rt_arch_fiber_stack_init((char *)fb, fiber_main, fb);

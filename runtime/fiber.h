@@ -41,6 +41,7 @@ struct rt_fiber {
 	struct rt_fiber *next;	/* free list of the stack pool */
 	uint32_t in_async;	/* inside rt_call_async's direct call */
 	bool done;
+	bool share_fpenv;	/* switches leave MXCSR/x87 CW alone */
 	unsigned int valgrind_id;
 	/* sanitizers: the stack that switched in, to switch back to it */
 	void *asan_fake;

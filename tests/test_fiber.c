@@ -103,20 +103,25 @@ static void set_rounding(unsigned int rc)
 	__builtin_ia32_ldmxcsr((__builtin_ia32_stmxcsr() & ~MXCSR_RC) | rc);
 }
 
+/* Set by the fiber below when it is over; seen by the watcher. */
+static atomic_int mode_fiber_done;
+
 static int64_t round_up_mode(void *arg)
 {
-	int64_t r;
+	int64_t r = 0;
 
 	set_rounding(MXCSR_UP);
-	r = rt_yield();
+	for (int i = 0; i < 3 && !r; i++)
+		r = rt_yield();		/* the watcher runs meanwhile */
 	if (!r)
 		r = rounding() == MXCSR_UP ? 1 : -EPROTO;
 	set_rounding(0);
+	atomic_store(&mode_fiber_done, 1);
 	return r;
 }
 
-/* What the other task on the worker sees while the fiber is parked. */
-static atomic_int seen_mode = -1;
+/* What the other task on the worker saw while the fiber was parked. */
+static atomic_int saw_up, watch_steps;
 
 struct mode_frame {
 	struct rt_frame frame;
@@ -128,25 +133,55 @@ static RT_ASYNC int64_t watch_mode(struct rt_task *t, struct rt_frame *base)
 	struct mode_frame *f = RT_FRAME(base, struct mode_frame);
 
 	RT_BEGIN(t, base);
-	for (f->i = 0; f->i < 4; f->i++) {
-		atomic_store(&seen_mode, (int)rounding());
+	for (f->i = 0; f->i < 1000000 && !atomic_load(&mode_fiber_done);
+	     f->i++) {
+		atomic_fetch_add(&watch_steps, 1);
+		if (rounding() == MXCSR_UP)
+			atomic_store(&saw_up, 1);
 		RT_YIELD();
 	}
 	return 0;
 }
 
-/* The ABI's callee-saved FP control bits do not leak across a switch. */
-static void test_fiber_keeps_fp_control(void **state)
+/*
+ * One worker: the watcher (a continuation) runs while a fiber that set
+ * the rounding mode is parked. Whether it sees that mode is what
+ * fiber_share_fpenv decides.
+ */
+static int watch_fiber_mode(bool share_fpenv)
 {
-	struct rt_runtime *one = test_runtime(1, false);
+	struct rt_runtime *one = NULL;
 	struct rt_task *w = NULL;
+	struct rt_config cfg;
 
+	rt_config_init(&cfg);
+	cfg.workers = 1;
+	cfg.pin = false;
+	cfg.fiber_share_fpenv = share_fpenv;
+	assert_int_equal(rt_runtime_new(&cfg, &one), 0);
+	atomic_store(&mode_fiber_done, 0);
+	atomic_store(&saw_up, 0);
+	atomic_store(&watch_steps, 0);
 	assert_int_equal(RT_SPAWN(one, &w, watch_mode, struct mode_frame), 0);
 	assert_int_equal(run_fiber(one, round_up_mode, NULL), 1);
 	assert_int_equal(rt_task_join(w, NULL), 0);
 	rt_task_release(w);
-	assert_int_equal(atomic_load(&seen_mode), 0);
+	assert_true(atomic_load(&watch_steps) >= 3);	/* it did run */
 	rt_runtime_free(one);
+	return atomic_load(&saw_up);
+}
+
+/* The ABI's callee-saved FP control bits do not leak across a switch. */
+static void test_fiber_keeps_fp_control(void **state)
+{
+	assert_int_equal(watch_fiber_mode(false), 0);
+}
+
+/* fiber_share_fpenv: the switch leaves them alone, as documented. */
+static void test_fiber_shares_fpenv(void **state)
+{
+	assert_int_equal(watch_fiber_mode(true), 1);
+	assert_int_equal(rounding(), 0);	/* this thread's: untouched */
 }
 
 /* ---- I/O with exact bytes --------------------------------------------- */
@@ -1020,6 +1055,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fiber_result_and_error),
 		cmocka_unit_test(test_fiber_keeps_fp_control),
+		cmocka_unit_test(test_fiber_shares_fpenv),
 		cmocka_unit_test(test_fiber_tcp_echo),
 		cmocka_unit_test(test_fiber_file),
 		cmocka_unit_test(test_fiber_sleepers_wake_in_order),

@@ -13,6 +13,8 @@
 /* Switch stacks: save this side's context, *save_sp = its stack pointer,
  * resume the context saved at to_sp. Returns when switched back to. */
 void rt__fiber_switch(void **save_sp, void *to_sp);
+/* The same, leaving MXCSR and the x87 control word as they are. */
+void rt__fiber_switch_nofp(void **save_sp, void *to_sp);
 void rt__fiber_start(void);
 
 /* Where a suspended context keeps rbp and its return address, from the

@@ -24,21 +24,33 @@
  * EPYC VM: 23.6 ns with pushes, pops and ret; 13.3 with an indirect jump
  * instead of ret; 11-12 with moves and the target loaded early (Boost's
  * fcontext 11-12 in the same runs). Skipping the MXCSR/x87 loads when
- * unchanged was slower (13-14: the compare waits on stmxcsr). Without the
- * FP control words it would be 6-7: stmxcsr is the one costly
- * instruction, and the ABI makes MXCSR's control bits callee-saved.
+ * unchanged was slower (13-14: the compare waits on stmxcsr). stmxcsr is
+ * the one costly instruction, and the ABI makes MXCSR's control bits
+ * callee-saved; so there are two switches:
+ *
+ *   rt__fiber_switch       keeps the FP control words (the default);
+ *   rt__fiber_switch_nofp  leaves them alone, for fibers that share their
+ *                          worker's floating-point modes (config
+ *                          fiber_share_fpenv; what Boost.Context's
+ *                          jump_fcontext did with preserve_fpu = false).
+ *
+ * Both keep the same layout (the nofp one leaves the first slot as it
+ * was), so tools walk either kind of parked fiber the same way.
  */
+	.macro	FIBER_SWITCH name, fp
 	.text
-	.globl	rt__fiber_switch
-	.hidden	rt__fiber_switch
-	.type	rt__fiber_switch, @function
+	.globl	\name
+	.hidden	\name
+	.type	\name, @function
 	.p2align 4
-rt__fiber_switch:
+\name:
 	.cfi_startproc
 	leaq	-56(%rsp), %rsp
 	.cfi_adjust_cfa_offset 56
+	.if \fp
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	.endif
 	movq	%r12, 8(%rsp)
 	movq	%r13, 16(%rsp)
 	movq	%r14, 24(%rsp)
@@ -49,8 +61,10 @@ rt__fiber_switch:
 	movq	%rsi, %rsp
 	/* where we go, loaded first so the jump's target is known early */
 	movq	56(%rsp), %rdx
+	.if \fp
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
+	.endif
 	movq	8(%rsp), %r12
 	movq	16(%rsp), %r13
 	movq	24(%rsp), %r14
@@ -64,7 +78,11 @@ rt__fiber_switch:
 	 * predicted from its own history. */
 	jmp	*%rdx
 	.cfi_endproc
-	.size	rt__fiber_switch, .-rt__fiber_switch
+	.size	\name, .-\name
+	.endm
+
+	FIBER_SWITCH rt__fiber_switch, 1
+	FIBER_SWITCH rt__fiber_switch_nofp, 0
 
 /*
  * A new fiber's first switch lands here (rt_arch_fiber_stack_init put
