@@ -15,9 +15,11 @@
 #
 #   bench/rtcost-callgrind.sh [-B BUILD_DIR] [-j JSON] [WORKLOAD[:N]...]
 #
-# WORKLOAD is yield (default N 200000), spawn (100000) or timer (2000:
+# WORKLOAD is yield (default N 200000), spawn (100000), timer (2000:
 # a timer wait's instructions include the worker's idle polling, so its
-# count moves by a few percent from run to run).  Needs valgrind and a
+# count moves by a few percent from run to run) or io (20000 round
+# trips of two waits; like timer, it includes the idle worker's polling,
+# and not what the kernel does).  Needs valgrind and a
 # build with -Dbench=enabled.
 set -eu
 
@@ -33,7 +35,7 @@ while getopts B:j:h opt; do
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || set -- yield spawn timer
+[ $# -gt 0 ] || set -- yield spawn timer io
 
 command -v valgrind >/dev/null || { echo "$0: needs valgrind" >&2; exit 1; }
 wl_dir=$build/bench
@@ -60,6 +62,7 @@ default_n() {
 	case $1 in
 	yield) echo 200000 ;;
 	spawn) echo 100000 ;;
+	io) echo 20000 ;;
 	*) echo 2000 ;;
 	esac
 }

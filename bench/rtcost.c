@@ -2,7 +2,7 @@
 /*
  * runtime: what the tracer's parts cost librtasync itself.
  *
- * Each workload of rtasync-tracer-workload (yield, spawn, timer) runs in
+ * Each workload of rtasync-tracer-workload (yield, spawn, timer, io) runs in
  * fresh processes, in four variants interleaved run by run:
  *
  *   none      built without the always-on counters (RT_NO_COUNTERS)
@@ -14,8 +14,8 @@
  *
  * and each row compares two of them: what the counters cost (issue 3:
  * <= 1% on the yield loop), what recording events costs (issue 8: <= 15%
- * on the yield loop, the worst case, and <= 3% on the timer-wait
- * workload), and
+ * on the yield loop, the worst case, and <= 3% on the timer-wait and
+ * I/O-wait workloads), and
  * what the kernel-side observer costs a process that barely switches.
  */
 #include <errno.h>
@@ -58,6 +58,8 @@ static const struct workload workloads[] = {
 	  NAN, NAN },
 	{ "timer", "10k tasks x 1 ms sleep, 2 workers", "cpu ns/wait", 10000,
 	  NAN, 1 / 1.03 },
+	{ "io", "pipe ping-pong, io_uring reads, 1 worker", "cpu ns/wait",
+	  100000, NAN, 1 / 1.03 },
 };
 
 static char workload_dir[PATH_MAX];

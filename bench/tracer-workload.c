@@ -12,6 +12,9 @@
  *   spawn N   a task spawns N trivial tasks on one worker: ns per task
  *   timer N   N tasks sleep 1 ms each on the default workers: CPU ns
  *             per wait (the time is all sleep, so CPU is what moves)
+ *   io N      two tasks on one worker pass 8 bytes back and forth N
+ *             times through two pipes, with io_uring reads and writes;
+ *             each read waits for the other's write: CPU ns per wait
  *
  * Protocol: prints "ready" once set up and warmed, waits for a byte on
  * stdin (time to attach an observer or switch event recording on),
@@ -24,6 +27,8 @@
  * both medians and their ratio: an in-run comparison, both variants under
  * the same machine load.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +97,72 @@ static RT_ASYNC int64_t nap(struct rt_task *t, struct rt_frame *base)
 	return 0;
 }
 
+/* One side of the io workload: reads wait for the other side's write. */
+struct pong_frame {
+	struct rt_frame frame;
+	int rfd, wfd;
+	bool serve;		/* read first */
+	long n, i;
+	uint64_t v;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t ponger(struct rt_task *t, struct rt_frame *base)
+{
+	struct pong_frame *f = RT_FRAME(base, struct pong_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++) {
+		if (!f->serve || f->i) {
+			RT_WRITE(f->r, f->wfd, &f->v, sizeof(f->v), -1);
+			if (f->r != sizeof(f->v))
+				return f->r < 0 ? f->r : -EIO;
+		}
+		RT_READ(f->r, f->rfd, &f->v, sizeof(f->v), -1);
+		if (f->r != sizeof(f->v))
+			return f->r < 0 ? f->r : -EIO;
+	}
+	if (f->serve)	/* the last answer */
+		RT_WRITE(f->r, f->wfd, &f->v, sizeof(f->v), -1);
+	return 0;
+}
+
+/* n round trips: 2n reads that wait. */
+static int run_pingpong(struct rt_runtime *rt, long n)
+{
+	int a[2], b[2], ret;
+	struct rt_task *h[2];
+	int64_t r[2] = { 0, 0 };
+
+	if (pipe2(a, O_CLOEXEC))
+		return -errno;
+	if (pipe2(b, O_CLOEXEC)) {
+		ret = -errno;
+		goto out_a;
+	}
+	ret = RT_SPAWN(rt, &h[0], ponger, struct pong_frame, .rfd = a[0],
+		       .wfd = b[1], .serve = true, .n = n);
+	if (ret)
+		goto out_b;
+	ret = RT_SPAWN(rt, &h[1], ponger, struct pong_frame, .rfd = b[0],
+		       .wfd = a[1], .n = n);
+	for (int i = 0; i < 2; i++) {
+		if (i == 1 && ret)
+			break;
+		rt_task_join(h[i], &r[i]);
+		rt_task_release(h[i]);
+	}
+	if (!ret)
+		ret = r[0] ? (int)r[0] : (int)r[1];
+out_b:
+	close(b[0]);
+	close(b[1]);
+out_a:
+	close(a[0]);
+	close(a[1]);
+	return ret;
+}
+
 static uint64_t cpu_ns(void)
 {
 	struct rusage r;
@@ -127,6 +198,10 @@ static double round_of(struct rt_runtime *rt, const char *wl, long n)
 		ret = run_root(rt, yielder, n);
 	} else if (!strcmp(wl, "spawn")) {
 		ret = run_root(rt, spawner, n);
+	} else if (!strcmp(wl, "io")) {
+		ret = run_pingpong(rt, n);
+		if (!ret)
+			return (double)(cpu_ns() - c0) / (double)(2 * n);
 	} else {
 		for (long i = 0; i < n && !ret; i++)
 			ret = RT_SPAWN(rt, NULL, nap, struct nap_frame);
@@ -205,7 +280,7 @@ int main(int argc, char **argv)
 	char go;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s yield|spawn|timer N [events|ab]\n",
+		fprintf(stderr, "usage: %s yield|spawn|timer|io N [events|ab]\n",
 			argv[0]);
 		return 2;
 	}
