@@ -196,6 +196,7 @@ struct rt_worker {
 	struct {			/* stats' copy: rt_count_flush() */
 		uint64_t steps, yields;
 	} own;
+	_Atomic uint32_t in_batch;	/* own not yet in stats (drain) */
 	uint8_t step_hooks;		/* RT_HOOK_*, read once a turn */
 #define RT_HOOK_EVENTS	1		/* a tool records events */
 #define RT_HOOK_SITES	2		/* count suspensions per await site */

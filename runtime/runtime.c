@@ -171,6 +171,21 @@ static bool runtime_idle(struct rt_runtime *rt)
 	return spawned == completed;
 }
 
+/*
+ * Every task is done, but a worker may still be in the batch that ran
+ * some of their steps (a task that yielded there and completed on
+ * another worker), with those steps counted in its own w->own only. The
+ * batch has nothing left to run: wait for its end, so that stats read
+ * after the drain are exact (see run_batch()).
+ */
+static void wait_batches_counted(struct rt_runtime *rt)
+{
+	for (unsigned int i = 0; i < rt->nworkers; i++)
+		while (atomic_load_explicit(&rt->workers[i].in_batch,
+					    memory_order_acquire))
+			sched_yield();
+}
+
 int rt_runtime_drain(struct rt_runtime *rt)
 {
 	if (!rt)
@@ -190,6 +205,7 @@ int rt_runtime_drain(struct rt_runtime *rt)
 		rt_futex_wait(&rt->drain_seq, seq, 1000000);
 	}
 	atomic_fetch_sub(&rt->drain_waiters, 1);
+	wait_batches_counted(rt);
 	return 0;
 }
 
