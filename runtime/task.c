@@ -71,13 +71,6 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 	atomic_init(&t->refs, handle ? 2 : 1);
 	atomic_init(&t->done, 0);
 	atomic_init(&t->flags, 0);
-	atomic_init(&t->wait.state, 0);
-	t->wait.waker = NULL;
-	t->wait.timer_worker = 0;
-	t->wait.nnodes = 0;
-	t->wait.node.list = NULL;	/* rt_wait_one links it, never reads it first */
-	atomic_init(&t->name, NULL);
-	t->locals = NULL;
 	rt_arena_reset(t);
 
 	root = root_frame_alloc(t, frame_size);
