@@ -57,6 +57,9 @@ enum rt_action {
 	RT_ACT_SOURCE_WAIT,	/* take t->source's next item (source.c) */
 	RT_ACT_SOURCE_CLOSE,	/* close t->source */
 	RT_ACT_WAIT,		/* parked on wait queues (waitq.c) */
+	RT_ACT_START,		/* spawned, never run yet: here, as a
+				   started byte would grow the task past
+				   144 bytes */
 };
 
 /* A frame arena chunk beyond the task's inline arena. */
@@ -94,6 +97,13 @@ struct rt_wait {
 	struct rt_waiter node;
 };
 struct rt_fiber;
+
+/* Bits of rt_task.spawn: how it was spawned (a byte each would not fit). */
+enum {
+	RT_SPAWN_BACKLOGGED = 1u << 0,	/* counted in rt->backlog until it
+					   starts (spawn_block()) */
+	RT_SPAWN_DETACHED = 1u << 1,	/* spawned without a handle */
+};
 
 /* Bits of rt_task.flags, set once each with an atomic fetch-or. */
 enum {
@@ -141,15 +151,8 @@ struct rt_task {
 	_Atomic uint16_t io_owner;	/* id of the worker whose ring has its
 					   I/O op in flight (io.c) */
 	uint8_t action;			/* enum rt_action */
-	/*
-	 * One byte, so one memory location: each bit is written only by
-	 * whoever owns the task then (the spawner before the task is
-	 * queued, then the worker running it), never concurrently.
-	 */
-	uint8_t started : 1;
-	uint8_t detached : 1;		/* spawned without a handle */
-	uint8_t backlogged : 1;		/* counted in rt->backlog until it
-					   starts */
+	uint8_t spawn;			/* RT_SPAWN_*, set before it is
+					   queued, read-only after */
 	_Atomic(struct rt_task_ext *) ext;	/* NULL until first used */
 	char arena[] __attribute__((aligned(16)));
 };
