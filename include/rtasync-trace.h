@@ -43,8 +43,10 @@
  * 6: task_name_off, where a task's name pointer is (rt_task_set_name).
  * 7: per-site counts only while sites_enabled (was pad) or count_sites;
  * counters.resumes is kept (per batch), counters.suspends derived from it
- * (rt_trace_suspends()). */
-#define RT_TRACE_VERSION 7
+ * (rt_trace_suspends()).
+ * 8: the name pointer moved out of the task, into the block its ext
+ * pointer (task_ext_off) leads to. */
+#define RT_TRACE_VERSION 8
 
 /*
  * The kinds of I/O operation counted in struct rt_io_counts, in this
@@ -197,11 +199,15 @@ struct rt_trace_header {
 	uint32_t fiber_saved_fp_off;
 	uint32_t fiber_saved_pc_off;
 	/*
-	 * Version 6: the task's name (rt_task_set_name()) is a pointer at
-	 * this offset in the task, NULL until set; it then points at a
-	 * NUL-terminated string that never changes while the task lives.
+	 * Version 8: the task's name (rt_task_set_name()) is a pointer at
+	 * task_name_off in the block whose address is at task_ext_off in
+	 * the task. Either pointer is NULL until set; the name then points
+	 * at a NUL-terminated string that never changes while the task
+	 * lives (the block stays with the task; a task that ended may have
+	 * left its block to the next task in the same memory).
 	 */
 	uint32_t task_name_off;
+	uint32_t task_ext_off;
 };
 
 /*

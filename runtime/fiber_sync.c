@@ -3,7 +3,7 @@
  * The coordination ops (rtasync-sync.h) as a fiber's blocking calls.
  *
  * Each is its op under RT_FIBER_OP and nothing more: the fiber's task
- * parks in its own t->wait on the same wait queue a stackless task would,
+ * parks in its own wait on the same wait queue a stackless task would,
  * so FIFO order, hand-off, deadlines, cancellation and the NO LOST
  * WAKE-UP protocol of waitq.c are the op's, not copies of it. What a
  * fiber adds is only where the arguments live: on its stack, which stays

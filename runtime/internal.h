@@ -57,6 +57,9 @@ enum rt_action {
 	RT_ACT_SOURCE_WAIT,	/* take t->source's next item (source.c) */
 	RT_ACT_SOURCE_CLOSE,	/* close t->source */
 	RT_ACT_WAIT,		/* parked on wait queues (waitq.c) */
+	RT_ACT_START,		/* spawned, never run yet: here, as a
+				   started byte would grow the task past
+				   144 bytes */
 };
 
 /* A frame arena chunk beyond the task's inline arena. */
@@ -95,6 +98,13 @@ struct rt_wait {
 };
 struct rt_fiber;
 
+/* Bits of rt_task.spawn: how it was spawned (a byte each would not fit). */
+enum {
+	RT_SPAWN_BACKLOGGED = 1u << 0,	/* counted in rt->backlog until it
+					   starts (spawn_block()) */
+	RT_SPAWN_DETACHED = 1u << 1,	/* spawned without a handle */
+};
+
 /* Bits of rt_task.flags, set once each with an atomic fetch-or. */
 enum {
 	RT_TF_JOINED = 1u << 0,		/* someone joined: a second join fails */
@@ -106,6 +116,8 @@ enum {
 	RT_TF_COMMITTING = 1u << 4,	/* rt_task_commit_join() is still
 					   at work on this task */
 };
+
+struct rt_task_ext;
 
 struct rt_task {
 	struct rt_task_head h;		/* the inline fast paths' view */
@@ -139,13 +151,26 @@ struct rt_task {
 	_Atomic uint16_t io_owner;	/* id of the worker whose ring has its
 					   I/O op in flight (io.c) */
 	uint8_t action;			/* enum rt_action */
-	uint8_t started;
-	uint8_t detached;		/* spawned without a handle */
-	uint8_t backlogged;		/* counted in rt->backlog until it starts */
+	uint8_t spawn;			/* RT_SPAWN_*, set before it is
+					   queued, read-only after */
+	_Atomic(struct rt_task_ext *) ext;	/* NULL until first used */
+	char arena[] __attribute__((aligned(16)));
+};
+
+/*
+ * What a task holds only once it uses it: its wait on wait queues, its
+ * name, its locals. Most tasks never wait, and none of this is on the
+ * spawn, yield or call paths; inline, it was 112 of a task's 256 bytes.
+ * Allocated by rt_task_ext_get() on first use and kept with the task
+ * block when the block is recycled (task_cache.c frees it with the
+ * block), so a task that waits pays a malloc only the first time its
+ * block is used. A task leaves its wait idle (waitq.c's finish resets
+ * it), and rt_task_extras_free() drops its name and locals.
+ */
+struct rt_task_ext {
 	struct rt_wait wait;		/* waitq.c */
 	_Atomic(char *) name;		/* task_local.c: set once */
 	void **locals;			/* task_local.c: RT_TASK_LOCALS slots */
-	char arena[] __attribute__((aligned(16)));
 };
 
 /* Intrusive multi-producer, single-consumer stack of tasks. */
@@ -309,10 +334,13 @@ struct rt_runtime {
 
 /*
  * A task names workers by id, index + 1 (0: none), which keeps a task's
- * state small (RT_MAX_WORKERS fits in 16 bits): 144 bytes with io_owner,
- * which sits in what was padding before the 16-aligned arena (240 with
- * the wait state of waitq.c).
+ * state small (RT_MAX_WORKERS fits in 16 bits): 144 bytes, the arena's
+ * 16-byte alignment included, with what is used rarely in struct
+ * rt_task_ext. The memory benchmark counts every byte of it 10,000 times
+ * (Documentation/benchmarks.md).
  */
+_Static_assert(sizeof(struct rt_task) == 144, "a task grew: see above");
+
 static inline struct rt_worker *rt_worker_by_id(struct rt_runtime *rt,
 						uint16_t id)
 {
@@ -596,6 +624,28 @@ void rt_task_cache_free(struct rt_worker *w);
 /* task_local.c */
 #define RT_TASK_LOCALS 16
 void rt_task_extras_free(struct rt_task *t);
+struct rt_task_ext *rt_task_ext_new(struct rt_task *t);
+
+/* t's ext, allocated on first use; NULL when that allocation failed. */
+static inline struct rt_task_ext *rt_task_ext_get(struct rt_task *t)
+{
+	struct rt_task_ext *x = atomic_load_explicit(&t->ext,
+						     memory_order_acquire);
+
+	return likely(x) ? x : rt_task_ext_new(t);
+}
+
+/*
+ * The wait of a task that has armed one, so whose ext exists: every
+ * waker, deadline, cancel and finish reaches the task through that wait
+ * (a list under its lock, the heap under its lock, the waiter's state),
+ * all after the ext was published. The acquire costs a plain load on
+ * x86 and keeps the argument local.
+ */
+static inline struct rt_wait *rt_task_wait(struct rt_task *t)
+{
+	return &atomic_load_explicit(&t->ext, memory_order_acquire)->wait;
+}
 
 /* waitq.c, waker.c */
 void rt_wait_commit(struct rt_worker *w, struct rt_task *t);
@@ -605,9 +655,20 @@ bool rt_wait_cancel(struct rt_task *t);
 void rt_wakers_shutdown(struct rt_runtime *rt);
 void rt_blocking_shutdown(struct rt_runtime *rt);
 
+/*
+ * Any thread, any time (a cancel, the timer heap): t has no ext only if
+ * it never armed a wait. Both loads seq_cst, for NO LOST CANCEL
+ * (waitq.c): the ext is published by a seq_cst CAS before the wait
+ * state is set, so a cancel that reads NULL here precedes that CAS in
+ * the single total order, hence the op's later read of the cancel flag.
+ */
 static inline bool rt_wait_parked(struct rt_task *t)
 {
-	return atomic_load_explicit(&t->wait.state, memory_order_seq_cst) & 1u;
+	struct rt_task_ext *x = atomic_load_explicit(&t->ext,
+						     memory_order_seq_cst);
+
+	return x && (atomic_load_explicit(&x->wait.state,
+					  memory_order_seq_cst) & 1u);
 }
 
 /* frame.c */

@@ -65,19 +65,12 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 	atomic_init(&t->waiter, NULL);
 	t->result = 0;
 	t->timer_idx = -1;
-	t->action = RT_ACT_NONE;
-	t->started = 0;
-	t->detached = !handle;
+	t->action = RT_ACT_START;
+	if (!handle)
+		t->spawn |= RT_SPAWN_DETACHED;
 	atomic_init(&t->refs, handle ? 2 : 1);
 	atomic_init(&t->done, 0);
 	atomic_init(&t->flags, 0);
-	atomic_init(&t->wait.state, 0);
-	t->wait.waker = NULL;
-	t->wait.timer_worker = 0;
-	t->wait.nnodes = 0;
-	t->wait.node.list = NULL;	/* rt_wait_one links it, never reads it first */
-	atomic_init(&t->name, NULL);
-	t->locals = NULL;
 	rt_arena_reset(t);
 
 	root = root_frame_alloc(t, frame_size);
@@ -173,7 +166,7 @@ static struct rt_task *spawn_block(struct rt_runtime *rt,
 	}
 	t = rt_task_block_get(rt, self);
 	if (t) {
-		t->backlogged = !self;
+		t->spawn = self ? 0 : RT_SPAWN_BACKLOGGED;
 		return t;
 	}
 	*err = -ENOMEM;
@@ -197,7 +190,7 @@ static int spawn_task(struct rt_runtime *rt, struct rt_worker *self,
 	if (!t)
 		goto err;
 	if (task_init(t, rt, fn, frame, frame_size, handle != NULL)) {
-		if (t->backlogged)
+		if (t->spawn & RT_SPAWN_BACKLOGGED)
 			backlog_leave(rt);
 		task_free(self, t);
 		ret = -ENOMEM;
@@ -331,7 +324,7 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 	 * done (a join, the drain) sees them counted. */
 	rt_count_flush(w);
 	RT_COUNT_LIFE(w, completed);
-	if (t->detached) {
+	if (t->spawn & RT_SPAWN_DETACHED) {
 		/* Nobody can reference it but the waiter slot of a join it
 		 * was cancelled out of, which only ever lets go: usually
 		 * rt_task_unref() finds the last reference, no RMW. */
@@ -509,9 +502,8 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 	int64_t r;
 
 	atomic_store_explicit(&t->worker, rt_worker_id(w), memory_order_relaxed);
-	if (!t->started) {
-		t->started = 1;
-		if (t->backlogged)
+	if (unlikely(t->action == RT_ACT_START)) {	/* the loop resets it */
+		if (t->spawn & RT_SPAWN_BACKLOGGED)
 			backlog_leave(w->rt);
 		if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
 		    RT_TF_CANCEL) {

@@ -9,7 +9,9 @@
  * goes to the runtime's depot, and a worker with an empty cache takes a
  * whole batch back. The depot moves batches under a mutex in O(1), so the
  * lock is taken once per RT_CACHE_BATCH tasks, and it is bounded so a
- * burst of tasks does not stay allocated forever.
+ * burst of tasks does not stay allocated forever. A block keeps its
+ * task's ext (wait state, name, locals; internal.h) while it is recycled,
+ * so only its first task to wait allocates one.
  */
 #include <stdlib.h>
 
@@ -25,12 +27,19 @@ void rt_depot_init(struct rt_depot *d)
 	d->nbatches = 0;
 }
 
+/* A block goes back to malloc with the ext it kept (internal.h). */
+static void block_free(struct rt_task *t)
+{
+	free(atomic_load_explicit(&t->ext, memory_order_relaxed));
+	free(t);
+}
+
 static void free_list(struct rt_task *t)
 {
 	while (t) {
 		struct rt_task *next = t->next;
 
-		free(t);
+		block_free(t);
 		t = next;
 	}
 }
@@ -87,7 +96,10 @@ struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w)
 		w->ncache--;
 		return t;
 	}
-	return malloc(size);
+	t = malloc(size);
+	if (t)
+		atomic_init(&t->ext, NULL);
+	return t;
 }
 
 void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
@@ -96,7 +108,7 @@ void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
 	struct rt_task *split;
 
 	if (!w || w->rt != rt) {
-		free(t);
+		block_free(t);
 		return;
 	}
 	t->next = w->cache;

@@ -120,7 +120,8 @@ static void header_init(struct rt_trace_header *h, unsigned int nworkers,
 	h->site_id_off = offsetof(struct rt_site, id);
 	h->task_result_off = offsetof(struct rt_task, result);
 	h->task_deadline_off = offsetof(struct rt_task, deadline);
-	h->task_name_off = offsetof(struct rt_task, name);
+	h->task_ext_off = offsetof(struct rt_task, ext);
+	h->task_name_off = offsetof(struct rt_task_ext, name);
 	h->chunk_hdr_size = RT_CHUNK_HDR;
 	h->chunk_caller_off = offsetof(struct rt_chunk, caller);
 	h->lib_anchor = (uint64_t)(uintptr_t)&rt_runtime_new;

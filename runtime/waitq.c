@@ -5,15 +5,16 @@
  * wait queue, or several, with some state beside them.
  *
  * A waiter (struct rt_waiter) is a task's place on one list; a task has
- * one wait at a time (t->wait), which may have several waiters (a select,
- * one per arm). Four parties can end a wait: a waker (any thread, holding
+ * one wait at a time (in its ext, internal.h: allocated by the first op
+ * that waits), which may have several waiters (a select, one per arm).
+ * Four parties can end a wait: a waker (any thread, holding
  * the list's lock), the deadline (the timer heap of the worker that
  * committed the wait, under that heap's lock), a cancel (any thread, even
  * a signal handler, holding nothing) and the op itself (an arm that was
  * ready while later arms were being linked, or a cancel it saw).
  *
  *   EXACTLY ONE ENDS A WAIT. Whoever ends it first claims it: one CAS
- *   that clears RT_WS_ARMED in t->wait.state and records the arm that
+ *   that clears RT_WS_ARMED in the wait's state and records the arm that
  *   won (or TIMEOUT, CANCEL). Only the claimer may deliver (write the
  *   winning waiter's result and message); everyone else backs off
  *   without touching the task again. A permit, a message or a mutex is
@@ -35,6 +36,8 @@
  *   anything, then reads RT_TF_CANCEL (seq_cst); rt_task_cancel() sets
  *   the flag, then reads the state (both seq_cst). Either the cancel sees
  *   the wait and claims it, or the op sees the flag and claims it itself.
+ *   A cancel that finds no ext has found no wait: the ext is published
+ *   (seq_cst CAS) before the state is set (rt_wait_parked()).
  *
  *   NOTHING POINTS AT A FINISHED WAIT. Before the task runs its code
  *   again, rt_wait_finish() takes its deadline out of the timer heap and
@@ -180,7 +183,8 @@ void rt_wakeups_publish_all(struct rt_wakeups *wk)
 
 bool rt_wait_claim(struct rt_task *t, uint32_t arm)
 {
-	uint32_t s = atomic_load_explicit(&t->wait.state, memory_order_relaxed);
+	struct rt_wait *wt = rt_task_wait(t);
+	uint32_t s = atomic_load_explicit(&wt->state, memory_order_relaxed);
 	uint32_t n;
 
 	do {
@@ -188,7 +192,7 @@ bool rt_wait_claim(struct rt_task *t, uint32_t arm)
 			return false;
 		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND)) |
 		    (arm << RT_WS_ARM_SHIFT);
-	} while (!atomic_compare_exchange_weak_explicit(&t->wait.state, &s, n,
+	} while (!atomic_compare_exchange_weak_explicit(&wt->state, &s, n,
 			memory_order_acq_rel, memory_order_relaxed));
 	return true;
 }
@@ -199,8 +203,8 @@ bool rt_wait_claim(struct rt_task *t, uint32_t arm)
  */
 void rt_wait_publish(struct rt_task *t, bool foreign)
 {
-	uint32_t old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
-						memory_order_acq_rel);
+	uint32_t old = atomic_fetch_or_explicit(&rt_task_wait(t)->state,
+						RT_WS_WON, memory_order_acq_rel);
 
 	if (old & RT_WS_UNWOUND)
 		rt_task_make_runnable(foreign ? NULL : rt__self, t);
@@ -209,16 +213,17 @@ void rt_wait_publish(struct rt_task *t, bool foreign)
 /* The step has unwound: arm the deadline, then the requeue handshake. */
 void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
 {
+	struct rt_wait *wt = rt_task_wait(t);
 	uint32_t old;
 
 	if (t->deadline != RT_NEVER) {
 		if (!rt_sleep_arm(w, t))
-			t->wait.timer_worker = rt_worker_id(w);
+			wt->timer_worker = rt_worker_id(w);
 		else if (rt_wait_claim(t, RT_ARM_NOMEM))
-			atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
+			atomic_fetch_or_explicit(&wt->state, RT_WS_WON,
 						 memory_order_relaxed);
 	}
-	old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_UNWOUND,
+	old = atomic_fetch_or_explicit(&wt->state, RT_WS_UNWOUND,
 				       memory_order_acq_rel);
 	if (old & RT_WS_WON)
 		rt_worker_push_local(w, t);
@@ -232,7 +237,7 @@ bool rt_wait_expire(struct rt_task *t)
 
 	if (!rt_wait_claim(t, RT_ARM_TIMEOUT))
 		return false;
-	old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
+	old = atomic_fetch_or_explicit(&rt_task_wait(t)->state, RT_WS_WON,
 				       memory_order_acq_rel);
 	return old & RT_WS_UNWOUND;
 }
@@ -269,9 +274,9 @@ static void waiter_unlink(struct rt_waiter *w)
 	rt_spin_unlock(w->lock);
 }
 
-static int64_t wait_result(struct rt_task *t, uint32_t arm)
+static int64_t wait_result(struct rt_task *t, struct rt_wait *wt,
+			   uint32_t arm)
 {
-	struct rt_wait *wt = &t->wait;
 	struct rt_waiter *w;
 
 	switch (arm) {
@@ -295,11 +300,11 @@ static int64_t wait_result(struct rt_task *t, uint32_t arm)
 
 /*
  * On the worker about to resume t: end its wait. Nothing else touches
- * t->wait once the heap and the lists have let go of it.
+ * the wait once the heap and the lists have let go of it.
  */
 void rt_wait_finish(struct rt_task *t)
 {
-	struct rt_wait *wt = &t->wait;
+	struct rt_wait *wt = rt_task_wait(t);
 	uint32_t s, arm;
 
 	if (wt->timer_worker) {
@@ -313,7 +318,7 @@ void rt_wait_finish(struct rt_task *t)
 			waiter_unlink(wait_node(wt, i));
 	if (wt->waker)
 		rt_waker_finish(t);
-	t->h.ret = wait_result(t, arm);
+	t->h.ret = wait_result(t, wt, arm);
 	atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
 }
 
@@ -330,7 +335,7 @@ static void waiter_init(struct rt_waiter *w, struct rt_task *t, uint32_t arm)
 static void wait_arm(struct rt_task *t, const struct rt_arm *arms,
 		     unsigned int n, bool select)
 {
-	struct rt_wait *wt = &t->wait;
+	struct rt_wait *wt = rt_task_wait(t);
 
 	wt->nodes = (char *)arms[0].node;
 	wt->stride = (uint16_t)(n > 1 ? (char *)arms[1].node -
@@ -341,12 +346,12 @@ static void wait_arm(struct rt_task *t, const struct rt_arm *arms,
 			      memory_order_seq_cst);
 }
 
-/* A wait with the task's own waiter on no list (waker.c). */
+/* A wait with the task's own waiter on no list (waker.c; t has its ext). */
 void rt_wait_arm_alone(struct rt_task *t)
 {
-	struct rt_arm arm = { NULL, NULL, &t->wait.node };
+	struct rt_arm arm = { NULL, NULL, &rt_task_wait(t)->node };
 
-	waiter_init(&t->wait.node, t, 0);
+	waiter_init(arm.node, t, 0);
 	wait_arm(t, &arm, 1, false);
 }
 
@@ -378,6 +383,8 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 	unsigned int i, linked = 0;
 	int done = -1, late = -1;	/* late: the deadline has passed */
 
+	if (!rt_task_ext_get(t))
+		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		waiter_init(arms[i].node, t, i);
 	for (i = 0; i < n; i++) {
@@ -426,7 +433,8 @@ int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
 		    void *obj, void *buf, uint64_t deadline_ns)
 {
 	struct rt_wakeups wk = { NULL, 0 };
-	struct rt_waiter *w = &t->wait.node;
+	struct rt_task_ext *x;
+	struct rt_waiter *w;
 	int64_t ret = rt_op_check(t);
 	bool linked = false;
 	uint32_t *lock;
@@ -434,6 +442,10 @@ int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
 
 	if (ret)
 		return ret;
+	x = rt_task_ext_get(t);
+	if (unlikely(!x))
+		return -ENOMEM;
+	w = &x->wait.node;
 	w->buf = buf;
 	w->task = t;
 	w->arm = 0;

@@ -146,7 +146,7 @@ static int wake_parked(struct rt_waker *wk, int64_t result)
 		atomic_store_explicit(&wk->state, WK_DONE, memory_order_release);
 		return wake_late(wk);
 	}
-	t->wait.node.result = result;
+	rt_task_wait(t)->node.result = result;
 	atomic_store_explicit(&wk->state, WK_DONE, memory_order_release);
 	rt_wait_publish(t, false);
 	return 0;
@@ -199,12 +199,12 @@ static int64_t waker_park(struct rt_task *t, struct rt_waker *wk,
 	uint32_t idle = WK_IDLE;
 
 	atomic_fetch_add_explicit(&wk->refs, 1, memory_order_relaxed);
-	t->wait.waker = wk;
+	rt_task_wait(t)->waker = wk;
 	rt_wait_arm_alone(t);
 	if (!atomic_compare_exchange_strong(&wk->state, &idle, WK_PARKED)) {
 		settled_state(wk);
 		if (rt_wait_claim(t, 0)) {
-			t->wait.node.result = wk->result;
+			rt_task_wait(t)->node.result = wk->result;
 			rt_wait_publish(t, false);
 		}
 		atomic_store_explicit(&wk->state, WK_DONE, memory_order_release);
@@ -234,13 +234,16 @@ int64_t rt_op_waker_wait(struct rt_task *t, struct rt_waker *wk,
 			return -ETIMEDOUT;
 		return rt_op_waker_wait(t, wk, deadline_ns);	/* completed */
 	}
+	if (!rt_task_ext_get(t))
+		return -ENOMEM;		/* before the waker is touched */
 	return waker_park(t, wk, deadline_ns);
 }
 
 /* The wait is over (rt_wait_finish): see NO WAKE INTO ANOTHER WAIT. */
 void rt_waker_finish(struct rt_task *t)
 {
-	struct rt_waker *wk = t->wait.waker;
+	struct rt_wait *wt = rt_task_wait(t);
+	struct rt_waker *wk = wt->waker;
 	uint32_t parked = WK_PARKED;
 
 	while (!atomic_compare_exchange_weak(&wk->state, &parked, WK_DONE)) {
@@ -249,7 +252,7 @@ void rt_waker_finish(struct rt_task *t)
 		parked = WK_PARKED;
 		__builtin_ia32_pause();
 	}
-	t->wait.waker = NULL;
+	wt->waker = NULL;
 	rt_waker_release(wk);
 }
 

@@ -2,8 +2,9 @@
 /*
  * Allocation failure at every call site of a small run: create a runtime
  * with two workers, spawn 100 tasks that yield, sleep, spawn and join a
- * child and call into a frame too large for the inline arena, join them,
- * drain, shut down, free.
+ * child, call into a frame too large for the inline arena, name
+ * themselves, set a local and wait on an event, join them, drain, shut
+ * down, free.
  *
  * A clean run first counts its allocation calls (K). Then, for each k in
  * 1..K (and a margin: the count varies a little with the interleaving),
@@ -58,6 +59,9 @@ struct work_frame {
 	char pad[300];		/* only in BIG_ROOT's copy of the frame */
 };
 
+static struct rt_event ready = RT_EVENT_INIT;	/* set: waits return 0 */
+static int local_key;
+
 static int64_t expected(int i)
 {
 	return i + (i % 5 ? 0 : i) + (i % 10 ? 0 : i);
@@ -87,6 +91,13 @@ static RT_ASYNC int64_t work(struct rt_task *t, struct rt_frame *base)
 		RT_CALL(r, big, struct big_frame, .v = f->i);
 		f->sum += r;
 	}
+	/* what a task allocates only when it uses it (its ext) */
+	if (f->i % 3 == 0 && (ret = rt_task_set_name(t, "work")))
+		return ret;
+	if (f->i % 4 == 0 && (ret = rt_task_local_set(local_key, f)))
+		return ret;
+	if (f->i % 6 == 0)
+		RT_AWAIT(r, rt_op_event_wait(t, &ready, RT_NEVER));
 	return f->sum;
 }
 
@@ -120,6 +131,8 @@ static void run(struct outcome *o)
 	struct rt_config cfg;
 	int ret = 0;
 
+	rt_event_set(&ready);
+	local_key = rt_task_local_key();
 	rt_config_init(&cfg);
 	cfg.workers = 2;
 	ret = rt_runtime_new(&cfg, &rt);

@@ -389,12 +389,13 @@ static void test_io_counts_per_op(void **state)
 static void test_task_name_offset(void **state)
 {
 	struct rt_task *h;
-	char *const *name;
+	char *const *ext, *const *name;
 
 	assert_int_equal(RT_SPAWN(rt, &h, known, struct known_frame), 0);
-	name = (char *const *)((char *)h + hdr->task_name_off);
-	assert_null(*name);
+	ext = (char *const *)((char *)h + hdr->task_ext_off);
 	assert_int_equal(rt_task_set_name(h, "trace-named"), 0);
+	assert_non_null(*ext);
+	name = (char *const *)(*ext + hdr->task_name_off);
 	assert_string_equal(*name, "trace-named");
 	assert_int_equal(rt_task_join(h, NULL), 0);
 	rt_task_release(h);

@@ -26,6 +26,7 @@
  *			a NUL, a string running into an unmapped page, an
  *			unmapped address, the top of the address space, code;
  *			a thread flips one task's name pointer meanwhile
+ *			(each behind its task's ext pointer)
  *	fibers		a good layout; a timer heap of tasks whose one frame
  *			runs a fiber (fiber_fn) with a crafted stack: a frame
  *			chain past any sane depth, one that points at itself,
@@ -269,7 +270,8 @@ static void publish_loop(void)
 
 struct named_task {
 	struct rt_task_head head;
-	uint64_t name;			/* at task_name_off */
+	uint64_t ext;			/* at task_ext_off: &ext_name */
+	uint64_t ext_name;		/* at task_name_off from there */
 };
 
 #define NAMED_TASKS 8
@@ -302,7 +304,8 @@ static void *name_flip_thread(void *arg)
 
 	(void)arg;
 	for (k = 0;; k++) {
-		__atomic_store_n(&named[0].name, names[k % 4], __ATOMIC_RELAXED);
+		__atomic_store_n(&named[0].ext_name, names[k % 4],
+				 __ATOMIC_RELAXED);
 		if (!(k & 63))
 			nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
 	}
@@ -322,14 +325,16 @@ static void publish_task_names(void)
 	memset(long_name, 'N', sizeof(long_name));
 	for (i = 0; i < NAMED_TASKS; i++) {
 		named[i].head.top = &named_root;
-		named[i].name = names[i];
+		named[i].ext = (uint64_t)(uintptr_t)&named[i].ext_name - 8;
+		named[i].ext_name = names[i];
 		named_heap[i] = (uint64_t)(uintptr_t)&named[i];
 	}
 	heap.v = (uint64_t)(uintptr_t)named_heap;
 	heap.len = NAMED_TASKS;
 	area_create(AREA_SIZE, true);
 	header_good();
-	hdr->task_name_off = offsetof(struct named_task, name);
+	hdr->task_ext_off = offsetof(struct named_task, ext);
+	hdr->task_name_off = 8;		/* a name not first in its block */
 	workers_good();
 	worker(0)->timer_heap = (uint64_t)(uintptr_t)&heap;
 	pthread_create(&t, NULL, name_flip_thread, NULL);

@@ -173,17 +173,18 @@ static int read_site(const struct walker *w, struct task_dump_task *t,
 
 /*
  * The task's name, if it has one: a pointer the process set once, to a
- * string that stays while the task lives (rt_task_set_name()).  Any
- * address and any length are possible here, so the read is bounded by
- * the name's cap; a name that cannot be read does not make the task
- * unreadable.
+ * string that stays while the task lives (rt_task_set_name()), in the
+ * task's ext block (NULL until the task used one).  Any address and any
+ * length are possible here, so the read is bounded by the name's cap; a
+ * name that cannot be read does not make the task unreadable.
  */
 static void read_name(const struct walker *w, struct task_dump_task *t)
 {
-	uint64_t name;
+	uint64_t ext, name = 0;
 
 	t->name_state = TASK_NAME_NONE;
-	if (read_u64(w, t->task + w->h->task_name_off, &name)) {
+	if (read_u64(w, t->task + w->h->task_ext_off, &ext) ||
+	    (ext && read_u64(w, ext + w->h->task_name_off, &name))) {
 		t->name_state = TASK_NAME_UNREADABLE;
 		return;
 	}
