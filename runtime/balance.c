@@ -158,10 +158,14 @@ void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
 		rt_worker_push_local(self, t);
 		return;
 	}
+	/* t may run and end before we ring: keep shutdown from closing the
+	 * doorbell under us (rt_foreign_enter(), task.c) */
+	rt_foreign_enter(rt);
 	target = foreign_target(rt, t);
 	rt_inbox_push(&target->inbox, t);
 	rt_fence_fast();
 	rt_worker_wake_inbox(target);
+	rt_foreign_leave(rt);
 }
 
 /* ---- donation ----------------------------------------------------------- */

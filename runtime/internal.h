@@ -301,7 +301,8 @@ struct rt_runtime {
 	unsigned int nworkers;
 	struct rt_worker *workers;
 	_Atomic uint32_t closing;	/* spawns refused */
-	_Atomic uint32_t spawners;	/* foreign spawns under way (task.c) */
+	_Atomic uint32_t foreign_calls;	/* spawns, wakes, cancels from other
+					   threads under way (task.c) */
 	_Atomic uint32_t stop;		/* workers exit */
 	_Atomic uint32_t nparked;
 	_Atomic uint32_t nidle;		/* workers polling or parked */
@@ -548,6 +549,10 @@ struct rt_task *rt_overflow_pop_batch(struct rt_overflow *o, size_t max);
 /* task.c */
 int64_t rt_op_check(struct rt_task *t);
 int64_t rt_task_step(struct rt_task *t);
+/* Around what another thread does to a runtime's queues and doorbells. */
+void rt_foreign_enter(struct rt_runtime *rt);
+void rt_foreign_leave(struct rt_runtime *rt);
+
 /* One step of t. _hooked: with the tools' w->step_hooks. */
 void rt_task_run(struct rt_worker *w, struct rt_task *t);
 void rt_task_run_hooked(struct rt_worker *w, struct rt_task *t);

@@ -217,15 +217,21 @@ enum {
 };
 
 /* Close, drain and stop: done by exactly one caller. */
-static void shutdown_once(struct rt_runtime *rt)
+/* Spawns, wakes and cancels from other threads under way (task.c). */
+static void wait_foreign_calls(struct rt_runtime *rt)
 {
 	uint32_t n;
 
+	while ((n = atomic_load(&rt->foreign_calls)))
+		rt_futex_wait(&rt->foreign_calls, n, 1000000);
+}
+
+static void shutdown_once(struct rt_runtime *rt)
+{
 	atomic_store(&rt->closing, 1);
-	/* foreign spawns that got past `closing` (task.c: spawn()) */
-	while ((n = atomic_load(&rt->spawners)))
-		rt_futex_wait(&rt->spawners, n, 1000000);
+	wait_foreign_calls(rt);	/* spawns that got past `closing` */
 	rt_runtime_drain(rt);	/* cannot fail: rt is set, we are no worker */
+	wait_foreign_calls(rt);	/* wakes whose task ended before they rang */
 	rt_workers_stop(rt);
 }
 

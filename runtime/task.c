@@ -216,14 +216,31 @@ err:
 }
 
 /*
- * A foreign spawn is counted in rt->spawners from before it checks
- * `closing` until its task is queued and counted for drain. Shutdown sets
- * `closing`, then waits for spawners to reach 0 before it drains (both
- * sides seq_cst, a Dekker pair): a spawner either sees `closing` and
- * fails, or shutdown waits for its task to be counted, so no task is
- * queued after the drain has let the workers go. A worker's own spawns
- * need none of this: its task is running, so the drain waits for it.
+ * What a thread that is no worker of rt does to rt (a spawn, a wake, a
+ * cancel) is counted in rt->foreign_calls from before it looks at
+ * `closing` or touches a task until after its last effect: the doorbell
+ * it rings. Shutdown sets `closing`, waits for 0 (both sides seq_cst, a
+ * Dekker pair), drains, and waits for 0 again before it closes the
+ * doorbells: a spawner either sees `closing` and fails, or shutdown
+ * waits for its task to be counted, so no task is queued after the drain
+ * has let the workers go; and a waker whose task ran to its end before
+ * the waker rang (the worker was polling) rings a doorbell that is still
+ * open. A worker's own spawns and wakes need none of this: its task is
+ * running, so the drain waits for it.
  */
+void rt_foreign_enter(struct rt_runtime *rt)
+{
+	atomic_fetch_add_explicit(&rt->foreign_calls, 1, memory_order_seq_cst);
+}
+
+void rt_foreign_leave(struct rt_runtime *rt)
+{
+	if (atomic_fetch_sub_explicit(&rt->foreign_calls, 1,
+				      memory_order_seq_cst) == 1 &&
+	    atomic_load_explicit(&rt->closing, memory_order_seq_cst))
+		rt_futex_wake_all(&rt->foreign_calls);
+}
+
 static int spawn(struct rt_runtime *rt, rt_async_fn fn,
 		 const struct rt_frame *frame, size_t frame_size,
 		 struct rt_task **handle, bool wait)
@@ -236,12 +253,9 @@ static int spawn(struct rt_runtime *rt, rt_async_fn fn,
 				  wait);
 	if (!rt)
 		return -EINVAL;
-	atomic_fetch_add_explicit(&rt->spawners, 1, memory_order_seq_cst);
+	rt_foreign_enter(rt);
 	ret = spawn_task(rt, NULL, fn, frame, frame_size, handle, wait);
-	if (atomic_fetch_sub_explicit(&rt->spawners, 1,
-				      memory_order_seq_cst) == 1 &&
-	    atomic_load_explicit(&rt->closing, memory_order_seq_cst))
-		rt_futex_wake_all(&rt->spawners);
+	rt_foreign_leave(rt);
 	return ret;
 }
 
@@ -625,15 +639,11 @@ struct rt_task *rt_task_current(void)
  * MSG_RING it submits on its ring) are not reentrant, and a handler may
  * have interrupted them.
  */
-int rt_task_cancel(struct rt_task *t)
+static int task_cancel(struct rt_task *t)
 {
 	struct rt_inbox *inbox;
 	struct rt_worker *w;
 
-	if (!t)
-		return -EINVAL;
-	if (rt_inherited(t->rt))
-		return -ECHILD;
 	if (atomic_load_explicit(&t->done, memory_order_acquire))
 		return -EALREADY;
 	if (atomic_fetch_or_explicit(&t->flags, RT_TF_CANCEL,
@@ -669,6 +679,23 @@ int rt_task_cancel(struct rt_task *t)
 	return 0;
 }
 
+int rt_task_cancel(struct rt_task *t)
+{
+	struct rt_runtime *rt;
+	int ret;
+
+	if (!t)
+		return -EINVAL;
+	rt = t->rt;
+	if (rt_inherited(rt))
+		return -ECHILD;
+	if (rt__self && rt__self->rt == rt)
+		return task_cancel(t);
+	rt_foreign_enter(rt);	/* until its doorbell has rung */
+	ret = task_cancel(t);
+	rt_foreign_leave(rt);
+	return ret;
+}
 /* ---- ops ------------------------------------------------------------ */
 
 int64_t rt_op_check(struct rt_task *t)
