@@ -31,6 +31,19 @@
  *   task runnable. WON is a release, and its reader acquires, so what the
  *   claimer delivered is visible to the task when it resumes.
  *
+ *   NO WAKE INTO A BUFFER THE KERNEL HOLDS. A select's I/O arm (io.c)
+ *   is an op on a ring: the kernel may write its buffer until its CQE
+ *   is reaped. The arms in flight are a count in the state (RT_WS_IO_*),
+ *   raised by the op before it unwinds and lowered by the ring's owner
+ *   when it reaps each arm's CQE, with the arm's claim in the same RMW
+ *   when it won. The requeue condition above becomes WON and UNWOUND
+ *   and no I/O in flight, and each party's RMW changes one of the three
+ *   (WON and UNWOUND are set once, the count only falls after the op):
+ *   the RMW that makes all three hold, exactly one, requeues the task
+ *   (wait_settle). The RMW that sets the second of WON and UNWOUND while
+ *   arms are in flight kicks their ring's owner (rt_io_arms_kick) to
+ *   cancel them: the arms lost, and their CQEs still come.
+ *
  *   NO LOST CANCEL. The op sets WAITING|ARMED (seq_cst) before it links
  *   anything, then reads RT_TF_CANCEL (seq_cst); rt_task_cancel() sets
  *   the flag, then reads the state (both seq_cst). Either the cancel sees
@@ -186,11 +199,28 @@ bool rt_wait_claim(struct rt_task *t, uint32_t arm)
 	do {
 		if (!(s & RT_WS_ARMED))
 			return false;
-		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND)) |
+		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND | RT_WS_IO_MASK)) |
 		    (arm << RT_WS_ARM_SHIFT);
 	} while (!atomic_compare_exchange_weak_explicit(&t->wait.state, &s, n,
 			memory_order_acq_rel, memory_order_relaxed));
 	return true;
+}
+
+/*
+ * One RMW took t's state from old to new: does it requeue t (NO WAKE
+ * INTO A BUFFER)? Only the RMW after which the wait is over does. If it
+ * made the wait ready with I/O arms in flight, it has them cancelled; t
+ * is then parked until their CQEs, so it is still there to read.
+ */
+static bool wait_settle(struct rt_task *t, uint32_t old, uint32_t new)
+{
+	if (!rt_ws_ready(new))
+		return false;
+	if (!(new & RT_WS_IO_MASK))
+		return true;
+	if (!rt_ws_ready(old))
+		rt_io_arms_kick(t);
+	return false;
 }
 
 /*
@@ -202,8 +232,24 @@ void rt_wait_publish(struct rt_task *t, bool foreign)
 	uint32_t old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
 						memory_order_acq_rel);
 
-	if (old & RT_WS_UNWOUND)
+	if (wait_settle(t, old, old | RT_WS_WON))
 		rt_task_make_runnable(foreign ? NULL : rt__self, t);
+}
+
+/*
+ * On the ring's owner, an I/O arm's CQE reaped: claim the wait for the
+ * arm if nobody has, and count the arm out of flight, in one RMW (the
+ * owner wrote the arm's result before it). True: requeue t now.
+ */
+bool rt_wait_io_done(struct rt_task *t, uint32_t arm)
+{
+	uint32_t d = (uint32_t)-RT_WS_IO_ONE, old;
+
+	if (rt_wait_claim(t, arm))
+		d += RT_WS_WON;
+	old = atomic_fetch_add_explicit(&t->wait.state, d,
+					memory_order_acq_rel);
+	return wait_settle(t, old, old + d);
 }
 
 /* The step has unwound: arm the deadline, then the requeue handshake. */
@@ -220,7 +266,7 @@ void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
 	}
 	old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_UNWOUND,
 				       memory_order_acq_rel);
-	if (old & RT_WS_WON)
+	if (wait_settle(t, old, old | RT_WS_UNWOUND))
 		rt_worker_push_local(w, t);
 }
 
@@ -234,7 +280,7 @@ bool rt_wait_expire(struct rt_task *t)
 		return false;
 	old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
 				       memory_order_acq_rel);
-	return old & RT_WS_UNWOUND;
+	return wait_settle(t, old, old | RT_WS_WON);
 }
 
 /* From rt_task_cancel(), after it set RT_TF_CANCEL: false if t is not in
@@ -285,6 +331,8 @@ static int64_t wait_result(struct rt_task *t, uint32_t arm)
 		return -ECANCELED;
 	case RT_ARM_NOMEM:
 		return -ENOMEM;
+	case RT_ARM_AGAIN:
+		return -EAGAIN;
 	}
 	w = wait_node(wt, arm);
 	if (!wt->select)
@@ -308,9 +356,15 @@ void rt_wait_finish(struct rt_task *t)
 	}
 	s = atomic_load_explicit(&wt->state, memory_order_acquire);
 	arm = s >> RT_WS_ARM_SHIFT;
-	for (unsigned int i = 0; i < wt->nnodes; i++)
+	for (unsigned int i = 0; i < wt->nnodes; i++) {
+		struct rt_waiter *w = wait_node(wt, i);
+
 		if (i != arm)
-			waiter_unlink(wait_node(wt, i));
+			waiter_unlink(w);
+		/* what an I/O arm did, also one that lost: its CQE is in */
+		if (wt->select && rt_io_arm_started(w))
+			rt_arm_of(w)->result = rt_io_arm_result(w);
+	}
 	if (wt->waker)
 		rt_waker_finish(t);
 	t->h.ret = wait_result(t, arm);
@@ -324,6 +378,7 @@ static void waiter_init(struct rt_waiter *w, struct rt_task *t, uint32_t arm)
 	w->task = t;
 	w->arm = arm;
 	w->list = NULL;
+	w->pad = 0;		/* io.c's flags for an I/O arm */
 }
 
 /* The first waiter is about to be linked: make the wait claimable. */
@@ -377,14 +432,29 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 	struct rt_wakeups wk = { NULL, 0 };
 	unsigned int i, linked = 0;
 	int done = -1, late = -1;	/* late: the deadline has passed */
+	bool claimed = false;
 
 	for (i = 0; i < n; i++)
 		waiter_init(arms[i].node, t, i);
 	for (i = 0; i < n; i++) {
 		const struct rt_arm *a = &arms[i];
-		uint32_t *lock = a->ops->lock(a->obj);
+		uint32_t *lock;
 		enum rt_poll p;
 
+		if (a->ops->start) {
+			/* never ready at once: started, it is in flight */
+			if (late < 0)
+				late = expired(deadline_ns);
+			if (late)
+				continue;
+			if (!linked++)
+				wait_arm(t, arms, n, select);
+			if (!a->ops->start(t, a->obj, a->node))
+				continue;
+			claimed = rt_wait_claim(t, RT_ARM_AGAIN);
+			break;
+		}
+		lock = a->ops->lock(a->obj);
 		rt_spin_lock(lock);
 		p = a->ops->poll(a->obj, a->node, linked > 0, &wk);
 		if (p == RT_POLL_WAIT) {
@@ -412,8 +482,8 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 			arms[done].node->result;
 		return done;
 	}
-	if (done >= 0)
-		rt_wait_publish(t, false);	/* we claimed it in the poll */
+	if (done >= 0 || claimed)
+		rt_wait_publish(t, false);	/* we claimed it in the loop */
 	return rt_wait_suspend(t, deadline_ns);
 }
 
@@ -491,7 +561,9 @@ static enum rt_poll waitq_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_WAIT;
 }
 
-const struct rt_arm_ops rt_waitq_arm = { waitq_lock, waitq_list, waitq_poll };
+const struct rt_arm_ops rt_waitq_arm = {
+	.lock = waitq_lock, .list = waitq_list, .poll = waitq_poll,
+};
 
 /* rt_op_wait_cond's object: the queue and its condition. */
 struct cond_obj {
@@ -524,7 +596,9 @@ static enum rt_poll cond_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-static const struct rt_arm_ops cond_arm = { cond_lock, cond_list, cond_poll };
+static const struct rt_arm_ops cond_arm = {
+	.lock = cond_lock, .list = cond_list, .poll = cond_poll,
+};
 
 void rt_waitq_init(struct rt_waitq *q)
 {
