@@ -496,14 +496,15 @@ int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
 		    void *obj, void *buf, uint64_t deadline_ns)
 {
 	struct rt_wakeups wk = { NULL, 0 };
-	struct rt_waiter *w = &t->wait.node;
 	int64_t ret = rt_op_check(t);
+	struct rt_waiter *w;
 	bool linked = false;
 	uint32_t *lock;
 	enum rt_poll p;
 
 	if (ret)
 		return ret;
+	w = &t->wait.node;	/* not before the check: t may be NULL */
 	w->buf = buf;
 	w->task = t;
 	w->arm = 0;
