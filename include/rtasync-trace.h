@@ -23,7 +23,8 @@
  *
  * Always on: counters, per-site suspension counts and the current-task
  * words. Off until a tool sets events_enabled: one record per task step.
- * Every field a worker writes has a single writer (that worker).
+ * Every field a worker writes has a single writer (that worker); the
+ * blocking pool's counters (struct rt_trace_blocking) are the exception.
  */
 #ifndef RTASYNC_TRACE_H
 #define RTASYNC_TRACE_H
@@ -38,8 +39,9 @@
  * adoption and I/O counters), and with it each worker's area.
  * 5: per-op-kind I/O counters (struct rt_io_counts) end each worker's
  * struct rt_trace_worker.
- * 6: task_name_off, where a task's name pointer is (rt_task_set_name). */
-#define RT_TRACE_VERSION 6
+ * 6: task_name_off, where a task's name pointer is (rt_task_set_name).
+ * 7: struct rt_trace_blocking ends the header: the blocking pool. */
+#define RT_TRACE_VERSION 7
 
 /*
  * The kinds of I/O operation counted in struct rt_io_counts, in this
@@ -129,6 +131,24 @@ struct rt_trace_worker {
 	struct rt_io_counts io;		/* version 5 */
 };
 
+/*
+ * rt_op_spawn_blocking's pool of threads (version 7). Unlike the rest of
+ * the area these words have several writers, the pool's threads and the
+ * tasks that hand it calls, each word bumped with an atomic add (threads
+ * and max: stored under the pool's lock). In a call now: started -
+ * completed; queued, not started yet: queued - started - skipped.
+ */
+struct rt_trace_blocking {
+	uint64_t queued;		/* calls handed to the pool */
+	uint64_t started;		/* calls whose function began */
+	uint64_t completed;		/* ... and returned */
+	uint64_t skipped;		/* calls dropped unstarted: their
+					   task's wait had ended */
+	uint32_t threads;		/* threads the pool started; they
+					   live until rt_runtime_shutdown */
+	uint32_t max;			/* the pool's size, 0: no pool yet */
+};
+
 struct rt_trace_header {
 	uint64_t magic;
 	uint32_t version;
@@ -195,6 +215,8 @@ struct rt_trace_header {
 	 * NUL-terminated string that never changes while the task lives.
 	 */
 	uint32_t task_name_off;
+	uint32_t pad2;
+	struct rt_trace_blocking blocking;	/* version 7 */
 };
 
 #endif /* RTASYNC_TRACE_H */

@@ -297,8 +297,6 @@ struct rt_runtime {
 	struct rt_waker *wakers;	/* not yet freed, under wakers_lock */
 	_Atomic(struct rt_blocking_pool *) blocking;	/* blocking.c */
 	_Atomic uint32_t blocking_max;	/* its size, 0: the default */
-	_Atomic uint32_t blocking_threads;	/* what it left at shutdown */
-	_Atomic uint64_t blocking_jobs, blocking_skipped;
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
 	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */

@@ -8,8 +8,13 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include "rt_test.h"
+#include "rtasync-trace.h"
 #include "sync_tasks.h"
+#include "trace_self.h"
 
 /* Until q has n waiters (a task parks asynchronously). */
 static void await_waiters(struct rt_waitq *q, int n)
@@ -1118,6 +1123,64 @@ static void test_spawn_blocking_skipped(void **state)
 	rt_runtime_free(rt);
 }
 
+/*
+ * The pool in the trace area, where rtasync-trace reads it: exact while
+ * two calls block, after they return, and after shutdown. Two calls
+ * handed over at once run at once on a pool of two (the second is not
+ * queued behind the first's blocking call).
+ */
+static void test_spawn_blocking_in_trace_area(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	const struct rt_trace_blocking *tb;
+	struct rt_trace_header *h;
+	struct rt_sync_stats st;
+	struct rt_task *t[2];
+	struct stat fst;
+	sem_t sem;
+	int fd;
+
+	(void)state;
+	fd = trace_self_area_fd();
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &fst), 0);
+	h = mmap(NULL, (size_t)fst.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(h != MAP_FAILED);
+	assert_int_equal(h->version, RT_TRACE_VERSION);
+	tb = &h->blocking;
+	assert_int_equal(tb->max, 0);		/* no pool yet */
+
+	assert_int_equal(sem_init(&sem, 0, 0), 0);
+	assert_int_equal(rt_blocking_pool_size(rt, 2), 0);
+	atomic_store(&running_calls, 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(RT_SPAWN(rt, &t[i], blocker,
+					  struct blocking_frame, .sem = &sem), 0);
+	while (atomic_load(&running_calls) != 2)
+		sched_yield();
+	assert_int_equal(tb->max, 2);
+	assert_int_equal(tb->threads, 2);
+	assert_int_equal(tb->queued, 2);
+	assert_int_equal(tb->started, 2);
+	assert_int_equal(tb->completed, 0);
+	assert_int_equal(tb->skipped, 0);
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(sem_post(&sem), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(join(t[i]), 1);
+	assert_int_equal(tb->completed, 2);	/* counted before the wake */
+	assert_int_equal(rt_runtime_shutdown(rt), 0);
+	assert_int_equal(tb->threads, 2);	/* kept past the pool */
+	assert_int_equal(rt_sync_stats(rt, &st), 0);
+	assert_int_equal(st.blocking_jobs, 2);
+	assert_int_equal(st.blocking_threads, 2);
+	munmap(h, (size_t)fst.st_size);
+	sem_destroy(&sem);
+	rt_runtime_free(rt);
+}
+
 /* ---- task sets: join-any, join-all ------------------------------------------- */
 
 struct nap_frame {
@@ -1305,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(test_join_until),
 		cmocka_unit_test(test_spawn_blocking),
 		cmocka_unit_test(test_spawn_blocking_skipped),
+		cmocka_unit_test(test_spawn_blocking_in_trace_area),
 		cmocka_unit_test(test_names_and_locals),
 		cmocka_unit_test(test_taskset),
 	};
