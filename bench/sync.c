@@ -15,7 +15,9 @@
  *                       note.
  *   mutex               lock+unlock by one task, never contended, and by
  *                       4 tasks on 2 workers around a counter; against
- *                       pthread_mutex in one thread and in 4 threads.
+ *                       pthread_mutex in one thread and in 4 threads, and
+ *                       Tokio's Mutex (current_thread; 4 tasks on
+ *                       multi_thread 2).
  *   spawn_blocking      a task awaits a no-op call on the blocking pool,
  *                       again and again: a thread wake-up and a task
  *                       wake-up per call; against Tokio's spawn_blocking.
@@ -552,7 +554,8 @@ static double peer_sample(struct peer *p, const char *shape)
 enum {
 	ROW_RTT1_GO, ROW_RTT1_TOKIO, ROW_RTT2_GO, ROW_RTT2_TOKIO,
 	ROW_TPUT1, ROW_TPUT4, ROW_TPUT64,
-	ROW_MUTEX, ROW_MUTEX4, ROW_BLOCKING, ROW_COST, ROW_COST_GAP,
+	ROW_MUTEX, ROW_MUTEX_TOKIO, ROW_MUTEX4, ROW_MUTEX4_TOKIO,
+	ROW_BLOCKING, ROW_COST, ROW_COST_GAP,
 	NROWS,
 };
 
@@ -647,6 +650,9 @@ static void round_peers(struct sync_run *r)
 	}
 	add(&r->peer[ROW_BLOCKING], peer_sample(&tk1, "blocking-rtt"),
 	    tk1.name);
+	add(&r->peer[ROW_MUTEX_TOKIO], peer_sample(&tk1, "mutex"), tk1.name);
+	add(&r->peer[ROW_MUTEX4_TOKIO], peer_sample(&tk2, "mutex-4"),
+	    tk2.name);
 	add(&r->peer[ROW_MUTEX], pmutex_ns(bench_iters(LOCKS, 1000), 1),
 	    "pthread_mutex");
 	add(&r->peer[ROW_MUTEX4], pmutex_ns(bench_iters(LOCKS, 1000),
@@ -673,8 +679,14 @@ static const struct {
 			 "Go chan(64), GOMAXPROCS=2", "ns/msg", "chan 64 senders vs go" },
 	[ROW_MUTEX] = { "mutex lock+unlock, 1 task", "pthread_mutex, 1 thread",
 			"ns/op", "mutex vs pthread" },
+	[ROW_MUTEX_TOKIO] = { "mutex lock+unlock, 1 task",
+			      "Tokio Mutex, current_thread", "ns/op",
+			      "mutex vs tokio" },
 	[ROW_MUTEX4] = { "mutex, 4 tasks contend, 2 workers",
 			 "pthread_mutex, 4 threads", "ns/op", "" },
+	[ROW_MUTEX4_TOKIO] = { "mutex, 4 tasks contend, 2 workers",
+			       "Tokio Mutex, 4 tasks, multi_thread 2", "ns/op",
+			       "" },
 	[ROW_BLOCKING] = { "rt_op_spawn_blocking round trip, 1 worker",
 			   "Tokio spawn_blocking, current_thread", "ns/call",
 			   "spawn_blocking vs tokio" },
@@ -685,13 +697,18 @@ static const struct {
 			   "the same calls made on the worker", "us", "" },
 };
 
-/* The rt series of a row: round trips share theirs between two peers. */
+/* The rt series of a row: round trips and mutexes share theirs between
+ * two peers. */
 static const struct series *rt_series(const struct sync_run *r, int i)
 {
 	if (i == ROW_RTT1_TOKIO)
 		return &r->rt[ROW_RTT1_GO];
 	if (i == ROW_RTT2_TOKIO)
 		return &r->rt[ROW_RTT2_GO];
+	if (i == ROW_MUTEX_TOKIO)
+		return &r->rt[ROW_MUTEX];
+	if (i == ROW_MUTEX4_TOKIO)
+		return &r->rt[ROW_MUTEX4];
 	return &r->rt[i];
 }
 
