@@ -93,7 +93,8 @@ struct rt_wait {
 	struct rt_waker *waker;		/* in rt_op_waker_wait (waker.c) */
 	uint16_t timer_worker;		/* id of the heap holding its deadline */
 	uint8_t select;			/* the result is the winning arm */
-	uint16_t io_worker;		/* id of the ring its I/O arms are on */
+	uint16_t io_worker;		/* the worker of the op: the ring its
+					   I/O arms are on (waitq.c) */
 	struct rt_waiter node;
 };
 struct rt_fiber;

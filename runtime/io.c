@@ -145,10 +145,11 @@ bool rt_io_poll(struct rt_worker *w)
  * waiter's pad: RT_WP_*, and its result) and the list of arms in flight
  * (w->io_arms), so a kick carries no reference and may come any number
  * of times: the owner cancels the arms on its list whose wait is over.
- * An arm on the list keeps its task parked, so the task is there to
- * read. The task's wait.io_worker names the owner; it is written by the
- * op before the count is raised (release), and read by a party whose
- * RMW on the state came after (acquire).
+ * An arm on the list keeps its task parked, so the owner may read the
+ * task. A kicker may not: once its RMW has made the wait ready, the arms
+ * may complete on their own and the task run and end. It names the owner
+ * from the task's wait.io_worker, read before that RMW (waitq.c,
+ * io_owner_of()).
  */
 enum {
 	RT_WP_IO = 1u << 0,		/* an I/O arm that was started */
@@ -227,7 +228,6 @@ static int io_arm_start(struct rt_task *t, void *obj, struct rt_waiter *n)
 	n->pad = RT_WP_IO | RT_WP_INFLIGHT |
 		 ((uint32_t)kind << RT_WP_KIND_SHIFT);
 	arms_link(w, n);
-	t->wait.io_worker = rt_worker_id(w);
 	w->io_cqes++;
 	RT_IO_COUNT(w, submitted, kind);
 	atomic_fetch_add_explicit(&t->wait.state, RT_WS_IO_ONE,
@@ -297,14 +297,14 @@ static void io_arms_cancel(struct rt_worker *w)
 }
 
 /*
- * Someone made t's wait ready while its I/O arms are in flight: have
- * their ring's owner cancel them. Safe from a signal handler (a store,
- * a fence, an eventfd write), as rt_task_cancel() needs; the store,
- * fence, parked pair is the inboxes' NO LOST WAKE-UP (park.c).
+ * Someone made a wait ready while its I/O arms are in flight on worker
+ * owner's ring: have the owner cancel them. Safe from a signal handler (a
+ * store, a fence, an eventfd write), as rt_task_cancel() needs; the
+ * store, fence, parked pair is the inboxes' NO LOST WAKE-UP (park.c).
  */
-void rt_io_arms_kick(struct rt_task *t)
+void rt_io_arms_kick(struct rt_runtime *rt, uint16_t owner)
 {
-	struct rt_worker *o = rt_worker_by_id(t->rt, t->wait.io_worker);
+	struct rt_worker *o = rt_worker_by_id(rt, owner);
 
 	atomic_store_explicit(&o->io_arm_kick, 1, memory_order_release);
 	rt_fence_fast();

@@ -42,7 +42,9 @@
  *   the RMW that makes all three hold, exactly one, requeues the task
  *   (wait_settle). The RMW that sets the second of WON and UNWOUND while
  *   arms are in flight kicks their ring's owner (rt_io_arms_kick) to
- *   cancel them: the arms lost, and their CQEs still come.
+ *   cancel them: the arms lost, and their CQEs still come. The kicker
+ *   names the owner from what it read before its RMW: after it, the
+ *   arms may complete on their own, and the task run and be freed.
  *
  *   NO LOST CANCEL. The op sets WAITING|ARMED (seq_cst) before it links
  *   anything, then reads RT_TF_CANCEL (seq_cst); rt_task_cancel() sets
@@ -207,19 +209,37 @@ bool rt_wait_claim(struct rt_task *t, uint32_t arm)
 }
 
 /*
+ * The ring that would hold t's I/O arms, read before an RMW that may end
+ * the wait: after it, another party may requeue t (the last arm's CQE, a
+ * claimer's WON) and t run and be freed before we looked at it. wait_arm()
+ * wrote it before the wait could be claimed, and every caller claimed the
+ * wait first (or is its own worker), so the read is ordered after that
+ * write.
+ */
+struct io_owner {
+	struct rt_runtime *rt;
+	uint16_t id;
+};
+
+static struct io_owner io_owner_of(const struct rt_task *t)
+{
+	return (struct io_owner){ t->rt, t->wait.io_worker };
+}
+
+/*
  * One RMW took t's state from old to new: does it requeue t (NO WAKE
  * INTO A BUFFER)? Only the RMW after which the wait is over does. If it
- * made the wait ready with I/O arms in flight, it has them cancelled; t
- * is then parked until their CQEs, so it is still there to read.
+ * made the wait ready with I/O arms in flight, it has them cancelled,
+ * without touching t, which may be gone by then.
  */
-static bool wait_settle(struct rt_task *t, uint32_t old, uint32_t new)
+static bool wait_settle(struct io_owner o, uint32_t old, uint32_t new)
 {
 	if (!rt_ws_ready(new))
 		return false;
 	if (!(new & RT_WS_IO_MASK))
 		return true;
 	if (!rt_ws_ready(old))
-		rt_io_arms_kick(t);
+		rt_io_arms_kick(o.rt, o.id);
 	return false;
 }
 
@@ -229,10 +249,11 @@ static bool wait_settle(struct rt_task *t, uint32_t old, uint32_t new)
  */
 void rt_wait_publish(struct rt_task *t, bool foreign)
 {
+	struct io_owner o = io_owner_of(t);
 	uint32_t old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
 						memory_order_acq_rel);
 
-	if (wait_settle(t, old, old | RT_WS_WON))
+	if (wait_settle(o, old, old | RT_WS_WON))
 		rt_task_make_runnable(foreign ? NULL : rt__self, t);
 }
 
@@ -243,18 +264,21 @@ void rt_wait_publish(struct rt_task *t, bool foreign)
  */
 bool rt_wait_io_done(struct rt_task *t, uint32_t arm)
 {
+	struct io_owner o = io_owner_of(t);
 	uint32_t d = (uint32_t)-RT_WS_IO_ONE, old;
 
 	if (rt_wait_claim(t, arm))
 		d += RT_WS_WON;
 	old = atomic_fetch_add_explicit(&t->wait.state, d,
 					memory_order_acq_rel);
-	return wait_settle(t, old, old + d);
+	return wait_settle(o, old, old + d);
 }
 
 /* The step has unwound: arm the deadline, then the requeue handshake. */
 void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
 {
+	/* not after the RMW: a claimer may then requeue t, and it end */
+	struct io_owner o = io_owner_of(t);
 	uint32_t old;
 
 	if (t->deadline != RT_NEVER) {
@@ -266,7 +290,7 @@ void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
 	}
 	old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_UNWOUND,
 				       memory_order_acq_rel);
-	if (wait_settle(t, old, old | RT_WS_UNWOUND))
+	if (wait_settle(o, old, old | RT_WS_UNWOUND))
 		rt_worker_push_local(w, t);
 }
 
@@ -274,13 +298,15 @@ void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
  * the heap's worker make it runnable? */
 bool rt_wait_expire(struct rt_task *t)
 {
+	struct io_owner o;
 	uint32_t old;
 
 	if (!rt_wait_claim(t, RT_ARM_TIMEOUT))
 		return false;
+	o = io_owner_of(t);
 	old = atomic_fetch_or_explicit(&t->wait.state, RT_WS_WON,
 				       memory_order_acq_rel);
-	return wait_settle(t, old, old | RT_WS_WON);
+	return wait_settle(o, old, old | RT_WS_WON);
 }
 
 /* From rt_task_cancel(), after it set RT_TF_CANCEL: false if t is not in
@@ -392,6 +418,7 @@ static void wait_arm(struct rt_task *t, const struct rt_arm *arms,
 					(char *)arms[0].node : 0);
 	wt->nnodes = (uint16_t)n;
 	wt->select = select;
+	wt->io_worker = rt_worker_id(rt__self);	/* before it can be claimed */
 	atomic_store_explicit(&wt->state, RT_WS_WAITING | RT_WS_ARMED,
 			      memory_order_seq_cst);
 }

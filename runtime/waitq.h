@@ -130,7 +130,7 @@ extern const struct rt_arm_ops rt_event_arm, rt_notify_arm, rt_oneshot_arm;
 /* io.c: I/O ops as select arms */
 extern const struct rt_arm_ops rt_io_arm;
 bool rt_wait_io_done(struct rt_task *t, uint32_t arm);
-void rt_io_arms_kick(struct rt_task *t);
+void rt_io_arms_kick(struct rt_runtime *rt, uint16_t owner);
 bool rt_io_arm_started(const struct rt_waiter *w);
 int64_t rt_io_arm_result(const struct rt_waiter *w);
 
