@@ -235,7 +235,8 @@ int rt_blocking_pool_size(struct rt_runtime *rt, unsigned int threads)
 	return 0;
 }
 
-/* From rt_runtime_shutdown(), after the drain: no task waits on a job. */
+/* From rt_runtime_shutdown(), after the drain (no task waits on a job)
+ * and before the workers stop (a job may still be ringing one). */
 void rt_blocking_shutdown(struct rt_runtime *rt)
 {
 	struct rt_blocking_pool *p = atomic_load(&rt->blocking);

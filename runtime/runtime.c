@@ -207,6 +207,9 @@ static void shutdown_once(struct rt_runtime *rt)
 	while ((n = atomic_load(&rt->spawners)))
 		rt_futex_wait(&rt->spawners, n, 1000000);
 	rt_runtime_drain(rt);	/* cannot fail: rt is set, we are no worker */
+	/* Before the workers go: a pool thread that has just woken a task
+	 * may still be ringing a worker's doorbell, which stopping closes. */
+	rt_blocking_shutdown(rt);
 	rt_workers_stop(rt);
 }
 
@@ -229,7 +232,6 @@ int rt_runtime_shutdown(struct rt_runtime *rt)
 	if (atomic_compare_exchange_strong(&rt->shut, &state,
 					   RT_SHUT_RUNNING)) {
 		shutdown_once(rt);
-		rt_blocking_shutdown(rt);
 		rt_wakers_shutdown(rt);
 		atomic_store(&rt->shut, RT_SHUT_DONE);
 		rt_futex_wake_all(&rt->shut);
