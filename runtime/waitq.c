@@ -67,8 +67,9 @@
  * queue, the worker that pops it, and rt_wait_finish().
  *
  * tests/model/wait_claim.pml checks these with spin (a waker handing over
- * a permit, the deadline and a cancel racing one parked wait), with
- * injected bugs it must catch.
+ * a permit, the deadline and a cancel racing one parked wait), and
+ * select_io.pml the I/O arms (the kernel, the ring's owner and the kick
+ * against the same parties), each with injected bugs it must catch.
  *
  * Stackful tasks (fibers) call the same rt_op_* functions: they suspend
  * when an op returns RT_PENDING, unwind to their worker the same way,
