@@ -215,8 +215,7 @@ struct rt_trace_header {
 	 * NUL-terminated string that never changes while the task lives.
 	 */
 	uint32_t task_name_off;
-	uint32_t pad2;
-	struct rt_trace_blocking blocking;	/* version 7 */
+	struct rt_trace_blocking blocking;	/* version 7, at offset 176 */
 };
 
 #endif /* RTASYNC_TRACE_H */
