@@ -15,10 +15,19 @@
  *                       note.
  *   mutex               lock+unlock by one task, never contended, and by
  *                       4 tasks on 2 workers around a counter; against
- *                       pthread_mutex in one thread and in 4 threads.
+ *                       pthread_mutex in one thread and in 4 threads, and
+ *                       Tokio's Mutex (current_thread; 4 tasks on
+ *                       multi_thread 2).
  *   spawn_blocking      a task awaits a no-op call on the blocking pool,
  *                       again and again: a thread wake-up and a task
  *                       wake-up per call; against Tokio's spawn_blocking.
+ *   blocking cost       what blocking calls cost the other tasks: 4 tasks
+ *                       each make 20 calls of a 1 ms nanosleep while 2
+ *                       tasks yield in a loop, on 2 workers; the calls
+ *                       through rt_op_spawn_blocking against the same
+ *                       calls made on the worker, in the same round:
+ *                       the other tasks' time per loop and their worst
+ *                       wait for a worker.
  *
  * Each round runs librtasync, then the peers, each in a fresh process or
  * on a fresh runtime, so a ratio's samples are taken seconds apart (the
@@ -27,10 +36,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_rt.h"
 #include "peers.h"
@@ -40,6 +51,10 @@
 #define LOCKS		2000000
 #define LOCK_TASKS	4
 #define BLOCKING_CALLS	20000
+#define COST_BLOCKERS	4
+#define COST_CALLS	20
+#define COST_CALL_NS	1000000
+#define COST_OTHERS	2
 #define PEER_OUT	4096
 #define PEER_TIMEOUT_S	60
 
@@ -311,6 +326,146 @@ static double blocking_ns(struct rt_runtime *rt, uint64_t n)
 	return (double)ns / (double)n;
 }
 
+/* ---- what blocking calls cost the other tasks ---------------------------------- */
+
+/* A blocking call: a C library that waits (a lock file, a slow disk). */
+static int64_t nap_call(void *arg)
+{
+	struct timespec ts = { 0, COST_CALL_NS };
+
+	(void)arg;
+	while (nanosleep(&ts, &ts))
+		;
+	return 0;
+}
+
+struct cost_run {
+	_Atomic unsigned int blockers;	/* still making calls */
+	bool offload;			/* through rt_op_spawn_blocking */
+	uint64_t calls;			/* per blocker */
+	uint64_t loops;			/* the other tasks' */
+	uint64_t gap_ns[COST_OTHERS];	/* each one's worst wait */
+	uint64_t t0, t1;
+};
+
+struct nap_frame {
+	struct rt_frame frame;
+	struct cost_run *c;
+	uint64_t i;
+	int64_t r;
+};
+
+/* Makes its calls on the pool, or on the worker between two yields
+ * (as a task that calls a blocking library between awaits would). */
+static RT_ASYNC int64_t napper(struct rt_task *t, struct rt_frame *base)
+{
+	struct nap_frame *f = RT_FRAME(base, struct nap_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->c->calls; f->i++) {
+		if (f->c->offload) {
+			RT_AWAIT(f->r, rt_op_spawn_blocking(t, nap_call, NULL,
+							    RT_NEVER));
+		} else {
+			nap_call(NULL);
+			RT_YIELD();
+		}
+	}
+	if (atomic_fetch_sub(&f->c->blockers, 1) == 1)
+		f->c->t1 = bench_now_ns();
+	return 0;
+}
+
+struct other_frame {
+	struct rt_frame frame;
+	struct cost_run *c;
+	uint64_t *gap_out;
+	uint64_t loops, last, gap;
+};
+
+/* Short work: a yield per loop while the calls go on. */
+static RT_ASYNC int64_t other(struct rt_task *t, struct rt_frame *base)
+{
+	struct other_frame *f = RT_FRAME(base, struct other_frame);
+	uint64_t now;
+
+	RT_BEGIN(t, base);
+	f->last = bench_now_ns();
+	while (atomic_load_explicit(&f->c->blockers, memory_order_relaxed)) {
+		RT_YIELD();
+		now = bench_now_ns();
+		if (now - f->last > f->gap)
+			f->gap = now - f->last;
+		f->last = now;
+		f->loops++;
+	}
+	*f->gap_out = f->gap;
+	return (int64_t)f->loops;
+}
+
+struct cost_frame {
+	struct rt_frame frame;
+	struct cost_run *c;
+	struct rt_task *h[COST_BLOCKERS + COST_OTHERS];
+	unsigned int i;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t cost_root(struct rt_task *t, struct rt_frame *base)
+{
+	struct cost_frame *f = RT_FRAME(base, struct cost_frame);
+	struct rt_runtime *rt = rt_task_runtime(t);
+	int err;
+
+	RT_BEGIN(t, base);
+	atomic_store(&f->c->blockers, COST_BLOCKERS);
+	f->c->t0 = bench_now_ns();
+	for (f->i = 0; f->i < COST_OTHERS; f->i++) {
+		err = RT_SPAWN(rt, &f->h[f->i], other, struct other_frame,
+			       .c = f->c, .gap_out = &f->c->gap_ns[f->i]);
+		if (err)
+			return err;
+	}
+	for (; f->i < COST_OTHERS + COST_BLOCKERS; f->i++) {
+		err = RT_SPAWN(rt, &f->h[f->i], napper, struct nap_frame,
+			       .c = f->c);
+		if (err)
+			return err;
+	}
+	for (f->i = 0; f->i < COST_OTHERS + COST_BLOCKERS; f->i++) {
+		RT_JOIN(f->r, f->h[f->i]);
+		rt_task_release(f->h[f->i]);
+		if (f->r < 0)
+			return f->r;
+		if (f->i < COST_OTHERS)
+			f->c->loops += (uint64_t)f->r;
+	}
+	return 0;
+}
+
+/*
+ * One run: the other tasks' ns per loop over the calls' span (lower:
+ * they got more done), their worst wait for a worker in *gap_us.
+ */
+static double cost_ns(struct rt_runtime *rt, bool offload, double *gap_us)
+{
+	struct cost_run c = { .offload = offload,
+			      .calls = bench_iters(COST_CALLS, 2) };
+	struct cost_frame f = { .c = &c };
+	int64_t res;
+	int err = bench_rt_run(rt, cost_root, &f.frame, sizeof(f), &res);
+
+	if (err < 0 || res < 0)
+		return err < 0 ? err : (double)res;
+	if (!c.loops)
+		return -EPROTO;
+	*gap_us = 0;
+	for (int i = 0; i < COST_OTHERS; i++)
+		if (c.gap_ns[i] / 1000.0 > *gap_us)
+			*gap_us = c.gap_ns[i] / 1000.0;
+	return (double)(c.t1 - c.t0) * COST_OTHERS / (double)c.loops;
+}
+
 /* ---- pthread_mutex ------------------------------------------------------------ */
 
 struct pmutex_arg {
@@ -399,7 +554,8 @@ static double peer_sample(struct peer *p, const char *shape)
 enum {
 	ROW_RTT1_GO, ROW_RTT1_TOKIO, ROW_RTT2_GO, ROW_RTT2_TOKIO,
 	ROW_TPUT1, ROW_TPUT4, ROW_TPUT64,
-	ROW_MUTEX, ROW_MUTEX4, ROW_BLOCKING,
+	ROW_MUTEX, ROW_MUTEX_TOKIO, ROW_MUTEX4, ROW_MUTEX4_TOKIO,
+	ROW_BLOCKING, ROW_COST, ROW_COST_GAP,
 	NROWS,
 };
 
@@ -426,6 +582,23 @@ static void add(struct series *s, double v, const char *what)
 }
 
 static const unsigned int tput_senders[3] = { 1, 4, 64 };
+
+/* Both ways on one runtime, one after the other: the ratio's samples
+ * are taken a fraction of a second apart. */
+static void round_cost(struct sync_run *r, struct rt_runtime *rt)
+{
+	double gap = 0, v;
+
+	cost_ns(rt, true, &gap);	/* warm-up: the pool starts its threads */
+	v = cost_ns(rt, true, &gap);
+	add(&r->rt[ROW_COST], v, "blocking cost, offloaded");
+	if (v >= 0)
+		add(&r->rt[ROW_COST_GAP], gap, "");
+	v = cost_ns(rt, false, &gap);
+	add(&r->peer[ROW_COST], v, "blocking cost, on the worker");
+	if (v >= 0)
+		add(&r->peer[ROW_COST_GAP], gap, "");
+}
 
 static void round_rt(struct sync_run *r, unsigned int workers)
 {
@@ -457,6 +630,7 @@ static void round_rt(struct sync_run *r, unsigned int workers)
 			    "chan throughput");
 		add(&r->rt[ROW_MUTEX4], mutex_ns(rt, bench_iters(LOCKS, 1000),
 						 true), "mutex contended");
+		round_cost(r, rt);
 	}
 	bench_rt_free(rt);
 }
@@ -476,6 +650,9 @@ static void round_peers(struct sync_run *r)
 	}
 	add(&r->peer[ROW_BLOCKING], peer_sample(&tk1, "blocking-rtt"),
 	    tk1.name);
+	add(&r->peer[ROW_MUTEX_TOKIO], peer_sample(&tk1, "mutex"), tk1.name);
+	add(&r->peer[ROW_MUTEX4_TOKIO], peer_sample(&tk2, "mutex-4"),
+	    tk2.name);
 	add(&r->peer[ROW_MUTEX], pmutex_ns(bench_iters(LOCKS, 1000), 1),
 	    "pthread_mutex");
 	add(&r->peer[ROW_MUTEX4], pmutex_ns(bench_iters(LOCKS, 1000),
@@ -502,20 +679,36 @@ static const struct {
 			 "Go chan(64), GOMAXPROCS=2", "ns/msg", "chan 64 senders vs go" },
 	[ROW_MUTEX] = { "mutex lock+unlock, 1 task", "pthread_mutex, 1 thread",
 			"ns/op", "mutex vs pthread" },
+	[ROW_MUTEX_TOKIO] = { "mutex lock+unlock, 1 task",
+			      "Tokio Mutex, current_thread", "ns/op",
+			      "mutex vs tokio" },
 	[ROW_MUTEX4] = { "mutex, 4 tasks contend, 2 workers",
 			 "pthread_mutex, 4 threads", "ns/op", "" },
+	[ROW_MUTEX4_TOKIO] = { "mutex, 4 tasks contend, 2 workers",
+			       "Tokio Mutex, 4 tasks, multi_thread 2", "ns/op",
+			       "" },
 	[ROW_BLOCKING] = { "rt_op_spawn_blocking round trip, 1 worker",
 			   "Tokio spawn_blocking, current_thread", "ns/call",
 			   "spawn_blocking vs tokio" },
+	[ROW_COST] = { "yield loop beside 1 ms blocking calls",
+		       "the same calls made on the worker", "ns/loop",
+		       "blocking offloaded vs on worker" },
+	[ROW_COST_GAP] = { "worst wait beside 1 ms blocking calls",
+			   "the same calls made on the worker", "us", "" },
 };
 
-/* The rt series of a row: round trips share theirs between two peers. */
+/* The rt series of a row: round trips and mutexes share theirs between
+ * two peers. */
 static const struct series *rt_series(const struct sync_run *r, int i)
 {
 	if (i == ROW_RTT1_TOKIO)
 		return &r->rt[ROW_RTT1_GO];
 	if (i == ROW_RTT2_TOKIO)
 		return &r->rt[ROW_RTT2_GO];
+	if (i == ROW_MUTEX_TOKIO)
+		return &r->rt[ROW_MUTEX];
+	if (i == ROW_MUTEX4_TOKIO)
+		return &r->rt[ROW_MUTEX4];
 	return &r->rt[i];
 }
 
@@ -550,6 +743,12 @@ static void emit_row(const struct sync_run *r, int i, unsigned int rounds)
 	if (i <= ROW_RTT2_TOKIO)
 		bench_note(&row, "2 channels of capacity 1, %llu round trips",
 			   (unsigned long long)bench_iters(CHAN_RTTS, 1000));
+	if (i == ROW_COST || i == ROW_COST_GAP)
+		bench_note(&row, "librtasync: through rt_op_spawn_blocking; "
+			   "%d tasks x %llu nanosleep(1 ms), %d tasks "
+			   "yielding, 2 workers, pool of 16", COST_BLOCKERS,
+			   (unsigned long long)bench_iters(COST_CALLS, 2),
+			   COST_OTHERS);
 	bench_note(&row, "%u rounds interleaved", rounds);
 	bench_emit(&row);
 }

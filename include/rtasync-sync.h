@@ -238,6 +238,24 @@ enum rt_arm_kind {
 	RT_ARM_ONESHOT,		/* obj: struct rt_oneshot */
 	RT_ARM_TASKSET,		/* obj: struct rt_taskset, buf: a struct
 				   rt_task_done to fill */
+	/* I/O ops, started by the select; obj: struct rt_io_req */
+	RT_ARM_READ,		/* fd, buf, len, off */
+	RT_ARM_WRITE,		/* fd, buf, len, off */
+	RT_ARM_RECV,		/* fd, buf, len, flags (MSG_*) */
+	RT_ARM_SEND,		/* fd, buf, len, flags (MSG_*) */
+	RT_ARM_POLL,		/* fd, flags: the poll events (POLLIN...) */
+};
+
+/*
+ * The I/O op of an arm of kind RT_ARM_READ ... RT_ARM_POLL, read when the
+ * select starts it; buf must stay valid until the select ends.
+ */
+struct rt_io_req {
+	int fd;
+	int flags;
+	void *buf;
+	size_t len;
+	uint64_t off;		/* read, write: file offset, -1 current */
 };
 
 struct rt_select_arm {
@@ -253,7 +271,15 @@ struct rt_select_arm {
  * keep it in a frame). Exactly one arm completes: the result is its
  * index, its own result in arms[i].result (which may be an error, e.g.
  * -EPIPE). Arms are tried in order, so the lowest ready index wins.
- * -ETIMEDOUT, -ECANCELED; -EINVAL for a bad arm or n 0 or > 64.
+ * -ETIMEDOUT, -ECANCELED; -EINVAL for a bad arm or n 0 or > 64;
+ * -EAGAIN when an I/O arm found no submission slot.
+ *
+ * An I/O arm is started on the worker's ring (not once the deadline has
+ * passed) and cancelled (ASYNC_CANCEL) when another arm wins; the select
+ * ends only when the kernel is done with every I/O arm's buffer. Each
+ * I/O arm's result says what its op did, winner or not: >= 0 a count
+ * (the bytes are in its buffer) or the poll events, a negative errno,
+ * -ECANCELED when it did nothing (not started, or cancelled in time).
  */
 int64_t rt_op_select(struct rt_task *t, struct rt_select_arm *arms,
 		     unsigned int n, uint64_t deadline_ns);

@@ -25,7 +25,8 @@
  * sites_enabled (or the runtime's config count_sites): per-site
  * suspension counts. Off until a tool sets events_enabled: one record
  * per task step.
- * Every field a worker writes has a single writer (that worker).
+ * Every field a worker writes has a single writer (that worker); the
+ * blocking pool's counters (struct rt_trace_blocking) are the exception.
  */
 #ifndef RTASYNC_TRACE_H
 #define RTASYNC_TRACE_H
@@ -45,8 +46,9 @@
  * counters.resumes is kept (per batch), counters.suspends derived from it
  * (rt_trace_suspends()).
  * 8: the name pointer moved out of the task, into the block its ext
- * pointer (task_ext_off) leads to. */
-#define RT_TRACE_VERSION 8
+ * pointer (task_ext_off) leads to.
+ * 9: struct rt_trace_blocking ends the header: the blocking pool. */
+#define RT_TRACE_VERSION 9
 
 /*
  * The kinds of I/O operation counted in struct rt_io_counts, in this
@@ -136,6 +138,24 @@ struct rt_trace_worker {
 	struct rt_io_counts io;		/* version 5 */
 };
 
+/*
+ * rt_op_spawn_blocking's pool of threads (version 7). Unlike the rest of
+ * the area these words have several writers, the pool's threads and the
+ * tasks that hand it calls, each word bumped with an atomic add (threads
+ * and max: stored under the pool's lock). In a call now: started -
+ * completed; queued, not started yet: queued - started - skipped.
+ */
+struct rt_trace_blocking {
+	uint64_t queued;		/* calls handed to the pool */
+	uint64_t started;		/* calls whose function began */
+	uint64_t completed;		/* ... and returned */
+	uint64_t skipped;		/* calls dropped unstarted: their
+					   task's wait had ended */
+	uint32_t threads;		/* threads the pool started; they
+					   live until rt_runtime_shutdown */
+	uint32_t max;			/* the pool's size, 0: no pool yet */
+};
+
 struct rt_trace_header {
 	uint64_t magic;
 	uint32_t version;
@@ -208,6 +228,7 @@ struct rt_trace_header {
 	 */
 	uint32_t task_name_off;
 	uint32_t task_ext_off;
+	struct rt_trace_blocking blocking;	/* version 9 */
 };
 
 /*

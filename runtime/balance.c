@@ -285,6 +285,7 @@ static bool has_own_work(struct rt_worker *w)
 	return !rt_inbox_empty(&w->inbox) || !rt_inbox_empty(&w->cancels) ||
 	       !rt_inbox_empty(&w->io_cancels) ||
 	       !rt_inbox_empty(&w->io_home) || w->pokes ||
+	       atomic_load_explicit(&w->io_arm_kick, memory_order_relaxed) ||
 	       atomic_load_explicit(&rt->overflow.count, memory_order_relaxed) ||
 	       rt_runq_len(&rt->runqs, (unsigned int)rt_runq_cpu(&rt->runqs));
 }

@@ -16,6 +16,11 @@
  * are running. Jobs are queued FIFO under the pool's mutex: a blocking
  * call costs a thread wake-up, so a mutex and a condition variable are
  * the right tools here, not the runtime's lock-free paths.
+ *
+ * Its counters live in the runtime's trace area (struct
+ * rt_trace_blocking), where rtasync-trace shows them beside the
+ * workers' and rt_sync_stats() reads them, also after shutdown. The
+ * area is the runtime's: it outlives the pool.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -35,11 +40,18 @@ struct rt_blocking_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
 	struct rt_blocking_job *head, *tail;
+	unsigned int queued;		/* jobs in the queue */
 	unsigned int threads, idle, max;
 	bool stop;
 	pthread_t *tids;		/* max of them */
-	_Atomic uint64_t jobs, skipped;
+	struct rt_trace_blocking *tb;	/* in the trace area */
 };
+
+/* One more in a counter of the area: several threads add to each. */
+static void tb_inc(uint64_t *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
 
 static struct rt_blocking_job *pool_take(struct rt_blocking_pool *p)
 {
@@ -56,6 +68,7 @@ static struct rt_blocking_job *pool_take(struct rt_blocking_pool *p)
 		p->head = j->next;
 		if (!p->head)
 			p->tail = NULL;
+		p->queued--;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return j;
@@ -66,11 +79,13 @@ static void job_run(struct rt_blocking_pool *p, struct rt_blocking_job *j)
 	int64_t r;
 
 	if (rt_waker_abandoned(j->wk)) {
-		atomic_fetch_add_explicit(&p->skipped, 1, memory_order_relaxed);
+		tb_inc(&p->tb->skipped);
 	} else {
+		tb_inc(&p->tb->started);
 		r = j->fn(j->arg);
+		/* before the wake: the caller that resumes sees it counted */
+		tb_inc(&p->tb->completed);
 		rt_waker_wake(j->wk, r == RT_PENDING ? -EINVAL : r);
-		atomic_fetch_add_explicit(&p->jobs, 1, memory_order_relaxed);
 	}
 	rt_waker_release(j->wk);
 	free(j);
@@ -87,7 +102,8 @@ static void *pool_thread(void *arg)
 	return NULL;
 }
 
-static struct rt_blocking_pool *pool_new(unsigned int max)
+static struct rt_blocking_pool *pool_new(unsigned int max,
+					 struct rt_trace_blocking *tb)
 {
 	struct rt_blocking_pool *p = calloc(1, sizeof(*p));
 
@@ -99,6 +115,7 @@ static struct rt_blocking_pool *pool_new(unsigned int max)
 		return NULL;
 	}
 	p->max = max;
+	p->tb = tb;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	return p;
@@ -123,27 +140,36 @@ static struct rt_blocking_pool *pool_get(struct rt_runtime *rt)
 	if (p)
 		return p;
 	max = atomic_load(&rt->blocking_max);
-	p = pool_new(max ? max : RT_BLOCKING_THREADS);
+	p = pool_new(max ? max : RT_BLOCKING_THREADS,
+		     &rt->trace.hdr->blocking);
 	if (!p)
 		return NULL;
-	if (atomic_compare_exchange_strong(&rt->blocking, &none, p))
+	if (atomic_compare_exchange_strong(&rt->blocking, &none, p)) {
+		__atomic_store_n(&p->tb->max, p->max, __ATOMIC_RELAXED);
 		return p;
+	}
 	pool_free(p);
 	return none;
 }
 
 /*
- * Queue j and wake a thread for it, starting one if none is idle and the
- * pool may grow. -EAGAIN: no thread could be started and none exists.
+ * Queue j and wake a thread for it, starting one if no idle thread is
+ * left for it and the pool may grow. A thread signalled for an earlier
+ * job still counts as idle until it wakes, so idle threads are matched
+ * against the jobs queued before j: counting idle alone put two quick
+ * jobs on one thread, the second behind the first's blocking call.
+ * -EAGAIN: no thread could be started and none exists.
  */
 static int pool_submit(struct rt_blocking_pool *p, struct rt_blocking_job *j)
 {
 	int ret = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (!p->idle && p->threads < p->max &&
-	    !pthread_create(&p->tids[p->threads], NULL, pool_thread, p))
+	if (p->queued >= p->idle && p->threads < p->max &&
+	    !pthread_create(&p->tids[p->threads], NULL, pool_thread, p)) {
 		p->threads++;
+		__atomic_store_n(&p->tb->threads, p->threads, __ATOMIC_RELAXED);
+	}
 	if (!p->threads) {
 		ret = -EAGAIN;
 	} else {
@@ -153,6 +179,8 @@ static int pool_submit(struct rt_blocking_pool *p, struct rt_blocking_job *j)
 		else
 			p->head = j;
 		p->tail = j;
+		p->queued++;
+		tb_inc(&p->tb->queued);
 		pthread_cond_signal(&p->work);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -207,7 +235,8 @@ int rt_blocking_pool_size(struct rt_runtime *rt, unsigned int threads)
 	return 0;
 }
 
-/* From rt_runtime_shutdown(), after the drain: no task waits on a job. */
+/* From rt_runtime_shutdown(), after the drain (no task waits on a job)
+ * and before the workers stop (a job may still be ringing one). */
 void rt_blocking_shutdown(struct rt_runtime *rt)
 {
 	struct rt_blocking_pool *p = atomic_load(&rt->blocking);
@@ -220,27 +249,17 @@ void rt_blocking_shutdown(struct rt_runtime *rt)
 	pthread_mutex_unlock(&p->lock);
 	for (unsigned int i = 0; i < p->threads; i++)
 		pthread_join(p->tids[i], NULL);
-	atomic_store(&rt->blocking_jobs, atomic_load(&p->jobs));
-	atomic_store(&rt->blocking_skipped, atomic_load(&p->skipped));
-	atomic_store(&rt->blocking_threads, p->threads);
 	atomic_store(&rt->blocking, NULL);
 	pool_free(p);
 }
 
-/* Counters for rt_sync_stats(): the live pool's, or what it left. */
+/* Counters for rt_sync_stats(), from the trace area: the pool may be
+ * gone (shut down) or going; the area is not. */
 void rt_blocking_stats(struct rt_runtime *rt, struct rt_sync_stats *out)
 {
-	struct rt_blocking_pool *p = atomic_load(&rt->blocking);
+	const struct rt_trace_blocking *tb = &rt->trace.hdr->blocking;
 
-	if (!p) {
-		out->blocking_jobs = atomic_load(&rt->blocking_jobs);
-		out->blocking_skipped = atomic_load(&rt->blocking_skipped);
-		out->blocking_threads = atomic_load(&rt->blocking_threads);
-		return;
-	}
-	out->blocking_jobs = atomic_load(&p->jobs);
-	out->blocking_skipped = atomic_load(&p->skipped);
-	pthread_mutex_lock(&p->lock);
-	out->blocking_threads = p->threads;
-	pthread_mutex_unlock(&p->lock);
+	out->blocking_jobs = __atomic_load_n(&tb->completed, __ATOMIC_RELAXED);
+	out->blocking_skipped = __atomic_load_n(&tb->skipped, __ATOMIC_RELAXED);
+	out->blocking_threads = __atomic_load_n(&tb->threads, __ATOMIC_RELAXED);
 }

@@ -181,8 +181,12 @@ static enum rt_poll send_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-const struct rt_arm_ops rt_chan_recv_arm = { chan_lock, recv_list, recv_poll };
-const struct rt_arm_ops rt_chan_send_arm = { chan_lock, send_list, send_poll };
+const struct rt_arm_ops rt_chan_recv_arm = {
+	.lock = chan_lock, .list = recv_list, .poll = recv_poll,
+};
+const struct rt_arm_ops rt_chan_send_arm = {
+	.lock = chan_lock, .list = send_list, .poll = send_poll,
+};
 
 int64_t rt_op_chan_send(struct rt_task *t, struct rt_chan *ch, const void *msg,
 			uint64_t deadline_ns)

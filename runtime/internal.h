@@ -43,6 +43,8 @@ enum {
 	RT_TAG_SRC_RETRY,	/* its back-off timeout; arg: the source */
 	RT_TAG_SRC_CANCEL,	/* a cancel or timeout removal for it */
 	RT_TAG_SRC_WAIT_TIMER,	/* a waiter's deadline; arg: the task */
+	RT_TAG_IO_ARM,		/* a select's I/O arm (io.c); arg: its
+				   waiter */
 	RT_TAG_BITS = 8,
 	RT_TAG_MASK = (1 << RT_TAG_BITS) - 1,
 };
@@ -94,6 +96,8 @@ struct rt_wait {
 	struct rt_waker *waker;		/* in rt_op_waker_wait (waker.c) */
 	uint16_t timer_worker;		/* id of the heap holding its deadline */
 	uint8_t select;			/* the result is the winning arm */
+	uint16_t io_worker;		/* the worker of the op: the ring its
+					   I/O arms are on (waitq.c) */
 	struct rt_waiter node;
 };
 struct rt_fiber;
@@ -198,6 +202,8 @@ struct rt_worker {
 	struct rt_bufpool *bufpool;	/* receive buffers (bufpool.c), lazily */
 	struct rt_source *pokes;	/* sources to arm or cancel next turn,
 					   for want of an SQE (source.c) */
+	struct rt_waiter *io_arms;	/* select I/O arms in flight (io.c) */
+	struct rt_waiter *io_arms_done;	/* ... reaped, not yet settled */
 	struct rt_timer_heap timers;	/* under timer_lock (sleep.c) */
 	struct rt_task *cache;		/* freed task blocks for reuse */
 	unsigned int ncache;
@@ -246,6 +252,8 @@ struct rt_worker {
 	struct rt_inbox io_home;	/* tasks that come to wait on a
 					   source this worker's ring holds
 					   (source.c); not adopted either */
+	_Atomic uint32_t io_arm_kick;	/* a wait with I/O arms on this ring
+					   was won elsewhere: cancel them */
 
 	_Alignas(64) _Atomic uint32_t parked;
 	_Atomic uint32_t wake_pending;	/* a wake-up is on its way (park.c) */
@@ -322,8 +330,6 @@ struct rt_runtime {
 	struct rt_waker *wakers;	/* not yet freed, under wakers_lock */
 	_Atomic(struct rt_blocking_pool *) blocking;	/* blocking.c */
 	_Atomic uint32_t blocking_max;	/* its size, 0: the default */
-	_Atomic uint32_t blocking_threads;	/* what it left at shutdown */
-	_Atomic uint64_t blocking_jobs, blocking_skipped;
 	_Atomic uint32_t started;	/* startup barrier */
 	_Atomic uint32_t left;		/* workers out of their loop */
 	_Atomic uint32_t shut;		/* RT_SHUT_*, futex word (runtime.c) */

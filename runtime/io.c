@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "internal.h"
+#include "waitq.h"
 
 /* Bits of t->io.flags, written by the owner only. */
 enum {
@@ -125,6 +125,210 @@ bool rt_io_poll(struct rt_worker *w)
 	return io_uring_cq_ready(&w->ring) || io_uring_cq_has_overflow(&w->ring);
 }
 
+/* ---- I/O ops as select arms --------------------------------------------- */
+
+/*
+ * An arm of kind RT_ARM_READ ... RT_ARM_POLL is an op started on the
+ * ring of the worker running the select, tagged with its waiter's
+ * address (RT_TAG_IO_ARM), which is unique on the ring while the op is
+ * in flight. Its CQE is a wake like any other: it claims the wait for its
+ * arm if nobody has. What differs is that the kernel owns the arm's
+ * buffer until that CQE is reaped, so the wait cannot end before: the
+ * arms in flight are counted in the wait's state, and waitq.c requeues
+ * the task only when the count is 0 (NO WAKE INTO A BUFFER). When
+ * another party wins while arms are in flight, it kicks this worker
+ * (io_arm_kick), which sends an ASYNC_CANCEL for each; the arm's CQE
+ * then says what its op did: the bytes a recv took before the cancel
+ * are in its buffer and its result says how many.
+ *
+ * OWNERSHIP. Only the ring's owner touches an arm's io state (the
+ * waiter's pad: RT_WP_*, and its result) and the list of arms in flight
+ * (w->io_arms), so a kick carries no reference and may come any number
+ * of times: the owner cancels the arms on its list whose wait is over.
+ * An arm on the list keeps its task parked, so the owner may read the
+ * task. A kicker may not: once its RMW has made the wait ready, the arms
+ * may complete on their own and the task run and end. It names the owner
+ * from the task's wait.io_worker, read before that RMW (waitq.c,
+ * io_owner_of()).
+ */
+enum {
+	RT_WP_IO = 1u << 0,		/* an I/O arm that was started */
+	RT_WP_INFLIGHT = 1u << 1,	/* its CQE has not been reaped */
+	RT_WP_CANCEL_SENT = 1u << 2,	/* an ASYNC_CANCEL went after it */
+	RT_WP_KIND_SHIFT = 8,		/* enum rt_io_kind */
+};
+
+static uint64_t arm_user_data(struct rt_waiter *n, unsigned int tag)
+{
+	return ((uint64_t)(uintptr_t)n << RT_TAG_BITS) | tag;
+}
+
+static unsigned int arm_kind(const struct rt_waiter *n)
+{
+	return n->pad >> RT_WP_KIND_SHIFT;
+}
+
+static void arms_link(struct rt_worker *w, struct rt_waiter *n)
+{
+	n->prev = NULL;
+	n->next = w->io_arms;
+	if (w->io_arms)
+		w->io_arms->prev = n;
+	w->io_arms = n;
+}
+
+static void arms_cut(struct rt_worker *w, struct rt_waiter *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		w->io_arms = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+}
+
+/* Fill sqe with the arm's op; its kind, or -EINVAL. */
+static int arm_prep(struct io_uring_sqe *sqe, enum rt_arm_kind kind,
+		    const struct rt_io_req *r)
+{
+	switch (kind) {
+	case RT_ARM_READ:
+		io_uring_prep_read(sqe, r->fd, r->buf, io_len(r->len), r->off);
+		return RT_IO_READ;
+	case RT_ARM_WRITE:
+		io_uring_prep_write(sqe, r->fd, r->buf, io_len(r->len), r->off);
+		return RT_IO_WRITE;
+	case RT_ARM_RECV:
+		io_uring_prep_recv(sqe, r->fd, r->buf, io_len(r->len),
+				   r->flags);
+		return RT_IO_RECV;
+	case RT_ARM_SEND:
+		io_uring_prep_send(sqe, r->fd, r->buf, io_len(r->len),
+				   r->flags);
+		return RT_IO_SEND;
+	case RT_ARM_POLL:
+		io_uring_prep_poll_add(sqe, r->fd, (unsigned int)r->flags);
+		return RT_IO_POLL;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* The select's start of an I/O arm, during the op, on rt__self. */
+static int io_arm_start(struct rt_task *t, void *obj, struct rt_waiter *n)
+{
+	struct rt_worker *w = rt__self;
+	struct io_uring_sqe *sqe = rt_worker_get_sqe(w);
+	int kind;
+
+	if (!sqe)
+		return -EAGAIN;
+	kind = arm_prep(sqe, rt_arm_of(n)->kind, obj);
+	io_uring_sqe_set_data64(sqe, arm_user_data(n, RT_TAG_IO_ARM));
+	n->pad = RT_WP_IO | RT_WP_INFLIGHT |
+		 ((uint32_t)kind << RT_WP_KIND_SHIFT);
+	arms_link(w, n);
+	w->io_cqes++;
+	RT_IO_COUNT(w, submitted, kind);
+	atomic_fetch_add_explicit(&rt_task_wait(t)->state, RT_WS_IO_ONE,
+				  memory_order_release);
+	return 0;
+}
+
+const struct rt_arm_ops rt_io_arm = { .start = io_arm_start };
+
+/* Its CQE: the op is over; settled after the CQ has advanced. */
+static void io_arm_reaped(struct rt_worker *w, struct rt_waiter *n, int res)
+{
+	n->result = res;
+	n->pad &= ~RT_WP_INFLIGHT;
+	arms_cut(w, n);
+	RT_IO_COUNT(w, completed, arm_kind(n));
+	n->next = w->io_arms_done;
+	w->io_arms_done = n;
+}
+
+/*
+ * Claim and count out the arms reaped (rt_wait_io_done). A task is
+ * requeued by the last of its arms, so its waiters are read before that
+ * arm's RMW and never after; a nested reap (a wake we send reaps our
+ * ring) settles only what it reaped itself.
+ */
+static void io_arms_settle(struct rt_worker *w)
+{
+	struct rt_waiter *n = w->io_arms_done;
+
+	w->io_arms_done = NULL;
+	while (n) {
+		struct rt_waiter *next = n->next;
+		struct rt_task *t = n->task;
+
+		if (rt_wait_io_done(t, n->arm))
+			rt_worker_push_local(w, t);
+		n = next;
+	}
+}
+
+/* A kick: cancel the arms on this ring whose wait is over. */
+static void io_arms_cancel(struct rt_worker *w)
+{
+	for (struct rt_waiter *n = w->io_arms; n; n = n->next) {
+		struct io_uring_sqe *sqe;
+		uint32_t s;
+
+		if (n->pad & RT_WP_CANCEL_SENT)
+			continue;
+		s = atomic_load_explicit(&rt_task_wait(n->task)->state,
+					 memory_order_acquire);
+		if (!rt_ws_ready(s))
+			continue;	/* still waiting: the arm may win */
+		sqe = rt_worker_get_sqe(w);
+		if (!sqe) {		/* the next turn's, kicked again */
+			atomic_store_explicit(&w->io_arm_kick, 1,
+					      memory_order_relaxed);
+			return;
+		}
+		io_uring_prep_cancel64(sqe, arm_user_data(n, RT_TAG_IO_ARM), 0);
+		io_uring_sqe_set_data64(sqe, arm_user_data(n, RT_TAG_IO_CANCEL));
+		n->pad |= RT_WP_CANCEL_SENT;
+		w->io_cqes++;
+		RT_IO_COUNT(w, cancelled, arm_kind(n));
+	}
+}
+
+/*
+ * Someone made a wait ready while its I/O arms are in flight on worker
+ * owner's ring: have the owner cancel them. Safe from a signal handler (a
+ * store, a fence, an eventfd write), as rt_task_cancel() needs; the
+ * store, fence, parked pair is the inboxes' NO LOST WAKE-UP (park.c).
+ */
+void rt_io_arms_kick(struct rt_runtime *rt, uint16_t owner)
+{
+	struct rt_worker *o = rt_worker_by_id(rt, owner);
+
+	atomic_store_explicit(&o->io_arm_kick, 1, memory_order_release);
+	rt_fence_fast();
+	rt_worker_wake(NULL, o);
+}
+
+bool rt_io_arm_started(const struct rt_waiter *n)
+{
+	return n->pad & RT_WP_IO;
+}
+
+/*
+ * What the arm's op did, once its CQE is in. The kernel reports an op
+ * cut short by ASYNC_CANCEL as -ECANCELED, or -EINTR when it was running
+ * in an io-wq thread: both are our cancel when we sent one.
+ */
+int64_t rt_io_arm_result(const struct rt_waiter *n)
+{
+	if ((n->result == -ECANCELED || n->result == -EINTR) &&
+	    (n->pad & RT_WP_CANCEL_SENT))
+		return -ECANCELED;
+	return n->result;
+}
+
 /* ---- completion --------------------------------------------------------- */
 
 /*
@@ -139,6 +343,10 @@ struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
 
 	w->io_cqes--;
 	switch (user_data & RT_TAG_MASK) {
+	case RT_TAG_IO_ARM:
+		io_arm_reaped(w, (struct rt_waiter *)(uintptr_t)
+			      (user_data >> RT_TAG_BITS), res);
+		return done;
 	case RT_TAG_IO:
 		if (cqe_flags & IORING_CQE_F_NOTIF)
 			break;	/* SEND_ZC: the kernel let go of the buffer */
@@ -188,6 +396,7 @@ static int64_t io_result(const struct rt_task *t)
 /* Resume the tasks whose ops are over, here: the ring's owner. */
 void rt_io_resume(struct rt_worker *w, struct rt_task *t)
 {
+	io_arms_settle(w);
 	while (t) {
 		struct rt_task *next = t->next;
 
@@ -235,7 +444,12 @@ static bool io_cancel(struct rt_worker *w, struct rt_task *t)
 
 void rt_io_cancels(struct rt_worker *w)
 {
-	struct rt_task *t = rt_inbox_take_cancels(&w->io_cancels);
+	struct rt_task *t;
+
+	if (atomic_load_explicit(&w->io_arm_kick, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&w->io_arm_kick, 0, memory_order_acquire))
+		io_arms_cancel(w);
+	t = rt_inbox_take_cancels(&w->io_cancels);
 
 	while (t) {
 		struct rt_task *next = t->cancel_next;

@@ -282,6 +282,7 @@ static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done,
 		case RT_TAG_IO:
 		case RT_TAG_IO_TIMEOUT:
 		case RT_TAG_IO_CANCEL:
+		case RT_TAG_IO_ARM:
 			done = rt_io_reaped(w, ud, cqe->res, cqe->flags,
 					    done);
 			break;

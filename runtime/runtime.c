@@ -232,6 +232,9 @@ static void shutdown_once(struct rt_runtime *rt)
 	wait_foreign_calls(rt);	/* spawns that got past `closing` */
 	rt_runtime_drain(rt);	/* cannot fail: rt is set, we are no worker */
 	wait_foreign_calls(rt);	/* wakes whose task ended before they rang */
+	/* the pool's threads go before the workers, whose doorbells their
+	 * wakes ring (the wakes themselves are foreign calls, above) */
+	rt_blocking_shutdown(rt);
 	rt_workers_stop(rt);
 }
 
@@ -254,7 +257,6 @@ int rt_runtime_shutdown(struct rt_runtime *rt)
 	if (atomic_compare_exchange_strong(&rt->shut, &state,
 					   RT_SHUT_RUNNING)) {
 		shutdown_once(rt);
-		rt_blocking_shutdown(rt);
 		rt_wakers_shutdown(rt);
 		atomic_store(&rt->shut, RT_SHUT_DONE);
 		rt_futex_wake_all(&rt->shut);

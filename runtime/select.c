@@ -3,7 +3,9 @@
  * select: one wait with a waiter on each of several wait queues. The
  * first arm to complete claims the wait (waitq.c: EXACTLY ONE ENDS A
  * WAIT), so of several arms that become ready at once exactly one is
- * consumed; the others are unlinked before the task resumes.
+ * consumed; the others are unlinked before the task resumes. An I/O arm
+ * (io.c) is an op on the worker's ring instead of a waiter on a list;
+ * one that loses is cancelled, and the task resumes once its CQE is in.
  */
 #include "waitq.h"
 
@@ -28,6 +30,12 @@ static const struct rt_arm_ops *arm_ops(enum rt_arm_kind kind)
 		return &rt_oneshot_arm;
 	case RT_ARM_TASKSET:
 		return &rt_chan_recv_arm;	/* its results' channel */
+	case RT_ARM_READ:
+	case RT_ARM_WRITE:
+	case RT_ARM_RECV:
+	case RT_ARM_SEND:
+	case RT_ARM_POLL:
+		return &rt_io_arm;		/* io.c */
 	}
 	return NULL;
 }
@@ -58,7 +66,8 @@ int64_t rt_op_select(struct rt_task *t, struct rt_select_arm *arms,
 					(void *)rt_taskset_chan(arms[i].obj) :
 					arms[i].obj, &arms[i].node };
 		arms[i].node.buf = arms[i].buf;
-		arms[i].result = 0;
+		/* an I/O arm that is never started did nothing */
+		arms[i].result = ops == &rt_io_arm ? -ECANCELED : 0;
 	}
 	return rt_wait_arms(t, a, n, deadline_ns, true);
 }

@@ -54,7 +54,9 @@ static enum rt_poll mutex_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-const struct rt_arm_ops rt_mutex_arm = { mutex_lock, mutex_list, mutex_poll };
+const struct rt_arm_ops rt_mutex_arm = {
+	.lock = mutex_lock, .list = mutex_list, .poll = mutex_poll,
+};
 
 void rt_mutex_init(struct rt_mutex *m)
 {
@@ -135,7 +137,9 @@ static enum rt_poll sem_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-const struct rt_arm_ops rt_sem_arm = { sem_lock, sem_list, sem_poll };
+const struct rt_arm_ops rt_sem_arm = {
+	.lock = sem_lock, .list = sem_list, .poll = sem_poll,
+};
 
 int rt_sem_init(struct rt_sem *s, uint64_t permits, uint64_t max)
 {
@@ -219,7 +223,9 @@ static enum rt_poll event_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-const struct rt_arm_ops rt_event_arm = { q_lock, q_list, event_poll };
+const struct rt_arm_ops rt_event_arm = {
+	.lock = q_lock, .list = q_list, .poll = event_poll,
+};
 
 void rt_event_init(struct rt_event *e)
 {
@@ -275,7 +281,9 @@ static enum rt_poll notify_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-const struct rt_arm_ops rt_notify_arm = { q_lock, q_list, notify_poll };
+const struct rt_arm_ops rt_notify_arm = {
+	.lock = q_lock, .list = q_list, .poll = notify_poll,
+};
 
 void rt_notify_init(struct rt_notify *n)
 {
@@ -344,7 +352,9 @@ static enum rt_poll oneshot_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-const struct rt_arm_ops rt_oneshot_arm = { q_lock, q_list, oneshot_poll };
+const struct rt_arm_ops rt_oneshot_arm = {
+	.lock = q_lock, .list = q_list, .poll = oneshot_poll,
+};
 
 void rt_oneshot_init(struct rt_oneshot *o)
 {

@@ -22,6 +22,8 @@
 
 #define RT_TRACE_RING_RECORDS 4096
 #define RT_TRACE_HEADER_SIZE 4096
+_Static_assert(sizeof(struct rt_trace_header) <= RT_TRACE_HEADER_SIZE,
+	       "the header is one page");
 
 static _Atomic uint32_t next_site_id;
 

@@ -32,6 +32,21 @@
  *   task runnable. WON is a release, and its reader acquires, so what the
  *   claimer delivered is visible to the task when it resumes.
  *
+ *   NO WAKE INTO A BUFFER THE KERNEL HOLDS. A select's I/O arm (io.c)
+ *   is an op on a ring: the kernel may write its buffer until its CQE
+ *   is reaped. The arms in flight are a count in the state (RT_WS_IO_*),
+ *   raised by the op before it unwinds and lowered by the ring's owner
+ *   when it reaps each arm's CQE, with the arm's claim in the same RMW
+ *   when it won. The requeue condition above becomes WON and UNWOUND
+ *   and no I/O in flight, and each party's RMW changes one of the three
+ *   (WON and UNWOUND are set once, the count only falls after the op):
+ *   the RMW that makes all three hold, exactly one, requeues the task
+ *   (wait_settle). The RMW that sets the second of WON and UNWOUND while
+ *   arms are in flight kicks their ring's owner (rt_io_arms_kick) to
+ *   cancel them: the arms lost, and their CQEs still come. The kicker
+ *   names the owner from what it read before its RMW: after it, the
+ *   arms may complete on their own, and the task run and be freed.
+ *
  *   NO LOST CANCEL. The op sets WAITING|ARMED (seq_cst) before it links
  *   anything, then reads RT_TF_CANCEL (seq_cst); rt_task_cancel() sets
  *   the flag, then reads the state (both seq_cst). Either the cancel sees
@@ -55,8 +70,9 @@
  * queue, the worker that pops it, and rt_wait_finish().
  *
  * tests/model/wait_claim.pml checks these with spin (a waker handing over
- * a permit, the deadline and a cancel racing one parked wait), with
- * injected bugs it must catch.
+ * a permit, the deadline and a cancel racing one parked wait), and
+ * select_io.pml the I/O arms (the kernel, the ring's owner and the kick
+ * against the same parties), each with injected bugs it must catch.
  *
  * Stackful tasks (fibers) call the same rt_op_* functions: they suspend
  * when an op returns RT_PENDING, unwind to their worker the same way,
@@ -190,11 +206,46 @@ bool rt_wait_claim(struct rt_task *t, uint32_t arm)
 	do {
 		if (!(s & RT_WS_ARMED))
 			return false;
-		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND)) |
+		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND | RT_WS_IO_MASK)) |
 		    (arm << RT_WS_ARM_SHIFT);
 	} while (!atomic_compare_exchange_weak_explicit(&wt->state, &s, n,
 			memory_order_acq_rel, memory_order_relaxed));
 	return true;
+}
+
+/*
+ * The ring that would hold t's I/O arms, read before an RMW that may end
+ * the wait: after it, another party may requeue t (the last arm's CQE, a
+ * claimer's WON) and t run and be freed before we looked at it. wait_arm()
+ * wrote it before the wait could be claimed, and every caller claimed the
+ * wait first (or is its own worker), so the read is ordered after that
+ * write.
+ */
+struct io_owner {
+	struct rt_runtime *rt;
+	uint16_t id;
+};
+
+static struct io_owner io_owner_of(struct rt_task *t)
+{
+	return (struct io_owner){ t->rt, rt_task_wait(t)->io_worker };
+}
+
+/*
+ * One RMW took t's state from old to new: does it requeue t (NO WAKE
+ * INTO A BUFFER)? Only the RMW after which the wait is over does. If it
+ * made the wait ready with I/O arms in flight, it has them cancelled,
+ * without touching t, which may be gone by then.
+ */
+static bool wait_settle(struct io_owner o, uint32_t old, uint32_t new)
+{
+	if (!rt_ws_ready(new))
+		return false;
+	if (!(new & RT_WS_IO_MASK))
+		return true;
+	if (!rt_ws_ready(old))
+		rt_io_arms_kick(o.rt, o.id);
+	return false;
 }
 
 /*
@@ -203,17 +254,37 @@ bool rt_wait_claim(struct rt_task *t, uint32_t arm)
  */
 void rt_wait_publish(struct rt_task *t, bool foreign)
 {
+	struct io_owner o = io_owner_of(t);
 	uint32_t old = atomic_fetch_or_explicit(&rt_task_wait(t)->state,
 						RT_WS_WON, memory_order_acq_rel);
 
-	if (old & RT_WS_UNWOUND)
+	if (wait_settle(o, old, old | RT_WS_WON))
 		rt_task_make_runnable(foreign ? NULL : rt__self, t);
+}
+
+/*
+ * On the ring's owner, an I/O arm's CQE reaped: claim the wait for the
+ * arm if nobody has, and count the arm out of flight, in one RMW (the
+ * owner wrote the arm's result before it). True: requeue t now.
+ */
+bool rt_wait_io_done(struct rt_task *t, uint32_t arm)
+{
+	struct io_owner o = io_owner_of(t);
+	uint32_t d = (uint32_t)-RT_WS_IO_ONE, old;
+
+	if (rt_wait_claim(t, arm))
+		d += RT_WS_WON;
+	old = atomic_fetch_add_explicit(&rt_task_wait(t)->state, d,
+					memory_order_acq_rel);
+	return wait_settle(o, old, old + d);
 }
 
 /* The step has unwound: arm the deadline, then the requeue handshake. */
 void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_wait *wt = rt_task_wait(t);
+	/* not after the RMW: a claimer may then requeue t, and it end */
+	struct io_owner o = io_owner_of(t);
 	uint32_t old;
 
 	if (t->deadline != RT_NEVER) {
@@ -225,7 +296,7 @@ void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
 	}
 	old = atomic_fetch_or_explicit(&wt->state, RT_WS_UNWOUND,
 				       memory_order_acq_rel);
-	if (old & RT_WS_WON)
+	if (wait_settle(o, old, old | RT_WS_UNWOUND))
 		rt_worker_push_local(w, t);
 }
 
@@ -233,13 +304,15 @@ void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
  * the heap's worker make it runnable? */
 bool rt_wait_expire(struct rt_task *t)
 {
+	struct io_owner o;
 	uint32_t old;
 
 	if (!rt_wait_claim(t, RT_ARM_TIMEOUT))
 		return false;
+	o = io_owner_of(t);
 	old = atomic_fetch_or_explicit(&rt_task_wait(t)->state, RT_WS_WON,
 				       memory_order_acq_rel);
-	return old & RT_WS_UNWOUND;
+	return wait_settle(o, old, old | RT_WS_WON);
 }
 
 /* From rt_task_cancel(), after it set RT_TF_CANCEL: false if t is not in
@@ -290,6 +363,8 @@ static int64_t wait_result(struct rt_task *t, struct rt_wait *wt,
 		return -ECANCELED;
 	case RT_ARM_NOMEM:
 		return -ENOMEM;
+	case RT_ARM_AGAIN:
+		return -EAGAIN;
 	}
 	w = wait_node(wt, arm);
 	if (!wt->select)
@@ -313,9 +388,15 @@ void rt_wait_finish(struct rt_task *t)
 	}
 	s = atomic_load_explicit(&wt->state, memory_order_acquire);
 	arm = s >> RT_WS_ARM_SHIFT;
-	for (unsigned int i = 0; i < wt->nnodes; i++)
+	for (unsigned int i = 0; i < wt->nnodes; i++) {
+		struct rt_waiter *w = wait_node(wt, i);
+
 		if (i != arm)
-			waiter_unlink(wait_node(wt, i));
+			waiter_unlink(w);
+		/* what an I/O arm did, also one that lost: its CQE is in */
+		if (wt->select && rt_io_arm_started(w))
+			rt_arm_of(w)->result = rt_io_arm_result(w);
+	}
 	if (wt->waker)
 		rt_waker_finish(t);
 	t->h.ret = wait_result(t, wt, arm);
@@ -329,6 +410,7 @@ static void waiter_init(struct rt_waiter *w, struct rt_task *t, uint32_t arm)
 	w->task = t;
 	w->arm = arm;
 	w->list = NULL;
+	w->pad = 0;		/* io.c's flags for an I/O arm */
 }
 
 /* The first waiter is about to be linked: make the wait claimable. */
@@ -342,6 +424,7 @@ static void wait_arm(struct rt_task *t, const struct rt_arm *arms,
 					(char *)arms[0].node : 0);
 	wt->nnodes = (uint16_t)n;
 	wt->select = select;
+	wt->io_worker = rt_worker_id(rt__self);	/* before it can be claimed */
 	atomic_store_explicit(&wt->state, RT_WS_WAITING | RT_WS_ARMED,
 			      memory_order_seq_cst);
 }
@@ -382,6 +465,7 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 	struct rt_wakeups wk = { NULL, 0 };
 	unsigned int i, linked = 0;
 	int done = -1, late = -1;	/* late: the deadline has passed */
+	bool claimed = false;
 
 	if (!rt_task_ext_get(t))
 		return -ENOMEM;
@@ -389,9 +473,23 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 		waiter_init(arms[i].node, t, i);
 	for (i = 0; i < n; i++) {
 		const struct rt_arm *a = &arms[i];
-		uint32_t *lock = a->ops->lock(a->obj);
+		uint32_t *lock;
 		enum rt_poll p;
 
+		if (a->ops->start) {
+			/* never ready at once: started, it is in flight */
+			if (late < 0)
+				late = expired(deadline_ns);
+			if (late)
+				continue;
+			if (!linked++)
+				wait_arm(t, arms, n, select);
+			if (!a->ops->start(t, a->obj, a->node))
+				continue;
+			claimed = rt_wait_claim(t, RT_ARM_AGAIN);
+			break;
+		}
+		lock = a->ops->lock(a->obj);
 		rt_spin_lock(lock);
 		p = a->ops->poll(a->obj, a->node, linked > 0, &wk);
 		if (p == RT_POLL_WAIT) {
@@ -419,8 +517,8 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 			arms[done].node->result;
 		return done;
 	}
-	if (done >= 0)
-		rt_wait_publish(t, false);	/* we claimed it in the poll */
+	if (done >= 0 || claimed)
+		rt_wait_publish(t, false);	/* we claimed it in the loop */
 	return rt_wait_suspend(t, deadline_ns);
 }
 
@@ -434,15 +532,15 @@ int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
 {
 	struct rt_wakeups wk = { NULL, 0 };
 	struct rt_task_ext *x;
-	struct rt_waiter *w;
 	int64_t ret = rt_op_check(t);
+	struct rt_waiter *w;
 	bool linked = false;
 	uint32_t *lock;
 	enum rt_poll p;
 
 	if (ret)
 		return ret;
-	x = rt_task_ext_get(t);
+	x = rt_task_ext_get(t);	/* not before the check: t may be NULL */
 	if (unlikely(!x))
 		return -ENOMEM;
 	w = &x->wait.node;
@@ -503,7 +601,9 @@ static enum rt_poll waitq_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_WAIT;
 }
 
-const struct rt_arm_ops rt_waitq_arm = { waitq_lock, waitq_list, waitq_poll };
+const struct rt_arm_ops rt_waitq_arm = {
+	.lock = waitq_lock, .list = waitq_list, .poll = waitq_poll,
+};
 
 /* rt_op_wait_cond's object: the queue and its condition. */
 struct cond_obj {
@@ -536,7 +636,9 @@ static enum rt_poll cond_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-static const struct rt_arm_ops cond_arm = { cond_lock, cond_list, cond_poll };
+static const struct rt_arm_ops cond_arm = {
+	.lock = cond_lock, .list = cond_list, .poll = cond_poll,
+};
 
 void rt_waitq_init(struct rt_waitq *q)
 {

@@ -21,14 +21,26 @@ enum {
 	RT_WS_ARMED = 1u << 1,		/* claimable: cleared by the claim */
 	RT_WS_WON = 1u << 2,		/* the claimer has delivered */
 	RT_WS_UNWOUND = 1u << 3,	/* the task has unwound (commit) */
+	RT_WS_IO_ONE = 1u << 4,		/* I/O arms in flight: a count in
+					   bits 4-11, up by the op, down by
+					   the ring's owner (io.c) */
+	RT_WS_IO_MASK = 0xffu << 4,
 	RT_WS_ARM_SHIFT = 16,
 };
+
+/* Claimed and unwound: the wait is over once no I/O arm is in flight. */
+static inline bool rt_ws_ready(uint32_t s)
+{
+	return (s & (RT_WS_WON | RT_WS_UNWOUND)) ==
+	       (RT_WS_WON | RT_WS_UNWOUND);
+}
 
 /* Arms that are no waiter's: what ended the wait instead. */
 enum {
 	RT_ARM_TIMEOUT = 0xffff,
 	RT_ARM_CANCEL = 0xfffe,
 	RT_ARM_NOMEM = 0xfffd,
+	RT_ARM_AGAIN = 0xfffc,		/* an I/O arm found no SQE */
 	RT_ARMS_MAX = 64,
 };
 
@@ -52,6 +64,9 @@ struct rt_arm_ops {
 	 * (rt_arm_take) before anything is consumed. */
 	enum rt_poll (*poll)(void *obj, struct rt_waiter *w, bool armed,
 			     struct rt_wakeups *wk);
+	/* Instead of the three above, for an arm that is an operation
+	 * started elsewhere (an I/O op): start it; 0 or -errno. */
+	int (*start)(struct rt_task *t, void *obj, struct rt_waiter *w);
 };
 
 struct rt_arm {
@@ -111,6 +126,13 @@ extern const struct rt_arm_ops rt_waitq_arm;
 extern const struct rt_arm_ops rt_chan_recv_arm, rt_chan_send_arm;
 extern const struct rt_arm_ops rt_mutex_arm, rt_sem_arm;
 extern const struct rt_arm_ops rt_event_arm, rt_notify_arm, rt_oneshot_arm;
+
+/* io.c: I/O ops as select arms */
+extern const struct rt_arm_ops rt_io_arm;
+bool rt_wait_io_done(struct rt_task *t, uint32_t arm);
+void rt_io_arms_kick(struct rt_runtime *rt, uint16_t owner);
+bool rt_io_arm_started(const struct rt_waiter *w);
+int64_t rt_io_arm_result(const struct rt_waiter *w);
 
 /* The wait with the task's own waiter on no list, and its suspension. */
 void rt_wait_arm_alone(struct rt_task *t);

@@ -333,9 +333,12 @@ static int64_t fiber_tour(void *arg)
 	uint64_t soon = rt_deadline_in(1000000);
 	struct rt_select_arm arms[2];
 	struct rt_task_done done;
+	struct rt_io_req rd;
 	struct rt_waker *wk;
 	struct rt_task *h;
 	int64_t v = 0;
+	char buf[8];
+	int sv[2];
 
 #define EXPECT(call, want)						\
 	do {								\
@@ -380,6 +383,23 @@ static int64_t fiber_tour(void *arg)
 	EXPECT(v, 3);
 	EXPECT(rt_select_until(arms, 2, rt_deadline_in(1000000)), -ETIMEDOUT);
 	EXPECT(rt_select(arms, 0), -EINVAL);
+	/* select over a recv, its request and buffer C locals of the fiber */
+	EXPECT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	rd = (struct rt_io_req){ .fd = sv[0], .buf = buf, .len = sizeof(buf) };
+	arms[0] = (struct rt_select_arm){ .kind = RT_ARM_RECV, .obj = &rd };
+	arms[1] = (struct rt_select_arm){ .kind = RT_ARM_WAITQ, .obj = &o->q };
+	EXPECT(send(sv[1], "hi", 2, 0), 2);
+	EXPECT(rt_select(arms, 2), 0);
+	EXPECT(arms[0].result, 2);
+	EXPECT(memcmp(buf, "hi", 2), 0);
+	/* nothing to read: the deadline wins, the recv took nothing */
+	EXPECT(rt_select_until(arms, 2, rt_deadline_in(1000000)), -ETIMEDOUT);
+	EXPECT(arms[0].result, -ECANCELED);
+	EXPECT(send(sv[1], "yo", 2, 0), 2);
+	EXPECT(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 2);
+	EXPECT(memcmp(buf, "yo", 2), 0);
+	close(sv[0]);
+	close(sv[1]);
 	/* join-any, then join-all's end */
 	EXPECT(rt_fiber_spawn(rt_task_runtime(rt_task_current()), forty_two,
 			      (void *)1, 0, &h), 0);

@@ -8,8 +8,13 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include "rt_test.h"
+#include "rtasync-trace.h"
 #include "sync_tasks.h"
+#include "trace_self.h"
 
 /* Until q has n waiters (a task parks asynchronously). */
 static void await_waiters(struct rt_waitq *q, int n)
@@ -684,6 +689,296 @@ static void test_select(void **state)
 	rt_runtime_free(rt);
 }
 
+/* ---- select over an I/O op ------------------------------------------------------ */
+
+/* What a select with a recv arm saw, for the test to check. */
+struct io_sel_out {
+	int64_t r;
+	int64_t recv_result;
+	char buf[16];
+};
+
+struct io_sel_frame {
+	struct rt_frame frame;
+	int fd;
+	struct rt_event *ev;	/* an event arm too, when not NULL */
+	bool ev_first;		/* ... before the recv arm */
+	uint64_t deadline_ns;	/* 0: RT_NEVER */
+	struct io_sel_out *out;
+	unsigned int n, recv_arm;
+	struct rt_io_req req;
+	struct rt_select_arm arms[2];
+	char buf[16];
+};
+
+static RT_ASYNC int64_t io_selector(struct rt_task *t, struct rt_frame *base)
+{
+	struct io_sel_frame *f = RT_FRAME(base, struct io_sel_frame);
+	struct rt_select_arm recv_arm, ev_arm;
+	int64_t r;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	f->req = (struct rt_io_req){ .fd = f->fd, .buf = f->buf,
+				     .len = sizeof(f->buf) };
+	recv_arm = (struct rt_select_arm){ .kind = RT_ARM_RECV, .obj = &f->req };
+	ev_arm = (struct rt_select_arm){ .kind = RT_ARM_EVENT, .obj = f->ev };
+	f->n = f->ev ? 2 : 1;
+	f->recv_arm = f->ev && f->ev_first ? 1 : 0;
+	f->arms[f->recv_arm] = recv_arm;
+	if (f->ev)
+		f->arms[!f->recv_arm] = ev_arm;
+	RT_AWAIT(r, rt_op_select(t, f->arms, f->n,
+				 f->deadline_ns ? f->deadline_ns : RT_NEVER));
+	f->out->r = r;
+	f->out->recv_result = f->arms[f->recv_arm].result;
+	memcpy(f->out->buf, f->buf, sizeof(f->buf));
+	return r;
+}
+
+static struct rt_task *spawn_io_selector(struct rt_runtime *rt, int fd,
+					 struct rt_event *ev, bool ev_first,
+					 uint64_t deadline_ns,
+					 struct io_sel_out *out)
+{
+	struct rt_task *h = NULL;
+
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(RT_SPAWN(rt, &h, io_selector, struct io_sel_frame,
+				  .fd = fd, .ev = ev, .ev_first = ev_first,
+				  .deadline_ns = deadline_ns, .out = out), 0);
+	return h;
+}
+
+static uint64_t io_count(struct rt_runtime *rt, bool cancelled)
+{
+	struct rt_stats st;
+
+	assert_int_equal(rt_runtime_stats(rt, &st), 0);
+	return cancelled ? st.io_cancelled : st.io_submitted;
+}
+
+/* What is left in the socket now, without waiting: its bytes, or "". */
+static void drain_now(int fd, char *buf, size_t len)
+{
+	ssize_t n = recv(fd, buf, len - 1, MSG_DONTWAIT);
+
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+static void test_select_io_orders(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_sync_stats ss;
+	struct io_sel_out out;
+	struct rt_task *h;
+	uint64_t sub;
+	char rest[16];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+
+	/* the recv first: it wins with its bytes */
+	h = spawn_io_selector(rt, sv[0], NULL, false, 0, &out);
+	assert_int_equal(send(sv[1], "hello", 5, 0), 5);
+	assert_int_equal(join(h), 0);
+	assert_int_equal(out.recv_result, 5);
+	assert_memory_equal(out.buf, "hello", 5);
+
+	/* the timer first: -ETIMEDOUT, the recv cancelled having taken
+	 * nothing, so the next bytes are all still in the socket */
+	assert_int_equal(rt_sync_stats(rt, &ss), 0);
+	uint64_t timeouts = ss.wait_timeouts;
+	uint64_t cancels = io_count(rt, true);
+	sub = io_count(rt, false);
+	h = spawn_io_selector(rt, sv[0], NULL, false,
+			      rt_deadline_in(1000000), &out);
+	assert_int_equal(join(h), -ETIMEDOUT);
+	assert_int_equal(out.recv_result, -ECANCELED);
+	/* unless the task ran only after the deadline (a loaded machine):
+	 * then it started nothing and did not wait */
+	bool started = io_count(rt, false) == sub + 1;
+	assert_int_equal(io_count(rt, true), cancels + started);
+	assert_int_equal(rt_sync_stats(rt, &ss), 0);
+	assert_int_equal(ss.wait_timeouts, timeouts + started);
+	assert_int_equal(send(sv[1], "world", 5, 0), 5);
+	drain_now(sv[0], rest, sizeof(rest));
+	assert_string_equal(rest, "world");
+
+	/* a deadline already past: the recv is never started */
+	sub = io_count(rt, false);
+	h = spawn_io_selector(rt, sv[0], NULL, false, 1, &out);
+	assert_int_equal(join(h), -ETIMEDOUT);
+	assert_int_equal(out.recv_result, -ECANCELED);
+	assert_int_equal(io_count(rt, false), sub);
+
+	/* cancelled with the recv in flight: -ECANCELED, nothing taken */
+	sub = io_count(rt, false);
+	h = spawn_io_selector(rt, sv[0], NULL, false, 0, &out);
+	while (io_count(rt, false) == sub)	/* started: the wait is armed */
+		sched_yield();
+	assert_int_equal(rt_task_cancel(h), 0);
+	assert_int_equal(join(h), -ECANCELED);
+	assert_int_equal(out.recv_result, -ECANCELED);
+	assert_int_equal(send(sv[1], "x", 1, 0), 1);
+	drain_now(sv[0], rest, sizeof(rest));
+	assert_string_equal(rest, "x");
+
+	close(sv[0]);
+	close(sv[1]);
+	rt_runtime_free(rt);
+}
+
+/*
+ * The recv and another arm ready at once: exactly one wins, and the
+ * bytes are either in the losing recv's buffer (its result says how
+ * many) or still in the socket; never lost, never both.
+ */
+static void check_one_winner(const struct io_sel_out *out, int sock,
+			     int64_t other, unsigned int *in_buf)
+{
+	/* the recv is arm 0 in these tests */
+	char rest[16];
+
+	drain_now(sock, rest, sizeof(rest));
+	if (out->r == other) {
+		if (out->recv_result == 2) {
+			assert_memory_equal(out->buf, "ab", 2);
+			assert_string_equal(rest, "");
+			++*in_buf;
+		} else {
+			assert_int_equal(out->recv_result, -ECANCELED);
+			assert_string_equal(rest, "ab");
+		}
+		return;
+	}
+	/* the recv won: its bytes, and nothing left */
+	assert_int_equal(out->r, 0);
+	assert_int_equal(out->recv_result, 2);
+	assert_memory_equal(out->buf, "ab", 2);
+	assert_string_equal(rest, "");
+}
+
+static void test_select_io_at_once(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_event ev = RT_EVENT_INIT;
+	unsigned int in_buf = 0;
+	struct io_sel_out out;
+	char rest[16];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(rt_event_set(&ev), 0);
+
+	/* the event is arm 0 and ready: the recv is never started */
+	assert_int_equal(send(sv[1], "ab", 2, 0), 2);
+	assert_int_equal(join(spawn_io_selector(rt, sv[0], &ev, true, 0,
+						&out)), 0);
+	assert_int_equal(out.recv_result, -ECANCELED);
+	drain_now(sv[0], rest, sizeof(rest));
+	assert_string_equal(rest, "ab");
+
+	/* the recv is arm 0, started with its bytes waiting; the event
+	 * arm is ready in the same op and wins, the recv is cancelled */
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(send(sv[1], "ab", 2, 0), 2);
+		assert_int_equal(join(spawn_io_selector(rt, sv[0], &ev, false,
+							0, &out)), 1);
+		check_one_winner(&out, sv[0], 1, &in_buf);
+	}
+	print_message("recv lost with its bytes %u of 200 times\n", in_buf);
+
+	close(sv[0]);
+	close(sv[1]);
+	rt_runtime_free(rt);
+}
+
+/* A foreign thread that makes the recv and the event ready together. */
+struct racer {
+	pthread_t tid;
+	int fd;
+	struct rt_event *ev;
+	_Atomic int go;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!atomic_load(&r->go))
+		sched_yield();
+	if (send(r->fd, "ab", 2, 0) != 2)
+		abort();
+	if (r->ev)
+		rt_event_set(r->ev);
+	return NULL;
+}
+
+static void test_select_io_race(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_event ev = RT_EVENT_INIT;
+	unsigned int wins[2] = { 0, 0 }, in_buf = 0;
+	struct io_sel_out out;
+	int sv[2];
+
+	struct rt_sync_stats ss;
+	uint64_t timeouts;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	/* against an event set by the thread that sends */
+	for (int i = 0; i < 500; i++) {
+		struct racer rc = { .fd = sv[1], .ev = &ev };
+		struct rt_task *h;
+
+		rt_event_reset(&ev);
+		assert_int_equal(pthread_create(&rc.tid, NULL, racer_main,
+						&rc), 0);
+		h = spawn_io_selector(rt, sv[0], &ev, false, 0, &out);
+		atomic_store(&rc.go, 1);
+		int64_t r = join(h);
+		pthread_join(rc.tid, NULL);
+		assert_true(r == 0 || r == 1);
+		wins[r]++;
+		check_one_winner(&out, sv[0], 1, &in_buf);
+	}
+	assert_int_equal(wins[0] + wins[1], 500);
+	print_message("vs event: recv won %u, event won %u (recv kept its "
+		      "bytes %u)\n", wins[0], wins[1], in_buf);
+
+	/* against a deadline that comes due as the bytes arrive */
+	assert_int_equal(rt_sync_stats(rt, &ss), 0);
+	timeouts = ss.wait_timeouts;
+	wins[0] = wins[1] = in_buf = 0;
+	for (int i = 0; i < 500; i++) {
+		struct racer rc = { .fd = sv[1] };
+		struct rt_task *h;
+
+		assert_int_equal(pthread_create(&rc.tid, NULL, racer_main,
+						&rc), 0);
+		h = spawn_io_selector(rt, sv[0], NULL, false,
+				      rt_deadline_in(100000), &out);
+		atomic_store(&rc.go, 1);
+		int64_t r = join(h);
+		pthread_join(rc.tid, NULL);
+		assert_true(r == 0 || r == -ETIMEDOUT);
+		wins[r != 0]++;
+		check_one_winner(&out, sv[0], -ETIMEDOUT, &in_buf);
+	}
+	/* a deadline past before the op ran is no wait's timeout */
+	assert_int_equal(rt_sync_stats(rt, &ss), 0);
+	assert_true(ss.wait_timeouts - timeouts <= wins[1]);
+	print_message("vs deadline: recv won %u, deadline won %u (recv kept "
+		      "its bytes %u)\n", wins[0], wins[1], in_buf);
+	close(sv[0]);
+	close(sv[1]);
+	rt_runtime_free(rt);
+}
+
 /* ---- timed join from a plain thread -------------------------------------------- */
 
 static void test_join_until(void **state)
@@ -824,6 +1119,64 @@ static void test_spawn_blocking_skipped(void **state)
 	assert_int_equal(st.blocking_jobs, 1);
 	assert_int_equal(st.blocking_skipped, 1);
 	assert_int_equal(st.blocking_threads, 1);
+	sem_destroy(&sem);
+	rt_runtime_free(rt);
+}
+
+/*
+ * The pool in the trace area, where rtasync-trace reads it: exact while
+ * two calls block, after they return, and after shutdown. Two calls
+ * handed over at once run at once on a pool of two (the second is not
+ * queued behind the first's blocking call).
+ */
+static void test_spawn_blocking_in_trace_area(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	const struct rt_trace_blocking *tb;
+	struct rt_trace_header *h;
+	struct rt_sync_stats st;
+	struct rt_task *t[2];
+	struct stat fst;
+	sem_t sem;
+	int fd;
+
+	(void)state;
+	fd = trace_self_area_fd();
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &fst), 0);
+	h = mmap(NULL, (size_t)fst.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(h != MAP_FAILED);
+	assert_int_equal(h->version, RT_TRACE_VERSION);
+	tb = &h->blocking;
+	assert_int_equal(tb->max, 0);		/* no pool yet */
+
+	assert_int_equal(sem_init(&sem, 0, 0), 0);
+	assert_int_equal(rt_blocking_pool_size(rt, 2), 0);
+	atomic_store(&running_calls, 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(RT_SPAWN(rt, &t[i], blocker,
+					  struct blocking_frame, .sem = &sem), 0);
+	while (atomic_load(&running_calls) != 2)
+		sched_yield();
+	assert_int_equal(tb->max, 2);
+	assert_int_equal(tb->threads, 2);
+	assert_int_equal(tb->queued, 2);
+	assert_int_equal(tb->started, 2);
+	assert_int_equal(tb->completed, 0);
+	assert_int_equal(tb->skipped, 0);
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(sem_post(&sem), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(join(t[i]), 1);
+	assert_int_equal(tb->completed, 2);	/* counted before the wake */
+	assert_int_equal(rt_runtime_shutdown(rt), 0);
+	assert_int_equal(tb->threads, 2);	/* kept past the pool */
+	assert_int_equal(rt_sync_stats(rt, &st), 0);
+	assert_int_equal(st.blocking_jobs, 2);
+	assert_int_equal(st.blocking_threads, 2);
+	munmap(h, (size_t)fst.st_size);
 	sem_destroy(&sem);
 	rt_runtime_free(rt);
 }
@@ -1082,9 +1435,13 @@ int main(void)
 		cmocka_unit_test(test_oneshot),
 		cmocka_unit_test(test_waker),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_select_io_orders),
+		cmocka_unit_test(test_select_io_at_once),
+		cmocka_unit_test(test_select_io_race),
 		cmocka_unit_test(test_join_until),
 		cmocka_unit_test(test_spawn_blocking),
 		cmocka_unit_test(test_spawn_blocking_skipped),
+		cmocka_unit_test(test_spawn_blocking_in_trace_area),
 		cmocka_unit_test(test_names_and_locals),
 		cmocka_unit_test(test_ext_reused),
 		cmocka_unit_test(test_taskset),

@@ -476,6 +476,125 @@ static void test_select_exactly_one(void **state)
 	rt_runtime_free(rt);
 }
 
+/* ---- select over a recv: bytes neither lost nor doubled -------------------- */
+
+#define IO_PAIRS 4
+#define IO_MSGS 20000		/* per pair, 4 bytes each */
+
+/*
+ * One selector per socket pair: a recv arm against a wait queue that
+ * the sending thread wakes right after each send, and every third
+ * select a deadline of 20 us. Whichever wins, the bytes a recv took are
+ * in its result, so the stream put back together is exactly what was
+ * sent, in order.
+ */
+struct io_stress {
+	int sv[2];
+	struct rt_waitq q;
+	uint32_t *got;		/* the stream as received */
+	size_t len;		/* bytes of it */
+	uint64_t recv_won, other_won;
+};
+
+struct io_stress_frame {
+	struct rt_frame frame;
+	struct io_stress *x;
+	struct rt_io_req req;
+	struct rt_select_arm arms[2];
+	uint64_t i;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t io_stress_task(struct rt_task *t, struct rt_frame *base)
+{
+	struct io_stress_frame *f = RT_FRAME(base, struct io_stress_frame);
+	struct io_stress *x = f->x;
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);		/* -ETIMEDOUT is an outcome here */
+	for (f->i = 0; x->len < IO_MSGS * sizeof(uint32_t); f->i++) {
+		f->req = (struct rt_io_req){ .fd = x->sv[0],
+			.buf = (char *)x->got + x->len,
+			.len = IO_MSGS * sizeof(uint32_t) - x->len };
+		f->arms[0] = (struct rt_select_arm){ .kind = RT_ARM_RECV,
+						     .obj = &f->req };
+		f->arms[1] = (struct rt_select_arm){ .kind = RT_ARM_WAITQ,
+						     .obj = &x->q };
+		RT_AWAIT(f->r, rt_op_select(t, f->arms, 2, f->i % 3 ?
+				RT_NEVER : rt_deadline_in(20000)));
+		if (f->r == 0)
+			x->recv_won++;
+		else if (f->r == 1 || f->r == -ETIMEDOUT)
+			x->other_won++;
+		else
+			return f->r;
+		if (f->arms[0].result > 0)
+			x->len += (size_t)f->arms[0].result;
+		else if (f->arms[0].result != -ECANCELED)
+			return f->arms[0].result;	/* EOF or an error */
+	}
+	return 0;
+}
+
+static void *io_stress_sender(void *arg)
+{
+	struct io_stress *x = arg;
+
+	for (uint32_t i = 0; i < IO_MSGS; i++) {
+		if (send(x->sv[1], &i, sizeof(i), MSG_NOSIGNAL) != sizeof(i))
+			break;	/* the selector failed: the test says how */
+		rt_waitq_wake(&x->q, 1, 0);
+	}
+	return NULL;
+}
+
+static void test_select_io_stream(void **state)
+{
+	struct rt_runtime *rt = test_runtime(stress_workers(), false);
+	struct io_stress x[IO_PAIRS];
+	struct rt_task *h[IO_PAIRS];
+	pthread_t tid[IO_PAIRS];
+	uint64_t recv_won = 0, other_won = 0;
+
+	(void)state;
+	for (int p = 0; p < IO_PAIRS; p++) {
+		x[p] = (struct io_stress){ .q = RT_WAITQ_INIT };
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, x[p].sv), 0);
+		x[p].got = calloc(IO_MSGS, sizeof(uint32_t));
+		assert_non_null(x[p].got);
+		assert_int_equal(RT_SPAWN(rt, &h[p], io_stress_task,
+					  struct io_stress_frame, .x = &x[p]), 0);
+		assert_int_equal(pthread_create(&tid[p], NULL, io_stress_sender,
+						&x[p]), 0);
+	}
+	for (int p = 0; p < IO_PAIRS; p++) {
+		int64_t r = INT64_MIN;
+
+		assert_int_equal(rt_task_join(h[p], &r), 0);
+		rt_task_release(h[p]);
+		if (r)		/* unblock its sender before failing */
+			shutdown(x[p].sv[0], SHUT_RDWR);
+		pthread_join(tid[p], NULL);
+		if (r)
+			print_message("pair %d: %lld after %zu bytes\n", p,
+				      (long long)r, x[p].len);
+		assert_int_equal(r, 0);
+		assert_int_equal(x[p].len, IO_MSGS * sizeof(uint32_t));
+		for (uint32_t i = 0; i < IO_MSGS; i++)
+			assert_int_equal(x[p].got[i], i);
+		recv_won += x[p].recv_won;
+		other_won += x[p].other_won;
+		close(x[p].sv[0]);
+		close(x[p].sv[1]);
+		free(x[p].got);
+	}
+	print_message("%d streams of %d messages: the recv won %llu selects, "
+		      "the queue or the deadline %llu\n", IO_PAIRS, IO_MSGS,
+		      (unsigned long long)recv_won,
+		      (unsigned long long)other_won);
+	rt_runtime_free(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_mutex_contended),
 		cmocka_unit_test(test_no_lost_permit),
 		cmocka_unit_test(test_select_exactly_one),
+		cmocka_unit_test(test_select_io_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

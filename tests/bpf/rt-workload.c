@@ -36,6 +36,10 @@
  *			the workers park and wake (switch-heavy), exits
  *	io N		one task: N pipe writes and reads, then a poll
  *			whose deadline expires; waits for SIGTERM
+ *	blocking N	a blocking pool of 2 threads: N calls one after
+ *			another, then 2 that block in read(2) on a pipe
+ *			nobody writes; ready once both are in read(2);
+ *			waits for SIGTERM
  *	plain		no runtime at all: waits for SIGTERM
  *	fake-area V	a memfd named like a trace area, of layout version
  *			V; waits for SIGTERM
@@ -47,6 +51,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -575,6 +580,65 @@ static int run_io(int n)
 	return 0;
 }
 
+/* ---- blocking calls -------------------------------------------------------------- */
+
+static atomic_int blocked_calls;
+static int never_fds[2];		/* a pipe nobody writes */
+
+static int64_t quick_call(void *arg)
+{
+	return (int64_t)(intptr_t)arg;
+}
+
+static int64_t stuck_call(void *arg)
+{
+	char c;
+
+	(void)arg;
+	atomic_fetch_add(&blocked_calls, 1);
+	return read(never_fds[0], &c, 1);
+}
+
+struct blocking_frame {
+	struct rt_frame frame;
+	int n, i;
+	int64_t r;
+};
+
+static RT_ASYNC int64_t blocking_task(struct rt_task *t, struct rt_frame *base)
+{
+	struct blocking_frame *f = RT_FRAME(base, struct blocking_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < f->n; f->i++) {
+		RT_AWAIT(f->r, rt_op_spawn_blocking(t, quick_call,
+				(void *)(intptr_t)f->i, RT_NEVER));
+		if (f->r != f->i)
+			die("quick_call", EPROTO);
+	}
+	RT_AWAIT(f->r, rt_op_spawn_blocking(t, stuck_call, NULL, RT_NEVER));
+	return f->r;
+}
+
+static int run_blocking(int n)
+{
+	runtime_start();
+	if (pipe(never_fds))
+		die("pipe", errno);
+	if (rt_blocking_pool_size(rt, 2))
+		die("rt_blocking_pool_size", EINVAL);
+	if (RT_SPAWN(rt, NULL, blocking_task, struct blocking_frame, .n = n) ||
+	    RT_SPAWN(rt, NULL, blocking_task, struct blocking_frame, .n = 0))
+		die("spawn", ENOMEM);
+	while (atomic_load(&blocked_calls) != 2)
+		sched_yield();
+	printf("ready pid=%d blocking_calls=%d blocked=2 pool=2\n",
+	       (int)getpid(), n);
+	fflush(stdout);
+	wait_signal();
+	_exit(0);	/* the pool's threads are in read(2) for good */
+}
+
 /* ---- processes a tool must refuse ----------------------------------------- */
 
 static int run_plain(void)
@@ -608,7 +672,7 @@ static int run_fake_area(unsigned int version)
 static int usage(void)
 {
 	fprintf(stderr, "usage: rt-workload [-w WORKERS] [-r RUNTIMES] { sites K | deep | "
-		"fiber-deep | block MS | fiber-block MS | steps T N | sleeps T N US | io N | plain | fake-area VERSION }\n");
+		"fiber-deep | block MS | fiber-block MS | steps T N | sleeps T N US | io N | blocking N | plain | fake-area VERSION }\n");
 	return 2;
 }
 
@@ -655,6 +719,8 @@ int main(int argc, char **argv)
 		return run_sleeps(atoi(argv[1]), atoi(argv[2]), atol(argv[3]));
 	if (!strcmp(argv[0], "io") && argc == 2)
 		return run_io(atoi(argv[1]));
+	if (!strcmp(argv[0], "blocking") && argc == 2)
+		return run_blocking(atoi(argv[1]));
 	if (!strcmp(argv[0], "plain"))
 		return run_plain();
 	if (!strcmp(argv[0], "fake-area") && argc == 2)

@@ -314,6 +314,42 @@ static void test_top_io_counts(void **state)
 	stop(wl);
 }
 
+/* task top's blocking pool: its threads and calls, as the workload made
+ * them (2 threads, N calls returned, 2 in read(2) for good). */
+static void test_top_blocking_pool(void **state)
+{
+	char line[512], pid[16];
+	pid_t wl = WORKLOAD("blocking", "5");
+	long n;
+
+	(void)state;
+	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
+	n = kv(line, "blocking_calls");
+	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.2"), 0);
+	assert_int_equal(jnum(out_path, "len(r['blocking'])"), 1);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['max']"), 2);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['threads']"), 2);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['running']"), 2);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['waiting']"), 0);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['queued']"), n + 2);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['started']"), n + 2);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['completed']"), n);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['skipped']"), 0);
+	assert_int_equal(jnum(out_path, "r['blocking'][0]['window_completed']"), 0);
+	assert_int_equal(TOOL("task", "top", "-p", pid, "--duration", "0.2"), 0);
+	assert_true(bpf_test_file_contains(out_path, "BLOCKING THREADS"));
+	assert_int_equal(TOOL("task", "top", "-p", pid, "-o", "prometheus",
+			      "--duration", "0.1"), 0);
+	snprintf(line, sizeof(line), "rtasync_blocking_running{pid=\"%s\","
+		 "runtime=\"0\"} 2\n", pid);
+	assert_true(bpf_test_file_contains(out_path, line));
+	snprintf(line, sizeof(line), "rtasync_blocking_completed_total{pid="
+		 "\"%s\",runtime=\"0\"} %ld\n", pid, n);
+	assert_true(bpf_test_file_contains(out_path, line));
+	stop(wl);
+}
+
 /*
  * -o prometheus: the same counts, in a file the Prometheus project's own
  * parser reads.
@@ -1103,6 +1139,7 @@ int main(void)
 		cmocka_unit_test(test_top_switches_sites_on),
 		cmocka_unit_test(test_top_interval),
 		cmocka_unit_test(test_top_io_counts),
+		cmocka_unit_test(test_top_blocking_pool),
 		cmocka_unit_test(test_top_prometheus),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_two_areas),

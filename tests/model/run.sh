@@ -106,6 +106,13 @@ check wait_claim_bug_flag wait_claim fail -DNO_TIMER -DBUG_FLAG_BEFORE_ARM
 check wait_claim_bug_handshake wait_claim fail -DBUG_NO_HANDSHAKE
 check wait_claim_bug_unclaimed wait_claim fail -DBUG_GIVE_UNCLAIMED
 
+# a select with an I/O arm vs the kernel, its ring's owner, a waker, the
+# deadline and a cancel: runtime/waitq.c, io.c (see select_io.pml)
+check select_io           select_io pass
+check select_io_nodeadline select_io pass -DNO_TIMER
+check select_io_bug_count select_io fail -DBUG_NO_IO_COUNT
+check select_io_bug_kick  select_io fail -DBUG_NO_KICK
+
 # a pusher that counted on a spinner vs that spinner finding other work:
 # runtime/balance.c, stop_spinning() (see spin_watch.pml)
 check spin_watch         spin_watch pass

@@ -105,6 +105,9 @@ int task_top_snapshot(const struct task_proc *p, struct task_top_snap *s)
 	}
 	s->ts = task_mono_ns();
 	task_proc_site_counts(p, s->counts, s->nids);
+	s->nareas = p->nareas;
+	for (i = 0; i < (unsigned int)p->nareas; i++)
+		task_blocking_read(&p->areas[i], &s->blocking[i]);
 	w = s->workers;
 	for (i = 0; i < (unsigned int)p->nareas; i++) {
 		for (k = 0; k < p->areas[i].h.nworkers; k++, w++) {
@@ -219,6 +222,11 @@ int task_top_report(struct task_top_report *r, const struct task_proc *p,
 		return -ENOMEM;
 	}
 	report_workers(r, cur, prev);
+	for (int i = 0; i < r->nareas && i < cur->nareas; i++) {
+		r->blocking[i].b = cur->blocking[i];
+		r->blocking[i].window_completed = sub(cur->blocking[i].completed,
+			i < prev->nareas ? prev->blocking[i].completed : 0);
+	}
 	return 0;
 }
 
@@ -320,6 +328,29 @@ static void table_io(FILE *out, const struct task_top_report *r)
 		r->total.st.io_timeouts);
 }
 
+/* Each runtime's blocking pool, if it started one. */
+static void table_blocking(FILE *out, const struct task_top_report *r)
+{
+	bool any = false;
+
+	for (int i = 0; i < r->nareas; i++) {
+		const struct task_top_blocking *p = &r->blocking[i];
+
+		if (!p->b.max && !p->b.queued)
+			continue;	/* no rt_op_spawn_blocking yet */
+		if (!any)
+			fprintf(out, "\n%-8s %7s %5s %8s %8s %12s %9s %10s\n",
+				"BLOCKING", "THREADS", "MAX", "RUNNING",
+				"WAITING", "CALLS", "SKIPPED", "CALLS/s");
+		any = true;
+		fprintf(out, "%-8d %7u %5u %8" PRIu64 " %8" PRIu64 " %12" PRIu64
+			" %9" PRIu64 " %10.1f\n", i, p->b.threads, p->b.max,
+			task_blocking_running(&p->b),
+			task_blocking_waiting(&p->b), p->b.completed,
+			p->b.skipped, per_second(r, p->window_completed));
+	}
+}
+
 void task_top_table(FILE *out, const struct task_top_report *r,
 		    unsigned int limit)
 {
@@ -330,6 +361,7 @@ void task_top_table(FILE *out, const struct task_top_report *r,
 	fputc('\n', out);
 	table_workers(out, r);
 	table_io(out, r);
+	table_blocking(out, r);
 }
 
 void task_stats_json(struct json_writer *jw, const struct rt_stats *st)
@@ -403,6 +435,30 @@ static void json_sites(struct json_writer *jw, const struct task_top_report *r)
 	jw_end_array(jw);
 }
 
+static void json_blocking(struct json_writer *jw,
+			  const struct task_top_report *r)
+{
+	jw_name(jw, "blocking");
+	jw_start_array(jw);
+	for (int i = 0; i < r->nareas; i++) {
+		const struct task_top_blocking *p = &r->blocking[i];
+
+		jw_start_object(jw);
+		jw_uint_field(jw, "runtime", (unsigned int)i);
+		jw_uint_field(jw, "threads", p->b.threads);
+		jw_uint_field(jw, "max", p->b.max);
+		jw_uint_field(jw, "running", task_blocking_running(&p->b));
+		jw_uint_field(jw, "waiting", task_blocking_waiting(&p->b));
+		jw_uint_field(jw, "queued", p->b.queued);
+		jw_uint_field(jw, "started", p->b.started);
+		jw_uint_field(jw, "completed", p->b.completed);
+		jw_uint_field(jw, "skipped", p->b.skipped);
+		jw_uint_field(jw, "window_completed", p->window_completed);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+}
+
 void task_top_json(struct json_writer *jw, const struct task_top_report *r)
 {
 	size_t i;
@@ -429,6 +485,7 @@ void task_top_json(struct json_writer *jw, const struct task_top_report *r)
 	jw_start_object(jw);
 	json_worker(jw, r, &r->total);
 	jw_end_object(jw);
+	json_blocking(jw, r);
 }
 
 /* ---- Prometheus text exposition ------------------------------------------- */
@@ -509,6 +566,35 @@ static void prom_io(FILE *out, const struct task_top_report *r)
 }
 
 /*
+ * rtasync_blocking_*: each runtime's blocking pool, gauges for what it
+ * has now and counters of its calls.
+ */
+static void prom_blocking(FILE *out, const struct task_top_report *r)
+{
+	static const char *const names[] = { "threads", "running", "waiting",
+		"queued_total", "started_total", "completed_total",
+		"skipped_total" };
+
+	for (size_t f = 0; f < 7; f++) {
+		fprintf(out, "# HELP rtasync_blocking_%s librtasync blocking pool: "
+			"%s (Documentation/rtasync-trace.md).\n"
+			"# TYPE rtasync_blocking_%s %s\n", names[f], names[f],
+			names[f], f < 3 ? "gauge" : "counter");
+		for (int i = 0; i < r->nareas; i++) {
+			const struct rt_trace_blocking *b = &r->blocking[i].b;
+			const uint64_t v[] = { b->threads,
+				task_blocking_running(b),
+				task_blocking_waiting(b), b->queued,
+				b->started, b->completed, b->skipped };
+
+			fprintf(out, "rtasync_blocking_%s{pid=\"%d\",runtime="
+				"\"%d\"} %" PRIu64 "\n", names[f], (int)r->pid,
+				i, v[f]);
+		}
+	}
+}
+
+/*
  * Counters since each runtime started, one family per struct rt_stats
  * field, for node_exporter's textfile collector (write to a temporary
  * file, then rename it into the collector's directory).
@@ -528,4 +614,5 @@ void task_top_prometheus(FILE *out, const struct task_top_report *r)
 	}
 	prom_sites(out, r);
 	prom_io(out, r);
+	prom_blocking(out, r);
 }

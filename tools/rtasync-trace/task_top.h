@@ -16,6 +16,8 @@
 
 struct task_top_snap {
 	uint64_t ts;			/* CLOCK_MONOTONIC ns */
+	int nareas;
+	struct rt_trace_blocking blocking[TASK_MAX_AREAS];	/* per area */
 	uint32_t nids;			/* site ids 0..nids-1 */
 	uint64_t *counts;		/* suspensions per site id, all workers */
 	size_t nworkers;
@@ -39,9 +41,16 @@ struct task_top_site {
 	struct task_site_desc d;
 };
 
+/* A runtime's blocking pool: totals at the end, calls within the window. */
+struct task_top_blocking {
+	struct rt_trace_blocking b;
+	uint64_t window_completed;
+};
+
 struct task_top_report {
 	pid_t pid;
 	int nareas;
+	struct task_top_blocking blocking[TASK_MAX_AREAS];
 	uint64_t window_ns;
 	size_t nsites;
 	struct task_top_site *sites;	/* hottest first */

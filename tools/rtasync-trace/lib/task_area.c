@@ -465,6 +465,38 @@ void task_worker_read(const struct task_area *a, unsigned int w,
 		*cpu = tw->cpu;
 }
 
+void task_blocking_read(const struct task_area *a, struct rt_trace_blocking *b)
+{
+	const struct rt_trace_blocking *src = &task_area_live(a)->blocking;
+
+	b->queued = __atomic_load_n(&src->queued, __ATOMIC_RELAXED);
+	b->started = __atomic_load_n(&src->started, __ATOMIC_RELAXED);
+	b->completed = __atomic_load_n(&src->completed, __ATOMIC_RELAXED);
+	b->skipped = __atomic_load_n(&src->skipped, __ATOMIC_RELAXED);
+	b->threads = __atomic_load_n(&src->threads, __ATOMIC_RELAXED);
+	b->max = __atomic_load_n(&src->max, __ATOMIC_RELAXED);
+}
+
+static uint64_t sat_sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* Read one word at a time, the words may disagree for a moment (and a
+ * hostile target makes them say anything): never below 0, never more
+ * running than threads. */
+uint64_t task_blocking_running(const struct rt_trace_blocking *b)
+{
+	uint64_t n = sat_sub(b->started, b->completed);
+
+	return n < b->threads ? n : b->threads;
+}
+
+uint64_t task_blocking_waiting(const struct rt_trace_blocking *b)
+{
+	return sat_sub(sat_sub(b->queued, b->started), b->skipped);
+}
+
 static void copy_field(char *dst, const char *src, size_t size)
 {
 	memcpy(dst, src, size);

@@ -125,6 +125,17 @@ void task_worker_read(const struct task_area *a, unsigned int w,
 		      struct rt_stats *st, uint32_t *tid, int32_t *cpu);
 
 /*
+ * The runtime's blocking pool (rt_op_spawn_blocking), each word read once
+ * from the live header (racy by design: several threads write them).
+ * The words are the target's: derive from them with saturating
+ * arithmetic (task_blocking_running(), task_blocking_waiting()).
+ */
+void task_blocking_read(const struct task_area *a, struct rt_trace_blocking *b);
+/* Calls in their function now; calls queued and not started yet. */
+uint64_t task_blocking_running(const struct rt_trace_blocking *b);
+uint64_t task_blocking_waiting(const struct rt_trace_blocking *b);
+
+/*
  * An await site by the tool's id (task_site_gid()), described by
  * whichever area of its library copy has it.  "?" fields for an id
  * nobody described yet.

@@ -58,7 +58,8 @@ struct Opts {
 fn usage() -> ! {
     eprintln!(
         "usage: rtasync-peer-tokio [-r REPS] [-s SCALE] [-w WORKERS] [-m] SHAPE...\n\
-         shapes: spawn yield fanout fanout-overflow fanout-one memory"
+         shapes: spawn yield fanout fanout-overflow fanout-one memory chan-rtt\n\
+         chan-tput-N blocking-rtt mutex mutex-4"
     );
     exit(2);
 }
@@ -197,6 +198,8 @@ fn yield_sample(rt: &Runtime, n: u64) -> f64 {
 const CHAN_RTTS: u64 = 200_000;
 const CHAN_MSGS: u64 = 1_000_000;
 const BLOCKING_CALLS: u64 = 20_000;
+const LOCKS: u64 = 2_000_000;
+const LOCK_TASKS: u64 = 4;
 
 // A round trip through two bounded mpsc channels of capacity 1, as
 // bench/sync.c's ping and echo tasks do.
@@ -257,6 +260,37 @@ fn blocking_sample(rt: &Runtime, n: u64) -> f64 {
         .block_on(async move { tokio::spawn(blocking_root(n)).await })
         .expect("blocking task");
     d.as_nanos() as f64 / n as f64
+}
+
+// lock+unlock of tokio::sync::Mutex around a counter, by `tasks` tasks
+// sharing n locks, as bench/sync.c's locker tasks do with rt_mutex.
+async fn mutex_root(tasks: u64, n: u64) -> Duration {
+    let m = std::sync::Arc::new(tokio::sync::Mutex::new(0u64));
+    let per = n / tasks;
+    let t0 = Instant::now();
+    let hs: Vec<_> = (0..tasks)
+        .map(|_| {
+            let m = m.clone();
+            tokio::spawn(async move {
+                for _ in 0..per {
+                    *m.lock().await += 1;
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.await.expect("locker");
+    }
+    let d = t0.elapsed();
+    assert_eq!(*m.lock().await, per * tasks);
+    d
+}
+
+fn mutex_sample(rt: &Runtime, tasks: u64, n: u64) -> f64 {
+    let d = rt
+        .block_on(async move { tokio::spawn(mutex_root(tasks, n)).await })
+        .expect("mutex task");
+    d.as_nanos() as f64 / (n / tasks * tasks) as f64
 }
 
 fn chan_sample(rt: &Runtime, senders: u64, n: u64) -> f64 {
@@ -380,6 +414,7 @@ fn print_line(o: &Opts, shape: &str, tasks: u64, mids: u64, mut v: Vec<f64>) {
         "chan-rtt" => "ns/rtrip",
         s if s.starts_with("chan-tput-") => "ns/msg",
         "blocking-rtt" => "ns/call",
+        "mutex" | "mutex-4" => "ns/op",
         _ => "ns/task",
     };
 
@@ -408,6 +443,12 @@ fn run_shape(o: &Opts, name: &str) {
     if name == "blocking-rtt" {
         let n = scaled(BLOCKING_CALLS, o.scale, 100);
         let v = measure(o, n, |k| blocking_sample(&rt, k));
+        return print_line(o, name, n, 0, v);
+    }
+    if name == "mutex" || name == "mutex-4" {
+        let tasks = if name == "mutex" { 1 } else { LOCK_TASKS };
+        let n = scaled(LOCKS, o.scale, 1000);
+        let v = measure(o, n, |k| mutex_sample(&rt, tasks, k));
         return print_line(o, name, n, 0, v);
     }
     if name == "chan-rtt" {
