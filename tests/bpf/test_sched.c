@@ -68,12 +68,15 @@ static void *pp_main(void *p)
  * Each thread blocks once per round, so 2N voluntary switches; but a
  * thread preempted before its read finds the byte there when it runs
  * again and skips that block: each involuntary switch may stand for one
- * voluntary one (seen on a loaded machine).  The exact check is against
- * the kernel's own count in /proc.
+ * voluntary one (seen on a loaded machine). On a VM the hypervisor can
+ * also stop a vCPU between a write and the next read, which the guest
+ * does not count as a switch at all: 52 and 108 blocks of 4,000 skipped
+ * that way in two loaded runs here. So this is a plausibility bound, 5%
+ * below 2N; the exact check is against the kernel's own count in /proc.
  */
 static uint64_t pingpong_low(long rounds, uint64_t invol)
 {
-	uint64_t low = 2 * rounds - 50;
+	uint64_t low = 2 * rounds - rounds / 10;
 
 	return invol < low ? low - invol : 0;
 }
