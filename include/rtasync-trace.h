@@ -43,12 +43,13 @@
  * struct rt_trace_worker.
  * 6: task_name_off, where a task's name pointer is (rt_task_set_name).
  * 7: per-site counts only while sites_enabled (was pad) or count_sites;
- * counters.resumes is kept (per batch), counters.suspends derived from it
- * (rt_trace_suspends()).
+ * counters.suspends derived (rt_trace_suspends()).
  * 8: the name pointer moved out of the task, into the block its ext
  * pointer (task_ext_off) leads to.
- * 9: struct rt_trace_blocking ends the header: the blocking pool. */
-#define RT_TRACE_VERSION 9
+ * 9: struct rt_trace_blocking ends the header: the blocking pool.
+ * 10: counters.resumes per step again, counters.waits (struct rt_stats
+ * grew); counters.yields stays 0, derived (rt_trace_yields()). */
+#define RT_TRACE_VERSION 10
 
 /*
  * The kinds of I/O operation counted in struct rt_io_counts, in this
@@ -129,10 +130,9 @@ struct rt_trace_worker {
 	 * pointers, followed by its uint32_t length. */
 	uint64_t timer_heap;
 	/*
-	 * Always-on counters. resumes and yields are added once per batch
-	 * of steps, so they may trail the others by up to a batch while the
-	 * worker runs; counters.suspends stays 0, to keep the step path free
-	 * of counters: see rt_trace_suspends().
+	 * Always-on counters. A step bumps resumes and nothing else;
+	 * counters.suspends and counters.yields stay 0, derived by
+	 * rt_trace_suspends() and rt_trace_yields().
 	 */
 	struct rt_stats counters;
 	struct rt_io_counts io;		/* version 5 */
@@ -247,6 +247,14 @@ static inline uint64_t rt_trace_suspends(const struct rt_stats *st)
 		return 0;
 	ended += done;
 	return st->resumes > ended ? st->resumes - ended : 0;
+}
+
+/* Yields: the suspensions that were not waits. Clamped the same way. */
+static inline uint64_t rt_trace_yields(const struct rt_stats *st)
+{
+	uint64_t s = rt_trace_suspends(st);
+
+	return s > st->waits ? s - st->waits : 0;
 }
 
 #endif /* RTASYNC_TRACE_H */

@@ -139,7 +139,7 @@ struct rt_stats {
 	uint64_t completed;	/* tasks finished */
 	uint64_t resumes;	/* task steps run by workers */
 	uint64_t suspends;	/* steps that ended in RT_PENDING */
-	uint64_t yields;
+	uint64_t yields;	/* suspends - waits */
 	uint64_t trampolines;	/* calls unwound to keep the C stack shallow */
 	uint64_t steals;	/* successful steal batches */
 	uint64_t stolen;	/* tasks moved by steals */
@@ -162,6 +162,8 @@ struct rt_stats {
 	uint64_t io_timeouts;	/* I/O ops ended by their deadline */
 	uint64_t cq_overflows;	/* times a ring's CQ overflowed (flushed,
 				   nothing lost) */
+	uint64_t waits;		/* suspensions that were not yields
+				   (sleeps, joins, waits, I/O) */
 };
 
 int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out);

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "arch/x86_64/counter.h"
 #include "rtasync-trace.h"
 #include "rtasync.h"
 #include "runq.h"
@@ -224,10 +225,6 @@ struct rt_worker {
 	uint64_t *site_counts;
 	struct rt_trace_record *events;
 	uint64_t events_mask;
-	struct {			/* stats' copy: rt_count_flush() */
-		uint64_t steps, yields;
-	} own;
-	_Atomic uint32_t in_batch;	/* own not yet in stats (drain) */
 	uint8_t step_hooks;		/* RT_HOOK_*, read once a turn */
 #define RT_HOOK_EVENTS	1		/* a tool records events */
 #define RT_HOOK_SITES	2		/* count suspensions per await site */
@@ -373,9 +370,17 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 }
 
 /* Stats are read racily by rt_runtime_stats(); the owner bumps them. */
+#ifndef __has_feature
+#define __has_feature(x) 0	/* gcc: __SANITIZE_THREAD__ instead */
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
 #define RT_COUNT_ADD(w, field, n)					\
 	__atomic_store_n(&(w)->stats->field, (w)->stats->field + (n),	\
 			 __ATOMIC_RELAXED)
+#else	/* one add to memory: arch/x86_64/counter.h */
+#define RT_COUNT_ADD(w, field, n)					\
+	rt_arch_counter_add(&(w)->stats->field, (uint64_t)(n))
+#endif
 
 /*
  * spawned and completed are what rt_runtime_drain() counts on: they are
@@ -395,27 +400,6 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 #endif
 #define RT_STAT_INC(w, field) RT_STAT_ADD(w, field, 1)
 
-/*
- * Steps and yields, the counts every step would bump, are kept in the
- * worker's own w->own (a plain add, no store to the shared area) and
- * copied into stats once a batch and before each completion, which makes
- * them visible to whoever sees the task done.
- */
-#ifdef RT_NO_COUNTERS
-#define RT_COUNT_OWN(w, field) ((void)(w))
-#else
-#define RT_COUNT_OWN(w, field) ((w)->own.field++)
-#endif
-
-static inline void rt_count_flush(struct rt_worker *w)
-{
-#ifndef RT_NO_COUNTERS
-	__atomic_store_n(&w->stats->resumes, w->own.steps, __ATOMIC_RELAXED);
-	__atomic_store_n(&w->stats->yields, w->own.yields, __ATOMIC_RELAXED);
-#else
-	(void)w;
-#endif
-}
 /* One more op of kind k submitted, completed or cancelled (field). */
 #define RT_IO_COUNT(w, field, k)					\
 	do {								\

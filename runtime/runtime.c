@@ -171,21 +171,6 @@ static bool runtime_idle(struct rt_runtime *rt)
 	return spawned == completed;
 }
 
-/*
- * Every task is done, but a worker may still be in the batch that ran
- * some of their steps (a task that yielded there and completed on
- * another worker), with those steps counted in its own w->own only. The
- * batch has nothing left to run: wait for its end, so that stats read
- * after the drain are exact (see run_batch()).
- */
-static void wait_batches_counted(struct rt_runtime *rt)
-{
-	for (unsigned int i = 0; i < rt->nworkers; i++)
-		while (atomic_load_explicit(&rt->workers[i].in_batch,
-					    memory_order_acquire))
-			sched_yield();
-}
-
 int rt_runtime_drain(struct rt_runtime *rt)
 {
 	if (!rt)
@@ -205,7 +190,6 @@ int rt_runtime_drain(struct rt_runtime *rt)
 		rt_futex_wait(&rt->drain_seq, seq, 1000000);
 	}
 	atomic_fetch_sub(&rt->drain_waiters, 1);
-	wait_batches_counted(rt);
 	return 0;
 }
 
@@ -354,9 +338,8 @@ const char *rt_runtime_ring_flags(const struct rt_runtime *rt)
 #define RT_STATS_FIELDS (sizeof(struct rt_stats) / sizeof(uint64_t))
 
 /*
- * Sum the workers' counters. Suspensions are derived (the step path keeps
- * no counter of its own), after the sums: each worker's resumes and
- * yields trail its other counters by up to a batch while it runs.
+ * Sum the workers' counters. Suspensions and yields are derived, after
+ * the sums (a step bumps one counter, resumes; rtasync-trace.h).
  */
 int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 {
@@ -377,6 +360,7 @@ int rt_runtime_stats(struct rt_runtime *rt, struct rt_stats *out)
 						    __ATOMIC_RELAXED);
 	}
 	out->suspends = rt_trace_suspends(out);
+	out->yields = rt_trace_yields(out);
 	out->spawned += atomic_load(&rt->foreign_spawned);
 	return 0;
 }

@@ -334,9 +334,7 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 {
 	struct rt_task *waiter;
 
-	/* Counted first, with the steps before it: whoever sees the task
-	 * done (a join, the drain) sees them counted. */
-	rt_count_flush(w);
+	/* Counted first: whoever sees the task done also sees it counted. */
 	RT_COUNT_LIFE(w, completed);
 	if (t->spawn & RT_SPAWN_DETACHED) {
 		/* Nobody can reference it but the waiter slot of a join it
@@ -445,28 +443,40 @@ static void join_give_back(struct rt_worker *w, struct rt_task *t)
 	atomic_fetch_and(&other->flags, ~RT_TF_JOINED);
 }
 
-/* Carry out what the suspended task asked for, now that it has unwound. */
-static void commit_suspend(struct rt_worker *w, struct rt_task *t)
+/*
+ * Carry out what the suspended task asked for, now that it has unwound.
+ * Every suspension but a yield is counted in `waits` here, before the
+ * commit lets anyone else have the task: a yield, the common cheap case,
+ * costs no counter of its own (yields = suspends - waits).
+ */
+static __attribute__((always_inline)) inline void
+commit_suspend(struct rt_worker *w, struct rt_task *t)
 {
-	switch (t->action) {
-	case RT_ACT_YIELD:
-		RT_COUNT_OWN(w, yields);
+	/* the hot case ahead of the switch's jump table */
+	if (likely(t->action == RT_ACT_YIELD)) {
 		rt_worker_push_local(w, t);
-		break;
+		return;
+	}
+	switch (t->action) {
 	case RT_ACT_SLEEP:
+		RT_STAT_INC(w, waits);
 		rt_sleep_commit(w, t);
 		break;
 	case RT_ACT_JOIN:
+		RT_STAT_INC(w, waits);
 		rt_task_commit_join(w, t);
 		break;
 	case RT_ACT_SOURCE_WAIT:
 	case RT_ACT_SOURCE_CLOSE:
+		RT_STAT_INC(w, waits);
 		rt_source_commit(w, t);
 		break;
 	case RT_ACT_WAIT:
+		RT_STAT_INC(w, waits);
 		rt_wait_commit(w, t);
 		break;
-	default:
+	default:	/* an op that parked the task itself (I/O, a waker) */
+		RT_STAT_INC(w, waits);
 		break;
 	}
 }
@@ -506,9 +516,10 @@ static void step_hooks(struct rt_worker *w, struct rt_task *t, bool done)
 }
 
 /*
- * One step of t. It counts itself in the worker's own counts (plain adds
- * to the worker's memory; rt_count_flush() publishes them per batch and
- * before each completion), so the area sees no store per step.
+ * One step of t: the one counter a step bumps is `resumes`, once the
+ * step has ended (suspends are derived from it: a step still running is
+ * no suspension) and before the task can move to another worker or
+ * complete, so a join or the drain sees it.
  */
 static __attribute__((always_inline)) inline void
 task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
@@ -535,20 +546,24 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 	/* also what the eBPF observer and the watchdog read */
 	__atomic_store_n(&rt__running, t, __ATOMIC_RELAXED);
 	for (;;) {
-		RT_COUNT_OWN(w, steps);
 		t->action = RT_ACT_NONE;
 		r = rt_task_step(t);
 		if (r != RT_PENDING || t->action != RT_ACT_TRAMPOLINE)
 			break;
 		RT_STAT_INC(w, trampolines);
+		RT_STAT_INC(w, resumes);
 	}
 	__atomic_store_n(&rt__running, NULL, __ATOMIC_RELAXED);
 	if (hooked)
 		step_hooks(w, t, r != RT_PENDING);
+	/* resumes counted on each side of the test, not before it: gcc then
+	 * reuses the loop's compare instead of making it again */
 	if (r != RT_PENDING) {
+		RT_STAT_INC(w, resumes);
 		task_complete(w, t, r);
 		return;
 	}
+	RT_STAT_INC(w, resumes);
 	commit_suspend(w, t);
 }
 

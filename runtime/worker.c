@@ -97,15 +97,7 @@ static unsigned int run_batch(struct rt_worker *w)
 {
 	unsigned int n;
 
-	/* rt_runtime_drain() waits for in_batch 0: the steps counted in
-	 * w->own during the batch are then in stats (release pairs with its
-	 * acquire). Set before the first pop, so a drain that saw a task
-	 * this batch ran complete elsewhere cannot read the 0 before it. */
-	atomic_store_explicit(&w->in_batch, 1, memory_order_relaxed);
 	n = unlikely(w->step_hooks) ? run_tasks(w, true) : run_tasks(w, false);
-	if (n)
-		rt_count_flush(w);
-	atomic_store_explicit(&w->in_batch, 0, memory_order_release);
 	if (n)
 		rt_worker_share(w);
 	return n;

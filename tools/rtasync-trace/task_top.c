@@ -19,7 +19,7 @@ static const struct {
 	size_t off;
 } stat_fields[] = {
 #define F(x) { #x, offsetof(struct rt_stats, x) }
-	F(spawned), F(completed), F(resumes), F(suspends), F(yields),
+	F(spawned), F(completed), F(resumes), F(suspends), F(yields), F(waits),
 	F(trampolines), F(steals), F(stolen), F(rseq_aborts), F(overflows),
 	F(donated), F(inbox), F(parks), F(wakes_msg_ring), F(wakes_eventfd),
 	F(timers_fired), F(cancels), F(unstarted),

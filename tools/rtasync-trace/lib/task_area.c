@@ -457,8 +457,10 @@ void task_worker_read(const struct task_area *a, unsigned int w,
 	/* each counter is one aligned word with a single writer */
 	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-	/* the area's suspends stay 0: derived as rt_runtime_stats() does */
+	/* the area's suspends and yields stay 0: derived as
+	 * rt_runtime_stats() derives them */
 	st->suspends = rt_trace_suspends(st);
+	st->yields = rt_trace_yields(st);
 	if (tid)
 		*tid = __atomic_load_n(&tw->tid, __ATOMIC_RELAXED);
 	if (cpu)
