@@ -246,13 +246,25 @@ static struct rt_source_stats child_stats(struct rt_listener *l)
 	return s;
 }
 
+/*
+ * The listener's first back-off, within 20 s. It failed twice in full
+ * sanitizer runs under load and never alone: say what the listener did,
+ * so the next failure tells an accept that got a descriptor (one freed
+ * after the table was filled) from one that never came back.
+ */
 static bool wait_exhausted(struct rt_listener *l)
 {
+	struct rt_source_stats st;
+
 	for (int i = 0; i < 20000; i++) {
 		if (child_stats(l).exhausted)
 			return true;
 		usleep(1000);
 	}
+	st = child_stats(l);
+	fprintf(stderr, "emfile-child: no back-off in 20 s: items %llu, "
+		"arms %llu, multishot %llu\n", (unsigned long long)st.items,
+		(unsigned long long)st.arms, (unsigned long long)st.multishot);
 	return false;
 }
 
