@@ -497,9 +497,8 @@ static const uint8_t trace_reason[] = {
 /*
  * What a step reports when a tool asked for it (w->step_hooks, read once
  * a turn): the suspension's await site (slot 0: not at an await) and an
- * event record. A default step reports nothing itself: the loop counts
- * steps and yields per batch (worker.c), so what is always on costs a
- * yield no memory access.
+ * event record. A default step runs none of this: it bumps `resumes`
+ * and nothing else (task_run()).
  */
 static void step_hooks(struct rt_worker *w, struct rt_task *t, bool done)
 {
