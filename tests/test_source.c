@@ -263,8 +263,15 @@ static bool wait_exhausted(struct rt_listener *l)
 	}
 	st = child_stats(l);
 	fprintf(stderr, "emfile-child: no back-off in 20 s: items %llu, "
-		"arms %llu, multishot %llu\n", (unsigned long long)st.items,
-		(unsigned long long)st.arms, (unsigned long long)st.multishot);
+		"arms %llu, multishot %llu; open fds:",
+		(unsigned long long)st.items, (unsigned long long)st.arms,
+		(unsigned long long)st.multishot);
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && fd < 64)
+			fprintf(stderr, " free:%d", fd);
+		else if (fd >= 64 && fcntl(fd, F_GETFD) >= 0)
+			fprintf(stderr, " beyond:%d", fd);
+	fprintf(stderr, "\n");
 	return false;
 }
 
