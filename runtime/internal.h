@@ -373,14 +373,22 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 #ifndef __has_feature
 #define __has_feature(x) 0	/* gcc: __SANITIZE_THREAD__ instead */
 #endif
+/*
+ * A counter with one writer (its worker) that other threads and tools
+ * read with relaxed loads: one add to memory (arch/x86_64/counter.h),
+ * the C11 load-add-store where ThreadSanitizer must see the access.
+ */
+static inline void rt_counter_add(uint64_t *c, uint64_t n)
+{
 #if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#define RT_COUNT_ADD(w, field, n)					\
-	__atomic_store_n(&(w)->stats->field, (w)->stats->field + (n),	\
-			 __ATOMIC_RELAXED)
-#else	/* one add to memory: arch/x86_64/counter.h */
-#define RT_COUNT_ADD(w, field, n)					\
-	rt_arch_counter_add(&(w)->stats->field, (uint64_t)(n))
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+#else
+	rt_arch_counter_add(c, n);
 #endif
+}
+
+#define RT_COUNT_ADD(w, field, n)					\
+	rt_counter_add(&(w)->stats->field, (uint64_t)(n))
 
 /*
  * spawned and completed are what rt_runtime_drain() counts on: they are
@@ -410,8 +418,7 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 #define RT_COUNT_INC_IO(w, field, k) ((void)(k))
 #else
 #define RT_COUNT_INC_IO(w, field, k)					\
-	__atomic_store_n(&(w)->io_counts->field[k],			\
-			 (w)->io_counts->field[k] + 1, __ATOMIC_RELAXED)
+	rt_counter_add(&(w)->io_counts->field[k], 1)
 #endif
 
 /* worker.c */

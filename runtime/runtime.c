@@ -200,7 +200,6 @@ enum {
 	RT_SHUT_DONE,
 };
 
-/* Close, drain and stop: done by exactly one caller. */
 /* Spawns, wakes and cancels from other threads under way (task.c). */
 static void wait_foreign_calls(struct rt_runtime *rt)
 {
@@ -210,6 +209,7 @@ static void wait_foreign_calls(struct rt_runtime *rt)
 		rt_futex_wait(&rt->foreign_calls, n, 1000000);
 }
 
+/* Close, drain and stop: done by exactly one caller. */
 static void shutdown_once(struct rt_runtime *rt)
 {
 	atomic_store(&rt->closing, 1);

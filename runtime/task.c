@@ -507,8 +507,7 @@ static void step_hooks(struct rt_worker *w, struct rt_task *t, bool done)
 	if (!done && t->h.site)
 		site = rt_trace_site(&w->rt->trace, t->h.site);
 	if (!done && (w->step_hooks & RT_HOOK_SITES))
-		__atomic_store_n(&w->site_counts[site], w->site_counts[site] + 1,
-				 __ATOMIC_RELAXED);
+		rt_counter_add(&w->site_counts[site], 1);
 	if (w->step_hooks & RT_HOOK_EVENTS)
 		rt_trace_record(w, t, site,
 				done ? RT_TRACE_DONE : trace_reason[t->action]);
