@@ -28,10 +28,9 @@ static void ring_add(struct rt_bufpool *p, uint32_t bid, int offset)
 static int ring_setup(struct rt_worker *w, struct rt_bufpool *p)
 {
 	struct io_uring_buf_reg reg;
-	const char *env = getenv("RTASYNC_BUF_RING");
 	int ret;
 
-	if (env && !strcmp(env, "0")) {
+	if (rt_env_is("RTASYNC_BUF_RING", "0")) {
 		p->mode = "stack: RTASYNC_BUF_RING=0";
 		return -ENOTSUP;
 	}

@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "arch/x86_64/counter.h"
 #include "rtasync-trace.h"
@@ -367,6 +369,18 @@ static inline bool rt_inherited(const struct rt_runtime *rt)
 {
 	return unlikely(rt->fork_gen !=
 			atomic_load_explicit(&rt__fork_gen, memory_order_relaxed));
+}
+
+/*
+ * Is environment variable name set to exactly value? The runtime's
+ * switches (RTASYNC_WAKE=eventfd, RTASYNC_BUF_RING=0, ...) are for tests
+ * and benchmarks that run one build both ways; api.md lists them.
+ */
+static inline bool rt_env_is(const char *name, const char *value)
+{
+	const char *env = getenv(name);
+
+	return env && !strcmp(env, value);
 }
 
 /* Stats are read racily by rt_runtime_stats(); the owner bumps them. */

@@ -71,7 +71,7 @@ static int sys_membarrier(int cmd, unsigned int flags)
 
 static void fence_choose(void)
 {
-	if (RT_UNDER_VALGRIND() || getenv("RTASYNC_SYMMETRIC_FENCES"))
+	if (RT_UNDER_VALGRIND() || rt_env_is("RTASYNC_SYMMETRIC_FENCES", "1"))
 		return;
 	if (sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0))
 		return;
@@ -107,11 +107,10 @@ void rt_fence_slow(void)
  */
 void rt_wake_choose(struct rt_runtime *rt, struct io_uring *ring)
 {
-	const char *env = getenv("RTASYNC_WAKE");
 	struct io_uring_probe *probe;
 
 	rt->wake_msg_ring = false;
-	if (env && !strcmp(env, "eventfd")) {
+	if (rt_env_is("RTASYNC_WAKE", "eventfd")) {
 		rt->wake_reason = "eventfd: RTASYNC_WAKE=eventfd";
 		return;
 	}

@@ -13,7 +13,6 @@
 void rt_config_init(struct rt_config *cfg)
 {
 	cpu_set_t set;
-	const char *env;
 	int n = 0;
 
 	if (!cfg)
@@ -34,8 +33,7 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->recv_buffers = 256;
 	cfg->recv_buffer_size = 4096;
 	cfg->fiber_stack = RT_FIBER_STACK_DEFAULT;
-	env = getenv("RTASYNC_COUNT_SITES");
-	cfg->count_sites = env && !strcmp(env, "1");
+	cfg->count_sites = rt_env_is("RTASYNC_COUNT_SITES", "1");
 #ifndef RT_NO_COUNTERS
 	cfg->long_task_ms = 10;	/* the watchdog counts on the turn counter */
 #endif

@@ -168,10 +168,9 @@ static void worker_loop(struct rt_worker *w)
  */
 static void ring_register_fd(struct rt_worker *w, size_t desc_len)
 {
-	const char *env = getenv("RTASYNC_REG_RING");
 	char *desc = w->rt->ring_desc;
 
-	if (env && !strcmp(env, "0"))
+	if (rt_env_is("RTASYNC_REG_RING", "0"))
 		return;
 	if (io_uring_register_ring_fd(&w->ring) != 1 || w->index)
 		return;
