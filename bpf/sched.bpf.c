@@ -605,6 +605,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev,
 {
 	struct switch_time st = {};
 	struct sched_thread_stat *s;
+	__u64 now;
 
 	account_cpu(prev, next, &st);
 	s = traced_stat(prev);
@@ -612,8 +613,10 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev,
 		switch_out(s, prev, switch_now(&st, prev), preempt,
 			   prev_task_state(prev, ctx));
 	s = traced_stat(next);
-	if (s)
-		switch_in(s, next, switch_now(&st, prev), st.rq);
+	if (s) {
+		now = switch_now(&st, prev);	/* sets st.rq: read it after */
+		switch_in(s, next, now, st.rq);
+	}
 	return 0;
 }
 
