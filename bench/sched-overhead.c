@@ -16,7 +16,8 @@
  *     counted by the observer itself);
  *   - in the kernel: the programs' own run time (BPF_STATS_RUN_TIME, on
  *     for this program's lifetime only), per switch: the sched_switch run
- *     plus the share of sched_wakeup runs.
+ *     plus the share of the observer's other programs (births, exits;
+ *     none run on wake-ups).
  * The two threads run on two CPUs by default: every switch is to or from
  * the idle task, caches are cold, the worst case for the programs; but a
  * round trip is two cross-CPU wake-ups, whose latency on a VM moves by
@@ -60,8 +61,7 @@ struct sample {
 	double switches_per_round;	/* all CPUs, as the observer saw */
 	double prog_ns_per_switch;	/* programs' run time per switch */
 	double switch_ns_per_run;	/* sched_switch alone, per run */
-	double wakeup_ns_per_run;	/* sched_wakeup alone, per run */
-	double wakeups_per_switch;	/* sched_wakeup runs per switch run */
+	double other_ns_per_switch;	/* the other programs, per switch */
 };
 
 static bool same_cpu;	/* -s: both ping-pong threads on one CPU */
@@ -114,12 +114,10 @@ static void prog_cost(struct sched_obs *obs, struct sample *out)
 
 	if (sched_obs_prog_cost(obs, &c) || !c.switch_runs)
 		return;
-	out->prog_ns_per_switch = (double)(c.switch_ns + c.wakeup_ns) /
+	out->prog_ns_per_switch = (double)(c.switch_ns + c.other_ns) /
 				  c.switch_runs;
 	out->switch_ns_per_run = (double)c.switch_ns / c.switch_runs;
-	out->wakeup_ns_per_run = c.wakeup_runs ?
-				 (double)c.wakeup_ns / c.wakeup_runs : 0;
-	out->wakeups_per_switch = (double)c.wakeup_runs / c.switch_runs;
+	out->other_ns_per_switch = (double)c.other_ns / c.switch_runs;
 }
 
 /* Move this whole process into the cgroup directory dir. */
@@ -231,15 +229,13 @@ struct result {
 	double ns_per_switch[NR_MODES];	/* vs off */
 	double prog_ns_per_switch[NR_MODES];
 	double switch_ns_per_run[NR_MODES];
-	double wakeup_ns_per_run[NR_MODES];
-	double wakeups_per_switch[NR_MODES];
+	double other_ns_per_switch[NR_MODES];
 };
 
 static int measure(long rounds, int reps, struct result *r)
 {
 	double v[NR_MODES][MAX_REPS], p[NR_MODES][MAX_REPS], sw[MAX_REPS];
-	double ps[NR_MODES][MAX_REPS], pw[NR_MODES][MAX_REPS];
-	double wr[NR_MODES][MAX_REPS];
+	double ps[NR_MODES][MAX_REPS], po[NR_MODES][MAX_REPS];
 	struct sample s;
 	int rep, m, err;
 
@@ -251,8 +247,7 @@ static int measure(long rounds, int reps, struct result *r)
 			v[m][rep] = s.ns_per_round;
 			p[m][rep] = s.prog_ns_per_switch;
 			ps[m][rep] = s.switch_ns_per_run;
-			pw[m][rep] = s.wakeup_ns_per_run;
-			wr[m][rep] = s.wakeups_per_switch;
+			po[m][rep] = s.other_ns_per_switch;
 			if (m == MODE_TRACED)
 				sw[rep] = s.switches_per_round;
 		}
@@ -261,8 +256,7 @@ static int measure(long rounds, int reps, struct result *r)
 		r->ns_per_round[m] = median(v[m], reps);
 		r->prog_ns_per_switch[m] = median(p[m], reps);
 		r->switch_ns_per_run[m] = median(ps[m], reps);
-		r->wakeup_ns_per_run[m] = median(pw[m], reps);
-		r->wakeups_per_switch[m] = median(wr[m], reps);
+		r->other_ns_per_switch[m] = median(po[m], reps);
 	}
 	r->switches_per_round = median(sw, reps);
 	for (m = 0; m < NR_MODES; m++)
@@ -281,20 +275,19 @@ static void print_table(const struct result *r, long rounds, int reps)
 	       same_cpu ? "both threads on one CPU" : "threads on two CPUs",
 	       by_cgroup ? "traced by cgroup" : "traced by process",
 	       rounds, reps, r->switches_per_round);
-	printf("%-10s %14s %8s %16s %14s %12s %12s %10s\n", "MODE",
+	printf("%-10s %14s %8s %16s %14s %12s %12s\n", "MODE",
 	       "ns/round-trip", "ratio", "extra ns/switch", "bpf ns/switch",
-	       "switch ns", "wakeup ns", "wakeups");
+	       "switch ns", "other ns");
 	for (m = 0; m < NR_MODES; m++)
-		printf("%-10s %14.1f %8.3f %16.1f %14.1f %12.1f %12.1f %10.2f\n",
+		printf("%-10s %14.1f %8.3f %16.1f %14.1f %12.1f %12.1f\n",
 		       mode_name[m], r->ns_per_round[m],
 		       r->ns_per_round[m] / r->ns_per_round[MODE_OFF],
 		       r->ns_per_switch[m], r->prog_ns_per_switch[m],
-		       r->switch_ns_per_run[m], r->wakeup_ns_per_run[m],
-		       r->wakeups_per_switch[m]);
+		       r->switch_ns_per_run[m], r->other_ns_per_switch[m]);
 	printf("\nextra ns/switch: end to end, vs off; bpf ns/switch: the programs'"
-	       " own run time\n(sched_switch + sched_wakeup share), with run-time"
-	       " statistics on; switch ns,\nwakeup ns: each program per run;"
-	       " wakeups: sched_wakeup runs per sched_switch run.\n"
+	       " own run time\nper switch, with run-time statistics on: switch"
+	       " ns, sched_switch per run,\nplus other ns, the other programs"
+	       " (births, exits) per switch.\n"
 	       "targets (issue 8): traced <= 200, filtered <= 150 bpf ns/switch\n");
 }
 
@@ -322,9 +315,8 @@ static void print_json(const struct result *r, long rounds, int reps)
 		jw_float_field(&jw, "bpf_ns_per_switch", r->prog_ns_per_switch[m]);
 		jw_float_field(&jw, "switch_prog_ns_per_run",
 			       r->switch_ns_per_run[m]);
-		jw_float_field(&jw, "wakeup_prog_ns_per_run",
-			       r->wakeup_ns_per_run[m]);
-		jw_float_field(&jw, "wakeups_per_switch", r->wakeups_per_switch[m]);
+		jw_float_field(&jw, "other_prog_ns_per_switch",
+			       r->other_ns_per_switch[m]);
 		jw_end_object(&jw);
 	}
 	jw_end_array(&jw);

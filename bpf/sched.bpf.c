@@ -26,8 +26,12 @@
  *   - an interval that began before tracing started is charged from
  *     start_ns, since a thread seen first leaving the CPU must have been
  *     on it since before we attached (and vice versa);
- *   - run-queue latency runs from the wakeup (or from the preemption, for a
- *     thread switched out while still runnable) to the next switch-in.
+ *   - a run-queue wait is the one the kernel accounts (sched_info: from
+ *     the enqueue at a wake-up, or from a switch-out while still
+ *     runnable, to the next switch-in), read at that switch-in.  So no
+ *     program runs at wake-ups: sched_wakeup fires about once per two
+ *     switches, and any program there costs ~90 ns per run here before
+ *     it does anything.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -176,6 +180,29 @@ static __always_inline __u64 task_cgroup_ancestor_id(struct task_struct *t)
 	return id;
 }
 
+/*
+ * The kernel's run-queue account of t (CONFIG_SCHED_INFO, which the
+ * delay accounting and /proc/PID/schedstat need; without it, no waits
+ * are sampled): run_delay, the sum of t's finished waits, and
+ * last_queued, when its current wait began, 0 if it is not waiting.
+ * A wait that moves to another CPU (a queued task migrates) is finished
+ * there and begun anew.  At sched_switch both still describe next's wait,
+ * which sched_info_arrive() closes right after the tracepoint.
+ */
+static __always_inline __u64 task_run_delay(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->sched_info))
+		return t->sched_info.run_delay;
+	return 0;
+}
+
+static __always_inline __u64 task_queued_since(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->sched_info))
+		return t->sched_info.last_queued;
+	return 0;
+}
+
 /* The per-CPU idle tasks (pid 0), accounted per CPU, never as threads. */
 static __always_inline bool is_idle(struct task_struct *t)
 {
@@ -299,6 +326,9 @@ static __noinline struct sched_thread_stat *thread_new(struct task_struct *t)
 		goto lost;
 	r->pid = pid;
 	r->tgid = t->tgid;
+	/* a wait under way began before the thread was traced */
+	r->run_delay = task_queued_since(t) ? SCHED_RUN_DELAY_CENSORED :
+					     task_run_delay(t);
 	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), t->comm);
 	slot = slot_claim(t, pid, r);
 	s = bpf_task_storage_get(&thread_live, t,
@@ -414,19 +444,25 @@ static __always_inline void repair_interval(struct sched_thread_stat *s,
 	__sync_fetch_and_add(&repaired, 1);
 }
 
+static __always_inline bool off_cpu(unsigned int state)
+{
+	return state == SCHED_TS_OFF_CPU || state == SCHED_TS_BLOCKED;
+}
+
 static __always_inline void switch_out(struct sched_thread_stat *s,
 				       struct task_struct *prev, __u64 now,
 				       bool preempt, unsigned int state)
 {
 	__u64 exec = prev->se.sum_exec_runtime;
 
-	if (s->state == SCHED_TS_OFF_CPU)
+	if (off_cpu(s->state))
 		repair_interval(s, now, exec);	/* its switch-in went missing */
 	else
 		s->oncpu_ns += elapsed(now, s->state == SCHED_TS_UNSEEN ?
 					    start_ns : s->ts_switch);
 	s->ts_switch = now;
 	s->exec_ns = exec;
+	s->run_delay = task_run_delay(prev);
 	/*
 	 * A dying thread's last switch is its exit, not a block.  Its final
 	 * name is kept here; user space reads live threads' names in /proc,
@@ -444,18 +480,32 @@ static __always_inline void switch_out(struct sched_thread_stat *s,
 	/* Same test as __schedule() uses to pick nvcsw over nivcsw. */
 	if (!preempt && state != TASK_RUNNING) {
 		s->nvcsw++;
-		s->ts_queued = 0;
+		s->state = SCHED_TS_BLOCKED;
 	} else {
 		s->nivcsw++;
-		s->ts_queued = now;	/* still runnable: waits from now */
+		s->state = SCHED_TS_OFF_CPU;
 	}
-	s->state = SCHED_TS_OFF_CPU;
 }
 
-static __always_inline void runq_done(struct sched_thread_stat *s, __u64 now)
+/*
+ * The run-queue wait that next's switch-in ends, if any: what the
+ * kernel's run_delay grew by since the switch-out (parts of the wait
+ * finished on other CPUs) plus the part under way here.  rq: the run
+ * queue's clock now, the scale of last_queued.
+ */
+static __always_inline void runq_done(struct sched_thread_stat *s,
+				      struct task_struct *next, __u64 rq)
 {
-	__u64 lat = elapsed(now, s->ts_queued);
+	__u64 queued = task_queued_since(next);
+	__u64 lat = task_run_delay(next) - s->run_delay;
 	__u32 gen = runq_max_gen;
+
+	if (queued)
+		lat += elapsed(rq, queued);
+	else if (!lat)
+		return;		/* not queued: it was never off the run queue
+				 * and not runnable (preempted while going
+				 * to sleep, woken before it blocked) */
 
 	s->runq_ns += lat;
 	s->runq_cnt++;
@@ -464,34 +514,71 @@ static __always_inline void runq_done(struct sched_thread_stat *s, __u64 now)
 		s->runq_max_gen = gen;
 	}
 	s->runq_hist[hist_slot_us(lat, SCHED_HIST_SLOTS)]++;
-	s->ts_queued = 0;
 }
 
+/*
+ * A wake-up is counted at the switch-in it leads to: a thread that
+ * blocked, or one first seen asleep (not waiting in a run queue).
+ */
 static __always_inline void switch_in(struct sched_thread_stat *s,
-				      struct task_struct *next, __u64 now)
+				      struct task_struct *next, __u64 now,
+				      __u64 rq)
 {
 	__u64 exec = next->se.sum_exec_runtime;
+	unsigned int state = s->state;
 
-	if (s->state == SCHED_TS_OFF_CPU) {
+	if (off_cpu(state)) {
 		__u64 off = elapsed(now, s->ts_switch);
 
 		s->offcpu_ns += off;
 		s->offcpu_hist[hist_slot_us(off, SCHED_HIST_SLOTS)]++;
-	} else if (s->state == SCHED_TS_UNSEEN) {
+	} else if (state == SCHED_TS_UNSEEN) {
 		/* Censored interval: counted, but no histogram sample. */
 		s->offcpu_ns += elapsed(now, start_ns);
-	} else if (s->state == SCHED_TS_ON_CPU) {
-		repair_interval(s, now, exec);	/* its switch-out went missing */
+	} else if (state == SCHED_TS_ON_CPU) {
+		/* its switch-out went missing, and the wait's start with it */
+		repair_interval(s, now, exec);
 	}
-	if (s->ts_queued)
-		runq_done(s, now);
+	/* censored: first seen in a run queue (then UNSEEN) */
+	if (state != SCHED_TS_ON_CPU &&
+	    s->run_delay != SCHED_RUN_DELAY_CENSORED) {
+		s->wakeups += state != SCHED_TS_OFF_CPU;
+		runq_done(s, next, rq);
+	}
 	s->state = SCHED_TS_ON_CPU;
 	s->ts_switch = now;
 	s->exec_ns = exec;
 }
 
+/*
+ * The time of a switch, read at its first use: the run queue's clock is
+ * three dependent loads, about as costly as the rest of an untraced
+ * switch together when the lines are not in the cache (a loaded machine),
+ * and a switch between two untraced threads, neither of them idle, needs
+ * no time at all.  rq: the clock itself, now: on CLOCK_MONOTONIC's scale.
+ */
+struct switch_time {
+	__u64 rq, now;
+};
+
+static __always_inline __u64 switch_now(struct switch_time *st,
+					struct task_struct *prev)
+{
+	if (!st->now) {
+		st->rq = rq_clock(prev);	/* next's queue too */
+		st->now = st->rq + mono_offset(&clock_off, st->rq);
+	}
+	return st->now;
+}
+
+/*
+ * Idle time per CPU: a switch away from the idle task ends an idle period
+ * begun at the last switch to it (ts_switch, once `seen`), or before the
+ * trace (from start_ns).  Other switches are only counted.
+ */
 static __always_inline void account_cpu(struct task_struct *prev,
-					struct task_struct *next, __u64 now)
+					struct task_struct *next,
+					struct switch_time *st)
 {
 	struct sched_cpu_stat *c;
 	__u32 zero = 0;
@@ -500,45 +587,36 @@ static __always_inline void account_cpu(struct task_struct *prev,
 	if (!c)
 		return;
 	c->switches++;
-	if (is_idle(prev))
-		c->idle_ns += elapsed(now, c->seen ? c->ts_switch : start_ns);
-	c->in_idle = is_idle(next);
-	c->ts_switch = now;
-	c->seen = 1;
+	if (is_idle(prev)) {
+		c->idle_ns += elapsed(switch_now(st, prev),
+				      c->seen ? c->ts_switch : start_ns);
+		c->in_idle = 0;
+	}
+	if (is_idle(next)) {
+		c->ts_switch = switch_now(st, prev);
+		c->in_idle = 1;
+		c->seen = 1;
+	}
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	__u64 now = rq_mono_now(prev, &clock_off);	/* next's queue too */
+	struct switch_time st = {};
 	struct sched_thread_stat *s;
+	__u64 now;
 
-	account_cpu(prev, next, now);
+	account_cpu(prev, next, &st);
 	s = traced_stat(prev);
 	if (s)
-		switch_out(s, prev, now, preempt, prev_task_state(prev, ctx));
+		switch_out(s, prev, switch_now(&st, prev), preempt,
+			   prev_task_state(prev, ctx));
 	s = traced_stat(next);
-	if (s)
-		switch_in(s, next, now);
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(sched_wakeup, struct task_struct *p)
-{
-	struct sched_thread_stat *s = traced_stat(p);
-
-	if (!s)
-		return 0;
-	s->wakeups++;
-	/*
-	 * A wakeup of a thread that never left the CPU (it was about to
-	 * block) starts no wait; a preempted thread already waits since its
-	 * switch-out, keep the earlier start.
-	 */
-	if (s->state != SCHED_TS_ON_CPU && !s->ts_queued)
-		s->ts_queued = rq_mono_now(p, &clock_off);
+	if (s) {
+		now = switch_now(&st, prev);	/* sets st.rq: read it after */
+		switch_in(s, next, now, st.rq);
+	}
 	return 0;
 }
 
@@ -555,7 +633,7 @@ int BPF_PROG(sched_wakeup_new, struct task_struct *p)
 	s->wakeups++;
 	s->state = SCHED_TS_OFF_CPU;	/* born runnable, waiting for a CPU */
 	s->ts_switch = now;
-	s->ts_queued = now;
+	s->run_delay = task_run_delay(p);	/* its wait began just now */
 	s->exec_ns = p->se.sum_exec_runtime;
 	return 0;
 }

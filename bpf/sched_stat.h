@@ -23,13 +23,20 @@
 enum sched_thread_state {
 	SCHED_TS_UNSEEN = 0,
 	SCHED_TS_ON_CPU,
-	SCHED_TS_OFF_CPU,	/* blocked or preempted */
+	SCHED_TS_OFF_CPU,	/* preempted or yielded: still runnable */
+	SCHED_TS_BLOCKED,	/* off the CPU until a wake-up */
 	SCHED_TS_EXITED,	/* final switch of a dead task seen */
 	/* kernel side only, in a thread's task storage: */
 	SCHED_TS_SLOTTED,	/* its record is its slot in thread_slots */
 	SCHED_TS_LOST,		/* not traced: `threads` was full at its birth;
 				 * its events are counted lost */
 };
+
+/*
+ * run_delay of a thread that was waiting in a run queue when it was first
+ * seen: that wait began before it was traced and gives no sample.
+ */
+#define SCHED_RUN_DELAY_CENSORED	(~0ULL)
 
 /*
  * A thread's record.  Where it lives (see Documentation/bpf.md, "Maps"):
@@ -40,16 +47,18 @@ enum sched_thread_state {
  * and at its final switch, which outlives the thread.
  *
  * Ordered by heat, in 64-byte lines (a slot starts on a line boundary):
- * the first line is all a switch-out (but for nivcsw) or a wake-up
- * touches, identity included; a switch-in also the second (off-CPU time,
- * run-queue wait) and a slot of each histogram.  384 bytes in all.
+ * the first line is all a switch-out (but for nivcsw) touches, identity
+ * included; a switch-in also the second (off-CPU time, run-queue wait)
+ * and a slot of each histogram.  384 bytes in all.
  */
 struct sched_thread_stat {
 	unsigned int state;		/* enum sched_thread_state */
 	unsigned int pid;		/* tid; 0 in a free slot */
 	unsigned long long task;	/* kernel side: the task owning a slot */
 	unsigned long long ts_switch;	/* last switch in or out */
-	unsigned long long ts_queued;	/* wakeup or preemption, 0 if none */
+	unsigned long long run_delay;	/* the task's sched_info.run_delay at
+					 * the last switch-out (or when first
+					 * seen); SCHED_RUN_DELAY_CENSORED */
 	unsigned long long exec_ns;	/* se.sum_exec_runtime at ts_switch */
 	unsigned long long oncpu_ns;
 	unsigned long long nvcsw;	/* switched out while blocking */
@@ -57,7 +66,7 @@ struct sched_thread_stat {
 
 	unsigned long long offcpu_ns;
 	unsigned long long nivcsw;	/* switched out while runnable */
-	unsigned long long runq_ns;	/* sum of wakeup/preempt -> run waits */
+	unsigned long long runq_ns;	/* sum of run-queue waits */
 	unsigned long long runq_cnt;
 	unsigned long long runq_max_ns;	/* max since runq_max_gen was bumped */
 	unsigned int runq_max_gen;
@@ -76,9 +85,9 @@ _Static_assert(sizeof(struct sched_thread_stat) == 6 * 64,
 struct sched_cpu_stat {
 	unsigned long long idle_ns;
 	unsigned long long switches;	/* all context switches on this CPU */
-	unsigned long long ts_switch;	/* last switch seen on this CPU */
-	unsigned int in_idle;
-	unsigned int seen;
+	unsigned long long ts_switch;	/* last switch to the idle task */
+	unsigned int in_idle;		/* the idle task runs since then */
+	unsigned int seen;		/* ts_switch is set */
 };
 
 #endif /* RTASYNC_BPF_SCHED_STAT_H */

@@ -25,6 +25,8 @@ struct wl_pingpong {
 	int cpu;		/* pinned here, -1 = not pinned */
 	pid_t tid;
 	long vol_before, vol_after;	/* /proc voluntary_ctxt_switches */
+	/* /proc/thread-self/schedstat at the end: run delay (ns), waits */
+	unsigned long long delay_after, waits_after;
 };
 
 /* This thread's voluntary_ctxt_switches as the kernel counts them. */
@@ -42,6 +44,25 @@ static inline long wl_thread_vol(void)
 			break;
 	fclose(f);
 	return v;
+}
+
+/*
+ * This thread's run-queue account as the kernel keeps it (sched_info):
+ * the sum of its waits in ns and their count; -1 each where unreadable.
+ */
+static inline void wl_thread_runq(unsigned long long *delay,
+				  unsigned long long *waits)
+{
+	unsigned long long cpu;
+	FILE *f;
+
+	*delay = *waits = -1ULL;
+	f = fopen("/proc/thread-self/schedstat", "re");
+	if (!f)
+		return;
+	if (fscanf(f, "%llu %llu %llu", &cpu, delay, waits) != 3)
+		*delay = *waits = -1ULL;
+	fclose(f);
 }
 
 static inline double wl_now(clockid_t clk)
@@ -125,6 +146,7 @@ static inline void wl_pingpong_run(struct wl_pingpong *pp)
 			break;
 	}
 	pp->vol_after = wl_thread_vol();
+	wl_thread_runq(&pp->delay_after, &pp->waits_after);
 }
 
 #endif /* RTASYNC_SCHED_WORKLOAD_H */

@@ -5,6 +5,7 @@
  *
  *   - two threads ping-pong through pipes N times: ~2N voluntary switches,
  *     and the same count per thread as /proc/.../voluntary_ctxt_switches;
+ *     the same run-queue waits as the thread's /proc schedstat;
  *   - a thread spinning 300 ms of CPU time: on-CPU ~300 ms;
  *   - a thread sleeping 300 ms: off-CPU ~300 ms;
  *   - a child moved into a fresh cgroup: traced by --cgroup, and nothing
@@ -112,6 +113,23 @@ static void run_pingpong(struct sched_snapshot *snap)
 		assert_true(proc >= 0);
 		/* BPF sees the thread's whole life, /proc a window of it */
 		assert_in_range(t->nvcsw, (uint64_t)proc, (uint64_t)proc + 10);
+		/*
+		 * Run-queue waits are the kernel's own (sched_info), and the
+		 * thread was traced from its birth: the same waits as its
+		 * schedstat at its end, plus the few of its exit.  A switch
+		 * the tracepoint did not report (repaired) loses its wait.
+		 */
+		print_message("%s: bpf runq %llu waits %llu ns, schedstat %llu "
+			      "waits %llu ns at its end; repaired %llu\n",
+			      pp[i].name, (unsigned long long)t->runq_cnt,
+			      (unsigned long long)t->runq_ns,
+			      pp[i].waits_after, pp[i].delay_after,
+			      (unsigned long long)snap->repaired);
+		if (!snap->repaired) {
+			assert_in_range(t->runq_cnt, pp[i].waits_after,
+					pp[i].waits_after + 10);
+			assert_true(t->runq_ns >= pp[i].delay_after);
+		}
 		sum += t->nvcsw;
 		invol += t->nivcsw;
 	}

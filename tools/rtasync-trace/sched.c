@@ -57,7 +57,7 @@ static void sched_usage(FILE *out)
 		"\n"
 		"Per-thread context switches (voluntary/involuntary), on-CPU and\n"
 		"off-CPU time, run-queue latency, per-CPU idle time and log2\n"
-		"histograms, measured in the kernel from sched_switch/sched_wakeup.\n"
+		"histograms, measured in the kernel at sched_switch.\n"
 		"With -- CMD the command is started after tracing is attached, its\n"
 		"children are followed, and the report is printed when it exits.\n",
 		trace_prog);

@@ -449,6 +449,7 @@ static void thread_from_stat(struct sched_obs *obs, struct sched_thread *t,
 		t->oncpu_ns += since(now, st->ts_switch);
 		break;
 	case SCHED_TS_OFF_CPU:
+	case SCHED_TS_BLOCKED:
 		t->offcpu_ns += since(now, st->ts_switch);
 		break;
 	case SCHED_TS_UNSEEN:
@@ -687,14 +688,23 @@ static uint64_t prog_misses(struct bpf_program *prog)
 
 int sched_obs_prog_cost(struct sched_obs *obs, struct sched_prog_cost *cost)
 {
+	struct bpf_program *other[] = {
+		obs->skel->progs.sched_wakeup_new,
+		obs->skel->progs.sched_process_fork,
+		obs->skel->progs.sched_process_exit,
+	};
 	struct bpf_prog_info info;
+	size_t i;
 
+	memset(cost, 0, sizeof(*cost));
 	prog_info(obs->skel->progs.sched_switch, &info);
 	cost->switch_ns = info.run_time_ns;
 	cost->switch_runs = info.run_cnt;
-	prog_info(obs->skel->progs.sched_wakeup, &info);
-	cost->wakeup_ns = info.run_time_ns;
-	cost->wakeup_runs = info.run_cnt;
+	for (i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		prog_info(other[i], &info);
+		cost->other_ns += info.run_time_ns;
+		cost->other_runs += info.run_cnt;
+	}
 	return 0;
 }
 
@@ -717,7 +727,6 @@ int sched_obs_snapshot(struct sched_obs *obs, struct sched_snapshot *snap)
 	snap->lost_tgids = obs->skel->bss->lost_tgids;
 	snap->repaired = obs->skel->bss->repaired;
 	snap->missed_events = prog_misses(obs->skel->progs.sched_switch) +
-			      prog_misses(obs->skel->progs.sched_wakeup) +
 			      prog_misses(obs->skel->progs.sched_wakeup_new) +
 			      prog_misses(obs->skel->progs.sched_process_fork) +
 			      prog_misses(obs->skel->progs.sched_process_exit);

@@ -79,8 +79,8 @@ void sched_obs_close(struct sched_obs *obs);
  * sysctl kernel.bpf_stats_enabled); zeros otherwise.
  */
 struct sched_prog_cost {
-	uint64_t switch_ns, switch_runs;
-	uint64_t wakeup_ns, wakeup_runs;
+	uint64_t switch_ns, switch_runs;	/* sched_switch */
+	uint64_t other_ns, other_runs;	/* the rest: births and exits */
 };
 int sched_obs_prog_cost(struct sched_obs *obs, struct sched_prog_cost *cost);
 
