@@ -102,20 +102,18 @@ static inline void san_fiber_leave(struct rt_fiber *fb, bool last)
 /* ---- the two sides of a switch ----------------------------------------- */
 
 /* Both directions of one fiber's switches take the same kind. */
-static inline void fiber_switch(struct rt_fiber *fb, void **save_sp,
-				void *to_sp)
+static inline __attribute__((always_inline)) void
+fiber_switch(struct rt_fiber *fb, void **save_sp, void *to_sp)
 {
-	if (fb->share_fpenv)
-		rt__fiber_switch_nofp(save_sp, to_sp);
-	else
-		rt__fiber_switch(save_sp, to_sp);
+	rt_arch_fiber_switch(save_sp, to_sp, !fb->share_fpenv);
 }
 
 /*
  * On the fiber's stack: let the context that resumed us go on (it returns
  * RT_PENDING up to the worker), and come back with the op's result.
  */
-static int64_t fiber_park(struct rt_fiber *fb, struct rt_task *t)
+static inline __attribute__((always_inline)) int64_t
+fiber_park(struct rt_fiber *fb, struct rt_task *t)
 {
 	san_fiber_leave(fb, false);
 	fiber_switch(fb, &fb->sp, fb->ret_sp);
@@ -143,7 +141,8 @@ static void fiber_main(void *arg)
  * one): run the fiber until it parks or ends. Stackless code the fiber
  * calls trampolines at the fiber stack's own floor.
  */
-static void fiber_resume(struct rt_task *t, struct rt_fiber *fb)
+static inline __attribute__((always_inline)) void
+fiber_resume(struct rt_task *t, struct rt_fiber *fb)
 {
 	struct rt_fiber *outer = rt__fiber_now;
 	char *limit = t->h.stack_limit;
@@ -260,7 +259,8 @@ int rt_fiber_spawn(struct rt_runtime *rt, rt_fiber_fn fn, void *arg,
  * not a stackless frame (its caller chain would be left half-run), also
  * not one that a fiber called through rt_call_async.
  */
-int rt__fiber_enter(struct rt_task **t)
+static inline __attribute__((always_inline)) int
+fiber_enter(struct rt_task **t)
 {
 	struct rt_fiber *fb = rt__fiber_now;
 	struct rt_task *cur = rt__running;
@@ -274,15 +274,9 @@ int rt__fiber_enter(struct rt_task **t)
 	return 0;
 }
 
-bool rt_in_fiber(void)
-{
-	struct rt_task *t;
-
-	return rt__fiber_enter(&t) == 0;
-}
-
 /* The op suspended: park the fiber where the task resumes (its frame). */
-int64_t rt__fiber_await(int64_t r, struct rt_site *site)
+static inline __attribute__((always_inline)) int64_t
+fiber_await(int64_t r, struct rt_site *site)
 {
 	struct rt_fiber *fb;
 	struct rt_task *t;
@@ -294,6 +288,32 @@ int64_t rt__fiber_await(int64_t r, struct rt_site *site)
 	t->h.top = &fb->frame->frame;
 	__atomic_store_n(&t->h.site, site, __ATOMIC_RELEASE);
 	return fiber_park(fb, t);
+}
+
+int rt__fiber_enter(struct rt_task **t)
+{
+	return fiber_enter(t);
+}
+
+int64_t rt__fiber_await(int64_t r, struct rt_site *site)
+{
+	return fiber_await(r, site);
+}
+
+/*
+ * The blocking calls of this file expand RT_FIBER_OP with both halves
+ * inlined: a parked fiber then returns through one frame (the call's)
+ * after the switch instead of two, and each return after a switch is a
+ * likely miss of the return predictor (arch/x86_64/fiber.h).
+ */
+#define rt__fiber_enter fiber_enter
+#define rt__fiber_await fiber_await
+
+bool rt_in_fiber(void)
+{
+	struct rt_task *t;
+
+	return rt__fiber_enter(&t) == 0;
 }
 
 /*
