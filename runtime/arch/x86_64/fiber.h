@@ -10,9 +10,9 @@
  * stack predictor and jumps away, and the code on the other stack then
  * returns through frames the predictor never saw: every return after a
  * switch mispredicts, on both sides. Inline, a switch neither pushes nor
- * pops: when one side switches from the frame it will return from (the
- * worker's loop, a bare switch loop) the other side's returns find their
- * own entries. Measured on the 2-vCPU EPYC VM (Documentation/
+ * pops: when one side returns from nothing between two of its switches
+ * (the worker's batch loop, runtime/fiber_step.h; a bare switch loop),
+ * the other side's returns find their own entries. Measured on the 2-vCPU EPYC VM (Documentation/
  * benchmarks.md, fiber): a round trip of two inline switches 2.3 ns
  * with no return between them, 4-7 ns with returns through 1-3 frames on
  * one side only, 23-28 ns once both sides return through a frame (the
