@@ -60,9 +60,10 @@ static void *main_sp, *fiber_sp;
  *            two switches: the switch's own cost, as Boost's fcontext
  *            loop measures its own;
  *   framed   both sides switch from inside a function and return from it
- *            before the next switch, as a fiber's rt_yield and the
- *            worker's rt_fiber_run do: each return after a switch finds
- *            the other stack's address on the return predictor.
+ *            before the next switch, as a fiber's rt_yield does (the
+ *            worker's side does not: it steps a fiber inline in its loop,
+ *            runtime/fiber_step.h): each return after a switch finds the
+ *            other stack's address on the return predictor.
  */
 static __attribute__((always_inline)) inline void
 switch_flat(bool fp, void **save_sp, void *to_sp)
