@@ -52,49 +52,73 @@
 static void *main_sp, *fiber_sp;
 
 /*
- * Each switch called directly, as the runtime calls it: fp, the default
- * rt__fiber_switch; else rt__fiber_switch_nofp (fiber_share_fpenv). An
- * indirect call through one pointer for both cost the rows about 1 ns.
+ * The switch the runtime compiles into its code (rt_arch_fiber_switch):
+ * fp, the default, keeps MXCSR and the x87 control word; else the one of
+ * fiber_share_fpenv. Two shapes of the same round trip:
+ *
+ *   flat     both sides switch from their loop, with no return between
+ *            two switches: the switch's own cost, as Boost's fcontext
+ *            loop measures its own;
+ *   framed   both sides switch from inside a function and return from it
+ *            before the next switch, as a fiber's rt_yield does (the
+ *            worker's side does not: it steps a fiber inline in its loop,
+ *            runtime/fiber_step.h): each return after a switch finds the
+ *            other stack's address on the return predictor.
  */
 static __attribute__((always_inline)) inline void
-switch_to(bool fp, void **save_sp, void *to_sp)
+switch_flat(bool fp, void **save_sp, void *to_sp)
 {
-	if (fp)
-		rt__fiber_switch(save_sp, to_sp);
-	else
-		rt__fiber_switch_nofp(save_sp, to_sp);
+	rt_arch_fiber_switch(save_sp, to_sp, fp);
 }
 
-static __attribute__((always_inline)) inline double
-switch_loop(bool fp, uint64_t n)
+NOFOLD static void switch_framed(bool fp, void **save_sp, void *to_sp)
 {
-	uint64_t t0 = bench_now_ns();
-
-	for (uint64_t i = 0; i < n; i++)
-		switch_to(fp, &main_sp, fiber_sp);
-	return (double)(bench_now_ns() - t0) / (double)n;
+	rt_arch_fiber_switch(save_sp, to_sp, fp);
 }
+
+static bool bounce_framed;
 
 static void bounce_fp(void *arg)
 {
-	for (;;)
-		switch_to(true, &fiber_sp, main_sp);
+	for (;;) {
+		if (bounce_framed)
+			switch_framed(true, &fiber_sp, main_sp);
+		else
+			switch_flat(true, &fiber_sp, main_sp);
+	}
 }
 
 static void bounce_nofp(void *arg)
 {
 	for (;;)
-		switch_to(false, &fiber_sp, main_sp);
+		switch_flat(false, &fiber_sp, main_sp);
 }
 
 static double switch_sample_fp(void *arg)
 {
-	return switch_loop(true, *(uint64_t *)arg);
+	uint64_t n = *(uint64_t *)arg, t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < n; i++)
+		switch_flat(true, &main_sp, fiber_sp);
+	return (double)(bench_now_ns() - t0) / (double)n;
 }
 
 static double switch_sample_nofp(void *arg)
 {
-	return switch_loop(false, *(uint64_t *)arg);
+	uint64_t n = *(uint64_t *)arg, t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < n; i++)
+		switch_flat(false, &main_sp, fiber_sp);
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+static double switch_sample_framed(void *arg)
+{
+	uint64_t n = *(uint64_t *)arg, t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < n; i++)
+		switch_framed(true, &main_sp, fiber_sp);
+	return (double)(bench_now_ns() - t0) / (double)n;
 }
 
 #ifdef RT_BENCH_BOOST_CONTEXT
@@ -112,10 +136,17 @@ fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(struct fc_transfer));
 
 static fcontext_t fc_other;
 
+/* jump_fcontext is a called function: framed is the call's own frame */
+NOFOLD static struct fc_transfer fc_jump_framed(fcontext_t to)
+{
+	return jump_fcontext(to, NULL);
+}
+
 static void fc_bounce(struct fc_transfer t)
 {
 	for (;;)
-		t = jump_fcontext(t.fctx, NULL);
+		t = bounce_framed ? fc_jump_framed(t.fctx) :
+				    jump_fcontext(t.fctx, NULL);
 }
 
 static double peer_sample(void *arg)
@@ -123,8 +154,12 @@ static double peer_sample(void *arg)
 	uint64_t n = *(uint64_t *)arg;
 	uint64_t t0 = bench_now_ns();
 
-	for (uint64_t i = 0; i < n; i++)
-		fc_other = jump_fcontext(fc_other, NULL).fctx;
+	if (bounce_framed)
+		for (uint64_t i = 0; i < n; i++)
+			fc_other = fc_jump_framed(fc_other).fctx;
+	else
+		for (uint64_t i = 0; i < n; i++)
+			fc_other = jump_fcontext(fc_other, NULL).fctx;
 	return (double)(bench_now_ns() - t0) / (double)n;
 }
 
@@ -171,45 +206,67 @@ static void measure_interleaved(uint64_t *n, double (*sample)(void *),
 	bench_stat_samples(&r->rt, rt, reps);
 }
 
+enum switch_shape { SWITCH_FP, SWITCH_NOFP, SWITCH_FRAMED };
+
+static const struct {
+	const char *name, *label, *note;
+	void (*bounce)(void *);
+	double (*sample)(void *);
+} switch_rows[] = {
+	[SWITCH_FP] = { "fiber switch round trip (2 switches)",
+			"fiber switch vs peer",
+			"callee-saved registers + MXCSR + x87 CW each way, "
+			"no return between switches",
+			bounce_fp, switch_sample_fp },
+	[SWITCH_NOFP] = { "fiber switch round trip, fiber_share_fpenv",
+			  "switch, shared fpenv",
+			  "callee-saved registers only (the FP control words "
+			  "are the worker's), no return between switches",
+			  bounce_nofp, switch_sample_nofp },
+	[SWITCH_FRAMED] = { "switch round trip, each side returning",
+			    "switch, both return",
+			    "as the first row, each switch in a function that "
+			    "returns before the next (the peer's too): the "
+			    "return predictor's misses, paid once both sides "
+			    "return after a switch",
+			    bounce_fp, switch_sample_framed },
+};
+
 /*
- * fp: the default switch, which keeps MXCSR and the x87 control word as
- * the ABI asks; else the one fibers use with fiber_share_fpenv. Boost's
- * fcontext (1.74) always keeps them.
+ * The switch against Boost's fcontext (1.74 always keeps the FP control
+ * words), in one of the shapes above.
  */
-static void bench_switch(bool fp)
+static void bench_switch(enum switch_shape shape)
 {
 	uint64_t n = bench_iters(SWITCHES, 100000);
 	size_t size = 64 << 10;
 	struct bench_result r;
 	char *stack, *peer_stack;
 
-	bench_result_init(&r, "fiber", fp ?
-			  "fiber switch round trip (2 switches)" :
-			  "fiber switch round trip, fiber_share_fpenv",
-			  PEER_NAME, "ns/rtrip", BENCH_LOWER);
-	r.target_rt = 6;
+	bench_result_init(&r, "fiber", switch_rows[shape].name, PEER_NAME,
+			  "ns/rtrip", BENCH_LOWER);
+	if (shape == SWITCH_FP) {
+		r.target_rt = 6;
 #ifdef RT_BENCH_BOOST_CONTEXT
-	r.target_ratio = 1.8;
+		r.target_ratio = 1.8;
 #endif
-	snprintf(r.label, sizeof(r.label), fp ? "fiber switch vs peer" :
-		 "switch, shared fpenv");
+	}
+	snprintf(r.label, sizeof(r.label), "%s", switch_rows[shape].label);
 	stack = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (stack == MAP_FAILED) {
 		bench_rt_fail(&r, "mmap", -errno);
 		goto out;
 	}
+	bounce_framed = shape == SWITCH_FRAMED;
 	peer_stack = stack + size;
 	peer_init(peer_stack, size);
 	fiber_sp = rt_arch_fiber_stack_init(stack + size,
-					    fp ? bounce_fp : bounce_nofp, NULL);
-	measure_interleaved(&n, fp ? switch_sample_fp : switch_sample_nofp,
-			    &r);
+					    switch_rows[shape].bounce, NULL);
+	measure_interleaved(&n, switch_rows[shape].sample, &r);
 	munmap(stack, 2 * size);
-	bench_note(&r, "callee-saved registers%s each way; %llu round trips "
-		   "per run; %s", fp ? " + MXCSR + x87 CW" :
-		   " only (the FP control words are the worker's)",
-		   (unsigned long long)n, PEER_NOTE);
+	bench_note(&r, "%s; %llu round trips per run; %s",
+		   switch_rows[shape].note, (unsigned long long)n, PEER_NOTE);
 out:
 	bench_emit(&r);
 }
@@ -613,8 +670,9 @@ void bench_fiber(void)
 	struct rt_runtime *rt;
 	int err;
 
-	bench_switch(true);
-	bench_switch(false);
+	bench_switch(SWITCH_FP);
+	bench_switch(SWITCH_NOFP);
+	bench_switch(SWITCH_FRAMED);
 	err = bench_rt_new(1, 0, &rt);
 	if (err < 0) {
 		bench_log("fiber: rt_runtime_new: %s", strerror(-err));

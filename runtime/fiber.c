@@ -8,7 +8,8 @@
  * RT_CALL_FIBER. Each call of rt_fiber_run switches onto the fiber's stack
  * and comes back when the fiber either finished (the frame returns its
  * result) or parked in an op (the frame returns RT_PENDING, and h.top
- * names it, so the task resumes there). A blocking call is the op an
+ * names it, so the task resumes there); the worker's loop steps a started
+ * fiber the same way, inline (fiber_step.h). A blocking call is the op an
  * async function would await: the worker commits it after the switch
  * back, exactly as after a continuation unwound, and whoever wakes the
  * task sets h.ret, which the fiber reads once it is switched into again.
@@ -28,94 +29,18 @@
 #include <string.h>
 
 #include "internal.h"
-#include "fiber.h"
-#include "arch/x86_64/fiber.h"
-
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#include <sanitizer/common_interface_defs.h>
-#define RT_FIBER_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#include <sanitizer/tsan_interface.h>
-#define RT_FIBER_TSAN 1
-#endif
+#include "fiber_step.h"
 
 __thread struct rt_fiber *rt__fiber_now __attribute__((tls_model("initial-exec")));
 
-/* ---- telling the sanitizers which stack is live ------------------------ */
-/*
- * ASan must know the bounds of the stack it runs on (and keeps a fake
- * stack per context); TSan keeps a shadow call stack and a clock per
- * context. The worker's side announces the fiber's stack, the fiber's side
- * learns from ASan the stack it came from, to announce it on the way back.
- */
-
-static inline void san_worker_leave(struct rt_fiber *fb, void **fake)
-{
-#ifdef RT_FIBER_ASAN
-	__sanitizer_start_switch_fiber(fake, fb->stack_lo,
-				       (size_t)((char *)fb - fb->stack_lo));
-#else
-	(void)fake;
-#endif
-#ifdef RT_FIBER_TSAN
-	fb->tsan_from = __tsan_get_current_fiber();
-	__tsan_switch_to_fiber(fb->tsan_fiber, 0);
-#endif
-	(void)fb;
-}
-
-static inline void san_worker_back(void *fake)
-{
-#ifdef RT_FIBER_ASAN
-	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#endif
-	(void)fake;
-}
-
-static inline void san_fiber_arrived(struct rt_fiber *fb)
-{
-#ifdef RT_FIBER_ASAN
-	__sanitizer_finish_switch_fiber(fb->asan_fake, &fb->from_bottom,
-					&fb->from_size);
-#endif
-	(void)fb;
-}
-
-/* last: the fiber ends, its fake stack can go */
-static inline void san_fiber_leave(struct rt_fiber *fb, bool last)
-{
-#ifdef RT_FIBER_ASAN
-	__sanitizer_start_switch_fiber(last ? NULL : &fb->asan_fake,
-				       fb->from_bottom, fb->from_size);
-#endif
-#ifdef RT_FIBER_TSAN
-	__tsan_switch_to_fiber(fb->tsan_from, 0);
-#endif
-	(void)fb;
-	(void)last;
-}
-
-/* ---- the two sides of a switch ----------------------------------------- */
-
-/* Both directions of one fiber's switches take the same kind. */
-static inline void fiber_switch(struct rt_fiber *fb, void **save_sp,
-				void *to_sp)
-{
-	if (fb->share_fpenv)
-		rt__fiber_switch_nofp(save_sp, to_sp);
-	else
-		rt__fiber_switch(save_sp, to_sp);
-}
+/* ---- the fiber's side of a switch (the worker's: fiber_step.h) ------- */
 
 /*
  * On the fiber's stack: let the context that resumed us go on (it returns
  * RT_PENDING up to the worker), and come back with the op's result.
  */
-static int64_t fiber_park(struct rt_fiber *fb, struct rt_task *t)
+static inline __attribute__((always_inline)) int64_t
+fiber_park(struct rt_fiber *fb, struct rt_task *t)
 {
 	san_fiber_leave(fb, false);
 	fiber_switch(fb, &fb->sp, fb->ret_sp);
@@ -136,26 +61,6 @@ static void fiber_main(void *arg)
 	san_fiber_leave(fb, true);
 	fiber_switch(fb, &fb->sp, fb->ret_sp);
 	__builtin_unreachable();
-}
-
-/*
- * On the worker's side (or an outer fiber's, for RT_CALL_FIBER inside
- * one): run the fiber until it parks or ends. Stackless code the fiber
- * calls trampolines at the fiber stack's own floor.
- */
-static void fiber_resume(struct rt_task *t, struct rt_fiber *fb)
-{
-	struct rt_fiber *outer = rt__fiber_now;
-	char *limit = t->h.stack_limit;
-	void *fake = NULL;
-
-	rt__fiber_now = fb;
-	t->h.stack_limit = fb->stack_limit;
-	san_worker_leave(fb, &fake);
-	fiber_switch(fb, &fb->ret_sp, fb->sp);
-	san_worker_back(fake);
-	t->h.stack_limit = limit;
-	rt__fiber_now = outer;
 }
 
 /* Stackless code on a fiber may use the stack down to this floor. */
@@ -220,6 +125,14 @@ static void fiber_finish(struct rt_task *t, struct rt_fiber_frame *ff)
 	rt_fiber_stack_put(t->rt, rt__self, fb);
 }
 
+int64_t rt__fiber_end(struct rt_task *t, struct rt_fiber_frame *ff)
+{
+	int64_t r = ff->fiber->result;
+
+	fiber_finish(t, ff);
+	return r;
+}
+
 int64_t rt_fiber_run(struct rt_task *t, struct rt_frame *f)
 {
 	struct rt_fiber_frame *ff = (struct rt_fiber_frame *)f;
@@ -232,12 +145,7 @@ int64_t rt_fiber_run(struct rt_task *t, struct rt_frame *f)
 		if (r)
 			return r;
 	}
-	fiber_resume(t, ff->fiber);
-	if (!ff->fiber->done)
-		return RT_PENDING;
-	r = ff->fiber->result;
-	fiber_finish(t, ff);
-	return r;
+	return rt_fiber_step(t, f);
 }
 
 int rt_fiber_spawn(struct rt_runtime *rt, rt_fiber_fn fn, void *arg,
@@ -260,7 +168,8 @@ int rt_fiber_spawn(struct rt_runtime *rt, rt_fiber_fn fn, void *arg,
  * not a stackless frame (its caller chain would be left half-run), also
  * not one that a fiber called through rt_call_async.
  */
-int rt__fiber_enter(struct rt_task **t)
+static inline __attribute__((always_inline)) int
+fiber_enter(struct rt_task **t)
 {
 	struct rt_fiber *fb = rt__fiber_now;
 	struct rt_task *cur = rt__running;
@@ -274,15 +183,9 @@ int rt__fiber_enter(struct rt_task **t)
 	return 0;
 }
 
-bool rt_in_fiber(void)
-{
-	struct rt_task *t;
-
-	return rt__fiber_enter(&t) == 0;
-}
-
 /* The op suspended: park the fiber where the task resumes (its frame). */
-int64_t rt__fiber_await(int64_t r, struct rt_site *site)
+static inline __attribute__((always_inline)) int64_t
+fiber_await(int64_t r, struct rt_site *site)
 {
 	struct rt_fiber *fb;
 	struct rt_task *t;
@@ -294,6 +197,32 @@ int64_t rt__fiber_await(int64_t r, struct rt_site *site)
 	t->h.top = &fb->frame->frame;
 	__atomic_store_n(&t->h.site, site, __ATOMIC_RELEASE);
 	return fiber_park(fb, t);
+}
+
+int rt__fiber_enter(struct rt_task **t)
+{
+	return fiber_enter(t);
+}
+
+int64_t rt__fiber_await(int64_t r, struct rt_site *site)
+{
+	return fiber_await(r, site);
+}
+
+/*
+ * The blocking calls of this file expand RT_FIBER_OP with both halves
+ * inlined: a parked fiber then returns through one frame (the call's)
+ * after the switch instead of two, and each return after a switch is a
+ * likely miss of the return predictor (arch/x86_64/fiber.h).
+ */
+#define rt__fiber_enter fiber_enter
+#define rt__fiber_await fiber_await
+
+bool rt_in_fiber(void)
+{
+	struct rt_task *t;
+
+	return rt__fiber_enter(&t) == 0;
 }
 
 /*

@@ -559,14 +559,14 @@ struct rt_task *rt_overflow_pop_batch(struct rt_overflow *o, size_t max);
 
 /* task.c */
 int64_t rt_op_check(struct rt_task *t);
-int64_t rt_task_step(struct rt_task *t);
 /* Around what another thread does to a runtime's queues and doorbells. */
 void rt_foreign_enter(struct rt_runtime *rt);
 void rt_foreign_leave(struct rt_runtime *rt);
 
-/* One step of t. _hooked: with the tools' w->step_hooks. */
-void rt_task_run(struct rt_worker *w, struct rt_task *t);
-void rt_task_run_hooked(struct rt_worker *w, struct rt_task *t);
+/* Up to RT_BATCH steps of tasks off w's queues; how many ran.
+ * _hooked: with the tools' w->step_hooks. */
+unsigned int rt_task_run_batch(struct rt_worker *w);
+unsigned int rt_task_run_batch_hooked(struct rt_worker *w);
 void rt_task_unref(struct rt_worker *w, struct rt_task *t);
 void rt_task_commit_join(struct rt_worker *w, struct rt_task *t);
 

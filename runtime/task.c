@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "fiber_step.h"
 
 static void task_free(struct rt_worker *w, struct rt_task *t)
 {
@@ -305,13 +306,19 @@ int rt_task_try_spawn(struct rt_runtime *rt, rt_async_fn fn,
  * An error result skips every frame that does not catch: a flag check per
  * frame, no call.
  */
-int64_t rt_task_step(struct rt_task *t)
+static __attribute__((always_inline)) inline int64_t
+rt_task_step(struct rt_task *t)
 {
 	struct rt_frame *f = t->h.top;
 	int64_t r;
 
 	for (;;) {
-		r = f->fn(t, f);
+		/* a started fiber steps inline, see fiber_step.h */
+		if (f->fn == rt_fiber_run &&
+		    ((struct rt_fiber_frame *)f)->fiber)
+			r = rt_fiber_step(t, f);
+		else
+			r = f->fn(t, f);
 		if (r == RT_PENDING)
 			return RT_PENDING;
 		do {
@@ -565,14 +572,37 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 	commit_suspend(w, t);
 }
 
-void rt_task_run(struct rt_worker *w, struct rt_task *t)
+/*
+ * Up to RT_BATCH tasks off the run queues: the worker's loop (worker.c)
+ * runs a batch a turn. The loop lives here so that each step inlines into
+ * it, down to a fiber's switch (fiber_step.h). A tool's per-step hooks
+ * get their own copy of the loop, so a default step does not even test
+ * for them.
+ */
+static __attribute__((always_inline)) inline unsigned int
+run_tasks(struct rt_worker *w, bool hooked)
 {
-	task_run(w, t, false);
+	struct rt_runtime *rt = w->rt;
+	unsigned int n;
+
+	for (n = 0; n < RT_BATCH; n++) {
+		struct rt_task *t = rt_runq_pop(&rt->runqs, &w->qstats);
+
+		if (!t)
+			break;
+		task_run(w, t, hooked);
+	}
+	return n;
 }
 
-void rt_task_run_hooked(struct rt_worker *w, struct rt_task *t)
+unsigned int rt_task_run_batch(struct rt_worker *w)
 {
-	task_run(w, t, true);
+	return run_tasks(w, false);
+}
+
+unsigned int rt_task_run_batch_hooked(struct rt_worker *w)
+{
+	return run_tasks(w, true);
 }
 
 /*

@@ -70,34 +70,12 @@ static void take_inbox(struct rt_worker *w)
 	}
 }
 
-/*
- * Up to RT_BATCH tasks. A tool's per-step hooks get their own copy of
- * the loop, so a default step does not even test for them.
- */
-static __attribute__((always_inline)) inline unsigned int
-run_tasks(struct rt_worker *w, bool hooked)
-{
-	struct rt_runtime *rt = w->rt;
-	unsigned int n;
-
-	for (n = 0; n < RT_BATCH; n++) {
-		struct rt_task *t = rt_runq_pop(&rt->runqs, &w->qstats);
-
-		if (!t)
-			break;
-		if (hooked)
-			rt_task_run_hooked(w, t);
-		else
-			rt_task_run(w, t);
-	}
-	return n;
-}
-
 static unsigned int run_batch(struct rt_worker *w)
 {
 	unsigned int n;
 
-	n = unlikely(w->step_hooks) ? run_tasks(w, true) : run_tasks(w, false);
+	n = unlikely(w->step_hooks) ? rt_task_run_batch_hooked(w) :
+				      rt_task_run_batch(w);
 	if (n)
 		rt_worker_share(w);
 	return n;

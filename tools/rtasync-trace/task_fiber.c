@@ -6,7 +6,7 @@
  * x86_64 frames with frame pointers: [rbp] is the caller's rbp, [rbp + 8]
  * the return address into the caller. The parked context's rbp and return
  * address sit at fixed offsets from the saved stack pointer
- * (runtime/arch/x86_64/fiber_switch.S), and a fiber's first frame has
+ * (runtime/arch/x86_64/fiber.h), and a fiber's first frame has
  * rbp 0 (rt_arch_fiber_stack_init()). Code built without frame pointers
  * leaves rbp alone or uses it for data: the checks below end the walk
  * there rather than follow it.
