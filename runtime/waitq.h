@@ -61,7 +61,8 @@ struct rt_arm_ops {
 	uint32_t *(*lock)(void *obj);
 	struct rt_wlist *(*list)(void *obj);
 	/* Under the lock. With armed, the waiter's task must be claimed
-	 * (rt_arm_take) before anything is consumed. */
+	 * (rt_arm_take) before anything is consumed. A poll that returns
+	 * WAIT has woken nobody: rt_wait_one() keeps the lock past it. */
 	enum rt_poll (*poll)(void *obj, struct rt_waiter *w, bool armed,
 			     struct rt_wakeups *wk);
 	/* Instead of the three above, for an arm that is an operation
