@@ -111,23 +111,18 @@
  * test-and-test-and-set spin, yielding the CPU after a while in case the
  * holder was preempted (more threads than CPUs).
  */
-void rt_spin_lock(uint32_t *lock)
+void rt__spin_lock_slow(uint32_t *lock)
 {
 	unsigned int spins = 0;
 
-	while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
+	do {
 		while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
 			if (++spins < 128)
 				__builtin_ia32_pause();
 			else
 				sched_yield();
 		}
-	}
-}
-
-void rt_spin_unlock(uint32_t *lock)
-{
-	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+	} while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE));
 }
 
 /* ---- lists of waiters (under their lock) --------------------------------- */
@@ -350,14 +345,15 @@ static void wait_commit_held(struct rt_worker *w, struct rt_task *t,
 void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_wait *wt = rt_task_wait(t);
-	/* not after the RMW: a claimer may then requeue t, and it end */
-	struct io_owner o = io_owner_of(t);
+	struct io_owner o;
 	uint32_t old;
 
 	if (wt->held) {
 		wait_commit_held(w, t, wt);
 		return;
 	}
+	/* not after the RMW: a claimer may then requeue t, and it end */
+	o = io_owner_of(t);
 
 	if (t->deadline != RT_NEVER) {
 		if (!rt_sleep_arm(w, t))
@@ -458,6 +454,12 @@ void rt_wait_finish(struct rt_task *t)
 	}
 	s = atomic_load_explicit(&wt->state, memory_order_acquire);
 	arm = s >> RT_WS_ARM_SHIFT;
+	if (likely(arm == 0 && wt->nnodes == 1 && !wt->select && !wt->waker)) {
+		/* the common end: its one waiter won, its waker unlinked it */
+		t->h.ret = wait_node(wt, 0)->result;
+		atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
+		return;
+	}
 	for (unsigned int i = 0; i < wt->nnodes; i++) {
 		struct rt_waiter *w = wait_node(wt, i);
 
@@ -599,45 +601,39 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 	return rt_wait_suspend(t, deadline_ns);
 }
 
-/*
- * rt_wait_arms() for one arm with the task's own waiter, written out: the
- * path every channel, lock and event op takes, so it costs one lock
- * round and no loop when the object is ready.
- */
-int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
-		    void *obj, void *buf, uint64_t deadline_ns)
+/* rt_wait_one()'s park: link, and leave the lock to the commit. */
+int64_t rt__wait_park_held(struct rt_task *t, struct rt_wlist *l,
+			   uint32_t *lock)
+{
+	struct rt_wait *wt = rt_task_wait(t);
+	struct rt_arm arm = { NULL, NULL, &wt->node };
+
+	wait_setup(wt, &arm, 1, false);
+	wlist_link(l, lock, &wt->node);
+	wt->held = lock;
+	t->deadline = RT_NEVER;
+	t->action = RT_ACT_WAIT;
+	return RT_PENDING;
+}
+
+/* rt_wait_one() with a deadline: rt_wait_arms() for one arm, written
+ * out. The lock is dropped before the wait is armed. */
+int64_t rt__wait_one_timed(struct rt_task *t, const struct rt_arm_ops *ops,
+			   void *obj, void *buf, uint64_t deadline_ns)
 {
 	struct rt_wakeups wk = { NULL, 0 };
-	struct rt_task_ext *x;
-	int64_t ret = rt_op_check(t);
 	struct rt_waiter *w;
 	bool linked = false;
 	uint32_t *lock;
 	enum rt_poll p;
+	int64_t err;
 
-	if (ret)
-		return ret;
-	x = rt_task_ext_get(t);	/* not before the check: t may be NULL */
-	if (unlikely(!x))
-		return -ENOMEM;
-	w = &x->wait.node;
-	w->buf = buf;
-	w->task = t;
-	w->arm = 0;
+	w = rt__wait_own(t, buf, &err);
+	if (!w)
+		return err;
 	lock = ops->lock(obj);
 	rt_spin_lock(lock);
 	p = ops->poll(obj, w, false, &wk);
-	if (p == RT_POLL_WAIT && deadline_ns == RT_NEVER) {
-		/* a WAIT woke nobody: the lock goes to the commit */
-		struct rt_arm arm = { ops, obj, w };
-
-		wait_setup(&x->wait, &arm, 1, false);
-		wlist_link(ops->list(obj), lock, w);
-		x->wait.held = lock;
-		t->deadline = RT_NEVER;
-		t->action = RT_ACT_WAIT;
-		return RT_PENDING;
-	}
 	if (p == RT_POLL_WAIT && !expired(deadline_ns)) {
 		struct rt_arm arm = { ops, obj, w };
 
