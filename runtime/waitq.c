@@ -323,22 +323,25 @@ bool rt_wait_io_done(struct rt_task *t, uint32_t arm)
  * and every claim of it requeues t at once; the cancel flag is read
  * after the state is set (NO LOST CANCEL). t stays alive until the
  * unlock: a claimer that requeued it elsewhere has it wait in
- * rt_wait_finish() for this lock, to unlink the waiter.
+ * rt_wait_finish() for this lock, to unlink the waiter. A cancel we
+ * claim ourselves keeps t parked until our push, after the unlock.
  */
 static void wait_commit_held(struct rt_worker *w, struct rt_task *t,
 			     struct rt_wait *wt)
 {
 	uint32_t *lock = wt->held;
+	bool cancelled;
 
 	wt->held = NULL;
 	atomic_store_explicit(&wt->state,
 			      RT_WS_WAITING | RT_WS_ARMED | RT_WS_UNWOUND,
 			      memory_order_relaxed);
 	rt_fence_fast();	/* the other side: rt_wait_cancel() */
-	if ((atomic_load_explicit(&t->flags, memory_order_relaxed) &
-	     RT_TF_CANCEL) && rt_wait_claim(t, RT_ARM_CANCEL))
-		rt_worker_push_local(w, t);
+	cancelled = (atomic_load_explicit(&t->flags, memory_order_relaxed) &
+		     RT_TF_CANCEL) && rt_wait_claim(t, RT_ARM_CANCEL);
 	rt_spin_unlock(lock);
+	if (cancelled)
+		rt_worker_push_local(w, t);
 }
 
 /* The step has unwound: arm the deadline, then the requeue handshake. */

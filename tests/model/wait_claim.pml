@@ -158,10 +158,11 @@ proctype Waiter()
 	early_flag = cancel_flag;
 #endif
 	if
-	:: early_flag -> claim(ARM_CANCEL, ok); if :: ok -> make_runnable() :: else fi
-	:: else
+	:: early_flag -> claim(ARM_CANCEL, ok)
+	:: else -> ok = 0
 	fi;
 	spin_unlock(lock);
+	if :: ok -> make_runnable() :: else fi;
 	goto resumed;
 #endif
 	state = WAITING | ARMED;	/* wait_arm, seq_cst */
