@@ -127,6 +127,7 @@ extern const char *bench_peers_dir;
 /* ... that directory, resolved. */
 void bench_peers_dir_get(char *buf, size_t len);
 void bench_sync(void);
+void bench_chan_rtt(void);
 
 /*
  * Run fn(arg) in a child process killed after timeout_s. fn writes its

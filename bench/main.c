@@ -42,6 +42,9 @@ const struct bench_topic bench_topics[] = {
 	/* rounds of 3 fresh runtimes and 11 peer processes */
 	{ "sync", "channels and the mutex vs Go, Tokio and pthread_mutex",
 	  bench_sync, 300 },
+	/* no peers: for bench/chan-callgrind.sh */
+	{ "chan-rtt", "the channel round trip of sync, 1 worker, librtasync "
+	  "alone", bench_chan_rtt, 0 },
 	/* the memory case runs 10k fibers and 10k task chains, each in a
 	 * fresh process */
 	{ "fiber", "fiber switch, yield, the cross-model call matrix and "

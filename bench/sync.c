@@ -753,6 +753,41 @@ static void emit_row(const struct sync_run *r, int i, unsigned int rounds)
 	bench_emit(&row);
 }
 
+/*
+ * The channel round trip on one worker alone, no peers: what
+ * bench/chan-callgrind.sh counts instructions of.
+ */
+static double chan_rtt_sample(void *arg)
+{
+	struct rt_runtime *rt = arg;
+
+	return chan_rtt_ns(rt, bench_iters(CHAN_RTTS, 1000));
+}
+
+void bench_chan_rtt(void)
+{
+	struct bench_result row;
+	struct rt_runtime *rt;
+	int err;
+
+	bench_result_init(&row, "chan-rtt", "channel round trip, 1 worker",
+			  "", "ns/rtrip", BENCH_LOWER);
+	err = bench_rt_new(1, 0, &rt);
+	if (err < 0) {
+		bench_rt_fail(&row, "rt_runtime_new", err);
+		goto out;
+	}
+	err = bench_measure(chan_rtt_sample, rt, &row.rt);
+	if (err < 0)
+		bench_rt_fail(&row, "chan round trip", err);
+	bench_note(&row, "2 channels of capacity 1, %llu round trips; "
+		   "librtasync alone (the sync topic has the peers)",
+		   (unsigned long long)bench_iters(CHAN_RTTS, 1000));
+	bench_rt_free(rt);
+out:
+	bench_emit(&row);
+}
+
 void bench_sync(void)
 {
 	static struct sync_run r;

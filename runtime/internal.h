@@ -101,6 +101,8 @@ struct rt_wait {
 	uint8_t select;			/* the result is the winning arm */
 	uint16_t io_worker;		/* the worker of the op: the ring its
 					   I/O arms are on (waitq.c) */
+	uint32_t *held;			/* the list's lock, kept by the op
+					   until the commit (waitq.c) */
 	struct rt_waiter node;
 };
 struct rt_fiber;

@@ -32,6 +32,27 @@
  *   task runnable. WON is a release, and its reader acquires, so what the
  *   claimer delivered is visible to the task when it resumes.
  *
+ *   CLAIMED AFTER THE UNWIND. A claim that finds UNWOUND set (and no
+ *   I/O arm in flight) sets WON in the same CAS: the commit is behind
+ *   it, so nobody else will read WON, and the claimer alone requeues
+ *   the task, with no second RMW, once it has delivered. What it
+ *   delivered reaches the task through the run queue (or inbox) it is
+ *   pushed on. rt_wait_publish() tells the two cases apart by WON: in
+ *   a wait another party claimed, nobody else sets it.
+ *
+ *   LOCK HELD OVER THE UNWIND. A single wait with no deadline
+ *   (rt_wait_one) that must park links its waiter and returns with the
+ *   list's lock still held: the step unwinds at once (RT_AWAIT returns
+ *   RT_PENDING, a fiber switches to its worker), and rt_wait_commit()
+ *   makes the wait claimable as WAITING|ARMED|UNWOUND, reads the cancel
+ *   flag, and only then unlocks. A waker needs the lock to find the
+ *   waiter, so every claim but a cancel's comes after the unwind and
+ *   takes the one-RMW path above; a park costs the lock and no RMW of
+ *   the state. The commit's StoreLoad against rt_task_cancel() is the
+ *   asymmetric pair of park.c: a compiler barrier here, a membarrier on
+ *   the cancel's side when it finds no wait. A task whose code ignored
+ *   RT_PENDING and ran on would keep the lock: ops must be awaited.
+ *
  *   NO WAKE INTO A BUFFER THE KERNEL HOLDS. A select's I/O arm (io.c)
  *   is an op on a ring: the kernel may write its buffer until its CQE
  *   is reaped. The arms in flight are a count in the state (RT_WS_IO_*),
@@ -49,7 +70,8 @@
  *
  *   NO LOST CANCEL. The op sets WAITING|ARMED (seq_cst) before it links
  *   anything, then reads RT_TF_CANCEL (seq_cst); rt_task_cancel() sets
- *   the flag, then reads the state (both seq_cst). Either the cancel sees
+ *   the flag, then reads the state (both seq_cst; see LOCK HELD for the
+ *   commit that arms the wait). Either the cancel sees
  *   the wait and claims it, or the op sees the flag and claims it itself.
  *   A cancel that finds no ext has found no wait: the ext is published
  *   (seq_cst CAS) before the state is set (rt_wait_parked()).
@@ -89,23 +111,18 @@
  * test-and-test-and-set spin, yielding the CPU after a while in case the
  * holder was preempted (more threads than CPUs).
  */
-void rt_spin_lock(uint32_t *lock)
+void rt__spin_lock_slow(uint32_t *lock)
 {
 	unsigned int spins = 0;
 
-	while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
+	do {
 		while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
 			if (++spins < 128)
 				__builtin_ia32_pause();
 			else
 				sched_yield();
 		}
-	}
-}
-
-void rt_spin_unlock(uint32_t *lock)
-{
-	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+	} while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE));
 }
 
 /* ---- lists of waiters (under their lock) --------------------------------- */
@@ -197,6 +214,10 @@ void rt_wakeups_publish_all(struct rt_wakeups *wk)
 
 /* ---- claiming and requeueing a task (see the top of the file) ----------- */
 
+/*
+ * A claim that finds the task unwound and no I/O arm in flight sets WON
+ * in its own CAS (CLAIMED AFTER THE UNWIND): the claimer requeues t.
+ */
 bool rt_wait_claim(struct rt_task *t, uint32_t arm)
 {
 	struct rt_wait *wt = rt_task_wait(t);
@@ -208,6 +229,8 @@ bool rt_wait_claim(struct rt_task *t, uint32_t arm)
 			return false;
 		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND | RT_WS_IO_MASK)) |
 		    (arm << RT_WS_ARM_SHIFT);
+		if ((s & (RT_WS_UNWOUND | RT_WS_IO_MASK)) == RT_WS_UNWOUND)
+			n |= RT_WS_WON;
 	} while (!atomic_compare_exchange_weak_explicit(&wt->state, &s, n,
 			memory_order_acq_rel, memory_order_relaxed));
 	return true;
@@ -249,16 +272,31 @@ static bool wait_settle(struct io_owner o, uint32_t old, uint32_t new)
 }
 
 /*
+ * The claimer has delivered: does it requeue t? WON already set is its
+ * own claim's (CLAIMED AFTER THE UNWIND): nobody else sets WON in a wait
+ * another party claimed, and nobody else writes the state until t runs.
+ */
+static bool wait_delivered(struct rt_task *t)
+{
+	struct rt_wait *wt = rt_task_wait(t);
+	struct io_owner o;
+	uint32_t old;
+
+	if (atomic_load_explicit(&wt->state, memory_order_relaxed) & RT_WS_WON)
+		return true;
+	o = io_owner_of(t);
+	old = atomic_fetch_or_explicit(&wt->state, RT_WS_WON,
+				       memory_order_acq_rel);
+	return wait_settle(o, old, old | RT_WS_WON);
+}
+
+/*
  * The claimer has delivered. foreign: act as a foreign thread would
  * (rt_task_cancel, which may run in a signal handler).
  */
 void rt_wait_publish(struct rt_task *t, bool foreign)
 {
-	struct io_owner o = io_owner_of(t);
-	uint32_t old = atomic_fetch_or_explicit(&rt_task_wait(t)->state,
-						RT_WS_WON, memory_order_acq_rel);
-
-	if (wait_settle(o, old, old | RT_WS_WON))
+	if (wait_delivered(t))
 		rt_task_make_runnable(foreign ? NULL : rt__self, t);
 }
 
@@ -279,13 +317,46 @@ bool rt_wait_io_done(struct rt_task *t, uint32_t arm)
 	return wait_settle(o, old, old + d);
 }
 
+/*
+ * LOCK HELD OVER THE UNWIND: the op kept the list's lock, so no waker
+ * has seen the waiter yet. The wait becomes claimable already unwound,
+ * and every claim of it requeues t at once; the cancel flag is read
+ * after the state is set (NO LOST CANCEL). t stays alive until the
+ * unlock: a claimer that requeued it elsewhere has it wait in
+ * rt_wait_finish() for this lock, to unlink the waiter. A cancel we
+ * claim ourselves keeps t parked until our push, after the unlock.
+ */
+static void wait_commit_held(struct rt_worker *w, struct rt_task *t,
+			     struct rt_wait *wt)
+{
+	uint32_t *lock = wt->held;
+	bool cancelled;
+
+	wt->held = NULL;
+	atomic_store_explicit(&wt->state,
+			      RT_WS_WAITING | RT_WS_ARMED | RT_WS_UNWOUND,
+			      memory_order_relaxed);
+	rt_fence_fast();	/* the other side: rt_wait_cancel() */
+	cancelled = (atomic_load_explicit(&t->flags, memory_order_relaxed) &
+		     RT_TF_CANCEL) && rt_wait_claim(t, RT_ARM_CANCEL);
+	rt_spin_unlock(lock);
+	if (cancelled)
+		rt_worker_push_local(w, t);
+}
+
 /* The step has unwound: arm the deadline, then the requeue handshake. */
 void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_wait *wt = rt_task_wait(t);
-	/* not after the RMW: a claimer may then requeue t, and it end */
-	struct io_owner o = io_owner_of(t);
+	struct io_owner o;
 	uint32_t old;
+
+	if (wt->held) {
+		wait_commit_held(w, t, wt);
+		return;
+	}
+	/* not after the RMW: a claimer may then requeue t, and it end */
+	o = io_owner_of(t);
 
 	if (t->deadline != RT_NEVER) {
 		if (!rt_sleep_arm(w, t))
@@ -304,23 +375,21 @@ void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
  * the heap's worker make it runnable? */
 bool rt_wait_expire(struct rt_task *t)
 {
-	struct io_owner o;
-	uint32_t old;
-
-	if (!rt_wait_claim(t, RT_ARM_TIMEOUT))
-		return false;
-	o = io_owner_of(t);
-	old = atomic_fetch_or_explicit(&rt_task_wait(t)->state, RT_WS_WON,
-				       memory_order_acq_rel);
-	return wait_settle(o, old, old | RT_WS_WON);
+	return rt_wait_claim(t, RT_ARM_TIMEOUT) && wait_delivered(t);
 }
 
 /* From rt_task_cancel(), after it set RT_TF_CANCEL: false if t is not in
  * a waitq op (the other kinds of wait are the caller's). */
 bool rt_wait_cancel(struct rt_task *t)
 {
-	if (!rt_wait_parked(t))
-		return false;
+	/* NO LOST CANCEL with a commit that kept the lock: it stores the
+	 * state, fences only the compiler, then reads the flag; the slow
+	 * fence makes that store visible here or our flag visible there */
+	if (!rt_wait_parked(t)) {
+		rt_fence_slow();
+		if (!rt_wait_parked(t))
+			return false;
+	}
 	if (rt_wait_claim(t, RT_ARM_CANCEL))
 		rt_wait_publish(t, true);
 	return true;
@@ -388,6 +457,12 @@ void rt_wait_finish(struct rt_task *t)
 	}
 	s = atomic_load_explicit(&wt->state, memory_order_acquire);
 	arm = s >> RT_WS_ARM_SHIFT;
+	if (likely(arm == 0 && wt->nnodes == 1 && !wt->select && !wt->waker)) {
+		/* the common end: its one waiter won, its waker unlinked it */
+		t->h.ret = wait_node(wt, 0)->result;
+		atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
+		return;
+	}
 	for (unsigned int i = 0; i < wt->nnodes; i++) {
 		struct rt_waiter *w = wait_node(wt, i);
 
@@ -413,18 +488,25 @@ static void waiter_init(struct rt_waiter *w, struct rt_task *t, uint32_t arm)
 	w->pad = 0;		/* io.c's flags for an I/O arm */
 }
 
+/* What rt_wait_finish() reads of a wait, before it can be claimed. */
+static void wait_setup(struct rt_wait *wt, const struct rt_arm *arms,
+		       unsigned int n, bool select)
+{
+	wt->nodes = (char *)arms[0].node;
+	wt->stride = (uint16_t)(n > 1 ? (char *)arms[1].node -
+					(char *)arms[0].node : 0);
+	wt->nnodes = (uint16_t)n;
+	wt->select = select;
+	wt->io_worker = rt_worker_id(rt__self);
+}
+
 /* The first waiter is about to be linked: make the wait claimable. */
 static void wait_arm(struct rt_task *t, const struct rt_arm *arms,
 		     unsigned int n, bool select)
 {
 	struct rt_wait *wt = rt_task_wait(t);
 
-	wt->nodes = (char *)arms[0].node;
-	wt->stride = (uint16_t)(n > 1 ? (char *)arms[1].node -
-					(char *)arms[0].node : 0);
-	wt->nnodes = (uint16_t)n;
-	wt->select = select;
-	wt->io_worker = rt_worker_id(rt__self);	/* before it can be claimed */
+	wait_setup(wt, arms, n, select);
 	atomic_store_explicit(&wt->state, RT_WS_WAITING | RT_WS_ARMED,
 			      memory_order_seq_cst);
 }
@@ -522,31 +604,36 @@ int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 	return rt_wait_suspend(t, deadline_ns);
 }
 
-/*
- * rt_wait_arms() for one arm with the task's own waiter, written out: the
- * path every channel, lock and event op takes, so it costs one lock
- * round and no loop when the object is ready.
- */
-int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
-		    void *obj, void *buf, uint64_t deadline_ns)
+/* rt_wait_one()'s park: link, and leave the lock to the commit. */
+int64_t rt__wait_park_held(struct rt_task *t, struct rt_wlist *l,
+			   uint32_t *lock)
+{
+	struct rt_wait *wt = rt_task_wait(t);
+	struct rt_arm arm = { NULL, NULL, &wt->node };
+
+	wait_setup(wt, &arm, 1, false);
+	wlist_link(l, lock, &wt->node);
+	wt->held = lock;
+	t->deadline = RT_NEVER;
+	t->action = RT_ACT_WAIT;
+	return RT_PENDING;
+}
+
+/* rt_wait_one() with a deadline: rt_wait_arms() for one arm, written
+ * out. The lock is dropped before the wait is armed. */
+int64_t rt__wait_one_timed(struct rt_task *t, const struct rt_arm_ops *ops,
+			   void *obj, void *buf, uint64_t deadline_ns)
 {
 	struct rt_wakeups wk = { NULL, 0 };
-	struct rt_task_ext *x;
-	int64_t ret = rt_op_check(t);
 	struct rt_waiter *w;
 	bool linked = false;
 	uint32_t *lock;
 	enum rt_poll p;
+	int64_t err;
 
-	if (ret)
-		return ret;
-	x = rt_task_ext_get(t);	/* not before the check: t may be NULL */
-	if (unlikely(!x))
-		return -ENOMEM;
-	w = &x->wait.node;
-	w->buf = buf;
-	w->task = t;
-	w->arm = 0;
+	w = rt__wait_own(t, buf, &err);
+	if (!w)
+		return err;
 	lock = ops->lock(obj);
 	rt_spin_lock(lock);
 	p = ops->poll(obj, w, false, &wk);

@@ -61,7 +61,8 @@ struct rt_arm_ops {
 	uint32_t *(*lock)(void *obj);
 	struct rt_wlist *(*list)(void *obj);
 	/* Under the lock. With armed, the waiter's task must be claimed
-	 * (rt_arm_take) before anything is consumed. */
+	 * (rt_arm_take) before anything is consumed. A poll that returns
+	 * WAIT has woken nobody: rt_wait_one() keeps the lock past it. */
 	enum rt_poll (*poll)(void *obj, struct rt_waiter *w, bool armed,
 			     struct rt_wakeups *wk);
 	/* Instead of the three above, for an arm that is an operation
@@ -75,8 +76,20 @@ struct rt_arm {
 	struct rt_waiter *node;
 };
 
-void rt_spin_lock(uint32_t *lock);
-void rt_spin_unlock(uint32_t *lock);
+void rt__spin_lock_slow(uint32_t *lock);
+
+/* A spin lock (waitq.c): one exchange when it is free. */
+static inline void rt_spin_lock(uint32_t *lock)
+{
+	if (likely(!__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)))
+		return;
+	rt__spin_lock_slow(lock);
+}
+
+static inline void rt_spin_unlock(uint32_t *lock)
+{
+	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
 
 bool rt_wait_claim(struct rt_task *t, uint32_t arm);
 void rt_wait_publish(struct rt_task *t, bool foreign);
@@ -117,9 +130,64 @@ enum rt_poll rt_arm_try(const struct rt_arm_ops *ops, void *obj,
 
 int64_t rt_wait_arms(struct rt_task *t, const struct rt_arm *arms,
 		     unsigned int n, uint64_t deadline_ns, bool select);
-/* One arm with the task's own waiter. */
-int64_t rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops,
-		    void *obj, void *buf, uint64_t deadline_ns);
+
+/* The running task's own waiter, for one arm with buf; NULL with *err
+ * when the op may not run. */
+static inline struct rt_waiter *rt__wait_own(struct rt_task *t, void *buf,
+					     int64_t *err)
+{
+	struct rt_task_ext *x;
+	struct rt_waiter *w;
+
+	*err = rt_op_check(t);
+	if (*err)
+		return NULL;
+	x = rt_task_ext_get(t);	/* not before the check: t may be NULL */
+	if (unlikely(!x)) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	w = &x->wait.node;
+	w->buf = buf;
+	w->task = t;
+	w->arm = 0;
+	return w;
+}
+
+int64_t rt__wait_one_timed(struct rt_task *t, const struct rt_arm_ops *ops,
+			   void *obj, void *buf, uint64_t deadline_ns);
+int64_t rt__wait_park_held(struct rt_task *t, struct rt_wlist *l,
+			   uint32_t *lock);
+
+/*
+ * One arm with the task's own waiter: the path every channel, lock and
+ * event op takes. Inline, so that a primitive's own ops, constants in
+ * its file, are called directly: one lock round and no loop when the
+ * object is ready. With no deadline a park keeps the lock for the
+ * commit (LOCK HELD OVER THE UNWIND, waitq.c).
+ */
+static inline __attribute__((always_inline)) int64_t
+rt_wait_one(struct rt_task *t, const struct rt_arm_ops *ops, void *obj,
+	    void *buf, uint64_t deadline_ns)
+{
+	struct rt_wakeups wk = { NULL, 0 };
+	struct rt_waiter *w;
+	uint32_t *lock;
+	int64_t err;
+
+	if (deadline_ns != RT_NEVER)
+		return rt__wait_one_timed(t, ops, obj, buf, deadline_ns);
+	w = rt__wait_own(t, buf, &err);
+	if (!w)
+		return err;
+	lock = ops->lock(obj);
+	rt_spin_lock(lock);
+	if (ops->poll(obj, w, false, &wk) == RT_POLL_WAIT)
+		return rt__wait_park_held(t, ops->list(obj), lock);
+	rt_spin_unlock(lock);
+	rt_wakeups_publish(&wk);
+	return w->result;	/* READY: an unarmed poll never loses */
+}
 
 /* The arm kinds, for select.c. */
 extern const struct rt_arm_ops rt_waitq_arm;

@@ -105,6 +105,10 @@ check wait_claim_nodeadline wait_claim pass -DNO_TIMER
 check wait_claim_bug_flag wait_claim fail -DNO_TIMER -DBUG_FLAG_BEFORE_ARM
 check wait_claim_bug_handshake wait_claim fail -DBUG_NO_HANDSHAKE
 check wait_claim_bug_unclaimed wait_claim fail -DBUG_GIVE_UNCLAIMED
+check wait_claim_bug_owned wait_claim fail -DBUG_OWNED_EARLY
+check wait_claim_held   wait_claim pass -DNO_TIMER -DHELD
+check wait_claim_held_bug_flag wait_claim fail -DNO_TIMER -DHELD \
+	-DBUG_HELD_FLAG_FIRST
 
 # a select with an I/O arm vs the kernel, its ring's owner, a waker, the
 # deadline and a cancel: runtime/waitq.c, io.c (see select_io.pml)

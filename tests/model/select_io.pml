@@ -89,7 +89,12 @@ inline spin_unlock(l) { l = 0 }
 inline claim(a, ok) {
 	atomic {
 		if
-		:: state & ARMED -> state = state & ~ARMED; arm = a; ok = 1
+		:: state & ARMED ->
+			state = state & ~ARMED; arm = a; ok = 1;
+			if	/* CLAIMED AFTER THE UNWIND: no handshake left */
+			:: (state & UNWOUND) && io == 0 -> state = state | WON
+			:: else
+			fi
 		:: else -> ok = 0
 		fi
 	}
@@ -122,13 +127,17 @@ inline settle(old) {
 	fi
 }
 
-/* rt_wait_publish: WON */
+/* rt_wait_publish: WON, unless the claim set it (then requeue) */
 inline publish() {
-	atomic {
-		old = state;
-		state = state | WON;
-		settle(old)
-	}
+	if
+	:: state & WON -> make_runnable()
+	:: else ->
+		atomic {
+			old = state;
+			state = state | WON;
+			settle(old)
+		}
+	fi
 }
 
 proctype Waiter()

@@ -26,8 +26,22 @@
  *   - NO_TIMER: with no deadline and a releaser that may never come,
  *     the cancel alone ends the wait (no lost cancel).
  *
+ * Claims: a claim that finds UNWOUND sets WON in its CAS, and its
+ * publish then requeues without the handshake (CLAIMED AFTER THE
+ * UNWIND in waitq.c).
+ *
  * Variants (-D at spin -a time):
  *   NO_TIMER            no deadline; R may do nothing.
+ *   HELD                (with NO_TIMER) the op keeps the lock over the
+ *                       unwind; the commit arms the wait already
+ *                       unwound, reads the cancel flag, unlocks (LOCK
+ *                       HELD OVER THE UNWIND). Sequential consistency
+ *                       stands in for the asymmetric fence pair.
+ *   BUG_HELD_FLAG_FIRST (with HELD) the commit reads the cancel flag
+ *                       before it arms the wait. Must fail: a lost
+ *                       cancel.
+ *   BUG_OWNED_EARLY     a claim sets WON whether or not the task has
+ *                       unwound. Must fail.
  *   BUG_FLAG_BEFORE_ARM the op reads the cancel flag before it arms the
  *                       wait (the Dekker pair broken). With NO_TIMER,
  *                       must fail: a lost cancel.
@@ -67,11 +81,21 @@ byte result;		/* 0 acquired, 1 timed out, 2 cancelled, 3 at once */
 inline spin_lock(l) { atomic { l == 0 -> l = 1 } }
 inline spin_unlock(l) { l = 0 }
 
-/* rt_wait_claim: one CAS clearing ARMED and recording the arm */
+/* rt_wait_claim: one CAS clearing ARMED and recording the arm; WON too
+ * when the task has unwound */
 inline claim(a, ok) {
 	atomic {
 		if
-		:: state & ARMED -> state = state & ~ARMED; arm = a; ok = 1
+		:: state & ARMED ->
+			state = state & ~ARMED; arm = a; ok = 1;
+#ifdef BUG_OWNED_EARLY
+			state = state | WON
+#else
+			if
+			:: state & UNWOUND -> state = state | WON
+			:: else
+			fi
+#endif
 		:: else -> ok = 0
 		fi
 	}
@@ -83,18 +107,23 @@ inline make_runnable() {
 	assert(runnable == 1)
 }
 
-/* rt_wait_publish: WON, and whoever comes second of WON/UNWOUND runs it */
+/* rt_wait_publish: WON set by the claim, or WON and whoever comes second
+ * of WON/UNWOUND runs it */
 inline publish() {
 #ifdef BUG_NO_HANDSHAKE
 	runnable++;
 	assert(runnable == 1 && unwound_seen);
 #else
-	atomic {
-		if
-		:: state & UNWOUND -> state = state | WON; make_runnable()
-		:: else -> state = state | WON
-		fi
-	}
+	if
+	:: state & WON -> make_runnable()
+	:: else ->
+		atomic {
+			if
+			:: state & UNWOUND -> state = state | WON; make_runnable()
+			:: else -> state = state | WON
+			fi
+		}
+	fi
 #endif
 }
 
@@ -117,6 +146,25 @@ proctype Waiter()
 		spin_unlock(lock); finished = 1; goto out
 	:: else -> skip
 	fi;
+#ifdef HELD
+	/* link, keep the lock; the step unwinds; rt_wait_commit() */
+	linked = 1;
+	unwound_seen = 1;
+#ifdef BUG_HELD_FLAG_FIRST
+	early_flag = cancel_flag;
+	state = WAITING | ARMED | UNWOUND;
+#else
+	state = WAITING | ARMED | UNWOUND;
+	early_flag = cancel_flag;
+#endif
+	if
+	:: early_flag -> claim(ARM_CANCEL, ok)
+	:: else -> ok = 0
+	fi;
+	spin_unlock(lock);
+	if :: ok -> make_runnable() :: else fi;
+	goto resumed;
+#endif
 	state = WAITING | ARMED;	/* wait_arm, seq_cst */
 	linked = 1;
 	spin_unlock(lock);
@@ -143,6 +191,7 @@ proctype Waiter()
 		:: else -> state = state | UNWOUND
 		fi
 	}
+resumed:
 	/* resumes only once runnable */
 	runnable > 0;
 	/* rt_wait_finish() */
@@ -232,7 +281,13 @@ proctype Canceller()
 	:: state & WAITING ->
 		claim(ARM_CANCEL, ok);
 		if :: ok -> publish() :: else fi
-	:: else
+	:: else	/* rt_fence_slow(), and a second look */
+		if
+		:: state & WAITING ->
+			claim(ARM_CANCEL, ok);
+			if :: ok -> publish() :: else fi
+		:: else
+		fi
 	fi
 }
 
