@@ -233,6 +233,8 @@ struct rt_worker {
 	uint64_t turn_head;		/* tw->head when this turn's batch
 					   began: a record's step index */
 	uint64_t trace_ts;		/* ... and that batch's timestamp */
+	uint64_t trace_worker;		/* index << 48: a record's worker
+					   field, in its last word */
 	struct rt_runq_stats qstats;
 	struct rt_task **running;	/* this thread's rt__running */
 

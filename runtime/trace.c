@@ -170,10 +170,7 @@ void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
 	w->tw = (struct rt_trace_worker *)area;
 	w->trace = tr;
 	w->site_counts = (uint64_t *)(area + RT_TRACE_COUNTS_OFFSET);
-	/* the ring is this worker's: its records' worker field never
-	 * changes, so it is not rewritten per record */
-	for (unsigned int r = 0; r < RT_TRACE_RING_RECORDS; r++)
-		rt_trace_slot(w->tw, r)->worker = (uint16_t)w->index;
+	w->trace_worker = (uint64_t)(uint16_t)w->index << 48;
 	w->stats = &w->tw->counters;
 	w->io_counts = &w->tw->io;
 	w->io_counts->kinds = RT_IO_KINDS;

@@ -19,6 +19,16 @@
 	RT_TRACE_ALIGN(RT_TRACE_COUNTS_OFFSET +				\
 		       RT_TRACE_SITES_MAX * sizeof(uint64_t), 64)
 
+_Static_assert(offsetof(struct rt_trace_record, site) == 16 &&
+	       offsetof(struct rt_trace_record, reason) == 20 &&
+	       offsetof(struct rt_trace_record, step) == 21 &&
+	       offsetof(struct rt_trace_record, worker) == 22 &&
+	       sizeof(struct rt_trace_record) == 24,
+	       "rt_trace_record() writes site..worker as one word");
+
+/* A record's ts and task, stored as one 16-byte vector. */
+typedef uint64_t rt_trace_pair __attribute__((vector_size(16), aligned(8)));
+
 /* Ring position pos's slot: constants, no pointer of the worker's. */
 static inline struct rt_trace_record *
 rt_trace_slot(struct rt_trace_worker *tw, uint64_t pos)
@@ -61,15 +71,18 @@ static inline void rt_trace_record(struct rt_worker *w, struct rt_task *t,
 	struct rt_trace_worker *tw = w->tw;
 	uint64_t pos = __atomic_load_n(&tw->head, __ATOMIC_RELAXED);
 	struct rt_trace_record *rec = rt_trace_slot(tw, pos);
+	/* site, reason, step and worker: one word (x86 is little-endian) */
+	uint64_t tail = site | (uint64_t)reason << 32 |
+			(uint64_t)(uint8_t)(pos - w->turn_head) << 40 |
+			w->trace_worker;
 
 	__atomic_thread_fence(__ATOMIC_RELEASE);	/* x86: compiler-only */
-	__atomic_store_n(&rec->ts, w->trace_ts, __ATOMIC_RELAXED);
-	__atomic_store_n(&rec->task, (uint64_t)(uintptr_t)t, __ATOMIC_RELAXED);
-	__atomic_store_n(&rec->site, site, __ATOMIC_RELAXED);
-	__atomic_store_n(&rec->reason, reason, __ATOMIC_RELAXED);
-	__atomic_store_n(&rec->step, (uint8_t)(pos - w->turn_head),
-			 __ATOMIC_RELAXED);
-	/* rec->worker: written once for the whole ring, at bind */
+	/* Two stores: a yield loop recording every step is bound by its
+	 * stores more than by its instructions. Neither need be atomic as
+	 * a whole: the reader's check of the head makes its copy whole. */
+	*(rt_trace_pair *)&rec->ts =
+		(rt_trace_pair){ w->trace_ts, (uint64_t)(uintptr_t)t };
+	__atomic_store_n((uint64_t *)&rec->site, tail, __ATOMIC_RELAXED);
 	__atomic_store_n(&tw->head, pos + 1, __ATOMIC_RELEASE);
 }
 
