@@ -6,7 +6,7 @@
  * librtasync-nocounters (RT_NO_COUNTERS: no always-on counters, site
  * counts or event rings).
  *
- *   rtasync-tracer-workload WORKLOAD N [events]
+ *   rtasync-tracer-workload WORKLOAD N [events | ab [PAIRS]]
  *
  *   yield N   one task yields N times on one worker: ns per yield
  *   spawn N   a task spawns N trivial tasks on one worker: ns per task
@@ -22,10 +22,11 @@
  *
  * With "events" the process switches event recording on in its own trace
  * area, as rtasync-trace would from outside: for runs under callgrind
- * (bench/rtcost-callgrind.sh), where no tool attaches. With "ab" it runs
- * 11 rounds with events off and 11 with them on, alternating, and prints
- * both medians and their ratio: an in-run comparison, both variants under
- * the same machine load.
+ * (bench/rtcost-callgrind.sh), where no tool attaches. With "ab [PAIRS]"
+ * it runs PAIRS (default 11) rounds with events off and as many with them
+ * on, alternating, and prints both medians, their ratio, and the median
+ * and quartiles of the ratios of adjacent rounds: an in-run comparison,
+ * both variants under the same machine load.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +44,7 @@
 #include "trace_self.h"
 
 #define ROUNDS 5
-#define AB_ROUNDS 11	/* per variant, in "ab" mode */
+#define AB_ROUNDS 11	/* per variant, in "ab" mode, by default */
 
 struct yield_frame {
 	struct rt_frame frame;
@@ -248,24 +249,41 @@ static double median_of(double *v, int n)
 
 /*
  * "ab": rounds alternate events off and on in this one process, so both
- * see the same machine; prints both medians and their ratio.
+ * see the same machine; prints both medians and their ratio, and the
+ * median and quartiles of each on round's ratio to the off round just
+ * before it: a load that changes slower than two rounds cancels there,
+ * which on a shared machine makes it the steadier figure.
  */
 static int rounds_ab(struct rt_runtime *rt, struct rt_trace_header *h,
-		     const char *wl, long n)
+		     const char *wl, long n, int pairs)
 {
-	double v[2][AB_ROUNDS], off, on;
+	double *v = calloc(3 * (size_t)pairs, sizeof(*v));
+	double *off = v, *on = v + pairs, *ratio = v + 2 * pairs;
+	double m_off, m_on;
 
-	for (int i = 0; i < 2 * AB_ROUNDS; i++) {
+	if (!v)
+		return 1;
+	for (int i = 0; i < 2 * pairs; i++) {
+		double *slot = i % 2 ? &on[i / 2] : &off[i / 2];
+
 		events_set(h, i % 2);
-		v[i % 2][i / 2] = round_of(rt, wl, n);
-		if (v[i % 2][i / 2] < 0)
+		*slot = round_of(rt, wl, n);
+		if (*slot < 0) {
+			free(v);
 			return 1;
+		}
 	}
 	events_set(h, false);
-	off = median_of(v[0], AB_ROUNDS);
-	on = median_of(v[1], AB_ROUNDS);
-	printf("value=%.4f events_off=%.4f events_on=%.4f ratio=%.4f\n",
-	       on, off, on, on / off);
+	for (int i = 0; i < pairs; i++)
+		ratio[i] = on[i] / off[i];
+	m_off = median_of(off, pairs);
+	m_on = median_of(on, pairs);
+	qsort(ratio, pairs, sizeof(*ratio), cmp_double);
+	printf("value=%.4f events_off=%.4f events_on=%.4f ratio=%.4f "
+	       "pair_ratio=%.4f pair_q1=%.4f pair_q3=%.4f pairs=%d\n",
+	       m_on, m_off, m_on, m_on / m_off, ratio[pairs / 2],
+	       ratio[pairs / 4], ratio[3 * pairs / 4], pairs);
+	free(v);
 	return 0;
 }
 
@@ -280,8 +298,8 @@ int main(int argc, char **argv)
 	char go;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s yield|spawn|timer|io N [events|ab]\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s yield|spawn|timer|io N "
+			"[events|ab [PAIRS]]\n", argv[0]);
 		return 2;
 	}
 	wl = argv[1];
@@ -305,7 +323,9 @@ int main(int argc, char **argv)
 	if (read(STDIN_FILENO, &go, 1) != 1)
 		return 1;
 	if (!strcmp(mode, "ab"))
-		return rounds_ab(rt, h, wl, n);
+		return rounds_ab(rt, h, wl, n,
+				 argc > 4 && atoi(argv[4]) > 0 ? atoi(argv[4]) :
+				 AB_ROUNDS);
 	for (int i = 0; i < ROUNDS; i++) {
 		v[i] = round_of(rt, wl, n);
 		if (v[i] < 0)

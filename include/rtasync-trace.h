@@ -48,8 +48,10 @@
  * pointer (task_ext_off) leads to.
  * 9: struct rt_trace_blocking ends the header: the blocking pool.
  * 10: counters.resumes per step again, counters.waits (struct rt_stats
- * grew); counters.yields stays 0, derived (rt_trace_yields()). */
-#define RT_TRACE_VERSION 10
+ * grew); counters.yields stays 0, derived (rt_trace_yields()).
+ * 11: records lost seq (24 bytes, was 32): a reader checks a copied
+ * record against the ring's head instead (struct rt_trace_record). */
+#define RT_TRACE_VERSION 11
 
 /*
  * The kinds of I/O operation counted in struct rt_io_counts, in this
@@ -99,11 +101,18 @@ enum rt_trace_reason {
 /*
  * One task step: a worker switched to `task`, ran it from the frame it
  * resumed, and switched away when it suspended at `site` (or completed).
- * 32 bytes; seq is written last so a reader can tell a torn record.
+ *
+ * Ring position p (counted from 0) is slot p % ring_records. The worker,
+ * the ring's only writer, fills the slot of position p only after it has
+ * published head = p (a release), and publishes head = p + 1 once the
+ * record is whole. A reader that read head = h (an acquire) copies any
+ * position p < h, then (an acquire fence) reads head again: the copy is
+ * whole if that head is still below p + ring_records, the position that
+ * takes the same slot next.
  */
 struct rt_trace_record {
-	uint64_t seq;		/* ring position + 1 */
-	uint64_t ts;		/* CLOCK_MONOTONIC ns of the loop turn */
+	uint64_t ts;		/* CLOCK_MONOTONIC ns of the loop turn,
+				   read as its first step began */
 	uint64_t task;		/* task id (its address in the process) */
 	uint32_t site;		/* await site suspended at, 0: none */
 	uint8_t reason;		/* enum rt_trace_reason */
@@ -122,7 +131,7 @@ struct rt_trace_worker {
 	uint32_t tid;
 	int32_t cpu;			/* pinned CPU, -1 when not pinned */
 	uint64_t head;			/* records written so far */
-	uint64_t loop_ts;		/* last loop turn's timestamp */
+	uint64_t loop_ts;		/* the last records' ts (events on) */
 	uint64_t turns;			/* loop turns so far: the worker's
 					   heartbeat */
 	/* This worker's sleeping tasks, for reading suspended tasks out of

@@ -227,16 +227,18 @@ struct rt_worker {
 	struct rt_stats *stats;
 	struct rt_trace_worker *tw;
 	uint64_t *site_counts;
-	struct rt_trace_record *events;
-	uint64_t events_mask;
+	struct rt_trace *trace;		/* &rt->trace, for site lookups */
 	uint8_t step_hooks;		/* RT_HOOK_*, read once a turn */
 #define RT_HOOK_EVENTS	1		/* a tool records events */
 #define RT_HOOK_SITES	2		/* count suspensions per await site */
-	uint8_t turn_step;		/* steps recorded this turn */
-	uint32_t sample_mask;		/* record a step when ctr & mask == 0 */
-	uint32_t sample_ctr;
-	uint64_t trace_head;		/* records written; tw->head's source */
-	uint64_t trace_ts;		/* this turn's timestamp */
+#define RT_HOOK_SAMPLED	4		/* ... 1 step in 2^sample_shift */
+	uint32_t sample_shift;
+	uint32_t sample_ctr;		/* steps while sampling */
+	uint64_t turn_head;		/* tw->head when this turn's batch
+					   began: a record's step index */
+	uint64_t trace_ts;		/* ... and that batch's timestamp */
+	uint64_t trace_worker;		/* index << 48: a record's worker
+					   field, in its last word */
 	struct rt_runq_stats qstats;
 	struct rt_task **running;	/* this thread's rt__running */
 
@@ -565,10 +567,10 @@ int64_t rt_op_check(struct rt_task *t);
 void rt_foreign_enter(struct rt_runtime *rt);
 void rt_foreign_leave(struct rt_runtime *rt);
 
-/* Up to RT_BATCH steps of tasks off w's queues; how many ran.
+/* t's step, then up to RT_BATCH - 1 more off w's queues; how many ran.
  * _hooked: with the tools' w->step_hooks. */
-unsigned int rt_task_run_batch(struct rt_worker *w);
-unsigned int rt_task_run_batch_hooked(struct rt_worker *w);
+unsigned int rt_task_run_batch(struct rt_worker *w, struct rt_task *t);
+unsigned int rt_task_run_batch_hooked(struct rt_worker *w, struct rt_task *t);
 void rt_task_unref(struct rt_worker *w, struct rt_task *t);
 void rt_task_commit_join(struct rt_worker *w, struct rt_task *t);
 
@@ -579,57 +581,6 @@ void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w);
 uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site);
 
 int64_t rt_running_tls_offset(void);
-
-/*
- * The site's id. Fast path: it has one and this runtime described it
- * last (one runtime per process is the common case); registration and
- * description stay out of line.
- */
-static inline uint32_t rt_trace_site(struct rt_trace *tr, struct rt_site *site)
-{
-	uint32_t id = __atomic_load_n(&site->id, __ATOMIC_RELAXED);
-
-	/* no bound check: a site is described only once it has an id below
-	 * RT_TRACE_SITES_MAX, and its id never changes after that */
-	if (likely(id && __atomic_load_n(&site->described,
-					 __ATOMIC_RELAXED) == tr))
-		return id;
-	return rt_trace_site_id(tr, site);
-}
-
-/*
- * Record one step, if events are on (RT_HOOK_EVENTS) and this step is
- * sampled. Inline: it is on every step while a tool records, and a call
- * with its register saves was a third of its cost.
- *
- * Single writer (this worker), seqlock per record: invalidate the slot,
- * fill it, then publish its sequence number and the head. A reader that
- * sees the same sequence number before and after copying a record has a
- * whole one. The position comes from the worker's own count, never from
- * the area, which a tool may have written.
- */
-static inline void rt_trace_record(struct rt_worker *w, struct rt_task *t,
-				   uint32_t site, uint8_t reason)
-{
-	struct rt_trace_record *rec;
-	uint64_t pos;
-
-	/* sampling is the exception: every step costs no counter then */
-	if (unlikely(w->sample_mask) && (w->sample_ctr++ & w->sample_mask))
-		return;
-	pos = w->trace_head++;
-	rec = &w->events[pos & w->events_mask];
-	__atomic_store_n(&rec->seq, 0, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	rec->ts = w->trace_ts;
-	rec->task = (uint64_t)(uintptr_t)t;
-	rec->site = site;
-	rec->reason = reason;
-	rec->step = w->turn_step++;
-	/* rec->worker: written once for the whole ring, at bind */
-	__atomic_store_n(&rec->seq, pos + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&w->tw->head, pos + 1, __ATOMIC_RELEASE);
-}
 
 /* task_cache.c */
 void rt_depot_init(struct rt_depot *d);

@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "fiber_step.h"
+#include "trace_step.h"
 
 static void task_free(struct rt_worker *w, struct rt_task *t)
 {
@@ -450,6 +451,66 @@ static void join_give_back(struct rt_worker *w, struct rt_task *t)
 	atomic_fetch_and(&other->flags, ~RT_TF_JOINED);
 }
 
+/* ---- what the trace area sees of a step ------------------------------ */
+
+static const uint8_t trace_reason[] = {
+	[RT_ACT_NONE] = RT_TRACE_WAIT,
+	[RT_ACT_YIELD] = RT_TRACE_YIELD,
+	[RT_ACT_TRAMPOLINE] = RT_TRACE_TRAMPOLINE,
+	[RT_ACT_SLEEP] = RT_TRACE_SLEEP,
+	[RT_ACT_JOIN] = RT_TRACE_JOIN,
+	[RT_ACT_SOURCE_WAIT] = RT_TRACE_WAIT,
+	[RT_ACT_SOURCE_CLOSE] = RT_TRACE_WAIT,
+	[RT_ACT_WAIT] = RT_TRACE_WAIT,
+};
+
+/* The await site a step ended at: slot 0 when it completed, or
+ * suspended elsewhere than at an await. */
+static __attribute__((always_inline)) inline uint32_t
+step_site(struct rt_worker *w, struct rt_task *t, bool done)
+{
+	if (done || !t->h.site)
+		return 0;
+	return rt_trace_site(w, t->h.site);
+}
+
+/* Every hook but the common one, out of line: see step_hooks(). */
+static __attribute__((noinline)) void
+step_hooks_other(struct rt_worker *w, struct rt_task *t, bool done,
+		 uint8_t reason)
+{
+	uint32_t site = step_site(w, t, done);
+	uint8_t hooks = w->step_hooks;
+
+	if ((hooks & RT_HOOK_SITES) && !done)
+		rt_counter_add(&w->site_counts[site], 1);
+	if (!(hooks & RT_HOOK_EVENTS))
+		return;
+	/* sampling: every step costs no counter when it is off */
+	if ((hooks & RT_HOOK_SAMPLED) &&
+	    (w->sample_ctr++ & ((1u << w->sample_shift) - 1)))
+		return;
+	rt_trace_record(w, t, site, reason);
+}
+
+/*
+ * What a step reports when a tool asked for it (w->step_hooks, read once
+ * a turn): an event record, and the suspension's count at its await site.
+ * Called once the step has ended and before its task can run elsewhere or
+ * be freed, so a tool reads a task's records in the order its steps ran.
+ * Inline, the case a recording tool makes (events, every step): a site
+ * lookup and the record. A default step runs none of this: it bumps
+ * `resumes` and nothing else (task_run()).
+ */
+static __attribute__((always_inline)) inline void
+step_hooks(struct rt_worker *w, struct rt_task *t, bool done, uint8_t reason)
+{
+	if (likely(w->step_hooks == RT_HOOK_EVENTS))
+		rt_trace_record(w, t, step_site(w, t, done), reason);
+	else
+		step_hooks_other(w, t, done, reason);
+}
+
 /*
  * Carry out what the suspended task asked for, now that it has unwound.
  * Every suspension but a yield is counted in `waits` here, before the
@@ -457,13 +518,17 @@ static void join_give_back(struct rt_worker *w, struct rt_task *t)
  * costs no counter of its own (yields = suspends - waits).
  */
 static __attribute__((always_inline)) inline void
-commit_suspend(struct rt_worker *w, struct rt_task *t)
+commit_suspend(struct rt_worker *w, struct rt_task *t, bool hooked)
 {
 	/* the hot case ahead of the switch's jump table */
 	if (likely(t->action == RT_ACT_YIELD)) {
+		if (hooked)
+			step_hooks(w, t, false, RT_TRACE_YIELD);
 		rt_worker_push_local(w, t);
 		return;
 	}
+	if (hooked)
+		step_hooks(w, t, false, trace_reason[t->action]);
 	switch (t->action) {
 	case RT_ACT_SLEEP:
 		RT_STAT_INC(w, waits);
@@ -486,38 +551,6 @@ commit_suspend(struct rt_worker *w, struct rt_task *t)
 		RT_STAT_INC(w, waits);
 		break;
 	}
-}
-
-/* ---- what the trace area sees of a step ------------------------------ */
-
-static const uint8_t trace_reason[] = {
-	[RT_ACT_NONE] = RT_TRACE_WAIT,
-	[RT_ACT_YIELD] = RT_TRACE_YIELD,
-	[RT_ACT_TRAMPOLINE] = RT_TRACE_TRAMPOLINE,
-	[RT_ACT_SLEEP] = RT_TRACE_SLEEP,
-	[RT_ACT_JOIN] = RT_TRACE_JOIN,
-	[RT_ACT_SOURCE_WAIT] = RT_TRACE_WAIT,
-	[RT_ACT_SOURCE_CLOSE] = RT_TRACE_WAIT,
-	[RT_ACT_WAIT] = RT_TRACE_WAIT,
-};
-
-/*
- * What a step reports when a tool asked for it (w->step_hooks, read once
- * a turn): the suspension's await site (slot 0: not at an await) and an
- * event record. A default step runs none of this: it bumps `resumes`
- * and nothing else (task_run()).
- */
-static void step_hooks(struct rt_worker *w, struct rt_task *t, bool done)
-{
-	uint32_t site = 0;
-
-	if (!done && t->h.site)
-		site = rt_trace_site(&w->rt->trace, t->h.site);
-	if (!done && (w->step_hooks & RT_HOOK_SITES))
-		rt_counter_add(&w->site_counts[site], 1);
-	if (w->step_hooks & RT_HOOK_EVENTS)
-		rt_trace_record(w, t, site,
-				done ? RT_TRACE_DONE : trace_reason[t->action]);
 }
 
 /*
@@ -559,50 +592,47 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 		RT_STAT_INC(w, resumes);
 	}
 	__atomic_store_n(&rt__running, NULL, __ATOMIC_RELAXED);
-	if (hooked)
-		step_hooks(w, t, r != RT_PENDING);
 	/* resumes counted on each side of the test, not before it: gcc then
 	 * reuses the loop's compare instead of making it again */
 	if (r != RT_PENDING) {
+		if (hooked)
+			step_hooks(w, t, true, RT_TRACE_DONE);
 		RT_STAT_INC(w, resumes);
 		task_complete(w, t, r);
 		return;
 	}
 	RT_STAT_INC(w, resumes);
-	commit_suspend(w, t);
+	commit_suspend(w, t, hooked);
 }
 
 /*
- * Up to RT_BATCH tasks off the run queues: the worker's loop (worker.c)
- * runs a batch a turn. The loop lives here so that each step inlines into
- * it, down to a fiber's switch (fiber_step.h). A tool's per-step hooks
- * get their own copy of the loop, so a default step does not even test
- * for them.
+ * t and up to RT_BATCH - 1 more tasks off the run queues: the worker's
+ * loop (worker.c) runs a batch a turn, once it has popped the first task
+ * (so that a turn that runs nothing reads no clock for the records). The
+ * loop lives here so that each step inlines into it, down to a fiber's
+ * switch (fiber_step.h). A tool's per-step hooks get their own copy of
+ * the loop, so a default step does not even test for them.
  */
 static __attribute__((always_inline)) inline unsigned int
-run_tasks(struct rt_worker *w, bool hooked)
+run_tasks(struct rt_worker *w, struct rt_task *t, bool hooked)
 {
 	struct rt_runtime *rt = w->rt;
-	unsigned int n;
+	unsigned int n = 0;
 
-	for (n = 0; n < RT_BATCH; n++) {
-		struct rt_task *t = rt_runq_pop(&rt->runqs, &w->qstats);
-
-		if (!t)
-			break;
+	do {
 		task_run(w, t, hooked);
-	}
+	} while (++n < RT_BATCH && (t = rt_runq_pop(&rt->runqs, &w->qstats)));
 	return n;
 }
 
-unsigned int rt_task_run_batch(struct rt_worker *w)
+unsigned int rt_task_run_batch(struct rt_worker *w, struct rt_task *t)
 {
-	return run_tasks(w, false);
+	return run_tasks(w, t, false);
 }
 
-unsigned int rt_task_run_batch_hooked(struct rt_worker *w)
+unsigned int rt_task_run_batch_hooked(struct rt_worker *w, struct rt_task *t)
 {
-	return run_tasks(w, true);
+	return run_tasks(w, t, true);
 }
 
 /*

@@ -18,36 +18,19 @@
 
 #include "internal.h"
 #include "fiber.h"
+#include "trace_step.h"
 #include "arch/x86_64/fiber.h"
 
-#define RT_TRACE_RING_RECORDS 4096
 #define RT_TRACE_HEADER_SIZE 4096
 _Static_assert(sizeof(struct rt_trace_header) <= RT_TRACE_HEADER_SIZE,
 	       "the header is one page");
 
 static _Atomic uint32_t next_site_id;
 
-static size_t align_up(size_t v, size_t a)
-{
-	return (v + a - 1) & ~(a - 1);
-}
-
-static size_t worker_counts_offset(void)
-{
-	return align_up(sizeof(struct rt_trace_worker), 64);
-}
-
-static size_t worker_ring_offset(void)
-{
-	return align_up(worker_counts_offset() +
-			RT_TRACE_SITES_MAX * sizeof(uint64_t), 64);
-}
-
 static size_t worker_stride(void)
 {
-	return align_up(worker_ring_offset() +
-			RT_TRACE_RING_RECORDS * sizeof(struct rt_trace_record),
-			4096);
+	return RT_TRACE_ALIGN(RT_TRACE_RING_OFFSET + RT_TRACE_RING_RECORDS *
+			      sizeof(struct rt_trace_record), 4096);
 }
 
 static size_t sites_offset(void)
@@ -57,8 +40,8 @@ static size_t sites_offset(void)
 
 static size_t workers_offset(void)
 {
-	return align_up(sites_offset() + RT_TRACE_SITES_MAX *
-			sizeof(struct rt_trace_site), 4096);
+	return RT_TRACE_ALIGN(sites_offset() + RT_TRACE_SITES_MAX *
+			      sizeof(struct rt_trace_site), 4096);
 }
 
 /*
@@ -114,8 +97,8 @@ static void header_init(struct rt_trace_header *h, unsigned int nworkers,
 	h->sites_offset = sites_offset();
 	h->workers_offset = workers_offset();
 	h->worker_stride = worker_stride();
-	h->ring_offset = worker_ring_offset();
-	h->site_counts_offset = worker_counts_offset();
+	h->ring_offset = RT_TRACE_RING_OFFSET;
+	h->site_counts_offset = RT_TRACE_COUNTS_OFFSET;
 	h->area_size = size;
 	h->task_head_top_off = offsetof(struct rt_task_head, top);
 	h->task_head_site_off = offsetof(struct rt_task_head, site);
@@ -168,12 +151,12 @@ void rt_trace_destroy(struct rt_trace *tr)
 }
 
 /*
- * The layout comes from this file's constants, never from the header: a
- * tool maps the header page writable (to switch events on) and could
- * have written anything there.  What the workers read back from the
- * area each turn (events_enabled, sample_shift, head) is used only as a
- * flag, masked, or masked into the ring: see trace_turn() and
- * rt_trace_record() (internal.h).
+ * The layout comes from constants (here and in trace_step.h), never
+ * from the header: a tool maps the header page writable (to switch
+ * events on) and could have written anything there.  What the workers
+ * read back from the area (events_enabled, sample_shift, a ring's head)
+ * is used only as a flag, masked, or masked into the ring: see
+ * trace_turn() (worker.c) and rt_trace_record() (trace_step.h).
  */
 static char *worker_area(struct rt_trace *tr, unsigned int i)
 {
@@ -185,13 +168,9 @@ void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
 	char *area = worker_area(tr, w->index);
 
 	w->tw = (struct rt_trace_worker *)area;
-	w->site_counts = (uint64_t *)(area + worker_counts_offset());
-	w->events = (struct rt_trace_record *)(area + worker_ring_offset());
-	w->events_mask = RT_TRACE_RING_RECORDS - 1;
-	/* the ring is this worker's: its records' worker field never
-	 * changes, so it is not rewritten per record */
-	for (unsigned int r = 0; r < RT_TRACE_RING_RECORDS; r++)
-		w->events[r].worker = (uint16_t)w->index;
+	w->trace = tr;
+	w->site_counts = (uint64_t *)(area + RT_TRACE_COUNTS_OFFSET);
+	w->trace_worker = (uint64_t)(uint16_t)w->index << 48;
 	w->stats = &w->tw->counters;
 	w->io_counts = &w->tw->io;
 	w->io_counts->kinds = RT_IO_KINDS;
@@ -217,8 +196,10 @@ static void site_publish(struct rt_trace *tr, struct rt_site *site,
 	uint64_t bit = 1ull << (id % 64);
 	uint32_t n;
 
-	/* the fast path's hint, for the runtime that describes it last */
-	__atomic_store_n(&site->described, tr, __ATOMIC_RELAXED);
+	/* the fast path's hint, for the runtime that describes it last;
+	 * a release: the fast path that sees it reads the id without a
+	 * check (rt_trace_site(), trace_step.h) */
+	__atomic_store_n(&site->described, tr, __ATOMIC_RELEASE);
 	if (__atomic_load_n(&tr->published[id / 64], __ATOMIC_RELAXED) & bit)
 		return;
 	/* Two workers may get here for one site: the one that claims the

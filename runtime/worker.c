@@ -33,6 +33,7 @@
 
 #include "internal.h"
 #include "fiber.h"
+#include "trace_step.h"
 
 __thread struct rt_worker *rt__self __attribute__((tls_model("initial-exec")));
 __thread struct rt_task *rt__running __attribute__((tls_model("initial-exec")));
@@ -70,21 +71,40 @@ static void take_inbox(struct rt_worker *w)
 	}
 }
 
+/*
+ * The records of a batch carry its time and their index in it: read
+ * here, once the batch has a task, so turns that run nothing (idle
+ * polls, I/O turns) pay no clock read.
+ */
+static void trace_batch(struct rt_worker *w)
+{
+	w->trace_ts = rt_now_ns();
+	w->turn_head = __atomic_load_n(&w->tw->head, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tw->loop_ts, w->trace_ts, __ATOMIC_RELAXED);
+}
+
 static unsigned int run_batch(struct rt_worker *w)
 {
+	struct rt_task *t = rt_runq_pop(&w->rt->runqs, &w->qstats);
 	unsigned int n;
 
-	n = unlikely(w->step_hooks) ? rt_task_run_batch_hooked(w) :
-				      rt_task_run_batch(w);
-	if (n)
-		rt_worker_share(w);
+	if (!t)
+		return 0;
+	if (likely(!w->step_hooks)) {
+		n = rt_task_run_batch(w, t);
+	} else {
+		if (w->step_hooks & RT_HOOK_EVENTS)
+			trace_batch(w);
+		n = rt_task_run_batch_hooked(w, t);
+	}
+	rt_worker_share(w);
 	return n;
 }
 
 /*
  * Once a turn: the heartbeat, and which per-step hooks tools asked for
  * (read from the area as flags only: a tool may have written anything
- * there). Event recording also timestamps the turn.
+ * there). Recorded events get their timestamp from trace_batch().
  */
 static void trace_turn(struct rt_worker *w)
 {
@@ -99,16 +119,14 @@ static void trace_turn(struct rt_worker *w)
 	if (w->rt->cfg.count_sites ||
 	    __atomic_load_n(&h->sites_enabled, __ATOMIC_RELAXED))
 		hooks |= RT_HOOK_SITES;
-	if (__atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED))
-		hooks |= RT_HOOK_EVENTS;
+	if (__atomic_load_n(&h->events_enabled, __ATOMIC_RELAXED)) {
+		/* its mask is made where sampled steps are (task.c) */
+		w->sample_shift = __atomic_load_n(&h->sample_shift,
+						  __ATOMIC_RELAXED) & 31;
+		hooks |= w->sample_shift ? RT_HOOK_EVENTS | RT_HOOK_SAMPLED :
+					   RT_HOOK_EVENTS;
+	}
 	w->step_hooks = hooks;
-	if (!(hooks & RT_HOOK_EVENTS))
-		return;
-	w->sample_mask = (1u << (__atomic_load_n(&h->sample_shift,
-						 __ATOMIC_RELAXED) & 31)) - 1;
-	w->trace_ts = rt_now_ns();
-	w->turn_step = 0;
-	__atomic_store_n(&w->tw->loop_ts, w->trace_ts, __ATOMIC_RELAXED);
 }
 
 static void worker_loop(struct rt_worker *w)

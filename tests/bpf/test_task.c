@@ -888,7 +888,7 @@ static void test_hist_overflow(void **state)
 
 /* (e) for hist: one set of records, rendered both ways in this process. */
 static void noop_record(void *ctx, unsigned int area,
-			const struct rt_trace_record *rec, uint64_t gap)
+			const struct task_record *rec, uint64_t gap)
 {
 	(void)ctx; (void)area; (void)rec; (void)gap;
 }

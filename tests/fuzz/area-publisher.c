@@ -163,14 +163,12 @@ static void record_put(unsigned int w, uint64_t pos, unsigned int salt)
 	struct rt_trace_record *r = (struct rt_trace_record *)
 		(area + WORKERS_OFF + w * STRIDE + RING_OFF) + (pos % RING);
 
-	r->seq = 0;
 	r->ts = pos * 1000;
 	r->task = salt % 5 ? 0x1000 + 16 * (salt % 97) : 0;
 	r->site = salt % 3 ? salt % SITES_MAX : 100000 + salt;
 	r->reason = (uint8_t)(salt * 37);
 	r->step = (uint8_t)salt;
 	r->worker = (uint16_t)(salt * 13);
-	__atomic_store_n(&r->seq, pos + 1, __ATOMIC_RELEASE);
 }
 
 /* Records keep coming, for hist and record to drain. */

@@ -4,7 +4,7 @@
  *
  * Modelled: runtime/task.c of branch lifecycle at 0654dda (its join
  * give-back came with 5009f1b): task_complete(), rt_op_join(),
- * rt_task_commit_join(), join_give_back() as rt_task_run() calls it,
+ * rt_task_commit_join(), join_give_back() as task_run() (task.c) calls it,
  * rt_task_cancel() and rt_task_join().
  *
  * What runs:
@@ -230,7 +230,7 @@ inline commit_join(x, old, old2, cas)
 #endif
 }
 
-/* rt_task_run() of a task woken out of a join: join_give_back(). */
+/* task_run() (task.c) of a task woken out of a join: join_give_back(). */
 inline resume(x, old)
 {
 	woken[x] == 1;
@@ -290,7 +290,7 @@ inline finish(x, res, w, old)
 	fi
 }
 
-/* x's rt_task_run() on some worker, up to its join and the commit. */
+/* x's task_run() (task.c) on some worker, up to its join and the commit. */
 proctype joiner(byte x)
 {
 	byte res, old, old2;

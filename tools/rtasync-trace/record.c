@@ -30,7 +30,7 @@ struct rec_track {
 	uint32_t tid;
 	unsigned int area;		/* whose ring: its site ids */
 	size_t n, cap;
-	struct rt_trace_record *turn;
+	struct task_record *turn;
 };
 
 struct rec_ctx {
@@ -51,7 +51,7 @@ static double us_since(const struct rec_ctx *r, double ns)
 }
 
 static void slice_name(const struct rec_ctx *r, const struct rec_track *t,
-		       const struct rt_trace_record *rec, char *buf, size_t len)
+		       const struct task_record *rec, char *buf, size_t len)
 {
 	if (rec->reason == RT_TRACE_DONE)
 		snprintf(buf, len, "done");
@@ -62,7 +62,7 @@ static void slice_name(const struct rec_ctx *r, const struct rec_track *t,
 }
 
 static void emit_slice(struct rec_ctx *r, const struct rec_track *t,
-		       const struct rt_trace_record *rec, double width)
+		       const struct task_record *rec, double width)
 {
 	struct json_writer *jw = &r->jw;
 	char name[200];
@@ -125,7 +125,7 @@ static void emit_gap(struct rec_ctx *r, const struct rec_track *t, uint64_t ts,
 }
 
 static void track_hold(struct rec_ctx *r, struct rec_track *t,
-		       const struct rt_trace_record *rec)
+		       const struct task_record *rec)
 {
 	void *tmp;
 
@@ -145,7 +145,7 @@ static void track_hold(struct rec_ctx *r, struct rec_track *t,
 }
 
 static void record_add(void *ctx, unsigned int area,
-		       const struct rt_trace_record *rec, uint64_t gap)
+		       const struct task_record *rec, uint64_t gap)
 {
 	struct rec_ctx *r = ctx;
 	size_t idx = r->area_base[area] + rec->worker;

@@ -329,7 +329,7 @@ struct latest_set {
 };
 
 static void latest_add(void *ctx, unsigned int area,
-		       const struct rt_trace_record *rec, uint64_t gap)
+		       const struct task_record *rec, uint64_t gap)
 {
 	struct latest_set *s = ctx;
 	struct latest *tmp;

@@ -152,7 +152,7 @@ static void sample(struct task_hist *h, const struct task_hist_last *prev,
 	s->hist[task_log2_slot(ns / 1000, TASK_HIST_SLOTS)]++;
 }
 
-void task_hist_add(void *ctx, unsigned int area, const struct rt_trace_record *rec,
+void task_hist_add(void *ctx, unsigned int area, const struct task_record *rec,
 		   uint64_t gap)
 {
 	struct task_hist *h = ctx;

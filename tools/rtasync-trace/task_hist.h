@@ -46,7 +46,7 @@ struct task_hist {
 /* Site ids: the tool's for p's areas (task_site_gid()). */
 int task_hist_init(struct task_hist *h, const struct task_proc *p);
 /* A task_record_fn: feed it every record, in ring order per worker. */
-void task_hist_add(void *h, unsigned int area, const struct rt_trace_record *rec,
+void task_hist_add(void *h, unsigned int area, const struct task_record *rec,
 		   uint64_t gap);
 /* Start a new window: counts to zero, the tasks' last steps kept. */
 void task_hist_reset(struct task_hist *h);

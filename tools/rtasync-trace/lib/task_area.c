@@ -606,25 +606,40 @@ static const struct rt_trace_record *ring_of(const struct task_area *a,
 						a->h.ring_offset);
 }
 
+static uint64_t ring_head(const struct task_area *a, unsigned int w)
+{
+	return __atomic_load_n(&task_worker(a, w)->head, __ATOMIC_ACQUIRE);
+}
+
 void task_ring_start(const struct task_area *a, unsigned int w,
 		     struct task_ring *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->next = __atomic_load_n(&task_worker(a, w)->head, __ATOMIC_ACQUIRE);
+	r->next = ring_head(a, w);
 }
 
-/* Copy slot pos: 0, or -EAGAIN if the writer was there meanwhile. */
-static int record_copy(const struct rt_trace_record *slot, uint64_t pos,
-		       struct rt_trace_record *copy)
+/*
+ * Copy position pos of ring w (below a head read before): 0, or -EAGAIN
+ * if the writer may have been in its slot meanwhile.  The writer fills
+ * a slot only after publishing the head that gives up its last record
+ * (struct rt_trace_record): if the head read after the copy is still
+ * short of pos + ring_records, the copy is whole.  A target that lies in
+ * its head only loses its own records.
+ */
+static int record_copy(const struct task_area *a, unsigned int w,
+		       const struct rt_trace_record *slot, uint64_t pos,
+		       struct task_record *copy)
 {
-	uint64_t s1 = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
-
-	if (s1 != pos + 1)
-		return -EAGAIN;
-	memcpy(copy, slot, sizeof(*copy));
-	/* the writer zeroes seq before it touches the rest of the slot */
+	copy->seq = pos + 1;
+	copy->ts = __atomic_load_n(&slot->ts, __ATOMIC_RELAXED);
+	copy->task = __atomic_load_n(&slot->task, __ATOMIC_RELAXED);
+	copy->site = __atomic_load_n(&slot->site, __ATOMIC_RELAXED);
+	copy->reason = __atomic_load_n(&slot->reason, __ATOMIC_RELAXED);
+	copy->step = __atomic_load_n(&slot->step, __ATOMIC_RELAXED);
+	copy->worker = __atomic_load_n(&slot->worker, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return __atomic_load_n(&slot->seq, __ATOMIC_RELAXED) == s1 ? 0 : -EAGAIN;
+	return __atomic_load_n(&task_worker(a, w)->head, __ATOMIC_RELAXED) -
+	       pos < a->h.ring_records ? 0 : -EAGAIN;
 }
 
 /* Read ring w up to head (a snapshot of its head), oldest first. */
@@ -633,18 +648,20 @@ static void ring_read(const struct task_area *a, unsigned int area,
 		      task_record_fn fn, void *ctx)
 {
 	const struct rt_trace_record *ring = ring_of(a, w);
-	uint64_t size = a->h.ring_records;
-	struct rt_trace_record rec;
+	/* the slot of head - ring_records is the writer's next one */
+	uint64_t keep = a->h.ring_records - 1, size = a->h.ring_records;
+	struct task_record rec;
 
 	if (head < r->next)
 		r->next = head;		/* cannot happen with one writer */
-	if (head - r->next > size) {
-		r->dropped += head - r->next - size;
-		r->gap += head - r->next - size;
-		r->next = head - size;
+	if (head - r->next > keep) {
+		r->dropped += head - r->next - keep;
+		r->gap += head - r->next - keep;
+		r->next = head - keep;
 	}
 	for (; r->next < head; r->next++) {
-		if (record_copy(&ring[r->next & (size - 1)], r->next, &rec)) {
+		if (record_copy(a, w, &ring[r->next & (size - 1)], r->next,
+				&rec)) {
 			r->dropped++;	/* lapped while we read */
 			r->gap++;
 			continue;
@@ -653,11 +670,6 @@ static void ring_read(const struct task_area *a, unsigned int area,
 		fn(ctx, area, &rec, r->gap);
 		r->gap = 0;
 	}
-}
-
-static uint64_t ring_head(const struct task_area *a, unsigned int w)
-{
-	return __atomic_load_n(&task_worker(a, w)->head, __ATOMIC_ACQUIRE);
 }
 
 void task_ring_drain(const struct task_area *a, unsigned int area,
@@ -688,7 +700,7 @@ int task_rings_start(struct task_rings *rs, const struct task_proc *p)
 struct drain_batch {
 	size_t n, cap;
 	struct drain_rec {
-		struct rt_trace_record rec;
+		struct task_record rec;
 		uint64_t gap;
 		unsigned int area;
 		unsigned int ring;	/* index in task_rings */
@@ -698,7 +710,7 @@ struct drain_batch {
 };
 
 static void batch_add(void *ctx, unsigned int area,
-		      const struct rt_trace_record *rec, uint64_t gap)
+		      const struct task_record *rec, uint64_t gap)
 {
 	struct drain_batch *b = ctx;
 	void *tmp;

@@ -175,15 +175,26 @@ struct task_ring {
 void task_ring_start(const struct task_area *a, unsigned int w,
 		     struct task_ring *r);
 
+/* A record as read: struct rt_trace_record's fields and its place. */
+struct task_record {
+	uint64_t seq;		/* ring position + 1 */
+	uint64_t ts;
+	uint64_t task;
+	uint32_t site;
+	uint8_t reason;
+	uint8_t step;
+	uint16_t worker;
+};
+
 /* gap: records of the same ring lost just before this one (0 mostly) */
 typedef void (*task_record_fn)(void *ctx, unsigned int area,
-			       const struct rt_trace_record *rec, uint64_t gap);
+			       const struct task_record *rec, uint64_t gap);
 /*
  * Read every record published since r->next, oldest first; call fn for
  * each whole one.  A record overwritten before or while it was copied
- * (its sequence number is not its position + 1) counts as dropped and is
- * never handed out, so records come out exactly once, in order; the next
- * record handed out says how many were lost before it.
+ * (the ring's head had moved a whole lap past it) counts as dropped and
+ * is never handed out, so records come out exactly once, in order; the
+ * next record handed out says how many were lost before it.
  */
 void task_ring_drain(const struct task_area *a, unsigned int area,
 		     unsigned int w, struct task_ring *r, task_record_fn fn,
