@@ -134,9 +134,11 @@ tsan_reports() {
 	fi
 }
 
-# gcc warns that TSan does not model atomic_thread_fence: the only fences
-# are the trace ring's seqlock (runtime/task.c, read by another process)
-# and its in-process reader in tests/test_trace.c, which reads after a join.
+# gcc warns that TSan does not model atomic_thread_fence. The fences are
+# the trace ring's release fence (runtime/trace_step.h, read by another
+# process) and its in-process reader in tests/test_trace.c, which reads
+# after a join; and the wake-up pairs' fences (rt_fence_fast() and
+# rt_fence_slow(), internal.h and park.c).
 if setup build-tsan -Db_sanitize=thread -Dbuildtype=debugoptimized \
 	-Dc_args=-Wno-tsan -Dbench=disabled -Dbpf=disabled; then
 	logs=$(mktemp -d)
