@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -844,25 +845,27 @@ void task_events_on(struct task_proc *p, uint32_t sample_shift,
 	}
 }
 
-void task_events_off(struct task_proc *p)
+/* op on one tool counter (at off in the header) of every mapped area. */
+static void ctl_each(struct task_proc *p, size_t off, void (*op)(uint32_t *))
 {
 	for (int i = 0; i < p->nareas; i++)
 		if (p->areas[i].ctl)
-			ctl_sub(&p->areas[i].ctl->events_enabled);
+			op((uint32_t *)((char *)p->areas[i].ctl + off));
+}
+
+void task_events_off(struct task_proc *p)
+{
+	ctl_each(p, offsetof(struct rt_trace_header, events_enabled), ctl_sub);
 }
 
 void task_sites_on(struct task_proc *p)
 {
-	for (int i = 0; i < p->nareas; i++)
-		if (p->areas[i].ctl)
-			ctl_add(&p->areas[i].ctl->sites_enabled);
+	ctl_each(p, offsetof(struct rt_trace_header, sites_enabled), ctl_add);
 }
 
 void task_sites_off(struct task_proc *p)
 {
-	for (int i = 0; i < p->nareas; i++)
-		if (p->areas[i].ctl)
-			ctl_sub(&p->areas[i].ctl->sites_enabled);
+	ctl_each(p, offsetof(struct rt_trace_header, sites_enabled), ctl_sub);
 }
 
 /* ---- process memory ---------------------------------------------------- */
