@@ -158,6 +158,25 @@ static bool wait_line(const char *path, const char *needle, char *line,
 	return false;
 }
 
+/*
+ * Start the workload with argv, wait for its line holding word (whole, in
+ * line), and put its pid in pid (16 bytes) as the tool's -p wants it.
+ */
+static pid_t start_until(char *const argv[], const char *word, char *line,
+			 size_t len, char *pid)
+{
+	pid_t wl = start(argv, wl_out, "/dev/null");
+
+	assert_true(wait_line(wl_out, word, line, len));
+	snprintf(pid, 16, "%d", (int)wl);
+	return wl;
+}
+
+/* rt-workload ARGS..., once it printed a line holding word. */
+#define WORKLOAD_UNTIL(word, line, pid, ...)				\
+	start_until((char *const[]){ (char *)workload, __VA_ARGS__, NULL },\
+		    word, line, sizeof(line), pid)
+
 /* key=NUMBER in a workload's line */
 static long kv(const char *line, const char *key)
 {
@@ -213,16 +232,6 @@ static void compare(const char *what, const char *json, const char *table)
 	py(buf, sizeof(buf), "compare-%s '%s' '%s'", what, json, table);
 }
 
-/* rt-workload sites K, ready: its pid as a string in pid, its line. */
-static pid_t sites_ready(const char *k, char *line, size_t len, char *pid)
-{
-	pid_t wl = WORKLOAD("sites", (char *)k);
-
-	assert_true(wait_line(wl_out, "ready", line, len));
-	snprintf(pid, 16, "%d", (int)wl);
-	return wl;
-}
-
 /* ---- (a) task top: exact counts per site -------------------------------------- */
 
 static void test_top_counts(void **state)
@@ -232,7 +241,7 @@ static void test_top_counts(void **state)
 	pid_t wl;
 
 	(void)state;
-	wl = sites_ready("5", line, sizeof(line), pid);
+	wl = WORKLOAD_UNTIL("ready", line, pid, "sites", "5");
 	yl = kv(line, "yield_line");
 	sl = kv(line, "sleep_line");
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.2"), 0);
@@ -265,12 +274,11 @@ static void test_top_counts(void **state)
 static void test_top_switches_sites_on(void **state)
 {
 	char line[512], pid[16], expr[256];
-	pid_t wl = WORKLOAD("sites-watched", "5");
+	pid_t wl;
 	long yl;
 
 	(void)state;
-	assert_true(wait_line(wl_out, "waiting", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = WORKLOAD_UNTIL("waiting", line, pid, "sites-watched", "5");
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "2"), 0);
 	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
 	yl = kv(line, "yield_line");
@@ -288,13 +296,12 @@ static void test_top_switches_sites_on(void **state)
 static void test_top_io_counts(void **state)
 {
 	char line[512], pid[16];
-	pid_t wl = WORKLOAD("io", "25");
+	pid_t wl;
 	long n;
 
 	(void)state;
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
+	wl = WORKLOAD_UNTIL("ready", line, pid, "io", "25");
 	n = kv(line, "io_round_trips");
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.2"), 0);
 	for (const char *const *op = (const char *const[]){ "write", "read",
 							     NULL }; *op; op++) {
@@ -319,13 +326,12 @@ static void test_top_io_counts(void **state)
 static void test_top_blocking_pool(void **state)
 {
 	char line[512], pid[16];
-	pid_t wl = WORKLOAD("blocking", "5");
+	pid_t wl;
 	long n;
 
 	(void)state;
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
+	wl = WORKLOAD_UNTIL("ready", line, pid, "blocking", "5");
 	n = kv(line, "blocking_calls");
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--duration", "0.2"), 0);
 	assert_int_equal(jnum(out_path, "len(r['blocking'])"), 1);
 	assert_int_equal(jnum(out_path, "r['blocking'][0]['max']"), 2);
@@ -360,7 +366,7 @@ static void test_top_prometheus(void **state)
 	pid_t wl;
 
 	(void)state;
-	wl = sites_ready("5", line, sizeof(line), pid);
+	wl = WORKLOAD_UNTIL("ready", line, pid, "sites", "5");
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-o", "prometheus",
 			      "--duration", "0.1"), 0);
 	py(buf, sizeof(buf), "prom '%s' \"[int(v) for l, v in "
@@ -409,7 +415,7 @@ static void test_top_interval(void **state)
 	pid_t wl;
 
 	(void)state;
-	wl = sites_ready("1", line, sizeof(line), pid);
+	wl = WORKLOAD_UNTIL("ready", line, pid, "sites", "1");
 	assert_int_equal(TOOL("task", "top", "-p", pid, "-j", "--interval",
 			      "0.1", "--duration", "0.35"), 0);
 	/* an array of reports, each over its own window: a full one lasts
@@ -428,10 +434,10 @@ static void test_top_interval(void **state)
  * every task whole. */
 static pid_t dump_ready(const char *mode, char *line, size_t len, char *pid)
 {
-	pid_t wl = WORKLOAD((char *)mode);
+	pid_t wl = start_until((char *const[]){ (char *)workload,
+						(char *)mode, NULL },
+			       "ready", line, len, pid);
 
-	assert_true(wait_line(wl_out, "ready", line, len));
-	snprintf(pid, 16, "%d", (int)wl);
 	assert_int_equal(TOOL("task", "dump", "-p", pid, "-j"), 0);
 	assert_int_equal(jnum(out_path, "r['skipped']"), 0);
 	return wl;
@@ -958,7 +964,7 @@ static void test_events_off_on_sigint(void **state)
 	pid_t wl, t;
 
 	(void)state;
-	wl = sites_ready("1", line, sizeof(line), pid);
+	wl = WORKLOAD_UNTIL("ready", line, pid, "sites", "1");
 	t = start((char *const[]){ (char *)tool, "record", "-p", pid, "-o",
 				   rec_path, NULL }, out_path, err_path);
 	assert_true(wait_line(err_path, "Recording", line, sizeof(line)));
@@ -1008,9 +1014,7 @@ static void test_no_runtime(void **state)
 	pid_t wl;
 
 	(void)state;
-	wl = WORKLOAD("plain");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = WORKLOAD_UNTIL("ready", line, pid, "plain");
 	assert_int_equal(TOOL("task", "top", "-p", pid), TASK_EXIT_NO_RUNTIME);
 	assert_true(bpf_test_file_contains(err_path, "has no librtasync trace area"));
 	assert_int_equal(TOOL("task", "hist", "-p", pid), TASK_EXIT_NO_RUNTIME);
@@ -1025,9 +1029,7 @@ static void test_version_mismatch(void **state)
 	pid_t wl;
 
 	(void)state;
-	wl = WORKLOAD("fake-area", "99");
-	assert_true(wait_line(wl_out, "ready", line, sizeof(line)));
-	snprintf(pid, sizeof(pid), "%d", (int)wl);
+	wl = WORKLOAD_UNTIL("ready", line, pid, "fake-area", "99");
 	assert_int_equal(TOOL("task", "top", "-p", pid), TASK_EXIT_VERSION);
 	snprintf(line, sizeof(line), "trace area of version 99; this tool "
 		 "reads version %u", RT_TRACE_VERSION);
@@ -1047,7 +1049,7 @@ static void test_not_permitted(void **state)
 			      "user may not read\n");
 		skip();
 	}
-	wl = sites_ready("1", line, sizeof(line), pid);
+	wl = WORKLOAD_UNTIL("ready", line, pid, "sites", "1");
 	ret = wait_exit(start((char *const[]){ "setpriv", "--reuid=65534",
 				"--regid=65534", "--clear-groups", "--inh-caps=-all",
 				"--bounding-set=-all", (char *)tool, "task", "top",
