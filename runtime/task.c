@@ -529,26 +529,22 @@ commit_suspend(struct rt_worker *w, struct rt_task *t, bool hooked)
 	}
 	if (hooked)
 		step_hooks(w, t, false, trace_reason[t->action]);
+	RT_STAT_INC(w, waits);
 	switch (t->action) {
 	case RT_ACT_SLEEP:
-		RT_STAT_INC(w, waits);
 		rt_sleep_commit(w, t);
 		break;
 	case RT_ACT_JOIN:
-		RT_STAT_INC(w, waits);
 		rt_task_commit_join(w, t);
 		break;
 	case RT_ACT_SOURCE_WAIT:
 	case RT_ACT_SOURCE_CLOSE:
-		RT_STAT_INC(w, waits);
 		rt_source_commit(w, t);
 		break;
 	case RT_ACT_WAIT:
-		RT_STAT_INC(w, waits);
 		rt_wait_commit(w, t);
 		break;
 	default:	/* an op that parked the task itself (I/O, a waker) */
-		RT_STAT_INC(w, waits);
 		break;
 	}
 }
