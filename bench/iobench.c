@@ -59,6 +59,7 @@
 enum server_id {
 	S_RTASYNC,		/* rtasync-httpd: each row's own side */
 	S_FIBER,		/* rtasync-httpd --fibers */
+	S_RTASYNC_NOSPIN,	/* rtasync-httpd --spin-us 0: what polling costs */
 	S_THREAD, S_POOL, S_EPOLL, S_URING, S_NGINX, S_GO, S_TOKIO,
 	S_RTASYNC_NODL,		/* librtasync without the idle deadline: on demand */
 	NR_SERVERS
@@ -69,6 +70,7 @@ static const struct {
 } servers[NR_SERVERS] = {
 	[S_RTASYNC] = { "rtasync", "librtasync" },
 	[S_FIBER] = { "fibers", "rt fibers" },
+	[S_RTASYNC_NOSPIN] = { "rtasync-nospin", "rt no spin" },
 	[S_THREAD] = { "thread", "thread/conn" },
 	[S_POOL] = { "pool", "thread pool" },
 	[S_EPOLL] = { "epoll", "epoll" },
@@ -154,12 +156,16 @@ static int server_cmd(enum server_id s, enum srv_mode mode, int port,
 
 	memset(c->argv, 0, sizeof(c->argv));
 	switch (s) {
-	case S_RTASYNC: case S_FIBER: case S_RTASYNC_NODL:
+	case S_RTASYNC: case S_FIBER: case S_RTASYNC_NOSPIN:
+	case S_RTASYNC_NODL:
 		snprintf(c->path, sizeof(c->path), "%s/%s", opt.self_dir,
 			 mode == SRV_ECHO ? "rtasync-echo" : "rtasync-httpd");
 		a[0] = c->path;
 		a[1] = "--port"; a[2] = "@PORT@"; a[3] = "--workers"; a[4] = "1";
-		if (opt.spin_us) {
+		if (s == S_RTASYNC_NOSPIN) {
+			a[i++] = "--spin-us";
+			a[i++] = "0";
+		} else if (opt.spin_us) {
 			a[i++] = "--spin-us";
 			a[i++] = (char *)opt.spin_us;
 		}
@@ -758,7 +764,8 @@ static const struct argp_option options[] = {
 	{ "pipeline", 'P', "DEPTH", 0, "Pipelined requests per write, at the "
 	  "first count (default 16; 1: none)", 0 },
 	{ "servers", OPT_SERVERS, "LIST", 0, "HTTP servers besides librtasync "
-	  "(default fibers,thread,pool,epoll,uring,nginx,go,tokio; also "
+	  "(default fibers,rtasync-nospin,thread,pool,epoll,uring,nginx,go,"
+	  "tokio; rtasync-nospin is rtasync-httpd with --spin-us 0; also "
 	  "rtasync-nodl: rtasync-httpd without its idle deadline)", 0 },
 	{ "peers", OPT_PEERS, "DIR", 0, "Where rtasync-peer-*-http are "
 	  "(default: peers/ next to this program)", 0 },
