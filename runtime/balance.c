@@ -55,7 +55,7 @@
  * unpinned one may move to another CPU in between, leaving the task on a
  * queue whose other workers may all be in long steps.
  */
-static void want_helper(struct rt_worker *w)
+void rt__worker_want_helper(struct rt_worker *w)
 {
 	struct rt_runtime *rt = w->rt;
 
@@ -90,7 +90,7 @@ static size_t pop_list(struct rt_worker *w, size_t n, struct rt_task **head,
  * queue in one locked splice, so the lock is paid once per half a queue
  * rather than once per task, and t still goes on the queue.
  */
-static void spill(struct rt_worker *w, struct rt_task *t)
+void rt__worker_spill(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_runtime *rt = w->rt;
 	struct rt_task *head, *tail;
@@ -102,21 +102,6 @@ static void spill(struct rt_worker *w, struct rt_task *t)
 		rt_overflow_push_list(&rt->overflow, head, tail, n);
 	if (rt_runq_push(&rt->runqs, t, &w->qstats))
 		rt_overflow_push(&rt->overflow, t);	/* a thief refilled it */
-}
-
-/*
- * Queue t on this CPU. The producer side of NO LOST WAKE-UP (park.c):
- * push, fence, look for sleepers.
- */
-void rt_worker_push_local(struct rt_worker *w, struct rt_task *t)
-{
-	struct rt_runtime *rt = w->rt;
-
-	if (unlikely(rt_runq_push(&rt->runqs, t, &w->qstats)))
-		spill(w, t);
-	rt_fence_fast();
-	if (unlikely(atomic_load_explicit(&rt->nparked, memory_order_relaxed)))
-		want_helper(w);
 }
 
 /*
@@ -320,12 +305,13 @@ static bool look_around(struct rt_worker *w, uint64_t now)
 }
 
 /*
- * A pusher that sees a spinner does not ring a sleeper (want_helper(),
- * donate()): it counts on the spinner to find the work. A spinner that
- * stops because it found work may have found other work, and then be
- * held by it as long as any task can hold a worker. So the last spinner
- * to stop with work in hand passes the watch on: it rings a sleeper,
- * which spins in its place (Go's scheduler has the same rule). The
+ * A pusher that sees a spinner does not ring a sleeper
+ * (rt__worker_want_helper(), donate()): it counts on the spinner to find
+ * the work. A spinner that stops because it found work may have found
+ * other work, and then be held by it as long as any task can hold a
+ * worker. So the last spinner to stop with work in hand passes the
+ * watch on: it rings a sleeper, which spins in its place (Go's
+ * scheduler has the same rule). The
  * sleeper's own park, if it finds nothing, fences and looks at every
  * queue again, so a push that counted on us is seen by it or rings it.
  * Found by test_runtime_churn: three workers held by tasks, the fourth

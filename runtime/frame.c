@@ -25,15 +25,6 @@ static inline struct rt_chunk *chunk_of(struct rt_frame *first)
 	return (struct rt_chunk *)((char *)first - RT_CHUNK_HDR);
 }
 
-struct rt_frame *rt_frame_caller(struct rt_frame *f)
-{
-	if (f->caller_off)
-		return (struct rt_frame *)((char *)f - f->caller_off);
-	if (f->flags & RT_FRAME_ROOT)
-		return NULL;
-	return chunk_of(f)->caller;
-}
-
 static size_t arena_capacity(struct rt_task *t)
 {
 	if (t->chunk)
@@ -139,15 +130,8 @@ void rt__frame_pop_chunk(struct rt_task *t, struct rt_frame *f)
 	t->spare = c;
 }
 
-void rt_arena_reset(struct rt_task *t)
-{
-	t->chunk = NULL;
-	t->spare = NULL;
-	t->h.arena_top = t->arena;
-	t->h.arena_end = t->arena + t->rt->cfg.task_arena;
-}
-
-void rt_arena_release(struct rt_task *t)
+/* rt_arena_release() when the task left a chunk or a spare (internal.h). */
+void rt__arena_release_slow(struct rt_task *t)
 {
 	while (t->chunk) {
 		struct rt_chunk *c = t->chunk;

@@ -503,7 +503,6 @@ void rt_bufpool_free(struct rt_worker *w);
 
 /* balance.c */
 void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t);
-void rt_worker_push_local(struct rt_worker *w, struct rt_task *t);
 void rt_worker_share(struct rt_worker *w);
 bool rt_worker_take_overflow(struct rt_worker *w);
 bool rt_worker_has_work(struct rt_worker *w);
@@ -585,14 +584,10 @@ int64_t rt_running_tls_offset(void);
 /* task_cache.c */
 void rt_depot_init(struct rt_depot *d);
 void rt_depot_destroy(struct rt_depot *d);
-struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w);
-void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
-		       struct rt_task *t);
 void rt_task_cache_free(struct rt_worker *w);
 
 /* task_local.c */
 #define RT_TASK_LOCALS 16
-void rt_task_extras_free(struct rt_task *t);
 struct rt_task_ext *rt_task_ext_new(struct rt_task *t);
 
 /* t's ext, allocated on first use; NULL when that allocation failed. */
@@ -640,10 +635,101 @@ static inline bool rt_wait_parked(struct rt_task *t)
 					  memory_order_seq_cst) & 1u);
 }
 
+/* ---- the per-task fast paths, inline -------------------------------- */
+/*
+ * What spawn, a step and a completion do on every task, inline into
+ * task.c's loops: each is a few instructions in the common case, and as
+ * out-of-line calls across files (no LTO) they cost spawn+run+join more
+ * in calls and register saves than in work. The uncommon cases stay out
+ * of line: rt__*_slow().
+ */
+
 /* frame.c */
-void rt_arena_reset(struct rt_task *t);
-void rt_arena_release(struct rt_task *t);
-struct rt_frame *rt_frame_caller(struct rt_frame *f);
+void rt__arena_release_slow(struct rt_task *t);
+
+/* Frees the task's chunks, its spare among them. */
+static inline void rt_arena_release(struct rt_task *t)
+{
+	if (unlikely(t->chunk || t->spare))
+		rt__arena_release_slow(t);
+}
+
+/* f's caller, NULL for the root. */
+static inline struct rt_frame *rt_frame_caller(struct rt_frame *f)
+{
+	if (f->caller_off)
+		return (struct rt_frame *)((char *)f - f->caller_off);
+	if (f->flags & RT_FRAME_ROOT)
+		return NULL;
+	return ((struct rt_chunk *)((char *)f - RT_CHUNK_HDR))->caller;
+}
+
+/* task_local.c: what the task allocated besides its frames, if it did. */
+void rt__task_extras_free_slow(struct rt_task_ext *x);
+
+static inline void rt_task_extras_free(struct rt_task *t)
+{
+	struct rt_task_ext *x = atomic_load_explicit(&t->ext,
+						     memory_order_relaxed);
+
+	if (unlikely(x))
+		rt__task_extras_free_slow(x);
+}
+
+/*
+ * task_cache.c: a block from w's cache, a block back to it. A block in a
+ * cache has an empty arena (chunk and spare NULL: rt_arena_release() ran)
+ * and its ext, clean (rt_task_extras_free() ran).
+ */
+#define RT_CACHE_BATCH 256
+struct rt_task *rt__task_block_get_slow(struct rt_runtime *rt,
+					struct rt_worker *w);
+void rt__task_block_put_slow(struct rt_runtime *rt, struct rt_worker *w,
+			     struct rt_task *t);
+
+static inline struct rt_task *rt_task_block_get(struct rt_runtime *rt,
+						struct rt_worker *w)
+{
+	struct rt_task *t = w ? w->cache : NULL;
+
+	if (likely(t)) {
+		w->cache = t->next;
+		w->ncache--;
+		return t;
+	}
+	return rt__task_block_get_slow(rt, w);
+}
+
+static inline void rt_task_block_put(struct rt_runtime *rt,
+				     struct rt_worker *w, struct rt_task *t)
+{
+	if (likely(w && w->rt == rt && w->ncache + 1 < 2 * RT_CACHE_BATCH)) {
+		t->next = w->cache;
+		w->cache = t;
+		w->ncache++;
+		return;
+	}
+	rt__task_block_put_slow(rt, w, t);
+}
+
+/*
+ * balance.c: queue t on this CPU. The producer side of NO LOST WAKE-UP
+ * (park.c): push, fence, look for sleepers.
+ */
+void rt__worker_spill(struct rt_worker *w, struct rt_task *t);
+void rt__worker_want_helper(struct rt_worker *w);
+
+static inline void rt_worker_push_local(struct rt_worker *w,
+					struct rt_task *t)
+{
+	struct rt_runtime *rt = w->rt;
+
+	if (unlikely(rt_runq_push(&rt->runqs, t, &w->qstats)))
+		rt__worker_spill(w, t);
+	rt_fence_fast();
+	if (unlikely(atomic_load_explicit(&rt->nparked, memory_order_relaxed)))
+		rt__worker_want_helper(w);
+}
 
 /* futex.c */
 void rt_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns);

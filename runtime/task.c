@@ -16,7 +16,9 @@
 #include "fiber_step.h"
 #include "trace_step.h"
 
-static void task_free(struct rt_worker *w, struct rt_task *t)
+/* Inline, as what it calls (internal.h): a few stores in the common case. */
+static __attribute__((always_inline)) inline void
+task_free(struct rt_worker *w, struct rt_task *t)
 {
 	rt_task_extras_free(t);
 	rt_arena_release(t);
@@ -31,31 +33,78 @@ static void task_free(struct rt_worker *w, struct rt_task *t)
  * acq_rel decrement wrote, so everything that holder did happens before
  * the free.
  */
-void rt_task_unref(struct rt_worker *w, struct rt_task *t)
+static __attribute__((always_inline)) inline void
+task_unref(struct rt_worker *w, struct rt_task *t)
 {
 	if (atomic_load_explicit(&t->refs, memory_order_acquire) == 1 ||
 	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
 		task_free(w, t);
 }
 
+/* The copy for other files; task.c's own paths inline task_unref(). */
+void rt_task_unref(struct rt_worker *w, struct rt_task *t)
+{
+	task_unref(w, t);
+}
+
 /*
  * The root frame goes at the start of the inline arena; one that does not
- * fit there starts the task's first chunk instead.
+ * fit there starts the task's first chunk instead. The block's arena is
+ * empty (chunk and spare NULL: internal.h, task cache).
  */
-static struct rt_frame *root_frame_alloc(struct rt_task *t, size_t size)
+static inline struct rt_frame *root_frame_alloc(struct rt_task *t,
+						size_t size)
 {
 	struct rt_frame *root = (struct rt_frame *)t->arena;
+	size_t room = t->rt->cfg.task_arena;
 
-	if (size <= t->rt->cfg.task_arena) {
+	t->h.arena_end = t->arena + room;
+	if (likely(size <= room)) {
 		t->h.arena_top = t->arena + ((size + 15) & ~(size_t)15);
 		return root;
 	}
+	t->h.arena_top = t->arena;
 	return rt__frame_push_slow(t, NULL, size, 16);
 }
 
-static int task_init(struct rt_task *t, struct rt_runtime *rt,
-		     rt_async_fn fn, const struct rt_frame *frame,
-		     size_t frame_size, bool handle)
+static inline void copy8(char *dst, const char *src)
+{
+	uint64_t v;
+
+	memcpy(&v, src, sizeof(v));
+	memcpy(dst, &v, sizeof(v));
+}
+
+/*
+ * The spawner's frame past its header, which task_init() writes itself.
+ * Most frames hold a few words: up to 32 bytes are copied without a call,
+ * as two overlapping halves (a frame struct's size is a multiple of 8, so
+ * the halves rarely overlap at all).
+ */
+static inline void frame_payload_copy(struct rt_frame *root,
+				      const struct rt_frame *frame,
+				      size_t frame_size)
+{
+	char *dst = (char *)(root + 1);
+	const char *src = (const char *)(frame + 1);
+	size_t n = frame_size - sizeof(*frame);
+
+	if (n > 32 || (n && n < 8)) {
+		memcpy(dst, src, n);
+	} else if (n > 16) {
+		copy8(dst, src);
+		copy8(dst + 8, src + 8);
+		copy8(dst + n - 16, src + n - 16);
+		copy8(dst + n - 8, src + n - 8);
+	} else if (n) {
+		copy8(dst, src);
+		copy8(dst + n - 8, src + n - 8);
+	}
+}
+
+static __attribute__((always_inline)) inline int
+task_init(struct rt_task *t, struct rt_runtime *rt, rt_async_fn fn,
+	  const struct rt_frame *frame, size_t frame_size, bool handle)
 {
 	struct rt_frame *root;
 
@@ -73,12 +122,11 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 	atomic_init(&t->refs, handle ? 2 : 1);
 	atomic_init(&t->done, 0);
 	atomic_init(&t->flags, 0);
-	rt_arena_reset(t);
 
 	root = root_frame_alloc(t, frame_size);
-	if (!root)
+	if (unlikely(!root))
 		return -ENOMEM;
-	memcpy(root, frame, frame_size);
+	frame_payload_copy(root, frame, frame_size);
 	root->fn = fn;
 	root->resume = 0;
 	root->caller_off = 0;
@@ -90,14 +138,26 @@ static int task_init(struct rt_task *t, struct rt_runtime *rt,
 	return 0;
 }
 
-static int spawn_check(struct rt_runtime *rt, rt_async_fn fn,
-		       const struct rt_frame *frame, size_t frame_size)
+/*
+ * A foreign spawner's look at `closing` is one side of the Dekker pair
+ * with shutdown (rt_foreign_enter()), so seq_cst. A worker's spawn (self
+ * set) needs no ordering here: its spawning task is running, counted
+ * spawned and not completed, and it counts the new task spawned before
+ * that one completes, so the drain cannot find the runtime idle before
+ * the new task has completed, whether or not this load saw `closing`. It
+ * is a courtesy, an early -ESHUTDOWN; relaxed (still one plain load on
+ * x86, but no fence on weaker machines).
+ */
+static __attribute__((always_inline)) inline int
+spawn_check(struct rt_runtime *rt, struct rt_worker *self, rt_async_fn fn,
+	    const struct rt_frame *frame, size_t frame_size)
 {
 	if (!rt || !fn || !frame || frame_size < sizeof(struct rt_frame))
 		return -EINVAL;
 	if (rt_inherited(rt))
 		return -ECHILD;
-	if (atomic_load_explicit(&rt->closing, memory_order_seq_cst))
+	if (self ? atomic_load_explicit(&rt->closing, memory_order_relaxed) :
+	    atomic_load_explicit(&rt->closing, memory_order_seq_cst))
 		return -ESHUTDOWN;
 	return 0;
 }
@@ -151,7 +211,7 @@ static void backlog_leave(struct rt_runtime *rt)
 }
 
 /* A task for the caller: from its worker's cache, or admitted and new. */
-static struct rt_task *spawn_block(struct rt_runtime *rt,
+static __attribute__((always_inline)) inline struct rt_task *spawn_block(struct rt_runtime *rt,
 				   struct rt_worker *self, bool wait, int *err)
 {
 	struct rt_task *t;
@@ -167,7 +227,7 @@ static struct rt_task *spawn_block(struct rt_runtime *rt,
 		}
 	}
 	t = rt_task_block_get(rt, self);
-	if (t) {
+	if (likely(t)) {
 		t->spawn = self ? 0 : RT_SPAWN_BACKLOGGED;
 		return t;
 	}
@@ -178,20 +238,27 @@ err_leave:
 	return NULL;
 }
 
-static int spawn_task(struct rt_runtime *rt, struct rt_worker *self,
-		      rt_async_fn fn, const struct rt_frame *frame,
-		      size_t frame_size, struct rt_task **handle, bool wait)
+/*
+ * Inline into its two callers: a worker's own spawn (self set, the hot
+ * path, inline down to the queue push) and a foreign thread's (self NULL),
+ * so each loses the other's branches.
+ */
+static __attribute__((always_inline)) inline int
+spawn_task(struct rt_runtime *rt, struct rt_worker *self, rt_async_fn fn,
+	   const struct rt_frame *frame, size_t frame_size,
+	   struct rt_task **handle, bool wait)
 {
 	struct rt_task *t;
 	int ret;
 
-	ret = spawn_check(rt, fn, frame, frame_size);
+	ret = spawn_check(rt, self, fn, frame, frame_size);
 	if (ret)
 		return ret;
 	t = spawn_block(rt, self, wait, &ret);
-	if (!t)
+	if (unlikely(!t))
 		goto err;
-	if (task_init(t, rt, fn, frame, frame_size, handle != NULL)) {
+	if (unlikely(task_init(t, rt, fn, frame, frame_size,
+			       handle != NULL))) {
 		if (t->spawn & RT_SPAWN_BACKLOGGED)
 			backlog_leave(rt);
 		task_free(self, t);
@@ -243,22 +310,33 @@ void rt_foreign_leave(struct rt_runtime *rt)
 		rt_futex_wake_all(&rt->foreign_calls);
 }
 
-static int spawn(struct rt_runtime *rt, rt_async_fn fn,
-		 const struct rt_frame *frame, size_t frame_size,
-		 struct rt_task **handle, bool wait)
+/* Out of line: a worker's own spawn does not carry its register saves. */
+static __attribute__((noinline)) int
+spawn_foreign(struct rt_runtime *rt, rt_async_fn fn,
+	      const struct rt_frame *frame, size_t frame_size,
+	      struct rt_task **handle, bool wait)
 {
-	struct rt_worker *self = rt__self;
 	int ret;
 
-	if (self && rt && self->rt == rt)
-		return spawn_task(rt, self, fn, frame, frame_size, handle,
-				  wait);
 	if (!rt)
 		return -EINVAL;
 	rt_foreign_enter(rt);
 	ret = spawn_task(rt, NULL, fn, frame, frame_size, handle, wait);
 	rt_foreign_leave(rt);
 	return ret;
+}
+
+/* self->rt is never NULL, so a NULL rt goes the foreign way, to -EINVAL. */
+static __attribute__((always_inline)) inline int
+spawn(struct rt_runtime *rt, rt_async_fn fn, const struct rt_frame *frame,
+      size_t frame_size, struct rt_task **handle, bool wait)
+{
+	struct rt_worker *self = rt__self;
+
+	if (likely(self && self->rt == rt))
+		return spawn_task(rt, self, fn, frame, frame_size, handle,
+				  wait);
+	return spawn_foreign(rt, fn, frame, frame_size, handle, wait);
 }
 
 /*
@@ -270,9 +348,10 @@ static int spawn(struct rt_runtime *rt, rt_async_fn fn,
 static __thread volatile sig_atomic_t spawning
 	__attribute__((tls_model("initial-exec")));
 
-static int spawn_guarded(struct rt_runtime *rt, rt_async_fn fn,
-			 const struct rt_frame *frame, size_t frame_size,
-			 struct rt_task **handle, bool wait)
+static __attribute__((always_inline)) inline int
+spawn_guarded(struct rt_runtime *rt, rt_async_fn fn,
+	      const struct rt_frame *frame, size_t frame_size,
+	      struct rt_task **handle, bool wait)
 {
 	int ret;
 
@@ -338,7 +417,8 @@ rt_task_step(struct rt_task *t)
  * A detached task (spawned without a handle) has no joiner and nobody who
  * could take a reference: it completes without a single atomic RMW.
  */
-static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
+static __attribute__((always_inline)) inline void
+task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 {
 	struct rt_task *waiter;
 
@@ -347,8 +427,8 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 	if (t->spawn & RT_SPAWN_DETACHED) {
 		/* Nobody can reference it but the waiter slot of a join it
 		 * was cancelled out of, which only ever lets go: usually
-		 * rt_task_unref() finds the last reference, no RMW. */
-		rt_task_unref(w, t);
+		 * task_unref() finds the last reference, no RMW. */
+		task_unref(w, t);
 		return;
 	}
 	t->result = r;
@@ -364,14 +444,14 @@ static void task_complete(struct rt_worker *w, struct rt_task *t, int64_t r)
 			waiter->action = RT_ACT_NONE;	/* join consumed */
 			rt_task_make_runnable(w, waiter);
 		}
-		rt_task_unref(w, waiter);	/* the waiter slot's reference */
+		task_unref(w, waiter);	/* the waiter slot's reference */
 	}
 	/* A thread blocked in rt_task_join(): the producer side of NO LOST
 	 * WAKE-UP (park.c). done is visible, fence, look for the waiter. */
 	rt_fence_fast();
 	if (atomic_load_explicit(&t->flags, memory_order_relaxed) & RT_TF_FOREIGN)
 		rt_futex_wake_all(&t->done);
-	rt_task_unref(w, t);
+	task_unref(w, t);
 }
 
 /*
@@ -680,7 +760,7 @@ bool rt_task_done(const struct rt_task *t)
 void rt_task_release(struct rt_task *t)
 {
 	if (t)
-		rt_task_unref(rt__self, t);
+		task_unref(rt__self, t);
 }
 
 struct rt_runtime *rt_task_runtime(const struct rt_task *t)
@@ -767,7 +847,9 @@ int rt_task_cancel(struct rt_task *t)
 }
 /* ---- ops ------------------------------------------------------------ */
 
-int64_t rt_op_check(struct rt_task *t)
+/* Inline into task.c's ops; rt_op_check() for the other files'. */
+static __attribute__((always_inline)) inline int64_t
+op_check(struct rt_task *t)
 {
 	if (!t)
 		return -EINVAL;
@@ -778,9 +860,14 @@ int64_t rt_op_check(struct rt_task *t)
 	return 0;
 }
 
+int64_t rt_op_check(struct rt_task *t)
+{
+	return op_check(t);
+}
+
 int64_t rt_op_yield(struct rt_task *t)
 {
-	int64_t ret = rt_op_check(t);
+	int64_t ret = op_check(t);
 
 	if (ret)
 		return ret;
@@ -791,7 +878,7 @@ int64_t rt_op_yield(struct rt_task *t)
 
 int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
 {
-	int64_t ret = rt_op_check(t);
+	int64_t ret = op_check(t);
 
 	if (ret)
 		return ret;
@@ -804,7 +891,7 @@ int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
 /* A deadline past the end of the clock saturates: sleep until cancelled. */
 int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
 {
-	int64_t ret = rt_op_check(t);
+	int64_t ret = op_check(t);
 	uint64_t deadline;
 
 	if (ret)
@@ -816,7 +903,7 @@ int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
 
 int64_t rt_op_join(struct rt_task *t, struct rt_task *other)
 {
-	int64_t ret = rt_op_check(t);
+	int64_t ret = op_check(t);
 
 	if (ret)
 		return ret;

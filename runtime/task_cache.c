@@ -17,7 +17,6 @@
 
 #include "internal.h"
 
-#define RT_CACHE_BATCH 256
 #define RT_DEPOT_MAX_BATCHES 32
 
 void rt_depot_init(struct rt_depot *d)
@@ -83,7 +82,12 @@ static struct rt_task *depot_get(struct rt_depot *d)
 	return batch;
 }
 
-struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w)
+/*
+ * rt_task_block_get() (internal.h) with w's cache empty: a batch from the
+ * depot, or a new block. A new block's arena is empty, as a cached one's.
+ */
+struct rt_task *rt__task_block_get_slow(struct rt_runtime *rt,
+					struct rt_worker *w)
 {
 	size_t size = sizeof(struct rt_task) + rt->cfg.task_arena;
 	struct rt_task *t;
@@ -97,13 +101,16 @@ struct rt_task *rt_task_block_get(struct rt_runtime *rt, struct rt_worker *w)
 		return t;
 	}
 	t = malloc(size);
-	if (t)
+	if (t) {
 		atomic_init(&t->ext, NULL);
+		t->chunk = t->spare = NULL;
+	}
 	return t;
 }
 
-void rt_task_block_put(struct rt_runtime *rt, struct rt_worker *w,
-		       struct rt_task *t)
+/* rt_task_block_put() (internal.h) for a foreign thread or a full cache. */
+void rt__task_block_put_slow(struct rt_runtime *rt, struct rt_worker *w,
+			     struct rt_task *t)
 {
 	struct rt_task *split;
 

@@ -128,19 +128,15 @@ void *rt_task_local_get(int key)
 }
 
 /*
- * From task_free(): what the task allocated besides its frames. The ext
+ * From task_free(), through rt_task_extras_free() (internal.h) when the
+ * task has an ext: what it allocated besides its frames. The ext
  * stays with the block for the block's next task (task_cache.c frees
  * it), clean: a finished task's wait is idle (rt_wait_finish() ended it
  * before the task ran on), and nobody but a holder of this task could
  * still read its name.
  */
-void rt_task_extras_free(struct rt_task *t)
+void rt__task_extras_free_slow(struct rt_task_ext *x)
 {
-	struct rt_task_ext *x = atomic_load_explicit(&t->ext,
-						     memory_order_relaxed);
-
-	if (!x)
-		return;
 	free(atomic_load_explicit(&x->name, memory_order_relaxed));
 	atomic_store_explicit(&x->name, NULL, memory_order_relaxed);
 	free(x->locals);
