@@ -241,6 +241,8 @@ struct rt_worker {
 					   field, in its last word */
 	struct rt_runq_stats qstats;
 	struct rt_task **running;	/* this thread's rt__running */
+	struct rt_task *next;		/* RUN NEXT (balance.c): woken by the
+					   running step, run after it */
 
 	/*
 	 * Written by other threads too, each group on its own cache line so

@@ -602,9 +602,11 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 }
 
 /*
- * t and up to RT_BATCH - 1 more tasks off the run queues: the worker's
- * loop (worker.c) runs a batch a turn, once it has popped the first task
- * (so that a turn that runs nothing reads no clock for the records). The
+ * t and up to RT_BATCH - 1 more tasks, each the one the step before it
+ * woke into w->next if any (RUN NEXT, balance.c), else the next off the
+ * run queues: the worker's loop (worker.c) runs a batch a turn, once it
+ * has popped the first task (so that a turn that runs nothing reads no
+ * clock for the records). The
  * loop lives here so that each step inlines into it, down to a fiber's
  * switch (fiber_step.h). A tool's per-step hooks get their own copy of
  * the loop, so a default step does not even test for them.
@@ -617,7 +619,20 @@ run_tasks(struct rt_worker *w, struct rt_task *t, bool hooked)
 
 	do {
 		task_run(w, t, hooked);
-	} while (++n < RT_BATCH && (t = rt_runq_pop(&rt->runqs, &w->qstats)));
+		if (++n == RT_BATCH)
+			break;
+		t = w->next;	/* RUN NEXT (balance.c) */
+		if (t)
+			w->next = NULL;
+		else
+			t = rt_runq_pop(&rt->runqs, &w->qstats);
+	} while (t);
+	if (unlikely(w->next)) {
+		/* the batch is over: its slot goes back on the queue */
+		t = w->next;
+		w->next = NULL;
+		rt_worker_push_local(w, t);
+	}
 	return n;
 }
 
