@@ -105,37 +105,6 @@ static void spill(struct rt_worker *w, struct rt_task *t)
 }
 
 /*
- * RUN NEXT. A task the running step wakes (rt_task_make_runnable(): not
- * a spawn, not a yield) on its own worker while no worker is idle goes
- * into w->next, not onto the queue: the batch runs it as soon as the
- * step has ended (run_tasks(), task.c), with no push and no pop, and
- * with what it was just handed still in cache: the hand-off between two
- * tasks through a channel or a lock. Go's runnext and Tokio's LIFO slot
- * do the same. Its bounds:
- *   - one slot, written and read by its worker only: a second wake in
- *     the same step queues;
- *   - filled only inside a batch (rt__running is set only there), and
- *     emptied onto the queue when the batch ends: between batches it is
- *     empty, so the loop's other phases, thieves, donation, the
- *     watchdog and shutdown see every runnable task on a queue;
- *   - the steps it runs count in the batch (RT_BATCH), so two tasks
- *     handing off through it keep the queue waiting one batch at most;
- *   - not while a worker is parked or polling (nidle): that one could
- *     take a queued task while the waking step goes on, but not the
- *     slot's, which waits for its waker's step to end. A worker that
- *     goes idle after the test costs only that wait: no wake-up is
- *     owed for the slot, which its own worker empties.
- */
-static inline bool run_next(struct rt_worker *w, struct rt_task *t)
-{
-	if (!rt__running || w->next ||
-	    atomic_load_explicit(&w->rt->nidle, memory_order_relaxed))
-		return false;
-	w->next = t;
-	return true;
-}
-
-/*
  * Queue t on this CPU. The producer side of NO LOST WAKE-UP (park.c):
  * push, fence, look for sleepers.
  */
@@ -174,20 +143,20 @@ static struct rt_worker *foreign_target(struct rt_runtime *rt,
 }
 
 /*
- * t became runnable. A worker of t's runtime queues it locally; anyone
+ * t became runnable and may not run next (rt_task_make_runnable(),
+ * internal.h). A worker of t's runtime queues it locally; anyone
  * else goes through an inbox, ringing its worker if that one sleeps (the
  * producer side of NO LOST WAKE-UP again), or a sleeper to watch it
  * (rt_worker_wake_inbox()). foreign_target() prefers sleepers, so the
  * second ring happens only in a race with a worker going to sleep.
  */
-void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
+void rt__task_make_runnable(struct rt_worker *self, struct rt_task *t)
 {
 	struct rt_runtime *rt = t->rt;
 	struct rt_worker *target;
 
 	if (self && self->rt == rt) {
-		if (!run_next(self, t))
-			rt_worker_push_local(self, t);
+		rt_worker_push_local(self, t);
 		return;
 	}
 	/* t may run and end before we ring: keep shutdown from closing the

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "waitq.h"
 #include "fiber_step.h"
 #include "trace_step.h"
 
@@ -603,7 +603,7 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 
 /*
  * t and up to RT_BATCH - 1 more tasks, each the one the step before it
- * woke into w->next if any (RUN NEXT, balance.c), else the next off the
+ * woke into w->next if any (RUN NEXT, internal.h), else the next off the
  * run queues: the worker's loop (worker.c) runs a batch a turn, once it
  * has popped the first task (so that a turn that runs nothing reads no
  * clock for the records). The
@@ -621,7 +621,7 @@ run_tasks(struct rt_worker *w, struct rt_task *t, bool hooked)
 		task_run(w, t, hooked);
 		if (++n == RT_BATCH)
 			break;
-		t = w->next;	/* RUN NEXT (balance.c) */
+		t = w->next;	/* RUN NEXT (internal.h) */
 		if (t)
 			w->next = NULL;
 		else
@@ -781,17 +781,6 @@ int rt_task_cancel(struct rt_task *t)
 	return ret;
 }
 /* ---- ops ------------------------------------------------------------ */
-
-int64_t rt_op_check(struct rt_task *t)
-{
-	if (!t)
-		return -EINVAL;
-	if (t != rt__running)
-		return -EPERM;	/* not the task running on this thread */
-	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_CANCEL)
-		return -ECANCELED;
-	return 0;
-}
 
 int64_t rt_op_yield(struct rt_task *t)
 {

@@ -153,6 +153,8 @@ static void wlist_cut(struct rt_wlist *l, struct rt_waiter *w)
 		l->tail = w->prev;
 }
 
+static inline bool wait_claim(struct rt_task *t, uint32_t arm);
+
 struct rt_waiter *rt_wlist_claim(struct rt_wlist *l)
 {
 	struct rt_waiter *w;
@@ -161,20 +163,13 @@ struct rt_waiter *rt_wlist_claim(struct rt_wlist *l)
 		bool won;
 
 		wlist_cut(l, w);
-		won = rt_wait_claim(w->task, w->arm);
+		won = wait_claim(w->task, w->arm);	/* inline: every wake's */
 		/* the last touch of a loser's waiter: see NOTHING POINTS */
 		__atomic_store_n(&w->list, NULL, __ATOMIC_RELEASE);
 		if (won)
 			return w;
 	}
 	return NULL;
-}
-
-void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w)
-{
-	w->next = wk->head;
-	wk->head = w;
-	wk->n++;
 }
 
 bool rt_wlist_wake(struct rt_wlist *l, struct rt_wakeups *wk, int64_t result)
@@ -198,27 +193,13 @@ int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
 	return n;
 }
 
-/* Outside the lock: the waiters' tasks may run now. */
-void rt_wakeups_publish_all(struct rt_wakeups *wk)
-{
-	struct rt_waiter *w = wk->head;
-
-	while (w) {
-		struct rt_waiter *next = w->next;
-
-		rt_wait_publish(w->task, false);
-		w = next;
-	}
-	wk->head = NULL;
-}
-
 /* ---- claiming and requeueing a task (see the top of the file) ----------- */
 
 /*
  * A claim that finds the task unwound and no I/O arm in flight sets WON
  * in its own CAS (CLAIMED AFTER THE UNWIND): the claimer requeues t.
  */
-bool rt_wait_claim(struct rt_task *t, uint32_t arm)
+static inline bool wait_claim(struct rt_task *t, uint32_t arm)
 {
 	struct rt_wait *wt = rt_task_wait(t);
 	uint32_t s = atomic_load_explicit(&wt->state, memory_order_relaxed);
@@ -234,6 +215,11 @@ bool rt_wait_claim(struct rt_task *t, uint32_t arm)
 	} while (!atomic_compare_exchange_weak_explicit(&wt->state, &s, n,
 			memory_order_acq_rel, memory_order_relaxed));
 	return true;
+}
+
+bool rt_wait_claim(struct rt_task *t, uint32_t arm)
+{
+	return wait_claim(t, arm);
 }
 
 /*
@@ -443,10 +429,12 @@ static int64_t wait_result(struct rt_task *t, struct rt_wait *wt,
 }
 
 /*
- * On the worker about to resume t: end its wait. Nothing else touches
- * the wait once the heap and the lists have let go of it.
+ * rt_wait_finish() for every other end (waitq.h): a deadline to take
+ * out of the heap, waiters still linked, a select, a waker, a timeout
+ * or a cancel. Nothing else touches the wait once the heap and the
+ * lists have let go of it.
  */
-void rt_wait_finish(struct rt_task *t)
+void rt__wait_finish_slow(struct rt_task *t)
 {
 	struct rt_wait *wt = rt_task_wait(t);
 	uint32_t s, arm;
@@ -457,12 +445,6 @@ void rt_wait_finish(struct rt_task *t)
 	}
 	s = atomic_load_explicit(&wt->state, memory_order_acquire);
 	arm = s >> RT_WS_ARM_SHIFT;
-	if (likely(arm == 0 && wt->nnodes == 1 && !wt->select && !wt->waker)) {
-		/* the common end: its one waiter won, its waker unlinked it */
-		t->h.ret = wait_node(wt, 0)->result;
-		atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
-		return;
-	}
 	for (unsigned int i = 0; i < wt->nnodes; i++) {
 		struct rt_waiter *w = wait_node(wt, i);
 

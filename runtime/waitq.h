@@ -101,14 +101,27 @@ struct rt_waiter *rt_wlist_claim(struct rt_wlist *l);
 bool rt_wlist_wake(struct rt_wlist *l, struct rt_wakeups *wk, int64_t result);
 int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
 		      int64_t result);
-void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w);
-void rt_wakeups_publish_all(struct rt_wakeups *wk);
 
-/* Most ops wake nobody: no call for them. */
+static inline void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w)
+{
+	w->next = wk->head;
+	wk->head = w;
+	wk->n++;
+}
+
+/* Outside the lock: the waiters' tasks may run now. Most ops wake
+ * nobody, the rest mostly one: a test, or one call a task. */
 static inline void rt_wakeups_publish(struct rt_wakeups *wk)
 {
-	if (wk->head)
-		rt_wakeups_publish_all(wk);
+	struct rt_waiter *w = wk->head;
+
+	while (w) {
+		struct rt_waiter *next = w->next;
+
+		rt_wait_publish(w->task, false);
+		w = next;
+	}
+	wk->head = NULL;
 }
 
 /* A poll that found its object ready: may it complete? */
@@ -152,6 +165,29 @@ static inline struct rt_waiter *rt__wait_own(struct rt_task *t, void *buf,
 	w->task = t;
 	w->arm = 0;
 	return w;
+}
+
+void rt__wait_finish_slow(struct rt_task *t);
+
+/*
+ * On the worker about to resume t: end its wait (waitq.c). Inline, the
+ * common end: one waiter, no deadline, no select and no waker, and that
+ * waiter won, so its waker unlinked it and nothing is left to undo. The
+ * acquire pairs with the claimer's WON (or reaches us through the run
+ * queue, CLAIMED AFTER THE UNWIND): what it delivered is visible.
+ */
+static inline void rt_wait_finish(struct rt_task *t)
+{
+	struct rt_wait *wt = rt_task_wait(t);
+	uint32_t s = atomic_load_explicit(&wt->state, memory_order_acquire);
+
+	if (unlikely((s >> RT_WS_ARM_SHIFT) || wt->timer_worker ||
+		     wt->nnodes != 1 || wt->select || wt->waker)) {
+		rt__wait_finish_slow(t);
+		return;
+	}
+	t->h.ret = ((struct rt_waiter *)wt->nodes)->result;
+	atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
 }
 
 int64_t rt__wait_one_timed(struct rt_task *t, const struct rt_arm_ops *ops,
