@@ -675,7 +675,6 @@ static inline struct rt_wait *rt_task_wait(struct rt_task *t)
 }
 
 /* waitq.c, waker.c */
-void rt_wait_commit(struct rt_worker *w, struct rt_task *t);
 bool rt_wait_expire(struct rt_task *t);
 bool rt_wait_cancel(struct rt_task *t);
 void rt_wakers_shutdown(struct rt_runtime *rt);

@@ -140,38 +140,6 @@ static void wlist_link(struct rt_wlist *l, uint32_t *lock, struct rt_waiter *w)
 	__atomic_store_n(&w->list, l, __ATOMIC_RELAXED);
 }
 
-/* Take w out of its list; w->list is cleared by the caller. */
-static void wlist_cut(struct rt_wlist *l, struct rt_waiter *w)
-{
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		l->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		l->tail = w->prev;
-}
-
-static inline bool wait_claim(struct rt_task *t, uint32_t arm);
-
-struct rt_waiter *rt_wlist_claim(struct rt_wlist *l)
-{
-	struct rt_waiter *w;
-
-	while ((w = l->head)) {
-		bool won;
-
-		wlist_cut(l, w);
-		won = wait_claim(w->task, w->arm);	/* inline: every wake's */
-		/* the last touch of a loser's waiter: see NOTHING POINTS */
-		__atomic_store_n(&w->list, NULL, __ATOMIC_RELEASE);
-		if (won)
-			return w;
-	}
-	return NULL;
-}
-
 bool rt_wlist_wake(struct rt_wlist *l, struct rt_wakeups *wk, int64_t result)
 {
 	struct rt_waiter *w = rt_wlist_claim(l);
@@ -195,32 +163,6 @@ int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
 
 /* ---- claiming and requeueing a task (see the top of the file) ----------- */
 
-/*
- * A claim that finds the task unwound and no I/O arm in flight sets WON
- * in its own CAS (CLAIMED AFTER THE UNWIND): the claimer requeues t.
- */
-static inline bool wait_claim(struct rt_task *t, uint32_t arm)
-{
-	struct rt_wait *wt = rt_task_wait(t);
-	uint32_t s = atomic_load_explicit(&wt->state, memory_order_relaxed);
-	uint32_t n;
-
-	do {
-		if (!(s & RT_WS_ARMED))
-			return false;
-		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND | RT_WS_IO_MASK)) |
-		    (arm << RT_WS_ARM_SHIFT);
-		if ((s & (RT_WS_UNWOUND | RT_WS_IO_MASK)) == RT_WS_UNWOUND)
-			n |= RT_WS_WON;
-	} while (!atomic_compare_exchange_weak_explicit(&wt->state, &s, n,
-			memory_order_acq_rel, memory_order_relaxed));
-	return true;
-}
-
-bool rt_wait_claim(struct rt_task *t, uint32_t arm)
-{
-	return wait_claim(t, arm);
-}
 
 /*
  * The ring that would hold t's I/O arms, read before an RMW that may end
@@ -276,11 +218,9 @@ static bool wait_delivered(struct rt_task *t)
 	return wait_settle(o, old, old | RT_WS_WON);
 }
 
-/*
- * The claimer has delivered. foreign: act as a foreign thread would
- * (rt_task_cancel, which may run in a signal handler).
- */
-void rt_wait_publish(struct rt_task *t, bool foreign)
+/* rt_wait_publish() of a wait claimed before its task unwound
+ * (waitq.h): the WON handshake decides who requeues. */
+void rt__wait_publish_slow(struct rt_task *t, bool foreign)
 {
 	if (wait_delivered(t))
 		rt_task_make_runnable(foreign ? NULL : rt__self, t);
@@ -303,44 +243,14 @@ bool rt_wait_io_done(struct rt_task *t, uint32_t arm)
 	return wait_settle(o, old, old + d);
 }
 
-/*
- * LOCK HELD OVER THE UNWIND: the op kept the list's lock, so no waker
- * has seen the waiter yet. The wait becomes claimable already unwound,
- * and every claim of it requeues t at once; the cancel flag is read
- * after the state is set (NO LOST CANCEL). t stays alive until the
- * unlock: a claimer that requeued it elsewhere has it wait in
- * rt_wait_finish() for this lock, to unlink the waiter. A cancel we
- * claim ourselves keeps t parked until our push, after the unlock.
- */
-static void wait_commit_held(struct rt_worker *w, struct rt_task *t,
-			     struct rt_wait *wt)
-{
-	uint32_t *lock = wt->held;
-	bool cancelled;
-
-	wt->held = NULL;
-	atomic_store_explicit(&wt->state,
-			      RT_WS_WAITING | RT_WS_ARMED | RT_WS_UNWOUND,
-			      memory_order_relaxed);
-	rt_fence_fast();	/* the other side: rt_wait_cancel() */
-	cancelled = (atomic_load_explicit(&t->flags, memory_order_relaxed) &
-		     RT_TF_CANCEL) && rt_wait_claim(t, RT_ARM_CANCEL);
-	rt_spin_unlock(lock);
-	if (cancelled)
-		rt_worker_push_local(w, t);
-}
-
-/* The step has unwound: arm the deadline, then the requeue handshake. */
-void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
+/* rt_wait_commit() of a wait that kept no lock (waitq.h): arm the
+ * deadline, then the requeue handshake. */
+void rt__wait_commit_slow(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_wait *wt = rt_task_wait(t);
 	struct io_owner o;
 	uint32_t old;
 
-	if (wt->held) {
-		wait_commit_held(w, t, wt);
-		return;
-	}
 	/* not after the RMW: a claimer may then requeue t, and it end */
 	o = io_owner_of(t);
 
@@ -396,7 +306,7 @@ static void waiter_unlink(struct rt_waiter *w)
 	rt_spin_lock(w->lock);
 	l = __atomic_load_n(&w->list, __ATOMIC_RELAXED);
 	if (l) {
-		wlist_cut(l, w);
+		rt__wlist_cut(l, w);
 		__atomic_store_n(&w->list, NULL, __ATOMIC_RELAXED);
 	}
 	rt_spin_unlock(w->lock);
