@@ -128,13 +128,14 @@ static struct rt_worker *foreign_target(struct rt_runtime *rt,
 }
 
 /*
- * t became runnable. A worker of t's runtime queues it locally; anyone
+ * t became runnable and may not run next (rt_task_make_runnable(),
+ * internal.h). A worker of t's runtime queues it locally; anyone
  * else goes through an inbox, ringing its worker if that one sleeps (the
  * producer side of NO LOST WAKE-UP again), or a sleeper to watch it
  * (rt_worker_wake_inbox()). foreign_target() prefers sleepers, so the
  * second ring happens only in a race with a worker going to sleep.
  */
-void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t)
+void rt__task_make_runnable(struct rt_worker *self, struct rt_task *t)
 {
 	struct rt_runtime *rt = t->rt;
 	struct rt_worker *target;

@@ -241,6 +241,8 @@ struct rt_worker {
 					   field, in its last word */
 	struct rt_runq_stats qstats;
 	struct rt_task **running;	/* this thread's rt__running */
+	struct rt_task *next;		/* RUN NEXT (below): woken by the
+					   running step, run after it */
 
 	/*
 	 * Written by other threads too, each group on its own cache line so
@@ -502,7 +504,50 @@ void rt_sources_free(struct rt_runtime *rt);
 void rt_bufpool_free(struct rt_worker *w);
 
 /* balance.c */
-void rt_task_make_runnable(struct rt_worker *self, struct rt_task *t);
+/*
+ * RUN NEXT. A task the running step wakes (rt_task_make_runnable(): not
+ * a spawn, not a yield) on its own worker while no worker is idle goes
+ * into w->next, not onto the queue: the batch runs it as soon as the
+ * step has ended (run_tasks(), task.c), with no push and no pop, and
+ * with what it was just handed still in cache: the hand-off between two
+ * tasks through a channel or a lock. Go's runnext and Tokio's LIFO slot
+ * do the same. Its bounds:
+ *   - one slot, written and read by its worker only: a second wake in
+ *     the same step queues;
+ *   - filled only inside a batch (rt__running is set only there), and
+ *     emptied onto the queue when the batch ends: between batches it is
+ *     empty, so the loop's other phases, thieves, donation, the
+ *     watchdog and shutdown see every runnable task on a queue;
+ *   - the steps it runs count in the batch (RT_BATCH), so two tasks
+ *     handing off through it keep the queue waiting one batch at most;
+ *   - not while a worker is parked or polling (nidle): that one could
+ *     take a queued task while the waking step goes on, but not the
+ *     slot's, which waits for its waker's step to end. A worker that
+ *     goes idle after the test costs only that wait: no wake-up is
+ *     owed for the slot, which its own worker empties.
+ */
+static inline bool rt_worker_run_next(struct rt_worker *w,
+				      struct rt_task *t)
+{
+	if (!rt__running || w->next ||
+	    atomic_load_explicit(&w->rt->nidle, memory_order_relaxed))
+		return false;
+	w->next = t;
+	return true;
+}
+
+void rt__task_make_runnable(struct rt_worker *self, struct rt_task *t);
+
+/* t became runnable: next on this worker when it may, else queued. Inline:
+ * every wake-up comes through here. */
+static inline void rt_task_make_runnable(struct rt_worker *self,
+					 struct rt_task *t)
+{
+	if (self && self->rt == t->rt && rt_worker_run_next(self, t))
+		return;
+	rt__task_make_runnable(self, t);
+}
+
 void rt_worker_share(struct rt_worker *w);
 bool rt_worker_take_overflow(struct rt_worker *w);
 bool rt_worker_has_work(struct rt_worker *w);
@@ -561,7 +606,19 @@ void rt_overflow_push_list(struct rt_overflow *o, struct rt_task *head,
 struct rt_task *rt_overflow_pop_batch(struct rt_overflow *o, size_t max);
 
 /* task.c */
-int64_t rt_op_check(struct rt_task *t);
+
+/* May t start an op? 0 or the op's error. Inline: every op asks. */
+static inline int64_t rt_op_check(struct rt_task *t)
+{
+	if (!t)
+		return -EINVAL;
+	if (t != rt__running)
+		return -EPERM;	/* not the task running on this thread */
+	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_CANCEL)
+		return -ECANCELED;
+	return 0;
+}
+
 /* Around what another thread does to a runtime's queues and doorbells. */
 void rt_foreign_enter(struct rt_runtime *rt);
 void rt_foreign_leave(struct rt_runtime *rt);
@@ -612,8 +669,6 @@ static inline struct rt_wait *rt_task_wait(struct rt_task *t)
 }
 
 /* waitq.c, waker.c */
-void rt_wait_commit(struct rt_worker *w, struct rt_task *t);
-void rt_wait_finish(struct rt_task *t);
 bool rt_wait_expire(struct rt_task *t);
 bool rt_wait_cancel(struct rt_task *t);
 void rt_wakers_shutdown(struct rt_runtime *rt);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "waitq.h"
 #include "fiber_step.h"
 #include "trace_step.h"
 
@@ -682,9 +682,11 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 }
 
 /*
- * t and up to RT_BATCH - 1 more tasks off the run queues: the worker's
- * loop (worker.c) runs a batch a turn, once it has popped the first task
- * (so that a turn that runs nothing reads no clock for the records). The
+ * t and up to RT_BATCH - 1 more tasks, each the one the step before it
+ * woke into w->next if any (RUN NEXT, internal.h), else the next off the
+ * run queues: the worker's loop (worker.c) runs a batch a turn, once it
+ * has popped the first task (so that a turn that runs nothing reads no
+ * clock for the records). The
  * loop lives here so that each step inlines into it, down to a fiber's
  * switch (fiber_step.h). A tool's per-step hooks get their own copy of
  * the loop, so a default step does not even test for them.
@@ -697,7 +699,20 @@ run_tasks(struct rt_worker *w, struct rt_task *t, bool hooked)
 
 	do {
 		task_run(w, t, hooked);
-	} while (++n < RT_BATCH && (t = rt_runq_pop(&rt->runqs, &w->qstats)));
+		if (++n == RT_BATCH)
+			break;
+		t = w->next;	/* RUN NEXT (internal.h) */
+		if (t)
+			w->next = NULL;
+		else
+			t = rt_runq_pop(&rt->runqs, &w->qstats);
+	} while (t);
+	if (unlikely(w->next)) {
+		/* the batch is over: its slot goes back on the queue */
+		t = w->next;
+		w->next = NULL;
+		rt_worker_push_local(w, t);
+	}
 	return n;
 }
 
@@ -847,27 +862,9 @@ int rt_task_cancel(struct rt_task *t)
 }
 /* ---- ops ------------------------------------------------------------ */
 
-/* Inline into task.c's ops; rt_op_check() for the other files'. */
-static __attribute__((always_inline)) inline int64_t
-op_check(struct rt_task *t)
-{
-	if (!t)
-		return -EINVAL;
-	if (t != rt__running)
-		return -EPERM;	/* not the task running on this thread */
-	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & RT_TF_CANCEL)
-		return -ECANCELED;
-	return 0;
-}
-
-int64_t rt_op_check(struct rt_task *t)
-{
-	return op_check(t);
-}
-
 int64_t rt_op_yield(struct rt_task *t)
 {
-	int64_t ret = op_check(t);
+	int64_t ret = rt_op_check(t);
 
 	if (ret)
 		return ret;
@@ -878,7 +875,7 @@ int64_t rt_op_yield(struct rt_task *t)
 
 int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
 {
-	int64_t ret = op_check(t);
+	int64_t ret = rt_op_check(t);
 
 	if (ret)
 		return ret;
@@ -891,7 +888,7 @@ int64_t rt_op_sleep_until(struct rt_task *t, uint64_t deadline_ns)
 /* A deadline past the end of the clock saturates: sleep until cancelled. */
 int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
 {
-	int64_t ret = op_check(t);
+	int64_t ret = rt_op_check(t);
 	uint64_t deadline;
 
 	if (ret)
@@ -903,7 +900,7 @@ int64_t rt_op_sleep(struct rt_task *t, uint64_t ns)
 
 int64_t rt_op_join(struct rt_task *t, struct rt_task *other)
 {
-	int64_t ret = op_check(t);
+	int64_t ret = rt_op_check(t);
 
 	if (ret)
 		return ret;

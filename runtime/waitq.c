@@ -140,43 +140,6 @@ static void wlist_link(struct rt_wlist *l, uint32_t *lock, struct rt_waiter *w)
 	__atomic_store_n(&w->list, l, __ATOMIC_RELAXED);
 }
 
-/* Take w out of its list; w->list is cleared by the caller. */
-static void wlist_cut(struct rt_wlist *l, struct rt_waiter *w)
-{
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		l->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		l->tail = w->prev;
-}
-
-struct rt_waiter *rt_wlist_claim(struct rt_wlist *l)
-{
-	struct rt_waiter *w;
-
-	while ((w = l->head)) {
-		bool won;
-
-		wlist_cut(l, w);
-		won = rt_wait_claim(w->task, w->arm);
-		/* the last touch of a loser's waiter: see NOTHING POINTS */
-		__atomic_store_n(&w->list, NULL, __ATOMIC_RELEASE);
-		if (won)
-			return w;
-	}
-	return NULL;
-}
-
-void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w)
-{
-	w->next = wk->head;
-	wk->head = w;
-	wk->n++;
-}
-
 bool rt_wlist_wake(struct rt_wlist *l, struct rt_wakeups *wk, int64_t result)
 {
 	struct rt_waiter *w = rt_wlist_claim(l);
@@ -198,43 +161,8 @@ int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
 	return n;
 }
 
-/* Outside the lock: the waiters' tasks may run now. */
-void rt_wakeups_publish_all(struct rt_wakeups *wk)
-{
-	struct rt_waiter *w = wk->head;
-
-	while (w) {
-		struct rt_waiter *next = w->next;
-
-		rt_wait_publish(w->task, false);
-		w = next;
-	}
-	wk->head = NULL;
-}
-
 /* ---- claiming and requeueing a task (see the top of the file) ----------- */
 
-/*
- * A claim that finds the task unwound and no I/O arm in flight sets WON
- * in its own CAS (CLAIMED AFTER THE UNWIND): the claimer requeues t.
- */
-bool rt_wait_claim(struct rt_task *t, uint32_t arm)
-{
-	struct rt_wait *wt = rt_task_wait(t);
-	uint32_t s = atomic_load_explicit(&wt->state, memory_order_relaxed);
-	uint32_t n;
-
-	do {
-		if (!(s & RT_WS_ARMED))
-			return false;
-		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND | RT_WS_IO_MASK)) |
-		    (arm << RT_WS_ARM_SHIFT);
-		if ((s & (RT_WS_UNWOUND | RT_WS_IO_MASK)) == RT_WS_UNWOUND)
-			n |= RT_WS_WON;
-	} while (!atomic_compare_exchange_weak_explicit(&wt->state, &s, n,
-			memory_order_acq_rel, memory_order_relaxed));
-	return true;
-}
 
 /*
  * The ring that would hold t's I/O arms, read before an RMW that may end
@@ -290,11 +218,9 @@ static bool wait_delivered(struct rt_task *t)
 	return wait_settle(o, old, old | RT_WS_WON);
 }
 
-/*
- * The claimer has delivered. foreign: act as a foreign thread would
- * (rt_task_cancel, which may run in a signal handler).
- */
-void rt_wait_publish(struct rt_task *t, bool foreign)
+/* rt_wait_publish() of a wait claimed before its task unwound
+ * (waitq.h): the WON handshake decides who requeues. */
+void rt__wait_publish_slow(struct rt_task *t, bool foreign)
 {
 	if (wait_delivered(t))
 		rt_task_make_runnable(foreign ? NULL : rt__self, t);
@@ -317,44 +243,14 @@ bool rt_wait_io_done(struct rt_task *t, uint32_t arm)
 	return wait_settle(o, old, old + d);
 }
 
-/*
- * LOCK HELD OVER THE UNWIND: the op kept the list's lock, so no waker
- * has seen the waiter yet. The wait becomes claimable already unwound,
- * and every claim of it requeues t at once; the cancel flag is read
- * after the state is set (NO LOST CANCEL). t stays alive until the
- * unlock: a claimer that requeued it elsewhere has it wait in
- * rt_wait_finish() for this lock, to unlink the waiter. A cancel we
- * claim ourselves keeps t parked until our push, after the unlock.
- */
-static void wait_commit_held(struct rt_worker *w, struct rt_task *t,
-			     struct rt_wait *wt)
-{
-	uint32_t *lock = wt->held;
-	bool cancelled;
-
-	wt->held = NULL;
-	atomic_store_explicit(&wt->state,
-			      RT_WS_WAITING | RT_WS_ARMED | RT_WS_UNWOUND,
-			      memory_order_relaxed);
-	rt_fence_fast();	/* the other side: rt_wait_cancel() */
-	cancelled = (atomic_load_explicit(&t->flags, memory_order_relaxed) &
-		     RT_TF_CANCEL) && rt_wait_claim(t, RT_ARM_CANCEL);
-	rt_spin_unlock(lock);
-	if (cancelled)
-		rt_worker_push_local(w, t);
-}
-
-/* The step has unwound: arm the deadline, then the requeue handshake. */
-void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
+/* rt_wait_commit() of a wait that kept no lock (waitq.h): arm the
+ * deadline, then the requeue handshake. */
+void rt__wait_commit_slow(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_wait *wt = rt_task_wait(t);
 	struct io_owner o;
 	uint32_t old;
 
-	if (wt->held) {
-		wait_commit_held(w, t, wt);
-		return;
-	}
 	/* not after the RMW: a claimer may then requeue t, and it end */
 	o = io_owner_of(t);
 
@@ -410,7 +306,7 @@ static void waiter_unlink(struct rt_waiter *w)
 	rt_spin_lock(w->lock);
 	l = __atomic_load_n(&w->list, __ATOMIC_RELAXED);
 	if (l) {
-		wlist_cut(l, w);
+		rt__wlist_cut(l, w);
 		__atomic_store_n(&w->list, NULL, __ATOMIC_RELAXED);
 	}
 	rt_spin_unlock(w->lock);
@@ -443,10 +339,12 @@ static int64_t wait_result(struct rt_task *t, struct rt_wait *wt,
 }
 
 /*
- * On the worker about to resume t: end its wait. Nothing else touches
- * the wait once the heap and the lists have let go of it.
+ * rt_wait_finish() for every other end (waitq.h): a deadline to take
+ * out of the heap, waiters still linked, a select, a waker, a timeout
+ * or a cancel. Nothing else touches the wait once the heap and the
+ * lists have let go of it.
  */
-void rt_wait_finish(struct rt_task *t)
+void rt__wait_finish_slow(struct rt_task *t)
 {
 	struct rt_wait *wt = rt_task_wait(t);
 	uint32_t s, arm;
@@ -457,12 +355,6 @@ void rt_wait_finish(struct rt_task *t)
 	}
 	s = atomic_load_explicit(&wt->state, memory_order_acquire);
 	arm = s >> RT_WS_ARM_SHIFT;
-	if (likely(arm == 0 && wt->nnodes == 1 && !wt->select && !wt->waker)) {
-		/* the common end: its one waiter won, its waker unlinked it */
-		t->h.ret = wait_node(wt, 0)->result;
-		atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
-		return;
-	}
 	for (unsigned int i = 0; i < wt->nnodes; i++) {
 		struct rt_waiter *w = wait_node(wt, i);
 

@@ -91,24 +91,105 @@ static inline void rt_spin_unlock(uint32_t *lock)
 	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 }
 
-bool rt_wait_claim(struct rt_task *t, uint32_t arm);
-void rt_wait_publish(struct rt_task *t, bool foreign);
+/*
+ * End t's wait for arm, if nobody has (EXACTLY ONE ENDS A WAIT, waitq.c).
+ * A claim that finds the task unwound and no I/O arm in flight sets WON
+ * in its own CAS (CLAIMED AFTER THE UNWIND): the claimer requeues t.
+ * Inline: every wake-up makes one.
+ */
+static inline bool rt_wait_claim(struct rt_task *t, uint32_t arm)
+{
+	struct rt_wait *wt = rt_task_wait(t);
+	uint32_t s = atomic_load_explicit(&wt->state, memory_order_relaxed);
+	uint32_t n;
+
+	do {
+		if (!(s & RT_WS_ARMED))
+			return false;
+		n = (s & (RT_WS_WAITING | RT_WS_UNWOUND | RT_WS_IO_MASK)) |
+		    (arm << RT_WS_ARM_SHIFT);
+		if ((s & (RT_WS_UNWOUND | RT_WS_IO_MASK)) == RT_WS_UNWOUND)
+			n |= RT_WS_WON;
+	} while (!atomic_compare_exchange_weak_explicit(&wt->state, &s, n,
+			memory_order_acq_rel, memory_order_relaxed));
+	return true;
+}
+
+void rt__wait_publish_slow(struct rt_task *t, bool foreign);
+
+/*
+ * The claimer has delivered: requeue t if it falls to us. WON already
+ * set is our own claim's (CLAIMED AFTER THE UNWIND, the common case: a
+ * parked task is found unwound): nobody else sets WON in a wait another
+ * party claimed, and nobody else writes the state until t runs, so we
+ * requeue it with no RMW. foreign: act as a foreign thread would
+ * (rt_task_cancel, which may run in a signal handler).
+ */
+static inline void rt_wait_publish(struct rt_task *t, bool foreign)
+{
+	if (likely(atomic_load_explicit(&rt_task_wait(t)->state,
+					memory_order_relaxed) & RT_WS_WON))
+		rt_task_make_runnable(foreign ? NULL : rt__self, t);
+	else
+		rt__wait_publish_slow(t, foreign);
+}
+
+/* Take w out of its list, under its lock; w->list is the caller's. */
+static inline void rt__wlist_cut(struct rt_wlist *l, struct rt_waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		l->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		l->tail = w->prev;
+}
 
 /* Under the list's lock: the oldest waiter whose task this call claimed,
  * unlinked; NULL when none can be. */
-struct rt_waiter *rt_wlist_claim(struct rt_wlist *l);
+static inline struct rt_waiter *rt_wlist_claim(struct rt_wlist *l)
+{
+	struct rt_waiter *w;
+
+	while ((w = l->head)) {
+		bool won;
+
+		rt__wlist_cut(l, w);
+		won = rt_wait_claim(w->task, w->arm);
+		/* the last touch of a loser's waiter: see NOTHING POINTS */
+		__atomic_store_n(&w->list, NULL, __ATOMIC_RELEASE);
+		if (won)
+			return w;
+	}
+	return NULL;
+}
 /* ... and queued on wk to be published, with result. */
 bool rt_wlist_wake(struct rt_wlist *l, struct rt_wakeups *wk, int64_t result);
 int rt_wlist_wake_all(struct rt_wlist *l, struct rt_wakeups *wk,
 		      int64_t result);
-void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w);
-void rt_wakeups_publish_all(struct rt_wakeups *wk);
 
-/* Most ops wake nobody: no call for them. */
+static inline void rt_wakeups_add(struct rt_wakeups *wk, struct rt_waiter *w)
+{
+	w->next = wk->head;
+	wk->head = w;
+	wk->n++;
+}
+
+/* Outside the lock: the waiters' tasks may run now. Most ops wake
+ * nobody, the rest mostly one: a test, or one call a task. */
 static inline void rt_wakeups_publish(struct rt_wakeups *wk)
 {
-	if (wk->head)
-		rt_wakeups_publish_all(wk);
+	struct rt_waiter *w = wk->head;
+
+	while (w) {
+		struct rt_waiter *next = w->next;
+
+		rt_wait_publish(w->task, false);
+		w = next;
+	}
+	wk->head = NULL;
 }
 
 /* A poll that found its object ready: may it complete? */
@@ -152,6 +233,29 @@ static inline struct rt_waiter *rt__wait_own(struct rt_task *t, void *buf,
 	w->task = t;
 	w->arm = 0;
 	return w;
+}
+
+void rt__wait_finish_slow(struct rt_task *t);
+
+/*
+ * On the worker about to resume t: end its wait (waitq.c). Inline, the
+ * common end: one waiter, no deadline, no select and no waker, and that
+ * waiter won, so its waker unlinked it and nothing is left to undo. The
+ * acquire pairs with the claimer's WON (or reaches us through the run
+ * queue, CLAIMED AFTER THE UNWIND): what it delivered is visible.
+ */
+static inline void rt_wait_finish(struct rt_task *t)
+{
+	struct rt_wait *wt = rt_task_wait(t);
+	uint32_t s = atomic_load_explicit(&wt->state, memory_order_acquire);
+
+	if (unlikely((s >> RT_WS_ARM_SHIFT) || wt->timer_worker ||
+		     wt->nnodes != 1 || wt->select || wt->waker)) {
+		rt__wait_finish_slow(t);
+		return;
+	}
+	t->h.ret = ((struct rt_waiter *)wt->nodes)->result;
+	atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
 }
 
 int64_t rt__wait_one_timed(struct rt_task *t, const struct rt_arm_ops *ops,
@@ -201,6 +305,41 @@ bool rt_wait_io_done(struct rt_task *t, uint32_t arm);
 void rt_io_arms_kick(struct rt_runtime *rt, uint16_t owner);
 bool rt_io_arm_started(const struct rt_waiter *w);
 int64_t rt_io_arm_result(const struct rt_waiter *w);
+
+void rt__wait_commit_slow(struct rt_worker *w, struct rt_task *t);
+
+/*
+ * The step has unwound (task.c): make t's wait claimable. Inline, the
+ * common case, LOCK HELD OVER THE UNWIND (waitq.c): the op kept the
+ * list's lock, so no waker has seen the waiter yet. The wait becomes
+ * claimable already unwound, and every claim of it requeues t at once;
+ * the cancel flag is read after the state is set (NO LOST CANCEL). t
+ * stays alive until the unlock: a claimer that requeued it elsewhere
+ * has it wait in rt_wait_finish() for this lock, to unlink the waiter.
+ * A cancel we claim ourselves keeps t parked until our push, after the
+ * unlock.
+ */
+static inline void rt_wait_commit(struct rt_worker *w, struct rt_task *t)
+{
+	struct rt_wait *wt = rt_task_wait(t);
+	uint32_t *lock = wt->held;
+	bool cancelled;
+
+	if (unlikely(!lock)) {
+		rt__wait_commit_slow(w, t);
+		return;
+	}
+	wt->held = NULL;
+	atomic_store_explicit(&wt->state,
+			      RT_WS_WAITING | RT_WS_ARMED | RT_WS_UNWOUND,
+			      memory_order_relaxed);
+	rt_fence_fast();	/* the other side: rt_wait_cancel() */
+	cancelled = (atomic_load_explicit(&t->flags, memory_order_relaxed) &
+		     RT_TF_CANCEL) && rt_wait_claim(t, RT_ARM_CANCEL);
+	rt_spin_unlock(lock);
+	if (cancelled)
+		rt_worker_push_local(w, t);
+}
 
 /* The wait with the task's own waiter on no list, and its suspension. */
 void rt_wait_arm_alone(struct rt_task *t);

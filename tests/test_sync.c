@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "internal.h"
 #include "rt_test.h"
 #include "rtasync-trace.h"
 #include "sync_tasks.h"
@@ -194,6 +195,114 @@ static void test_chan_pump_close_drain(void **state)
 	assert_int_equal(rt_chan_try_send(ch, &v), -EPIPE);
 	assert_int_equal(rt_chan_try_recv(ch, &v), -EPIPE);
 	rt_chan_free(ch);
+	rt_runtime_free(rt);
+}
+
+/*
+ * RUN NEXT (runtime/internal.h): two tasks in a channel round trip on
+ * one worker hand the worker to each other through its run-next slot,
+ * off the queue. The slot goes back on the queue when the batch ends,
+ * so a task queued behind the pair runs within a batch of steps (two a
+ * round trip), not after the pair is done.
+ */
+struct rtt_echo_frame {
+	struct rt_frame frame;
+	struct rt_chan *a, *b;
+	int64_t v, r;
+};
+
+static RT_ASYNC int64_t rtt_echo(struct rt_task *t, struct rt_frame *base)
+{
+	struct rtt_echo_frame *f = RT_FRAME(base, struct rtt_echo_frame);
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	for (;;) {
+		RT_CHAN_RECV(f->r, f->a, &f->v);
+		if (f->r < 0)
+			return f->r == -EPIPE ? 0 : f->r;
+		RT_CHAN_SEND(f->r, f->b, &f->v);
+		if (f->r < 0)
+			return f->r;
+	}
+}
+
+struct bystander_frame {
+	struct rt_frame frame;
+	_Atomic int64_t *rtts, *seen;
+};
+
+/* Notes how many round trips the pair had made when it got to run. */
+static RT_ASYNC int64_t bystander(struct rt_task *t, struct rt_frame *base)
+{
+	struct bystander_frame *f = RT_FRAME(base, struct bystander_frame);
+
+	RT_BEGIN(t, base);
+	atomic_store(f->seen, atomic_load(f->rtts));
+	return 0;
+}
+
+struct rtt_ping_frame {
+	struct rt_frame frame;
+	struct rt_chan *a, *b;
+	struct rt_task *echo, *by;
+	_Atomic int64_t rtts, seen;
+	int64_t n, v, r;
+};
+
+static RT_ASYNC int64_t rtt_ping(struct rt_task *t, struct rt_frame *base)
+{
+	struct rtt_ping_frame *f = RT_FRAME(base, struct rtt_ping_frame);
+	struct rt_runtime *rt = rt_task_runtime(t);
+	int err;
+
+	RT_BEGIN(t, base);
+	/* both queued behind this step: the echo, then the bystander */
+	err = RT_SPAWN(rt, &f->echo, rtt_echo, struct rtt_echo_frame,
+		       .a = f->a, .b = f->b);
+	if (!err)
+		err = RT_SPAWN(rt, &f->by, bystander, struct bystander_frame,
+			       .rtts = &f->rtts, .seen = &f->seen);
+	if (err)
+		return err;
+	for (f->v = 0; f->v < f->n; f->v++) {
+		RT_CHAN_SEND(f->r, f->a, &f->v);
+		if (f->r < 0)
+			return f->r;
+		RT_CHAN_RECV(f->r, f->b, &f->v);
+		if (f->r < 0)
+			return f->r;
+		atomic_fetch_add(&f->rtts, 1);
+	}
+	rt_chan_close(f->a);
+	RT_JOIN(f->r, f->echo);
+	rt_task_release(f->echo);
+	if (f->r < 0)
+		return f->r;
+	RT_JOIN(f->r, f->by);
+	rt_task_release(f->by);
+	if (f->r < 0)
+		return f->r;
+	return atomic_load(&f->seen);	/* the round trips it waited */
+}
+
+static void test_chan_round_trips_let_the_queue_run(void **state)
+{
+	struct rt_runtime *rt = test_runtime(1, false);
+	struct rt_chan *a, *b;
+	int64_t waited;
+
+	(void)state;
+	assert_int_equal(rt_chan_new(sizeof(int64_t), 1, &a), 0);
+	assert_int_equal(rt_chan_new(sizeof(int64_t), 1, &b), 0);
+	waited = TEST_RUN(rt, rtt_ping, struct rtt_ping_frame, .a = a, .b = b,
+			  .n = 10 * RT_BATCH);
+	print_message("    the bystander ran after %lld round trips\n",
+		      (long long)waited);
+	/* a batch is RT_BATCH steps, two a round trip */
+	assert_in_range(waited, 0, RT_BATCH / 2);
+	rt_chan_free(a);
+	rt_chan_free(b);
 	rt_runtime_free(rt);
 }
 
@@ -1427,6 +1536,7 @@ int main(void)
 		cmocka_unit_test(test_waitq_cond),
 		cmocka_unit_test(test_ops_outside_task),
 		cmocka_unit_test(test_chan_pump_close_drain),
+		cmocka_unit_test(test_chan_round_trips_let_the_queue_run),
 		cmocka_unit_test(test_chan_try_and_bad_input),
 		cmocka_unit_test(test_chan_close_wakes_and_timeouts),
 		cmocka_unit_test(test_mutex),
