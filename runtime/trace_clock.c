@@ -20,7 +20,8 @@
 #define MULT_MIN	(1ull << 28)
 #define MULT_MAX	(1ull << 36)
 
-/* The first line of path, without its newline; false if unreadable. */
+/* The first line of path that starts with prefix, without its newline;
+ * false if there is none. */
 static bool read_line(const char *path, const char *prefix, char *buf,
 		      size_t size)
 {
@@ -32,7 +33,8 @@ static bool read_line(const char *path, const char *prefix, char *buf,
 	while (!found && fgets(buf, (int)size, f))
 		found = !strncmp(buf, prefix, strlen(prefix));
 	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
+	if (found)
+		buf[strcspn(buf, "\n")] = '\0';
 	return found;
 }
 
@@ -46,14 +48,18 @@ static bool has_word(const char *list, const char *word)
 	return false;
 }
 
+#define CLOCKSOURCE "/sys/devices/system/clocksource/clocksource0/"
+
 /*
  * The TSC can time records when it ticks at one rate whatever the CPU's
  * frequency and sleep state (constant_tsc, nonstop_tsc), and the kernel
  * itself keeps CLOCK_MONOTONIC from it (clocksource tsc, or kvm-clock,
- * the TSC scaled by the host): the kernel then has checked that CPUs'
- * counters agree, and our rate is the kernel's but for NTP's slewing,
- * which the re-anchoring follows. RTASYNC_TRACE_CLOCK=monotonic keeps
- * clock_gettime(), for tests and for comparing the two.
+ * the TSC scaled by the host), so that our rate is the kernel's but for
+ * NTP's slewing, which the re-anchoring follows. And the kernel's
+ * watchdog must not have found CPUs' counters apart: a TSC it marked
+ * unstable is no longer listed as an available (high-resolution)
+ * clocksource. RTASYNC_TRACE_CLOCK=monotonic keeps clock_gettime(), for
+ * tests and for comparing the two.
  */
 static bool tsc_usable(void)
 {
@@ -61,9 +67,12 @@ static bool tsc_usable(void)
 
 	if (rt_env_is("RTASYNC_TRACE_CLOCK", "monotonic"))
 		return false;
-	if (!read_line("/sys/devices/system/clocksource/clocksource0/"
-		       "current_clocksource", "", line, sizeof(line)) ||
+	if (!read_line(CLOCKSOURCE "current_clocksource", "", line,
+		       sizeof(line)) ||
 	    (strcmp(line, "tsc") && strcmp(line, "kvm-clock")))
+		return false;
+	if (!read_line(CLOCKSOURCE "available_clocksource", "", line,
+		       sizeof(line)) || !has_word(line, "tsc"))
 		return false;
 	if (!read_line("/proc/cpuinfo", "flags", line, sizeof(line)))
 		return false;
