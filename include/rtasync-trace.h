@@ -112,7 +112,9 @@ enum rt_trace_reason {
  */
 struct rt_trace_record {
 	uint64_t ts;		/* CLOCK_MONOTONIC ns of the loop turn,
-				   read as its first step began */
+				   read as its first step began (from
+				   the TSC where it can be: within 1 us,
+				   rtasync-trace.md) */
 	uint64_t task;		/* task id (its address in the process) */
 	uint32_t site;		/* await site suspended at, 0: none */
 	uint8_t reason;		/* enum rt_trace_reason */

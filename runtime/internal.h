@@ -18,6 +18,7 @@
 #include "rtasync.h"
 #include "runq.h"
 #include "timer.h"
+#include "trace_clock.h"
 
 #include "probes.h"
 
@@ -237,6 +238,7 @@ struct rt_worker {
 	uint64_t turn_head;		/* tw->head when this turn's batch
 					   began: a record's step index */
 	uint64_t trace_ts;		/* ... and that batch's timestamp */
+	struct rt_trace_clock trace_clock;	/* what trace_ts is read from */
 	uint64_t trace_worker;		/* index << 48: a record's worker
 					   field, in its last word */
 	struct rt_runq_stats qstats;
@@ -281,6 +283,7 @@ struct rt_trace {
 	size_t size;
 	int fd;				/* the memfd, -1 if anonymous */
 	uint64_t *published;		/* bitmap: sites described here */
+	bool tsc_clock;			/* records timed by the TSC */
 };
 
 /* Where a full CPU queue spills; every worker looks here when idle. */

@@ -135,6 +135,7 @@ int rt_trace_init(struct rt_trace *tr, unsigned int nworkers)
 		return -ENOMEM;
 	}
 	header_init(tr->hdr, nworkers, size);
+	tr->tsc_clock = rt_trace_clock_tsc_usable();
 	return 0;
 }
 
@@ -171,6 +172,7 @@ void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
 	w->trace = tr;
 	w->site_counts = (uint64_t *)(area + RT_TRACE_COUNTS_OFFSET);
 	w->trace_worker = (uint64_t)(uint16_t)w->index << 48;
+	rt_trace_clock_init(&w->trace_clock, tr->tsc_clock);
 	w->stats = &w->tw->counters;
 	w->io_counts = &w->tw->io;
 	w->io_counts->kinds = RT_IO_KINDS;

@@ -219,6 +219,10 @@ static void test_count_sites_config(void **state)
 struct drained {
 	uint64_t records, torn, dropped, yields, done;
 	uint64_t next;		/* ring position to read next */
+	uint64_t last_ts;	/* of the last record read, 0: none */
+	uint64_t backwards;	/* records timed before the one ahead */
+	uint64_t *ts;		/* if set, the times of the first ts_cap */
+	size_t ts_cap;
 };
 
 /* Read every record published since d->next, as a tool would. */
@@ -252,6 +256,10 @@ static void drain(unsigned int w, struct drained *d)
 		assert_int_equal(copy.worker, w);
 		d->yields += copy.reason == RT_TRACE_YIELD;
 		d->done += copy.reason == RT_TRACE_DONE;
+		d->backwards += copy.ts < d->last_ts;
+		d->last_ts = copy.ts;
+		if (d->ts && d->records <= d->ts_cap)
+			d->ts[d->records - 1] = copy.ts;
 	}
 }
 
@@ -335,6 +343,70 @@ static void test_overflow_reports_drops(void **state)
 	assert_int_equal(d.dropped, 0);
 }
 
+/*
+ * Record times are CLOCK_MONOTONIC's, read from the TSC or, in this
+ * test's _monoclock run (RTASYNC_TRACE_CLOCK=monotonic), from
+ * clock_gettime(). A task that reads the clock at each step and spins
+ * 2 us there, 3000 steps (6 ms, three anchors' reach of 2 ms): each
+ * record's time (its turn's) is no later than its step's clock read, and
+ * a turn's first no earlier than the read of the step before, and the
+ * times never go back. The slack is far above the error measured
+ * (bench/trace-clock.c: under half a microsecond) and far below what a
+ * wrong rate or offset gives (a rate off by 10% is 200 us off by the
+ * end of an anchor's reach).
+ */
+#define CLOCKED_STEPS 3000
+
+struct clocked_frame {
+	struct rt_frame frame;
+	uint64_t *reads;
+	int i;
+};
+
+static RT_ASYNC int64_t clocked(struct rt_task *t, struct rt_frame *base)
+{
+	struct clocked_frame *f = RT_FRAME(base, struct clocked_frame);
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < CLOCKED_STEPS; f->i++) {
+		uint64_t now = rt_now_ns(), until = now + 2000;
+
+		f->reads[f->i] = now;
+		while (rt_now_ns() < until)
+			;
+		RT_YIELD();
+	}
+	return 0;
+}
+
+static void test_record_times_follow_the_clock(void **state)
+{
+	const uint64_t slack = 20000;	/* 20 us */
+	uint64_t *reads = calloc(CLOCKED_STEPS, sizeof(*reads));
+	uint64_t *ts = calloc(CLOCKED_STEPS + 1, sizeof(*ts));
+	struct drained d;
+
+	assert_non_null(reads);
+	assert_non_null(ts);
+	events_on(0);
+	d = (struct drained){ .next = tw(0)->head, .ts = ts,
+			      .ts_cap = CLOCKED_STEPS + 1 };
+	assert_int_equal(TEST_RUN(rt, clocked, struct clocked_frame,
+				  .reads = reads), 0);
+	drain(0, &d);
+	__atomic_store_n(&hdr->events_enabled, 0, __ATOMIC_RELEASE);
+	assert_int_equal(d.torn + d.dropped, 0);
+	assert_int_equal(d.records, CLOCKED_STEPS + 1);
+	assert_int_equal(d.backwards, 0);
+	for (int i = 0; i < CLOCKED_STEPS; i++) {
+		assert_true(ts[i] <= reads[i] + slack);
+		if (i && ts[i] != ts[i - 1])	/* a turn's first record */
+			assert_true(ts[i] + slack >= reads[i - 1]);
+	}
+	free(reads);
+	free(ts);
+}
+
 /* ---- per-op I/O counters ------------------------------------------------- */
 
 struct io_frame {
@@ -416,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_one_record_per_step),
 		cmocka_unit_test(test_sampling_records_a_fraction),
 		cmocka_unit_test(test_overflow_reports_drops),
+		cmocka_unit_test(test_record_times_follow_the_clock),
 		cmocka_unit_test(test_io_counts_per_op),
 		cmocka_unit_test(test_task_name_offset),
 	};
