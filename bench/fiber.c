@@ -103,6 +103,17 @@ static double switch_sample_fp(void *arg)
 	return (double)(bench_now_ns() - t0) / (double)n;
 }
 
+/* The worker's loop's side (fiber_step.h): its words known, not read. */
+static double switch_sample_known(void *arg)
+{
+	uint64_t n = *(uint64_t *)arg, t0 = bench_now_ns();
+	uint64_t fpw = rt_arch_fpenv_read();
+
+	for (uint64_t i = 0; i < n; i++)
+		rt_arch_fiber_switch_known(&main_sp, fiber_sp, fpw);
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
 static double switch_sample_nofp(void *arg)
 {
 	uint64_t n = *(uint64_t *)arg, t0 = bench_now_ns();
@@ -206,7 +217,7 @@ static void measure_interleaved(uint64_t *n, double (*sample)(void *),
 	bench_stat_samples(&r->rt, rt, reps);
 }
 
-enum switch_shape { SWITCH_FP, SWITCH_NOFP, SWITCH_FRAMED };
+enum switch_shape { SWITCH_FP, SWITCH_FP_BOTH, SWITCH_NOFP, SWITCH_FRAMED };
 
 static const struct {
 	const char *name, *label, *note;
@@ -215,9 +226,18 @@ static const struct {
 } switch_rows[] = {
 	[SWITCH_FP] = { "fiber switch round trip (2 switches)",
 			"fiber switch vs peer",
-			"callee-saved registers + MXCSR + x87 CW each way, "
-			"no return between switches",
-			bounce_fp, switch_sample_fp },
+			"the worker's loop and a fiber, as the runtime switches "
+			"them (fiber_step.h): callee-saved registers + MXCSR + "
+			"x87 CW each way, the fiber's read at each switch, the "
+			"worker's known (read once at its start), no return "
+			"between switches",
+			bounce_fp, switch_sample_known },
+	[SWITCH_FP_BOTH] = { "fiber switch round trip, both sides read FP",
+			     "switch, both read FP",
+			     "as the first row, each side reading its FP words "
+			     "at every switch: a fiber resumed from code "
+			     "(RT_CALL of a fiber) or from another fiber",
+			     bounce_fp, switch_sample_fp },
 	[SWITCH_NOFP] = { "fiber switch round trip, fiber_share_fpenv",
 			  "switch, shared fpenv",
 			  "callee-saved registers only (the FP control words "
@@ -671,6 +691,7 @@ void bench_fiber(void)
 	int err;
 
 	bench_switch(SWITCH_FP);
+	bench_switch(SWITCH_FP_BOTH);
 	bench_switch(SWITCH_NOFP);
 	bench_switch(SWITCH_FRAMED);
 	err = bench_rt_new(1, 0, &rt);

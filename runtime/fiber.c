@@ -145,7 +145,7 @@ int64_t rt_fiber_run(struct rt_task *t, struct rt_frame *f)
 		if (r)
 			return r;
 	}
-	return rt_fiber_step(t, f);
+	return rt_fiber_step(t, f, NULL);
 }
 
 int rt_fiber_spawn(struct rt_runtime *rt, rt_fiber_fn fn, void *arg,

@@ -201,6 +201,8 @@ struct rt_worker {
 	unsigned int ring_flags;
 	int start_err;
 	char *stack_limit;
+	uint64_t fpenv;		/* FP control words as the thread began
+				 * (fiber_step.h) */
 	bool doorbell_armed;		/* an eventfd read is in the ring */
 	unsigned int io_cqes;		/* CQEs of I/O ops still to come */
 	struct __kernel_timespec *io_ts; /* deadlines, one per SQ slot (io.c) */

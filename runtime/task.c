@@ -387,7 +387,7 @@ int rt_task_try_spawn(struct rt_runtime *rt, rt_async_fn fn,
  * frame, no call.
  */
 static __attribute__((always_inline)) inline int64_t
-rt_task_step(struct rt_task *t)
+rt_task_step(struct rt_worker *w, struct rt_task *t)
 {
 	struct rt_frame *f = t->h.top;
 	int64_t r;
@@ -396,7 +396,7 @@ rt_task_step(struct rt_task *t)
 		/* a started fiber steps inline, see fiber_step.h */
 		if (f->fn == rt_fiber_run &&
 		    ((struct rt_fiber_frame *)f)->fiber)
-			r = rt_fiber_step(t, f);
+			r = rt_fiber_step(t, f, w);
 		else
 			r = f->fn(t, f);
 		if (r == RT_PENDING)
@@ -661,7 +661,7 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 	__atomic_store_n(&rt__running, t, __ATOMIC_RELAXED);
 	for (;;) {
 		t->action = RT_ACT_NONE;
-		r = rt_task_step(t);
+		r = rt_task_step(w, t);
 		if (r != RT_PENDING || t->action != RT_ACT_TRAMPOLINE)
 			break;
 		RT_STAT_INC(w, trampolines);

@@ -34,6 +34,7 @@
 #include "internal.h"
 #include "fiber.h"
 #include "trace_step.h"
+#include "arch/x86_64/fiber.h"
 
 __thread struct rt_worker *rt__self __attribute__((tls_model("initial-exec")));
 __thread struct rt_task *rt__running __attribute__((tls_model("initial-exec")));
@@ -286,6 +287,7 @@ static void *worker_main(void *arg)
 	struct rt_worker *w = arg;
 	struct rt_runtime *rt = w->rt;
 
+	w->fpenv = rt_arch_fpenv_read();	/* the creator's, inherited */
 	w->start_err = worker_setup(w);
 	atomic_fetch_add(&rt->started, 1);
 	rt_futex_wake_all(&rt->started);

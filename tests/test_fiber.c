@@ -103,8 +103,14 @@ static void set_rounding(unsigned int rc)
 	__builtin_ia32_ldmxcsr((__builtin_ia32_stmxcsr() & ~MXCSR_RC) | rc);
 }
 
-/* Set by the fiber below when it is over; seen by the watcher. */
+/* Set by the fibers below when they are over; seen by the watcher. */
 static atomic_int mode_fiber_done;
+
+/* A rounding mode as a bit of a set: 1 nearest, 4 up (RC 0 and 2). */
+static int mode_bit(unsigned int rc)
+{
+	return 1 << (rc >> 13);
+}
 
 static int64_t round_up_mode(void *arg)
 {
@@ -120,8 +126,24 @@ static int64_t round_up_mode(void *arg)
 	return r;
 }
 
-/* What the other task on the worker saw while the fiber was parked. */
-static atomic_int saw_up, watch_steps;
+/* A fiber that leaves the mode alone: it keeps a new fiber's (nearest)
+ * across its yields, whatever its worker's is. */
+static int64_t nearest_mode(void *arg)
+{
+	int64_t r = rounding() == 0 ? 0 : -EPROTO;
+
+	for (int i = 0; i < 3 && !r; i++) {
+		r = rt_yield();		/* the watcher runs meanwhile */
+		if (!r && rounding() != 0)
+			r = -EPROTO;
+	}
+	atomic_store(&mode_fiber_done, 1);
+	return r ? r : 1;
+}
+
+/* The modes the other task on the worker saw while the fiber was parked
+ * (mode_bit()s). */
+static atomic_int saw_modes, watch_steps;
 
 struct mode_frame {
 	struct rt_frame frame;
@@ -136,19 +158,19 @@ static RT_ASYNC int64_t watch_mode(struct rt_task *t, struct rt_frame *base)
 	for (f->i = 0; f->i < 1000000 && !atomic_load(&mode_fiber_done);
 	     f->i++) {
 		atomic_fetch_add(&watch_steps, 1);
-		if (rounding() == MXCSR_UP)
-			atomic_store(&saw_up, 1);
+		atomic_fetch_or(&saw_modes, mode_bit(rounding()));
 		RT_YIELD();
 	}
 	return 0;
 }
 
 /*
- * One worker: the watcher (a continuation) runs while a fiber that set
- * the rounding mode is parked. Whether it sees that mode is what
- * fiber_share_fpenv decides.
+ * One worker, made by a thread in rounding mode creator_rc: the watcher
+ * (a continuation) runs while fiber fn is parked. The modes the watcher
+ * saw: whether it sees a fiber's is what fiber_share_fpenv decides.
  */
-static int watch_fiber_mode(bool share_fpenv)
+static int watch_fiber_mode(bool share_fpenv, unsigned int creator_rc,
+			    int64_t (*fn)(void *))
 {
 	struct rt_runtime *one = NULL;
 	struct rt_task *w = NULL;
@@ -158,29 +180,45 @@ static int watch_fiber_mode(bool share_fpenv)
 	cfg.workers = 1;
 	cfg.pin = false;
 	cfg.fiber_share_fpenv = share_fpenv;
+	set_rounding(creator_rc);	/* the workers inherit it */
 	assert_int_equal(rt_runtime_new(&cfg, &one), 0);
+	set_rounding(0);
 	atomic_store(&mode_fiber_done, 0);
-	atomic_store(&saw_up, 0);
+	atomic_store(&saw_modes, 0);
 	atomic_store(&watch_steps, 0);
 	assert_int_equal(RT_SPAWN(one, &w, watch_mode, struct mode_frame), 0);
-	assert_int_equal(run_fiber(one, round_up_mode, NULL), 1);
+	assert_int_equal(run_fiber(one, fn, NULL), 1);
 	assert_int_equal(rt_task_join(w, NULL), 0);
 	rt_task_release(w);
 	assert_true(atomic_load(&watch_steps) >= 3);	/* it did run */
 	rt_runtime_free(one);
-	return atomic_load(&saw_up);
+	return atomic_load(&saw_modes);
 }
 
 /* The ABI's callee-saved FP control bits do not leak across a switch. */
 static void test_fiber_keeps_fp_control(void **state)
 {
-	assert_int_equal(watch_fiber_mode(false), 0);
+	assert_int_equal(watch_fiber_mode(false, 0, round_up_mode),
+			 mode_bit(0));
+}
+
+/*
+ * The other way: the worker's mode (its creator's, here up) is what its
+ * loop gets back after each switch out of a fiber (which the loop makes
+ * without reading the words, fiber_step.h), and a fiber keeps its own.
+ */
+static void test_fiber_gives_back_worker_fp_mode(void **state)
+{
+	assert_int_equal(watch_fiber_mode(false, MXCSR_UP, nearest_mode),
+			 mode_bit(MXCSR_UP));
+	assert_int_equal(rounding(), 0);	/* this thread's: restored */
 }
 
 /* fiber_share_fpenv: the switch leaves them alone, as documented. */
 static void test_fiber_shares_fpenv(void **state)
 {
-	assert_int_equal(watch_fiber_mode(true), 1);
+	assert_int_equal(watch_fiber_mode(true, 0, round_up_mode) &
+			 mode_bit(MXCSR_UP), mode_bit(MXCSR_UP));
 	assert_int_equal(rounding(), 0);	/* this thread's: untouched */
 }
 
@@ -1055,6 +1093,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fiber_result_and_error),
 		cmocka_unit_test(test_fiber_keeps_fp_control),
+		cmocka_unit_test(test_fiber_gives_back_worker_fp_mode),
 		cmocka_unit_test(test_fiber_shares_fpenv),
 		cmocka_unit_test(test_fiber_tcp_echo),
 		cmocka_unit_test(test_fiber_file),
