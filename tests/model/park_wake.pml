@@ -4,7 +4,7 @@
  * What runs:
  *   worker 0   starts inside a task step that spawns task A onto its CPU
  *              queue (rt_worker_push_local with rt__running set, so
- *              want_helper() may ring a sleeper), then runs its loop.
+ *              rt__worker_want_helper() may ring a sleeper), then runs its loop.
  *   worker 1   runs its loop from the start.
  *   foreign    rt_task_make_runnable(NULL, ...) of tasks B then C: pick
  *              an inbox (foreign_target()), push, fence, rt_worker_wake().
@@ -164,7 +164,7 @@ inline wake(from, o, old)
 #define ASLEEP(o)	(parked[o] && !wp[o])
 
 /*
- * rt_worker_push_local(): push, fence, then the loads of want_helper()
+ * rt_worker_push_local(): push, fence, then the loads of rt__worker_want_helper()
  * and rt_wake_one(). The loads after the fence are one step: a store
  * landing between two of them is ordered after the push by the fence,
  * so the parker's re-check after its own fence sees the push anyway.

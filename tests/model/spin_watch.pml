@@ -7,7 +7,7 @@
  * that takes it for good (a long step, as in test_runtime_churn):
  *   worker 0   inside a step: pushes task T onto its CPU queue, fences,
  *              and rings a sleeper only if one is parked and nobody
- *              spins (want_helper()); then its step goes on for ever.
+ *              spins (rt__worker_want_helper()); then its step goes on for ever.
  *   worker 1   finds task X on its own queue, or steals T, while it
  *              spins; else parks.
  *   worker 2   the same loop, starting with nothing of its own.
@@ -65,7 +65,7 @@ inline wake_one(w)
 
 proctype pusher()
 {
-	/* push, fence, then want_helper()'s loads: one step */
+	/* push, fence, then rt__worker_want_helper()'s loads: one step */
 	q[0] = q[0] | TT;
 	if
 	:: atomic { nparked > 0 && nspinning == 0 } -> wake_one(0)
