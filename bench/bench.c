@@ -184,15 +184,38 @@ void bench_log(const char *fmt, ...)
 	va_end(ap);
 }
 
-double bench_ratio(const struct bench_result *r)
+/* How many times better librtasync's value rt is than the peer's. */
+static double better_by(enum bench_better better, double rt, double other)
 {
-	double a = r->rt.median, b = r->other.median;
+	if (better == BENCH_LOWER)
+		return rt > 0 ? other / rt : NAN;
+	return other > 0 ? rt / other : NAN;
+}
 
+double bench_ratio_of_medians(const struct bench_result *r)
+{
 	if (!r->rt.n || !r->other.n)
 		return NAN;
-	if (r->better == BENCH_LOWER)
-		return a > 0 ? b / a : NAN;
-	return b > 0 ? a / b : NAN;
+	return better_by(r->better, r->rt.median, r->other.median);
+}
+
+/* paired rows (bench.h): a round whose ratio is unknown makes the row
+ * fall back to the medians' */
+double bench_ratio(const struct bench_result *r)
+{
+	double v[BENCH_MAX_REPS];
+	struct bench_stat st;
+
+	if (!r->paired || !r->rt.n || r->rt.n != r->other.n)
+		return bench_ratio_of_medians(r);
+	for (unsigned int k = 0; k < r->rt.n; k++) {
+		v[k] = better_by(r->better, r->rt.samples[k],
+				 r->other.samples[k]);
+		if (isnan(v[k]))
+			return bench_ratio_of_medians(r);
+	}
+	bench_stat_samples(&st, v, r->rt.n);
+	return st.median;
 }
 
 /* true/false, or -1 when the row has no target or no value. */
@@ -279,6 +302,8 @@ void bench_machine_line(const struct bench_machine *m, char *buf, size_t len)
 
 void bench_report_add(struct bench_report *rep, const struct bench_result *r)
 {
+	struct bench_result *row;
+
 	if (rep->nrows == rep->cap) {
 		size_t cap = rep->cap ? rep->cap * 2 : 32;
 		struct bench_result *rows = realloc(rep->rows,
@@ -289,7 +314,12 @@ void bench_report_add(struct bench_report *rep, const struct bench_result *r)
 		rep->rows = rows;
 		rep->cap = cap;
 	}
-	rep->rows[rep->nrows++] = *r;
+	row = &rep->rows[rep->nrows++];
+	*row = *r;
+	if (row->paired && bench_ratio(row) != bench_ratio_of_medians(row))
+		bench_note(row, "ratio: median of the %u rounds' own; of the "
+			   "medians %.2fx", row->rt.n,
+			   bench_ratio_of_medians(row));
 }
 
 /* Numbers for humans: 3-4 significant digits, k/M/G past 10,000. */
@@ -378,7 +408,8 @@ void bench_report_print(const struct bench_report *rep)
 	printf("command: %s\n", rep->command);
 	printf("%u runs per value after a warm-up: median, min and spread "
 	       "((max-min)/median); ratio > 1: librtasync is that many times "
-	       "cheaper/faster, on the medians\n\n", bench_opts.reps);
+	       "cheaper/faster: of the medians, or, marked *, the median of "
+	       "the ratios of runs taken side by side\n\n", bench_opts.reps);
 	printf("%-7s %-40s %-10s %10s %8s %5s  %-38s %10s %8s %5s %8s  %s\n",
 	       "topic", "librtasync", "metric", "median", "min", "sprd",
 	       "peer", "median", "min", "sprd", "ratio", "target");
@@ -388,11 +419,13 @@ void bench_report_print(const struct bench_report *rep)
 
 		if (r->note[0])
 			snprintf(mark, sizeof(mark), " [%u]", ++notes);
+		fmt_ratio(ra, sizeof(ra), bench_ratio(r));
+		if (r->paired && !isnan(bench_ratio(r)))
+			strcat(ra, "*");
 		printf("%-7s %-40s %-10s %s  %-38s %s %8s  %s%s\n",
 		       r->topic, r->name, r->metric,
 		       fmt_stat(v1, sizeof(v1), &r->rt), r->peer,
-		       fmt_stat(v2, sizeof(v2), &r->other),
-		       fmt_ratio(ra, sizeof(ra), bench_ratio(r)),
+		       fmt_stat(v2, sizeof(v2), &r->other), ra,
 		       fmt_target(tg, sizeof(tg), r), mark);
 	}
 	if (notes)
@@ -471,6 +504,9 @@ static void json_row(FILE *f, const struct bench_result *r)
 	json_stat(f, &r->other);
 	fputs(",\n     \"ratio\": ", f);
 	json_num(f, bench_ratio(r));
+	fprintf(f, ", \"paired\": %s, \"ratio_of_medians\": ",
+		r->paired ? "true" : "false");
+	json_num(f, bench_ratio_of_medians(r));
 	fputs(", \"target_ratio_min\": ", f);
 	json_num(f, r->target_ratio);
 	fputs(", \"target_librtasync_max\": ", f);

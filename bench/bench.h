@@ -68,6 +68,12 @@ enum bench_better {
 /*
  * One row of the report. ratio > 1 always means librtasync is better by
  * that factor. Targets are NAN when the row has none.
+ *
+ * paired: the topic took rt.samples[k] and other.samples[k] side by side,
+ * in round k of an interleaved run. The ratio is then the median of the
+ * rounds' own ratios, not the ratio of the two medians: this VM changes
+ * speed mode (~1.5x) within a run, and a round's two samples share their
+ * mode where the two medians may each come from a different one.
  */
 struct bench_result {
 	char topic[16];
@@ -79,6 +85,7 @@ struct bench_result {
 	struct bench_stat rt, other;
 	double target_ratio;	/* ratio must be >= this */
 	double target_rt;	/* librtasync's value must be <= this */
+	bool paired;		/* sample k of each side from round k */
 	char note[400];
 };
 
@@ -98,7 +105,10 @@ void bench_emit(const struct bench_result *r);
 void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern const char *bench_prog;
 
-double bench_ratio(const struct bench_result *r);	/* NAN if unknown */
+/* The row's ratio (paired: the rounds' median), NAN if unknown. */
+double bench_ratio(const struct bench_result *r);
+/* The ratio of the two sides' medians, whether paired or not. */
+double bench_ratio_of_medians(const struct bench_result *r);
 
 /* ---- topics --------------------------------------------------------------- */
 

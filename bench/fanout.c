@@ -285,6 +285,7 @@ static void fanout_shape(const struct bench_shape *s)
 		bench_stat_samples(&r.rt, two.v, two.n);
 	if (!one.err)
 		bench_stat_samples(&r.other, one.v, one.n);
+	r.paired = !one.err && !two.err && one.n == two.n;
 	bench_note(&r, "ratio = speed-up of the second worker; %llu tasks "
 		   "per run, %llu batch%s of %d per spawner, fresh runtime "
 		   "per sample, interleaved", (unsigned long long)

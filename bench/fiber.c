@@ -215,6 +215,7 @@ static void measure_interleaved(uint64_t *n, double (*sample)(void *),
 	}
 	bench_stat_samples(&r->other, peer, reps);
 	bench_stat_samples(&r->rt, rt, reps);
+	r->paired = true;
 }
 
 enum switch_shape { SWITCH_FP, SWITCH_FP_BOTH, SWITCH_NOFP, SWITCH_FRAMED };

@@ -486,6 +486,8 @@ static void emit_http_rows(const struct fleet *f, unsigned int conns,
 			}
 			stat_of(&r.rt, v[S_RTASYNC], reps, m);
 			stat_of(&r.other, v[s], reps, m);
+			/* run k of each server from round k, when none failed */
+			r.paired = r.rt.n == reps && r.other.n == reps;
 			set_targets(&r, m, s, depth);
 			for (unsigned int i = 0; i < reps; i++)
 				errs += v[s][i].errors + v[S_RTASYNC][i].errors;
@@ -623,6 +625,7 @@ static void emit_echo_row(const char *what, enum server_id peer,
 	}
 	bench_stat_samples(&r.rt, x, n);
 	bench_stat_samples(&r.other, y, n);
+	r.paired = true;	/* x[k] and y[k] from the same round */
 	if (peer == S_URING)
 		r.target_ratio = cpu ? 1 / 1.1 : 0.9;
 	bench_emit(&r);

@@ -347,6 +347,7 @@ static void timed_row(const struct rt_side *rt, const struct peer *p,
 	/* what was measured before a failure still counts */
 	bench_stat_samples(&r.rt, side->s.v[i], side->s.n[i]);
 	bench_stat_samples(&r.other, p->s.v[i], p->s.n[i]);
+	r.paired = side->s.n[i] == rounds && p->s.n[i] == rounds;
 	if (side->why[0])
 		bench_note(&r, "librtasync: %s", side->why);
 	if (p->why[0])

@@ -198,9 +198,11 @@ out:
 	return value;
 }
 
+/* paired: s_rt[k] and s_peer[k] from the same round (bench.h) */
 static void row(struct bench_result *r, const struct workload *w,
 		enum variant rt, enum variant peer, const double *s_rt,
-		const double *s_peer, unsigned int n, double target)
+		const double *s_peer, unsigned int n, bool paired,
+		double target)
 {
 	bench_result_init(r, "runtime", "", variant_name[peer], w->metric,
 			  BENCH_LOWER);
@@ -208,6 +210,7 @@ static void row(struct bench_result *r, const struct workload *w,
 		 variant_name[rt]);
 	bench_stat_samples(&r->rt, s_rt, n);
 	bench_stat_samples(&r->other, s_peer, n);
+	r->paired = paired;
 	r->target_ratio = target;
 	if (!r->rt.n || !r->other.n)
 		return;
@@ -261,18 +264,19 @@ static void measure(const struct workload *w)
 
 	n = got[V_NONE] < got[V_COUNTERS] ? got[V_NONE] : got[V_COUNTERS];
 	row(&r, w, V_COUNTERS, V_NONE, s[V_COUNTERS], s[V_NONE], n,
-	    w->target_counters);
+	    got[V_NONE] == reps && got[V_COUNTERS] == reps, w->target_counters);
 	bench_emit(&r);
 
 	n = got[V_EVENTS];
-	row(&r, w, V_EVENTS, V_COUNTERS, s[V_EVENTS], ab_off, n,
+	row(&r, w, V_EVENTS, V_COUNTERS, s[V_EVENTS], ab_off, n, true,
 	    w->target_events);
 	if (n)
 		note_ab(&r, w, ab, n);
 	bench_emit(&r);
 
 	n = got[V_SCHED] < got[V_COUNTERS] ? got[V_SCHED] : got[V_COUNTERS];
-	row(&r, w, V_SCHED, V_COUNTERS, s[V_SCHED], s[V_COUNTERS], n, NAN);
+	row(&r, w, V_SCHED, V_COUNTERS, s[V_SCHED], s[V_COUNTERS], n,
+	    got[V_SCHED] == reps && got[V_COUNTERS] == reps, NAN);
 	bench_emit(&r);
 }
 

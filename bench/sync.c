@@ -722,6 +722,8 @@ static void emit_row(const struct sync_run *r, int i, unsigned int rounds)
 	snprintf(row.label, sizeof(row.label), "%s", rows[i].label);
 	bench_stat_samples(&row.rt, rs->v, rs->n);
 	bench_stat_samples(&row.other, ps->v, ps->n);
+	/* sample k of each from round k, when no round failed */
+	row.paired = rs->n == rounds && ps->n == rounds;
 	if (i == ROW_RTT1_GO)
 		row.target_ratio = 4;	/* issue 9: <= 1/4 of Go's */
 	if (rs->why[0])
