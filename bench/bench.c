@@ -316,10 +316,13 @@ void bench_report_add(struct bench_report *rep, const struct bench_result *r)
 	}
 	row = &rep->rows[rep->nrows++];
 	*row = *r;
-	if (row->paired && bench_ratio(row) != bench_ratio_of_medians(row))
-		bench_note(row, "ratio: median of the %u rounds' own; of the "
-			   "medians %.2fx", row->rt.n,
-			   bench_ratio_of_medians(row));
+	if (row->paired) {
+		double medians = bench_ratio_of_medians(row);
+
+		if (bench_ratio(row) != medians)
+			bench_note(row, "ratio: median of the %u rounds' own; "
+				   "of the medians %.2fx", row->rt.n, medians);
+	}
 }
 
 /* Numbers for humans: 3-4 significant digits, k/M/G past 10,000. */
@@ -416,11 +419,13 @@ void bench_report_print(const struct bench_report *rep)
 	for (size_t i = 0; i < rep->nrows; i++) {
 		const struct bench_result *r = &rep->rows[i];
 		char mark[8] = "";
+		double ratio;
 
 		if (r->note[0])
 			snprintf(mark, sizeof(mark), " [%u]", ++notes);
-		fmt_ratio(ra, sizeof(ra), bench_ratio(r));
-		if (r->paired && !isnan(bench_ratio(r)))
+		ratio = bench_ratio(r);
+		fmt_ratio(ra, sizeof(ra), ratio);
+		if (r->paired && !isnan(ratio))
 			strcat(ra, "*");
 		printf("%-7s %-40s %-10s %s  %-38s %s %8s  %s%s\n",
 		       r->topic, r->name, r->metric,
