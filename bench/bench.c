@@ -80,16 +80,22 @@ static void stat_finish(struct bench_stat *s)
 			     : (sorted[s->n / 2 - 1] + sorted[s->n / 2]) / 2;
 }
 
-int bench_measure(bench_sample_fn fn, void *arg, struct bench_stat *out)
+/* bench_opts.reps, within what a statistic keeps. */
+static unsigned int reps_kept(void)
 {
 	unsigned int reps = bench_opts.reps;
+
+	if (reps < 1)
+		return 1;
+	return reps > BENCH_MAX_REPS ? BENCH_MAX_REPS : reps;
+}
+
+int bench_measure(bench_sample_fn fn, void *arg, struct bench_stat *out)
+{
+	unsigned int reps = reps_kept();
 	double v;
 
 	memset(out, 0, sizeof(*out));
-	if (reps < 1)
-		reps = 1;
-	if (reps > BENCH_MAX_REPS)
-		reps = BENCH_MAX_REPS;
 	v = fn(arg);	/* warm-up: caches, lazily mapped memory, thread pools */
 	if (v < 0)
 		return (int)v;
@@ -102,6 +108,37 @@ int bench_measure(bench_sample_fn fn, void *arg, struct bench_stat *out)
 		out->samples[out->n++] = v;
 	}
 	stat_finish(out);
+	return 0;
+}
+
+int bench_measure_paired(bench_sample_fn rt_fn, void *rt_arg,
+			 bench_sample_fn peer_fn, void *peer_arg,
+			 struct bench_result *r)
+{
+	unsigned int reps = reps_kept();
+	struct bench_stat *rt = &r->rt, *peer = &r->other;
+	double p, v;
+
+	memset(rt, 0, sizeof(*rt));
+	memset(peer, 0, sizeof(*peer));
+	r->paired = false;
+	p = peer_fn(peer_arg);	/* warm-up, as bench_measure() */
+	v = p < 0 ? p : rt_fn(rt_arg);
+	for (unsigned int k = 0; k < reps && p >= 0 && v >= 0; k++) {
+		p = peer_fn(peer_arg);
+		v = p < 0 ? p : rt_fn(rt_arg);
+		peer->samples[k] = p;
+		rt->samples[k] = v;
+	}
+	if (p < 0 || v < 0) {
+		memset(rt, 0, sizeof(*rt));
+		memset(peer, 0, sizeof(*peer));
+		return (int)(p < 0 ? p : v);
+	}
+	rt->n = peer->n = reps;
+	stat_finish(rt);
+	stat_finish(peer);
+	r->paired = true;
 	return 0;
 }
 

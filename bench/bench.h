@@ -52,6 +52,19 @@ typedef double (*bench_sample_fn)(void *arg);
  */
 int bench_measure(bench_sample_fn fn, void *arg, struct bench_stat *out);
 
+struct bench_result;
+
+/*
+ * Two operations measured side by side: a warm-up of each, then
+ * bench_opts.reps rounds of one sample of each (the peer's first), into
+ * r->rt and r->other, and the row marked paired (see struct
+ * bench_result). Returns 0, or the first negative errno either side
+ * returned: then neither side keeps samples.
+ */
+int bench_measure_paired(bench_sample_fn rt_fn, void *rt_arg,
+			 bench_sample_fn peer_fn, void *peer_arg,
+			 struct bench_result *r);
+
 /* A single value as a statistic (a one-off measurement or a quoted number). */
 void bench_stat_one(struct bench_stat *out, double v);
 

@@ -199,25 +199,6 @@ static int peer_init(char *stack, size_t size)
 		  "in the design probes"
 #endif
 
-/* Sample by sample, alternating, so both see the same machine speed. */
-static void measure_interleaved(uint64_t *n, double (*sample)(void *),
-				struct bench_result *r)
-{
-	unsigned int reps = bench_opts.reps < BENCH_MAX_REPS ?
-			    bench_opts.reps : BENCH_MAX_REPS;
-	double peer[BENCH_MAX_REPS], rt[BENCH_MAX_REPS];
-
-	peer_sample(n);		/* warm-up */
-	sample(n);
-	for (unsigned int k = 0; k < reps; k++) {
-		peer[k] = peer_sample(n);
-		rt[k] = sample(n);
-	}
-	bench_stat_samples(&r->other, peer, reps);
-	bench_stat_samples(&r->rt, rt, reps);
-	r->paired = true;
-}
-
 enum switch_shape { SWITCH_FP, SWITCH_FP_BOTH, SWITCH_NOFP, SWITCH_FRAMED };
 
 static const struct {
@@ -263,6 +244,7 @@ static void bench_switch(enum switch_shape shape)
 	size_t size = 64 << 10;
 	struct bench_result r;
 	char *stack, *peer_stack;
+	int err;
 
 	bench_result_init(&r, "fiber", switch_rows[shape].name, PEER_NAME,
 			  "ns/rtrip", BENCH_LOWER);
@@ -284,8 +266,11 @@ static void bench_switch(enum switch_shape shape)
 	peer_init(peer_stack, size);
 	fiber_sp = rt_arch_fiber_stack_init(stack + size,
 					    switch_rows[shape].bounce, NULL);
-	measure_interleaved(&n, switch_rows[shape].sample, &r);
+	err = bench_measure_paired(switch_rows[shape].sample, &n, peer_sample,
+				   &n, &r);
 	munmap(stack, 2 * size);
+	if (err < 0)
+		bench_rt_fail(&r, "switch", err);
 	bench_note(&r, "%s; %llu round trips per run; %s",
 		   switch_rows[shape].note, (unsigned long long)n, PEER_NOTE);
 out:
