@@ -6,8 +6,8 @@
  * thief holds the queue, prepare, and commit with a single store. If the
  * thread is preempted, migrated or signalled before the commit, the kernel
  * moves it to the abort handler instead of letting it finish; nothing was
- * published yet (the prepare step wrote only above the tail, or into the
- * caller's local), so the section is simply run again. That is what makes
+ * published yet (the prepare step wrote only above the tail, or into a
+ * register), so the section is simply run again. That is what makes
  * the plain loads and stores safe without a lock prefix.
  *
  * glibc (>= 2.35) registers the thread's struct rseq at the thread pointer
@@ -90,7 +90,8 @@ struct rt_rseq_ring {
 
 /*
  * push: if tail - head <= mask, slots[tail & mask] = item (prepare, above
- * the tail so invisible), then tail++ (commit).
+ * the tail so invisible), then tail++ (commit). The mask is loaded once,
+ * for the check and the index.
  * Returns 0, 1 when full, -1 when a thief holds the ring, -2 on abort.
  */
 static inline int rt_rseq_push(struct rt_rseq_ring *r, uint32_t cpu,
@@ -102,13 +103,13 @@ static inline int rt_rseq_push(struct rt_rseq_ring *r, uint32_t cpu,
 		"cmpl $0, %c[steal](%[r])\n\t"
 		"jnz %l[busy]\n\t"
 		"movq %c[tail](%[r]), %%rax\n\t"
+		"movq %c[mask](%[r]), %%rdx\n\t"
 		"movq %%rax, %%rcx\n\t"
 		"subq %c[head](%[r]), %%rcx\n\t"
-		"cmpq %c[mask](%[r]), %%rcx\n\t"
+		"cmpq %%rdx, %%rcx\n\t"
 		"ja %l[full]\n\t"
-		"movq %%rax, %%rcx\n\t"
-		"andq %c[mask](%[r]), %%rcx\n\t"
-		"movq %[item], %c[slots](%[r], %%rcx, 8)\n\t"
+		"andq %%rax, %%rdx\n\t"
+		"movq %[item], %c[slots](%[r], %%rdx, 8)\n\t"
 		"incq %%rax\n\t"
 		"movq %%rax, %c[tail](%[r])\n\t"	/* commit */
 		"2:\n\t"
@@ -121,7 +122,7 @@ static inline int rt_rseq_push(struct rt_rseq_ring *r, uint32_t cpu,
 		  [mask] "i"(offsetof(struct rt_rseq_ring, mask)),
 		  [steal] "i"(offsetof(struct rt_rseq_ring, steal)),
 		  [slots] "i"(offsetof(struct rt_rseq_ring, slots))
-		: "memory", "cc", "rax", "rcx"
+		: "memory", "cc", "rax", "rcx", "rdx"
 		: abort, busy, full);
 	return 0;
 full:
@@ -133,13 +134,23 @@ abort:
 }
 
 /*
- * pop: if head != tail, *out = slots[head & mask] (prepare, into the
- * caller's variable), then head++ (commit).
+ * pop: if head != tail, item = slots[head & mask] (prepare, into a
+ * register), then head++ (commit); *out = item once committed. The item
+ * leaves in a register, not through memory: the task it names is what
+ * the worker runs next (asm goto with outputs: gcc 11, clang 11).
  * Returns 0, 1 when empty, -1 when a thief holds the ring, -2 on abort.
  */
+#ifdef __clang__
+/* clang 14 takes an asm goto's output for maybe-uninitialized on the
+ * path that wrote it */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wconditional-uninitialized"
+#endif
 static inline int rt_rseq_pop(struct rt_rseq_ring *r, uint32_t cpu,
 			      void **out)
 {
+	void *item;
+
 	__asm__ goto(
 		RT_RSEQ_DESCRIPTOR
 		RT_RSEQ_ENTER(abort)
@@ -150,15 +161,14 @@ static inline int rt_rseq_pop(struct rt_rseq_ring *r, uint32_t cpu,
 		"je %l[empty]\n\t"
 		"movq %%rax, %%rcx\n\t"
 		"andq %c[mask](%[r]), %%rcx\n\t"
-		"movq %c[slots](%[r], %%rcx, 8), %%rcx\n\t"
-		"movq %%rcx, (%[out])\n\t"
+		"movq %c[slots](%[r], %%rcx, 8), %[item]\n\t"
 		"incq %%rax\n\t"
 		"movq %%rax, %c[head](%[r])\n\t"	/* commit */
 		"2:\n\t"
 		RT_RSEQ_ABORT(abort)
-		:
+		: [item] "=&r"(item)
 		: [rseq_off] "r"(__rseq_offset), [cpu] "r"(cpu),
-		  [r] "r"(r), [out] "r"(out),
+		  [r] "r"(r),
 		  [head] "i"(offsetof(struct rt_rseq_ring, head)),
 		  [tail] "i"(offsetof(struct rt_rseq_ring, tail)),
 		  [mask] "i"(offsetof(struct rt_rseq_ring, mask)),
@@ -166,6 +176,7 @@ static inline int rt_rseq_pop(struct rt_rseq_ring *r, uint32_t cpu,
 		  [slots] "i"(offsetof(struct rt_rseq_ring, slots))
 		: "memory", "cc", "rax", "rcx"
 		: abort, busy, empty);
+	*out = item;
 	return 0;
 empty:
 	return 1;
@@ -174,5 +185,8 @@ busy:
 abort:
 	return -2;
 }
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
 
 #endif /* RT_ARCH_X86_64_RSEQ_H */
