@@ -345,8 +345,11 @@ void rt__trampoline(struct rt_task *t);
  * the common case, no allocation, no queue. The check compares size with
  * the room left (arena ends are 16-aligned, so rounding p up to align <=
  * 16 never passes the end): `p + size` would wrap for a size near
- * SIZE_MAX and move the arena top backwards. align is a constant in
- * RT_CALL, so its tests fold away.
+ * SIZE_MAX and move the arena top backwards. The distance back to the
+ * caller must fit caller_off; it is compared unsigned, so a caller above
+ * p (never the case for the task's top frame) takes the slow path, which
+ * records the caller in a chunk. align is a constant in RT_CALL, so its
+ * tests fold away.
  */
 static inline struct rt_frame *rt_frame_push(struct rt_task *t,
 					     struct rt_frame *caller,
@@ -361,7 +364,7 @@ static inline struct rt_frame *rt_frame_push(struct rt_task *t,
 		p = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
 	if (__builtin_expect(align <= 16 &&
 			     size <= (size_t)(h->arena_end - p) &&
-			     p - (char *)caller <= UINT16_MAX, 1)) {
+			     (uintptr_t)(p - (char *)caller) <= UINT16_MAX, 1)) {
 		h->arena_top = p + size;
 		f = (struct rt_frame *)p;
 		f->caller_off = (uint16_t)(p - (char *)caller);
