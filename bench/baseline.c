@@ -12,10 +12,11 @@
  *   epoll   one thread, non-blocking sockets, level-triggered epoll
  *   uring   one thread, a raw liburing loop: accept, recv and send SQEs,
  *           one io_uring_submit_and_wait per turn, no runtime
+ *   uring-fixed  the same loop on registered (fixed) files
  *
- * All four speak the same HTTP (http_conn.h) or echo; none has deadlines
- * (rtasync-httpd arms one per receive: a difference, stated in the
- * benchmark's notes). Prints "rtasync-baseline: listening on ADDR:PORT"
+ * All of them speak the same HTTP (http_conn.h) or echo; none has
+ * deadlines (rtasync-httpd arms one per receive: a difference, stated in
+ * the benchmark's notes). Prints "rtasync-baseline: listening on ADDR:PORT"
  * once it accepts; SIGINT or SIGTERM ends it.
  */
 #include <errno.h>
@@ -137,6 +138,7 @@ static const struct {
 	{ "pool", baseline_pool, false },
 	{ "epoll", baseline_epoll, true },
 	{ "uring", baseline_uring, false },
+	{ "uring-fixed", baseline_uring_fixed, false },
 };
 
 int main(int argc, char **argv)
@@ -147,7 +149,8 @@ int main(int argc, char **argv)
 		  "usage: " NAME " --model MODEL --port PORT [--addr ADDR]\n"
 		  "                        [--mode http|echo] [--threads N]\n"
 		  "The servers librtasync's are measured against.\n"
-		  "  --model MODEL  thread (per connection), pool, epoll, uring\n"
+		  "  --model MODEL  thread (per connection), pool, epoll, uring,\n"
+		  "                 uring-fixed (registered files)\n"
 		  "  --port PORT    0: any free port (printed)\n"
 		  "  --addr ADDR    IPv4 address (127.0.0.1)\n"
 		  "  --mode MODE    http (default) or echo\n"
@@ -166,6 +169,7 @@ int main(int argc, char **argv)
 				strerror(-ret));
 		return ret < 0;
 	}
-	fprintf(stderr, NAME ": --model: thread, pool, epoll or uring\n");
+	fprintf(stderr, NAME ": --model: thread, pool, epoll, uring or "
+		"uring-fixed\n");
 	return 2;
 }

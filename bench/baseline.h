@@ -20,7 +20,7 @@ struct proto_conn {
 	enum srv_mode mode;
 	enum http_conn_next next;	/* after the output is sent */
 	/* for the server's own use */
-	int fd;
+	int fd;				/* uring-fixed: a file index */
 	const char *out;		/* bytes still to send */
 	size_t out_len;
 	union {
@@ -55,6 +55,7 @@ int baseline_thread(int lfd, const struct srv_opts *o);
 int baseline_pool(int lfd, const struct srv_opts *o);
 int baseline_epoll(int lfd, const struct srv_opts *o);
 int baseline_uring(int lfd, const struct srv_opts *o);
+int baseline_uring_fixed(int lfd, const struct srv_opts *o);
 
 /* Blocking sockets (thread, pool): serve fd until it closes, close it. */
 void baseline_serve_blocking(int fd, enum srv_mode mode);

@@ -6,21 +6,32 @@
  * (SINGLE_ISSUER|DEFER_TASKRUN where the kernel has them), one
  * io_uring_submit_and_wait per loop turn. rtasync-iobench's overhead row
  * is librtasync's echo against this one's.
+ *
+ * uring-fixed is the same loop on registered files: accepts install the
+ * socket straight into a sparse file table (no fd in the process's
+ * table), recv and send name it by index with IOSQE_FIXED_FILE, a close
+ * SQE removes it. The one difference is the kernel's per-op file lookup
+ * and reference count, which is what rtasync-iobench prices.
  */
 #include <errno.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "baseline.h"
 
 #define ENTRIES 4096
+/* Registered file slots: iobench's 1,024 connections and then some */
+#define FIXED_FILES 16384
 
-enum { OP_ACCEPT, OP_RECV, OP_SEND, OP_MASK = 3 };
+enum { OP_ACCEPT, OP_RECV, OP_SEND, OP_CLOSE, OP_MASK = 3 };
 
 static struct io_uring ring;
 static enum srv_mode mode;
+static bool fixed;		/* c->fd is a registered file index */
 
 /* An SQE, flushing a full SQ first. */
 static struct io_uring_sqe *sqe_get(void)
@@ -39,12 +50,27 @@ static void set_data(struct io_uring_sqe *sqe, struct proto_conn *c, int op)
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | (uint64_t)op);
 }
 
+/*
+ * uring-fixed: the kernel picks a free slot. liburing 2.3 stores the
+ * index plus one and does not special-case IORING_FILE_INDEX_ALLOC (later
+ * ones do, and read ALLOC - 1 the same); a direct accept takes no CLOEXEC.
+ */
 static void arm_accept(int lfd)
 {
 	struct io_uring_sqe *sqe = sqe_get();
 
-	io_uring_prep_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fixed)
+		io_uring_prep_accept_direct(sqe, lfd, NULL, NULL, 0,
+					    IORING_FILE_INDEX_ALLOC - 1);
+	else
+		io_uring_prep_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
 	set_data(sqe, NULL, OP_ACCEPT);
+}
+
+static void set_file(struct io_uring_sqe *sqe)
+{
+	if (fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
 static void arm_recv(struct proto_conn *c)
@@ -54,6 +80,7 @@ static void arm_recv(struct proto_conn *c)
 	char *buf = proto_rbuf(c, &room);
 
 	io_uring_prep_recv(sqe, c->fd, buf, room, 0);
+	set_file(sqe);
 	set_data(sqe, c, OP_RECV);
 }
 
@@ -62,12 +89,27 @@ static void arm_send(struct proto_conn *c)
 	struct io_uring_sqe *sqe = sqe_get();
 
 	io_uring_prep_send(sqe, c->fd, c->out, c->out_len, MSG_NOSIGNAL);
+	set_file(sqe);
 	set_data(sqe, c, OP_SEND);
+}
+
+/* Nothing is in flight on fd: a connection has one op at a time. */
+static void fd_close(int fd)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!fixed) {
+		close(fd);
+		return;
+	}
+	sqe = sqe_get();
+	io_uring_prep_close_direct(sqe, (unsigned int)fd);
+	set_data(sqe, NULL, OP_CLOSE);
 }
 
 static void conn_close(struct proto_conn *c)
 {
-	close(c->fd);
+	fd_close(c->fd);
 	free(c);
 }
 
@@ -91,7 +133,7 @@ static void on_accept(int lfd, int res)
 		return;	/* EMFILE and the like: the accept is re-armed */
 	c = proto_new(mode, res);
 	if (!c) {
-		close(res);
+		fd_close(res);
 		return;
 	}
 	arm_recv(c);
@@ -131,7 +173,24 @@ static int ring_init(void)
 	return io_uring_queue_init(ENTRIES, &ring, 0);
 }
 
-int baseline_uring(int lfd, const struct srv_opts *o)
+/*
+ * A sparse table and accepts that allocate into it came together (Linux
+ * 5.19): without them there is no uring-fixed, rather than a loop that
+ * would measure plain fds under its name. The table counts against
+ * RLIMIT_NOFILE, which liburing raises as far as the hard limit allows.
+ */
+static int files_init(void)
+{
+	int ret = io_uring_register_files_sparse(&ring, FIXED_FILES);
+
+	if (ret < 0)
+		fprintf(stderr, "rtasync-baseline: uring-fixed: a sparse table "
+			"of %d registered files (Linux 5.19+, RLIMIT_NOFILE >= "
+			"%d): %s\n", FIXED_FILES, FIXED_FILES, strerror(-ret));
+	return ret;
+}
+
+static int serve(int lfd, const struct srv_opts *o)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, seen;
@@ -141,11 +200,16 @@ int baseline_uring(int lfd, const struct srv_opts *o)
 	ret = ring_init();
 	if (ret < 0)
 		return ret;
+	if (fixed) {
+		ret = files_init();
+		if (ret < 0)
+			goto err_exit_ring;
+	}
 	arm_accept(lfd);
 	for (;;) {
 		ret = io_uring_submit_and_wait(&ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EBUSY)
-			return ret;
+			goto err_exit_ring;
 		seen = 0;
 		io_uring_for_each_cqe(&ring, head, cqe) {
 			uint64_t d = io_uring_cqe_get_data64(cqe);
@@ -155,9 +219,24 @@ int baseline_uring(int lfd, const struct srv_opts *o)
 			case OP_ACCEPT: on_accept(lfd, cqe->res); break;
 			case OP_RECV: on_recv(c, cqe->res); break;
 			case OP_SEND: on_send(c, cqe->res); break;
+			case OP_CLOSE: break;	/* the slot is free */
 			}
 			seen++;
 		}
 		io_uring_cq_advance(&ring, seen);
 	}
+err_exit_ring:
+	io_uring_queue_exit(&ring);
+	return ret;
+}
+
+int baseline_uring(int lfd, const struct srv_opts *o)
+{
+	return serve(lfd, o);
+}
+
+int baseline_uring_fixed(int lfd, const struct srv_opts *o)
+{
+	fixed = true;
+	return serve(lfd, o);
 }

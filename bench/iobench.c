@@ -12,7 +12,8 @@
  *         worker) with a continuation per connection, and with a fiber
  *         per connection (--fibers: the seeds' green threads), the
  *         baselines (rtasync-baseline: thread per connection, blocking
- *         pool, epoll, raw liburing), nginx (one process), Go net/http
+ *         pool, epoll, raw liburing; on demand raw liburing on
+ *         registered files), nginx (one process), Go net/http
  *         (GOMAXPROCS=1), Tokio current_thread.
  *   echo  rtasync-echo against the raw liburing loop (and epoll) at the
  *         same concurrency, under this program's own echo load: what the
@@ -62,6 +63,7 @@ enum server_id {
 	S_RTASYNC_NOSPIN,	/* rtasync-httpd --spin-us 0: what polling costs */
 	S_THREAD, S_POOL, S_EPOLL, S_URING, S_NGINX, S_GO, S_TOKIO,
 	S_RTASYNC_NODL,		/* librtasync without the idle deadline: on demand */
+	S_URING_FIXED,		/* raw io_uring, registered files: on demand */
 	NR_SERVERS
 };
 
@@ -79,6 +81,7 @@ static const struct {
 	[S_GO] = { "go", "Go net/http" },
 	[S_TOKIO] = { "tokio", "Tokio" },
 	[S_RTASYNC_NODL] = { "rtasync-nodl", "rt no idle" },
+	[S_URING_FIXED] = { "uring-fixed", "uring fixed" },
 };
 
 static struct {
@@ -177,6 +180,7 @@ static int server_cmd(enum server_id s, enum srv_mode mode, int port,
 			a[i++] = "--fibers";
 		break;
 	case S_THREAD: case S_POOL: case S_EPOLL: case S_URING:
+	case S_URING_FIXED:
 		snprintf(c->path, sizeof(c->path), "%s/rtasync-baseline",
 			 opt.self_dir);
 		a[0] = c->path;
@@ -779,7 +783,8 @@ static const struct argp_option options[] = {
 	{ "servers", OPT_SERVERS, "LIST", 0, "HTTP servers besides librtasync "
 	  "(default fibers,rtasync-nospin,thread,pool,epoll,uring,nginx,go,"
 	  "tokio; rtasync-nospin is rtasync-httpd with --spin-us 0; also "
-	  "rtasync-nodl: rtasync-httpd without its idle deadline)", 0 },
+	  "rtasync-nodl: rtasync-httpd without its idle deadline, and "
+	  "uring-fixed: the raw liburing loop on registered files)", 0 },
 	{ "peers", OPT_PEERS, "DIR", 0, "Where rtasync-peer-*-http are "
 	  "(default: peers/ next to this program)", 0 },
 	{ "nginx", OPT_NGINX, "PATH", 0, "nginx (default /usr/sbin/nginx)", 0 },

@@ -527,7 +527,8 @@ static void baseline_stop(struct server *s)
 	assert_int_equal(WTERMSIG(status), SIGTERM);
 }
 
-static const char *const models[] = { "thread", "pool", "epoll", "uring" };
+static const char *const models[] = { "thread", "pool", "epoll", "uring",
+					"uring-fixed" };
 
 /* Each model answers as rtasync-httpd does: the same parser, the same
  * connection logic, its own waiting. */
