@@ -61,6 +61,12 @@
 
 _Static_assert(RSEQ_SIG == 0x53053053, "glibc's x86_64 rseq signature");
 
+/* rt_rseq_pop() returns its item from an asm goto output */
+#if (defined(__clang__) && __clang_major__ < 11) || \
+	(!defined(__clang__) && defined(__GNUC__) && __GNUC__ < 11)
+#error "the rseq run queue needs gcc 11 or clang 11 (asm goto with outputs)"
+#endif
+
 /* The calling thread's rseq area. */
 static inline volatile struct rseq *rt_rseq_area(void)
 {
