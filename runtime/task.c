@@ -635,13 +635,18 @@ commit_suspend(struct rt_worker *w, struct rt_task *t, bool hooked)
  * no suspension) and before the task can move to another worker or
  * complete, so a join or the drain sees it.
  */
-static __attribute__((always_inline)) inline void
-task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
-{
-	int64_t r;
+/* The suspensions that leave work for the resume, before the step. */
+#define RESUME_WORK (1u << RT_ACT_START | 1u << RT_ACT_JOIN | 1u << RT_ACT_WAIT)
 
-	atomic_store_explicit(&t->worker, rt_worker_id(w), memory_order_relaxed);
-	if (unlikely(t->action == RT_ACT_START)) {	/* the loop resets it */
+/*
+ * That work, for an action in RESUME_WORK: false when the task ended
+ * here instead (cancelled before its first step).
+ */
+static __attribute__((always_inline)) inline bool
+task_resume_work(struct rt_worker *w, struct rt_task *t, uint8_t action)
+{
+	switch (action) {
+	case RT_ACT_START:	/* the loop resets it */
 		if (t->spawn & RT_SPAWN_BACKLOGGED)
 			backlog_leave(w->rt);
 		if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
@@ -649,13 +654,30 @@ task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 			rt_frame_pop(t, t->h.top);
 			RT_STAT_INC(w, unstarted);
 			task_complete(w, t, -ECANCELED);
-			return;
+			return false;
 		}
-	}
-	if (unlikely(t->action == RT_ACT_JOIN))
+		break;
+	case RT_ACT_JOIN:
 		join_give_back(w, t);	/* woken by a cancel, see there */
-	else if (t->action == RT_ACT_WAIT)
+		break;
+	case RT_ACT_WAIT:
 		rt_wait_finish(t);	/* sets the op's result (waitq.c) */
+		break;
+	}
+	return true;
+}
+
+static __attribute__((always_inline)) inline void
+task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
+{
+	uint8_t action = t->action;
+	int64_t r;
+
+	atomic_store_explicit(&t->worker, rt_worker_id(w), memory_order_relaxed);
+	/* one test on the common paths (a yield, a wake-up by I/O) */
+	if (unlikely(RESUME_WORK >> action & 1) &&
+	    !task_resume_work(w, t, action))
+		return;
 	t->h.stack_limit = w->stack_limit;
 	/* also what the eBPF observer and the watchdog read */
 	__atomic_store_n(&rt__running, t, __ATOMIC_RELAXED);
