@@ -244,6 +244,7 @@ struct rt_worker {
 	uint64_t trace_worker;		/* index << 48: a record's worker
 					   field, in its last word */
 	struct rt_runq_stats qstats;
+	struct rt_runq_cache qcache;	/* this worker's CPU and queue */
 	struct rt_task **running;	/* this thread's rt__running */
 	struct rt_task *next;		/* RUN NEXT (below): woken by the
 					   running step, run after it */
@@ -784,7 +785,8 @@ static inline void rt_worker_push_local(struct rt_worker *w,
 {
 	struct rt_runtime *rt = w->rt;
 
-	if (unlikely(rt_runq_push(&rt->runqs, t, &w->qstats)))
+	if (unlikely(rt_runq_push_cached(&rt->runqs, &w->qcache, t,
+					 &w->qstats)))
 		rt__worker_spill(w, t);
 	rt_fence_fast();
 	if (unlikely(atomic_load_explicit(&rt->nparked, memory_order_relaxed)))

@@ -212,6 +212,20 @@ static void wait_for_thief(struct rt_rseq_ring *r)
 	}
 }
 
+void rt__runq_cache_fill(struct rt_runqs *qs, struct rt_runq_cache *c)
+{
+	uint32_t cpu;
+
+	c->ring = NULL;
+	if (qs->mode != RT_QUEUE_RSEQ)
+		return;
+	cpu = rt_rseq_cpu();
+	if (cpu < qs->ncpus) {
+		c->cpu = cpu;
+		c->ring = (struct rt_rseq_ring *)qs->q[cpu];
+	}
+}
+
 int rt_runq_cpu(struct rt_runqs *qs)
 {
 	if (qs->mode == RT_QUEUE_RSEQ)

@@ -96,6 +96,28 @@ static inline int rt_runq_push(struct rt_runqs *qs, void *item,
 	return rt__runq_push_slow(qs, item, st);
 }
 
+/*
+ * One pop section on cpu's ring: true when that settles the pop (*item
+ * is the item, or NULL: the ring was empty and nothing ever spilled),
+ * false when the slow path must finish it, with the section's result in
+ * *ret (rt_rseq_pop()).
+ */
+static inline bool rt__runq_pop_on(struct rt_runqs *qs, struct rt_rseq_ring *r,
+				   uint32_t cpu, struct rt_runq_stats *st,
+				   void **item, int *ret)
+{
+	*ret = rt_rseq_pop(r, cpu, item);
+	if (__builtin_expect(*ret == 0, 1))
+		return true;
+	if (*ret == 1 && !rt__runq_spilled(qs)) {
+		*item = NULL;
+		return true;
+	}
+	if (*ret == -2)
+		st->aborts++;
+	return false;
+}
+
 /* Pop from this CPU's queue (FIFO): the item, or NULL when empty. */
 static inline void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
 {
@@ -106,15 +128,62 @@ static inline void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
 
 		if (__builtin_expect(cpu >= qs->ncpus, 0))
 			return rt__runq_pop_slow(qs, st);
-		ret = rt_rseq_pop((struct rt_rseq_ring *)qs->q[cpu], cpu, &item);
-		if (__builtin_expect(ret == 0, 1))
+		if (rt__runq_pop_on(qs, (struct rt_rseq_ring *)qs->q[cpu], cpu,
+				    st, &item, &ret))
 			return item;
-		if (ret == 1 && !rt__runq_spilled(qs))
-			return NULL;
+	}
+	return rt__runq_pop_slow(qs, st);
+}
+
+/*
+ * A worker's own pushes and pops go through the CPU it ran on last and
+ * that CPU's queue, kept beside the worker (a worker seldom moves): the
+ * common case then reads neither the mode, nor the rseq area's cpu_id
+ * before the section, nor the queue table. The section itself checks
+ * the CPU, so a worker that moved aborts there, and the cache is filled
+ * again before the op is retried the usual way. ring is NULL until it is
+ * filled, and stays NULL outside rseq mode.
+ */
+struct rt_runq_cache {
+	struct rt_rseq_ring *ring;
+	uint32_t cpu;
+};
+
+void rt__runq_cache_fill(struct rt_runqs *qs, struct rt_runq_cache *c);
+
+/* rt_runq_push() through the worker's cache. */
+static inline int rt_runq_push_cached(struct rt_runqs *qs,
+				      struct rt_runq_cache *c, void *item,
+				      struct rt_runq_stats *st)
+{
+	int ret = 2;
+
+	if (__builtin_expect(c->ring != NULL, 1)) {
+		ret = rt_rseq_push(c->ring, c->cpu, item);
+		if (__builtin_expect(ret == 0, 1))
+			return 0;
 		if (ret == -2)
 			st->aborts++;
 	}
-	return rt__runq_pop_slow(qs, st);
+	if (ret != 1 && ret != -1)	/* not full, not a thief: refill */
+		rt__runq_cache_fill(qs, c);
+	return rt_runq_push(qs, item, st);
+}
+
+/* rt_runq_pop() through the worker's cache. */
+static inline void *rt_runq_pop_cached(struct rt_runqs *qs,
+				       struct rt_runq_cache *c,
+				       struct rt_runq_stats *st)
+{
+	int ret = 2;
+	void *item;
+
+	if (__builtin_expect(c->ring != NULL, 1) &&
+	    rt__runq_pop_on(qs, c->ring, c->cpu, st, &item, &ret))
+		return item;
+	if (ret != 1 && ret != -1)	/* not empty, not a thief: refill */
+		rt__runq_cache_fill(qs, c);
+	return rt_runq_pop(qs, st);
 }
 
 /* The CPU whose queue this thread uses now. */

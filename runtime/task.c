@@ -727,7 +727,8 @@ run_tasks(struct rt_worker *w, struct rt_task *t, bool hooked)
 		if (t)
 			w->next = NULL;
 		else
-			t = rt_runq_pop(&rt->runqs, &w->qstats);
+			t = rt_runq_pop_cached(&rt->runqs, &w->qcache,
+					       &w->qstats);
 	} while (t);
 	if (unlikely(w->next)) {
 		/* the batch is over: its slot goes back on the queue */

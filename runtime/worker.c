@@ -87,7 +87,8 @@ static void trace_batch(struct rt_worker *w)
 
 static unsigned int run_batch(struct rt_worker *w)
 {
-	struct rt_task *t = rt_runq_pop(&w->rt->runqs, &w->qstats);
+	struct rt_task *t = rt_runq_pop_cached(&w->rt->runqs, &w->qcache,
+					       &w->qstats);
 	unsigned int n;
 
 	if (!t)

@@ -3,6 +3,8 @@
  * Tasks across all workers: every task runs exactly once, yields and joins
  * lose nothing, wake-ups cross workers, sleeps and cancellation.
  */
+#include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "rt_test.h"
@@ -150,6 +152,101 @@ static void test_yields_lose_nothing(void **state)
 	after = test_stats(rt);
 	assert_int_equal(after.yields - before.yields, YIELDERS * YIELDS);
 	assert_int_equal(after.completed - before.completed, YIELDERS);
+}
+
+/* ---- a worker that moves to another CPU -------------------------------- */
+
+#define MOVES 50
+#define YIELDS_PER_MOVE 100
+
+struct mover_frame {
+	struct rt_frame frame;
+	int cpus[2];		/* the two CPUs it moves between */
+	int i;
+	int moves;		/* the moves that left a CPU */
+};
+
+/* Moves its own worker thread to the other CPU every YIELDS_PER_MOVE
+ * yields (a task step runs on the worker thread), MOVES times; returns
+ * how many of those left the CPU it was on (the first may not). */
+static RT_ASYNC int64_t mover(struct rt_task *t, struct rt_frame *base)
+{
+	struct mover_frame *f = RT_FRAME(base, struct mover_frame);
+	cpu_set_t set;
+	int to;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < MOVES * YIELDS_PER_MOVE; f->i++) {
+		if (f->i % YIELDS_PER_MOVE == 0) {
+			to = f->cpus[f->i / YIELDS_PER_MOVE % 2];
+			f->moves += sched_getcpu() != to;
+			CPU_ZERO(&set);
+			CPU_SET(to, &set);
+			if (sched_setaffinity(0, sizeof(set), &set))
+				return -errno;
+		}
+		RT_YIELD();
+	}
+	return f->moves;
+}
+
+/* Two CPUs this thread may run on, or false. */
+static bool two_cpus(int cpus[2])
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return false;
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	return n == 2;
+}
+
+/*
+ * A worker keeps the CPU it ran on and that CPU's queue between ops
+ * (struct rt_runq_cache): moved to another CPU, its next op's section
+ * sees the other CPU, aborts, and the op is done on the new CPU's queue.
+ * Every move costs at least that one abort, and no yield is lost: a
+ * second task's turns stay on the CPU left behind until the worker
+ * takes them back (it steals from the queue it no longer sits on).
+ */
+static void test_worker_moved_to_another_cpu(void **state)
+{
+	struct mover_frame mf = { .frame = { 0 } };
+	struct rt_runtime *r;
+	struct rt_stats before, after;
+	struct rt_task *h[2];
+	int64_t res, moves;
+
+	if (!two_cpus(mf.cpus)) {
+		print_message("skipped: needs two CPUs in its affinity\n");
+		skip();
+	}
+	r = test_runtime(1, false);
+	if (rt_runtime_queue_mode(r) != RT_QUEUE_RSEQ) {
+		rt_runtime_free(r);
+		print_message("skipped: the queues are not in rseq mode\n");
+		skip();
+	}
+	atomic_store(&yields_done, 0);
+	before = test_stats(r);
+	assert_int_equal(rt_task_spawn(r, mover, &mf.frame, sizeof(mf), &h[0]),
+			 0);
+	assert_int_equal(RT_SPAWN(r, &h[1], yielder, struct yielder_frame), 0);
+	assert_int_equal(rt_task_join(h[0], &moves), 0);
+	assert_in_range(moves, MOVES - 1, MOVES);
+	assert_int_equal(rt_task_join(h[1], &res), 0);
+	assert_int_equal(res, YIELDS);
+	assert_int_equal(atomic_load(&yields_done), YIELDS);
+	rt_task_release(h[0]);
+	rt_task_release(h[1]);
+	after = test_stats(r);
+	assert_int_equal(after.yields - before.yields,
+			 MOVES * YIELDS_PER_MOVE + YIELDS);
+	assert_true(after.rseq_aborts - before.rseq_aborts >= (uint64_t)moves);
+	rt_runtime_free(r);
 }
 
 /* ---- joins ---------------------------------------------------------------- */
@@ -654,6 +751,7 @@ int main(void)
 		cmocka_unit_test(test_million_foreign_spawns_run_once),
 		cmocka_unit_test(test_million_task_spawns_run_once),
 		cmocka_unit_test(test_yields_lose_nothing),
+		cmocka_unit_test(test_worker_moved_to_another_cpu),
 		cmocka_unit_test(test_joins_collect_every_result),
 		cmocka_unit_test(test_cross_worker_wakeups),
 		cmocka_unit_test(test_sleeps_wake_in_deadline_order),
