@@ -629,12 +629,6 @@ commit_suspend(struct rt_worker *w, struct rt_task *t, bool hooked)
 	}
 }
 
-/*
- * One step of t: the one counter a step bumps is `resumes`, once the
- * step has ended (suspends are derived from it: a step still running is
- * no suspension) and before the task can move to another worker or
- * complete, so a join or the drain sees it.
- */
 /* The suspensions that leave work for the resume, before the step. */
 #define RESUME_WORK (1u << RT_ACT_START | 1u << RT_ACT_JOIN | 1u << RT_ACT_WAIT)
 
@@ -667,6 +661,12 @@ task_resume_work(struct rt_worker *w, struct rt_task *t, uint8_t action)
 	return true;
 }
 
+/*
+ * One step of t: the one counter a step bumps is `resumes`, once the
+ * step has ended (suspends are derived from it: a step still running is
+ * no suspension) and before the task can move to another worker or
+ * complete, so a join or the drain sees it.
+ */
 static __attribute__((always_inline)) inline void
 task_run(struct rt_worker *w, struct rt_task *t, bool hooked)
 {
