@@ -141,8 +141,10 @@ static inline void *rt_runq_pop(struct rt_runqs *qs, struct rt_runq_stats *st)
  * common case then reads neither the mode, nor the rseq area's cpu_id
  * before the section, nor the queue table. The section itself checks
  * the CPU, so a worker that moved aborts there, and the cache is filled
- * again before the op is retried the usual way. ring is NULL until it is
- * filled, and stays NULL outside rseq mode.
+ * again before the op is retried the usual way; a full or empty ring
+ * (with work spilled) or a thief goes straight to the slow path, as the
+ * usual way would. ring is NULL until it is filled, and stays NULL
+ * outside rseq mode.
  */
 struct rt_runq_cache {
 	struct rt_rseq_ring *ring;
@@ -156,17 +158,18 @@ static inline int rt_runq_push_cached(struct rt_runqs *qs,
 				      struct rt_runq_cache *c, void *item,
 				      struct rt_runq_stats *st)
 {
-	int ret = 2;
-
 	if (__builtin_expect(c->ring != NULL, 1)) {
-		ret = rt_rseq_push(c->ring, c->cpu, item);
+		int ret = rt_rseq_push(c->ring, c->cpu, item);
+
 		if (__builtin_expect(ret == 0, 1))
 			return 0;
+		if (ret == 1 || ret == -1)	/* full, or a thief: the
+						   cache is right */
+			return rt__runq_push_slow(qs, item, st);
 		if (ret == -2)
 			st->aborts++;
 	}
-	if (ret != 1 && ret != -1)	/* not full, not a thief: refill */
-		rt__runq_cache_fill(qs, c);
+	rt__runq_cache_fill(qs, c);
 	return rt_runq_push(qs, item, st);
 }
 
@@ -175,14 +178,17 @@ static inline void *rt_runq_pop_cached(struct rt_runqs *qs,
 				       struct rt_runq_cache *c,
 				       struct rt_runq_stats *st)
 {
-	int ret = 2;
 	void *item;
+	int ret;
 
-	if (__builtin_expect(c->ring != NULL, 1) &&
-	    rt__runq_pop_on(qs, c->ring, c->cpu, st, &item, &ret))
-		return item;
-	if (ret != 1 && ret != -1)	/* not empty, not a thief: refill */
-		rt__runq_cache_fill(qs, c);
+	if (__builtin_expect(c->ring != NULL, 1)) {
+		if (rt__runq_pop_on(qs, c->ring, c->cpu, st, &item, &ret))
+			return item;
+		if (ret == 1 || ret == -1)	/* spilled, or a thief: the
+						   cache is right */
+			return rt__runq_pop_slow(qs, st);
+	}
+	rt__runq_cache_fill(qs, c);
 	return rt_runq_pop(qs, st);
 }
 
