@@ -143,8 +143,8 @@ static void pull_sender(struct rt_chan *ch, struct rt_wakeups *wk)
 	rt_wakeups_add(wk, s);
 }
 
-static enum rt_poll recv_poll(void *obj, struct rt_waiter *w, bool armed,
-			      struct rt_wakeups *wk)
+RT_POLL_FN recv_poll(void *obj, struct rt_waiter *w, bool armed,
+		     struct rt_wakeups *wk)
 {
 	struct rt_chan *ch = obj;
 
@@ -162,8 +162,8 @@ static enum rt_poll recv_poll(void *obj, struct rt_waiter *w, bool armed,
 	return RT_POLL_READY;
 }
 
-static enum rt_poll send_poll(void *obj, struct rt_waiter *w, bool armed,
-			      struct rt_wakeups *wk)
+RT_POLL_FN send_poll(void *obj, struct rt_waiter *w, bool armed,
+		     struct rt_wakeups *wk)
 {
 	struct rt_chan *ch = obj;
 	struct rt_waiter *r;

@@ -39,8 +39,8 @@ static struct rt_wlist *mutex_list(void *obj)
 	return &((struct rt_mutex *)obj)->waiters;
 }
 
-static enum rt_poll mutex_poll(void *obj, struct rt_waiter *w, bool armed,
-			       struct rt_wakeups *wk)
+RT_POLL_FN mutex_poll(void *obj, struct rt_waiter *w, bool armed,
+		      struct rt_wakeups *wk)
 {
 	struct rt_mutex *m = obj;
 
@@ -122,8 +122,8 @@ static struct rt_wlist *sem_list(void *obj)
 	return &((struct rt_sem *)obj)->waiters;
 }
 
-static enum rt_poll sem_poll(void *obj, struct rt_waiter *w, bool armed,
-			     struct rt_wakeups *wk)
+RT_POLL_FN sem_poll(void *obj, struct rt_waiter *w, bool armed,
+		    struct rt_wakeups *wk)
 {
 	struct rt_sem *s = obj;
 
@@ -209,8 +209,8 @@ static struct rt_wlist *q_list(void *obj)
 	return &((struct rt_waitq *)obj)->waiters;
 }
 
-static enum rt_poll event_poll(void *obj, struct rt_waiter *w, bool armed,
-			       struct rt_wakeups *wk)
+RT_POLL_FN event_poll(void *obj, struct rt_waiter *w, bool armed,
+		      struct rt_wakeups *wk)
 {
 	struct rt_event *e = obj;
 
@@ -266,8 +266,8 @@ void rt_event_reset(struct rt_event *e)
 	event_store(e, 0);
 }
 
-static enum rt_poll notify_poll(void *obj, struct rt_waiter *w, bool armed,
-				struct rt_wakeups *wk)
+RT_POLL_FN notify_poll(void *obj, struct rt_waiter *w, bool armed,
+		       struct rt_wakeups *wk)
 {
 	struct rt_notify *n = obj;
 
@@ -327,8 +327,8 @@ enum {
 	ONESHOT_TAKEN,		/* received */
 };
 
-static enum rt_poll oneshot_poll(void *obj, struct rt_waiter *w, bool armed,
-				 struct rt_wakeups *wk)
+RT_POLL_FN oneshot_poll(void *obj, struct rt_waiter *w, bool armed,
+			struct rt_wakeups *wk)
 {
 	struct rt_oneshot *o = obj;
 

@@ -573,8 +573,8 @@ static struct rt_wlist *waitq_list(void *obj)
 	return &((struct rt_waitq *)obj)->waiters;
 }
 
-static enum rt_poll waitq_poll(void *obj, struct rt_waiter *w, bool armed,
-			       struct rt_wakeups *wk)
+RT_POLL_FN waitq_poll(void *obj, struct rt_waiter *w, bool armed,
+		      struct rt_wakeups *wk)
 {
 	(void)obj, (void)w, (void)armed, (void)wk;
 	return RT_POLL_WAIT;
@@ -601,8 +601,8 @@ static struct rt_wlist *cond_list(void *obj)
 	return &((struct cond_obj *)obj)->q->waiters;
 }
 
-static enum rt_poll cond_poll(void *obj, struct rt_waiter *w, bool armed,
-			      struct rt_wakeups *wk)
+RT_POLL_FN cond_poll(void *obj, struct rt_waiter *w, bool armed,
+		     struct rt_wakeups *wk)
 {
 	struct cond_obj *c = obj;
 
