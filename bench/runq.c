@@ -50,6 +50,28 @@ static double q_sample(void *arg)
 	return (double)(bench_now_ns() - t0) / (double)a->n;
 }
 
+/*
+ * The ops a worker makes on its own queue (rt_runq_push_cached/pop_cached):
+ * the CPU and its ring come from the worker's cache, so neither the mode,
+ * nor the rseq area's cpu_id before the section, nor the queue table is
+ * read; the section still checks the CPU.
+ */
+static double cached_sample(void *arg)
+{
+	struct q_arg *a = arg;
+	struct rt_runq_cache c = { NULL, 0 };
+	static int token;
+	uint64_t t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < a->n; i++) {
+		if (rt_runq_push_cached(&a->qs, &c, &token, &a->st) < 0)
+			return -ENOSPC;
+		if (rt_runq_pop_cached(&a->qs, &c, &a->st) != &token)
+			return -EPROTO;
+	}
+	return (double)(bench_now_ns() - t0) / (double)a->n;
+}
+
 struct ring_arg {
 	struct peer_ring *ring;
 	uint64_t n;
@@ -223,9 +245,10 @@ out:
 	bench_emit(&r);
 }
 
-/* Measure one queue mode into st; the reason or error goes to why. */
-static int measure_mode(enum rt_queue_mode mode, uint64_t n,
-			struct bench_stat *st, uint64_t *aborts,
+/* Measure one queue mode's ops (sample) into st; the reason or error goes
+ * to why. */
+static int measure_mode(enum rt_queue_mode mode, double (*sample)(void *),
+			uint64_t n, struct bench_stat *st, uint64_t *aborts,
 			char *why, size_t whylen)
 {
 	struct q_arg a = { .n = n };
@@ -238,10 +261,37 @@ static int measure_mode(enum rt_queue_mode mode, uint64_t n,
 		return err;
 	}
 	snprintf(why, whylen, "%s", a.qs.reason ? a.qs.reason : "");
-	err = bench_measure(q_sample, &a, st);
+	err = bench_measure(sample, &a, st);
 	*aborts = a.st.aborts;
 	rt_runqs_destroy(&a.qs);
 	return err;
+}
+
+/* A worker's own ops, rseq mode against atomic mode: one row. */
+static void measure_cached(uint64_t n)
+{
+	struct bench_result r;
+	uint64_t aborts = 0, unused;
+	char why[128];
+	int err;
+
+	bench_result_init(&r, "runq", "push+pop, a worker's own ops, rseq",
+			  "the same ops, atomic mode", "ns/pair", BENCH_LOWER);
+	snprintf(r.label, sizeof(r.label), "runq own ops rseq vs atomic");
+	err = measure_mode(RT_QUEUE_RSEQ, cached_sample, n, &r.rt, &aborts,
+			   why, sizeof(why));
+	if (err < 0)
+		bench_rt_fail(&r, why, err);
+	else
+		bench_note(&r, "rt_runq_push_cached/pop_cached, the path of "
+			   "spawn, yield and wake-up on a worker; %llu aborts",
+			   (unsigned long long)aborts);
+	err = measure_mode(RT_QUEUE_ATOMIC, cached_sample, n, &r.other,
+			   &unused, why, sizeof(why));
+	if (err < 0)
+		bench_note(&r, "atomic mode not measured: %s: %s", why,
+			   strerror(-err));
+	bench_emit(&r);
 }
 
 void bench_runq(void)
@@ -270,9 +320,9 @@ void bench_runq(void)
 	if (err < 0)
 		bench_note(&cas, "not pinned: %s", strerror(-err));
 
-	rseq_err = measure_mode(RT_QUEUE_RSEQ, n, &rseq_st, &rseq_aborts,
-				rseq_why, sizeof(rseq_why));
-	atomic_err = measure_mode(RT_QUEUE_ATOMIC, n, &atomic_st,
+	rseq_err = measure_mode(RT_QUEUE_RSEQ, q_sample, n, &rseq_st,
+				&rseq_aborts, rseq_why, sizeof(rseq_why));
+	atomic_err = measure_mode(RT_QUEUE_ATOMIC, q_sample, n, &atomic_st,
 				  &atomic_aborts, atomic_why,
 				  sizeof(atomic_why));
 	err = peer_ring_new(QUEUE_SIZE, &ring.ring);
@@ -302,6 +352,7 @@ void bench_runq(void)
 		mutex.other = ring_st;
 	bench_emit(&cas);
 	bench_emit(&mutex);
+	measure_cached(n);
 	measure_inline(n);
 	/* with --no-fork, later topics size their runtimes by this mask */
 	if (restore)
