@@ -122,5 +122,10 @@ check select_io_bug_kick  select_io fail -DBUG_NO_KICK
 check spin_watch         spin_watch pass
 check spin_watch_bug_no_baton spin_watch fail -DBUG_NO_BATON
 
+# the same with four workers and two pushes: a lost wake-up found by the
+# model, not fixed yet (see baton4.pml), and the fix it proposes
+check baton4_known       baton4 known
+check baton4_proposed    baton4 pass -DFIX_PROPOSED
+
 echo "model: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
