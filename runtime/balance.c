@@ -107,7 +107,9 @@ void rt__worker_spill(struct rt_worker *w, struct rt_task *t)
 /*
  * The inbox a foreign thread's task goes to: its last worker's if that
  * one sleeps, else a sleeping worker's (an awake one may be stuck in a
- * long step), else its last worker's or the next one round robin.
+ * long step), else one outside any step (polling for work, or between
+ * steps: a worker back from a park is awake a while, polling, with
+ * nothing to do), else its last worker's or the next one round robin.
  */
 static struct rt_worker *foreign_target(struct rt_runtime *rt,
 					struct rt_task *t)
@@ -120,6 +122,9 @@ static struct rt_worker *foreign_target(struct rt_runtime *rt,
 		return home;
 	for (i = 0; i < rt->nworkers; i++)
 		if (rt_worker_asleep(&rt->workers[i]))
+			return &rt->workers[i];
+	for (i = 0; i < rt->nworkers; i++)
+		if (!__atomic_load_n(rt->workers[i].running, __ATOMIC_RELAXED))
 			return &rt->workers[i];
 	if (home)
 		return home;
@@ -318,15 +323,32 @@ static bool look_around(struct rt_worker *w, uint64_t now)
  * Found by test_runtime_churn: three workers held by tasks, the fourth
  * parked, a task left on a queue.
  */
-static void stop_spinning(struct rt_worker *w, bool found)
+void rt_worker_stop_spinning(struct rt_worker *w, bool found)
 {
 	struct rt_runtime *rt = w->rt;
 
+	w->spinning = false;
 	/* seq_cst: the RMW and the load are not reordered, in the symmetric
 	 * fence mode too; a sleeper's nparked is ahead of its fence. */
 	if (atomic_fetch_sub(&rt->nspinning, 1) == 1 && found &&
 	    atomic_load(&rt->nparked))
 		rt_wake_one(rt, w);
+}
+
+/*
+ * Back from a park, a worker counts as spinning until it has found work
+ * (Go's rule): a pusher that saw it parked rang it and nobody else, or,
+ * seeing it spin, rang nobody; and the work it finds first may hold it.
+ * So it passes the baton when it finds work (run_batch(), worker.c), or
+ * spins on in rt_worker_idle_poll() if it finds none. Without this a
+ * task could wait on a queue beside a sleeper nobody rang, three workers
+ * held (tests/model/baton4.pml: a ring that reached a worker whose park
+ * found work, and a baton that a woken worker took a task with).
+ */
+void rt_worker_unparked(struct rt_worker *w)
+{
+	atomic_fetch_add(&w->rt->nspinning, 1);
+	w->spinning = true;
 }
 
 /*
@@ -345,7 +367,11 @@ bool rt_worker_idle_poll(struct rt_worker *w)
 	if (next_timer < until)
 		until = next_timer;
 	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&rt->nspinning, 1, memory_order_relaxed);
+	if (!w->spinning) {	/* else counted since its park */
+		atomic_fetch_add_explicit(&rt->nspinning, 1,
+					  memory_order_relaxed);
+		w->spinning = true;
+	}
 	for (unsigned int i = 1; !found; i++) {
 		if (has_own_work(w)) {
 			found = true;
@@ -360,7 +386,7 @@ bool rt_worker_idle_poll(struct rt_worker *w)
 		}
 	}
 	found = found || has_own_work(w);
-	stop_spinning(w, found);
+	rt_worker_stop_spinning(w, found);
 	atomic_fetch_sub_explicit(&rt->nidle, 1, memory_order_relaxed);
 	return found;
 }

@@ -220,6 +220,7 @@ struct rt_worker {
 	void *altstack;			/* SIGSEGV stack for fiber overflows */
 	bool fiber_guarded;		/* SIGSEGV handler checked (fiber.c) */
 	unsigned int tick;
+	bool spinning;			/* counted in rt->nspinning */
 	uint64_t idle_steal_ns;		/* idle_poll's next steal, watch */
 	uint64_t idle_watch_ns;
 	struct rt_victim {		/* per CPU queue: when it last moved */
@@ -558,6 +559,8 @@ void rt_worker_share(struct rt_worker *w);
 bool rt_worker_take_overflow(struct rt_worker *w);
 bool rt_worker_has_work(struct rt_worker *w);
 bool rt_worker_idle_poll(struct rt_worker *w);
+void rt_worker_stop_spinning(struct rt_worker *w, bool found);
+void rt_worker_unparked(struct rt_worker *w);
 
 /* watchdog.c */
 unsigned int rt_watch_peers(struct rt_worker *w, uint64_t now);

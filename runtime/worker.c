@@ -93,6 +93,8 @@ static unsigned int run_batch(struct rt_worker *w)
 
 	if (!t)
 		return 0;
+	if (unlikely(w->spinning))
+		rt_worker_stop_spinning(w, true);	/* the baton (balance.c) */
 	if (likely(!w->step_hooks)) {
 		n = rt_task_run_batch(w, t);
 	} else {
@@ -154,6 +156,8 @@ static void worker_loop(struct rt_worker *w)
 		if (!rt_worker_idle_poll(w))
 			rt_worker_park(w);
 	}
+	if (w->spinning)	/* back from a park into the stop */
+		rt_worker_stop_spinning(w, false);
 }
 
 /* ---- start and stop -------------------------------------------------- */

@@ -1,8 +1,7 @@
 /*
- * baton4.pml: spin_watch.pml with four workers and two pushes. A KNOWN
- * lost wake-up of the current protocol (runtime/park.c, balance.c),
- * found by this model and not fixed yet; tests/model/run.sh reports it
- * as known and says so when it stops reproducing.
+ * baton4.pml: spin_watch.pml with four workers and two pushes, and the
+ * rule it led to: a worker back from a park counts as spinning until it
+ * has found work (rt_worker_unparked(), runtime/balance.c).
  *
  * What runs, four workers and three tasks, every task holding the worker
  * that takes it for good (a long step, as in test_runtime_churn):
@@ -18,9 +17,11 @@
  * Each idle worker's loop: pop its own CPU's queue (run_batch()); else
  * spin (nspinning++), look at its own queue and then steal from any
  * queue, nspinning--, and if it found work and was the last spinner
- * while a worker is parked, ring one (stop_spinning()); else park:
- * parked = 1, nparked++, fence, look at every queue; sleep until rung if
- * all are empty, else go round the loop again.
+ * while a worker is parked, ring one (rt_worker_stop_spinning()); else
+ * park: parked = 1, nparked++, fence, look at every queue; sleep until
+ * rung if all are empty; then, counted spinning (nspinning++), unpark
+ * and go round the loop again, where the work it finds first, on its
+ * own queue too, stops its spin with the same baton.
  *
  * Memory model: sequential consistency, the fenced pairs as one step
  * each side, as park_wake.pml argues for the same fences.
@@ -29,8 +30,10 @@
  * left on a queue while the other workers are held or asleep unrung is a
  * state with no move left, which spin reports as an invalid end state.
  *
- * What spin finds (two traces, both ending with Z on worker 0's queue,
- * workers 0, 2 and 3 held and worker 1 asleep, never rung):
+ * Variant BUG_NO_WOKEN_SPIN: a worker back from a park is not counted
+ * spinning (the code before this model). It must fail; spin finds two
+ * traces, both ending with Z on worker 0's queue, workers 0, 2 and 3
+ * held and worker 1 asleep, never rung:
  *   - A ring absorbed: worker 1 looked before the pushes and sleeps;
  *     worker 2 is parking and its look finds T, so it will not sleep;
  *     worker 0's second push rings worker 2, still marked parked, rather
@@ -43,14 +46,9 @@
  * With pinned workers the second trace needs worker 2 to steal, and a
  * steal in the spin passes the baton; the first needs the ring to reach
  * a parking worker. Both need three idle workers and work that holds
- * them, and stranded work waits until a held worker is free.
- *
- * Variant FIX_PROPOSED, not in the code yet: Go's rule, a worker back
- * from a park (rung, or its look found work) counts as spinning until it
- * has found work, and then passes the baton like any spinner
- * (stop_spinning()). spin finds no lost wake-up with it (368,811 states).
- * Ringing another sleeper from a park whose look found work, without
- * it, is not enough: spin still finds the second trace.
+ * them, and stranded work waited until a held worker was free. Ringing
+ * another sleeper from a park whose look found work, instead of the
+ * rule, is not enough: spin still finds the second trace.
  */
 
 #define NW	4
@@ -132,7 +130,7 @@ proctype worker(byte w)
 {
 	byte t;
 	bit found, last;
-	bit woke;	/* FIX_PROPOSED: back from a park, counted spinning */
+	bit woke;	/* back from a park, counted spinning */
 
 loop:
 	atomic {
@@ -186,9 +184,9 @@ stop:
 		:: taken == ALL -> skip	/* lets the model end; no wake-up */
 		fi
 	fi;
-#ifdef FIX_PROPOSED
-	atomic { parked[w] = 0; nparked--; pending[w] = 0; rung[w] = 0;
-		 nspinning++; woke = 1 };
+#ifndef BUG_NO_WOKEN_SPIN
+	atomic { nspinning++; woke = 1;
+		 parked[w] = 0; nparked--; pending[w] = 0; rung[w] = 0 };
 #else
 	atomic { parked[w] = 0; nparked--; pending[w] = 0; rung[w] = 0 };
 #endif
