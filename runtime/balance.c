@@ -124,7 +124,7 @@ static struct rt_worker *foreign_target(struct rt_runtime *rt,
 		if (rt_worker_asleep(&rt->workers[i]))
 			return &rt->workers[i];
 	for (i = 0; i < rt->nworkers; i++)
-		if (!__atomic_load_n(rt->workers[i].running, __ATOMIC_RELAXED))
+		if (!rt_worker_in_step(&rt->workers[i]))
 			return &rt->workers[i];
 	if (home)
 		return home;
@@ -336,16 +336,17 @@ void rt_worker_stop_spinning(struct rt_worker *w, bool found)
 }
 
 /*
- * Back from a park, a worker counts as spinning until it has found work
- * (Go's rule): a pusher that saw it parked rang it and nobody else, or,
- * seeing it spin, rang nobody; and the work it finds first may hold it.
- * So it passes the baton when it finds work (run_batch(), worker.c), or
- * spins on in rt_worker_idle_poll() if it finds none. Without this a
+ * Count w in nspinning until rt_worker_stop_spinning(): while it polls,
+ * and from its return from a park until it has found work (Go's rule):
+ * a pusher that saw it parked rang it and nobody else, or, seeing it
+ * spin, rang nobody; and the work it finds first may hold it. So it
+ * passes the baton when it finds work (run_batch(), worker.c), or spins
+ * on in rt_worker_idle_poll() if it finds none. Without the second a
  * task could wait on a queue beside a sleeper nobody rang, three workers
  * held (tests/model/baton4.pml: a ring that reached a worker whose park
  * found work, and a baton that a woken worker took a task with).
  */
-void rt_worker_unparked(struct rt_worker *w)
+void rt_worker_start_spinning(struct rt_worker *w)
 {
 	atomic_fetch_add(&w->rt->nspinning, 1);
 	w->spinning = true;
@@ -367,11 +368,8 @@ bool rt_worker_idle_poll(struct rt_worker *w)
 	if (next_timer < until)
 		until = next_timer;
 	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
-	if (!w->spinning) {	/* else counted since its park */
-		atomic_fetch_add_explicit(&rt->nspinning, 1,
-					  memory_order_relaxed);
-		w->spinning = true;
-	}
+	if (!w->spinning)	/* else counted since its park */
+		rt_worker_start_spinning(w);
 	for (unsigned int i = 1; !found; i++) {
 		if (has_own_work(w)) {
 			found = true;

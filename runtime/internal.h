@@ -471,6 +471,13 @@ static inline void rt_fence_fast(void)
 		atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* Running a task step (a racy look from another thread). */
+static inline bool rt_worker_in_step(struct rt_worker *o)
+{
+	return __atomic_load_n(o->running, __ATOMIC_RELAXED) != NULL &&
+	       !atomic_load_explicit(&o->parked, memory_order_relaxed);
+}
+
 /* Parked, and nobody rang it yet. */
 static inline bool rt_worker_asleep(struct rt_worker *o)
 {
@@ -560,7 +567,7 @@ bool rt_worker_take_overflow(struct rt_worker *w);
 bool rt_worker_has_work(struct rt_worker *w);
 bool rt_worker_idle_poll(struct rt_worker *w);
 void rt_worker_stop_spinning(struct rt_worker *w, bool found);
-void rt_worker_unparked(struct rt_worker *w);
+void rt_worker_start_spinning(struct rt_worker *w);
 
 /* watchdog.c */
 unsigned int rt_watch_peers(struct rt_worker *w, uint64_t now);

@@ -406,7 +406,7 @@ void rt_worker_park(struct rt_worker *w)
 		tell_drain_waiters(rt);
 		park_wait(w, park_deadline(w));
 	}
-	rt_worker_unparked(w);	/* before we stop counting as parked */
+	rt_worker_start_spinning(w);	/* before we stop counting as parked */
 	atomic_store_explicit(&w->parked, 0, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&rt->nidle, 1, memory_order_relaxed);

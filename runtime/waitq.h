@@ -75,8 +75,9 @@ struct rt_arm_ops {
  * calls, where ops->poll is a constant. gcc does call it directly there,
  * but a function whose address the arm table takes stays out of line,
  * and those two calls, with the saves and spills around them, were 100
- * of the 808 instructions of a channel round trip (callgrind). select, timed waits and
- * try_ calls go through the table to the out-of-line copy.
+ * of the 808 instructions of a channel round trip (callgrind). select,
+ * timed waits and try_ calls go through the table to the out-of-line
+ * copy.
  */
 #define RT_POLL_FN static inline __attribute__((always_inline)) enum rt_poll
 

@@ -35,12 +35,6 @@ static uint64_t budget_ns(const struct rt_runtime *rt)
 	return (uint64_t)rt->cfg.long_task_ms * 1000000u;
 }
 
-static bool inside_step(struct rt_worker *o)
-{
-	return __atomic_load_n(o->running, __ATOMIC_RELAXED) != NULL &&
-	       !atomic_load_explicit(&o->parked, memory_order_relaxed);
-}
-
 /*
  * Update what we know of peer o. Returns how long its loop has stood
  * still inside a step (0: it moves, or another watcher is at it).
@@ -105,7 +99,7 @@ unsigned int rt_watch_peers(struct rt_worker *w, uint64_t now)
 		struct rt_worker *o = &rt->workers[i];
 		unsigned int got;
 
-		if (o == w || !inside_step(o) ||
+		if (o == w || !rt_worker_in_step(o) ||
 		    watch(w, o, now) < RT_STALL_NS)
 			continue;
 		got = adopt_inbox(w, o) + rt_sleep_adopt(w, o, now);
@@ -132,7 +126,7 @@ static uint64_t peer_deadline(struct rt_worker *w, struct rt_worker *o,
 	uint64_t timer = rt_sleep_next(o);
 	uint64_t next = UINT64_MAX;
 
-	if (inside_step(o)) {
+	if (rt_worker_in_step(o)) {
 		if (budget_ns(w->rt))
 			next = now + budget_ns(w->rt) / 2;
 		if (timer != UINT64_MAX)

@@ -1,7 +1,7 @@
 /*
  * baton4.pml: spin_watch.pml with four workers and two pushes, and the
  * rule it led to: a worker back from a park counts as spinning until it
- * has found work (rt_worker_unparked(), runtime/balance.c).
+ * has found work (rt_worker_start_spinning(), runtime/balance.c).
  *
  * What runs, four workers and three tasks, every task holding the worker
  * that takes it for good (a long step, as in test_runtime_churn):
