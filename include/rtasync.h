@@ -341,6 +341,23 @@ void rt__frame_pop_chunk(struct rt_task *t, struct rt_frame *f);
 void rt__trampoline(struct rt_task *t);
 
 /*
+ * A fresh frame's header past fn: first entry (resume 0), caller_off, no
+ * flags. Written as one 8-byte store: RT_CALL's loop is bound by its
+ * stores as much as by its instructions.
+ */
+static inline void rt__frame_link(struct rt_frame *f, uint16_t caller_off)
+{
+	struct { int32_t resume; uint16_t caller_off, flags; } w = {
+		0, caller_off, 0
+	};
+
+	_Static_assert(offsetof(struct rt_frame, caller_off) == 12 &&
+		       offsetof(struct rt_frame, flags) == 14 &&
+		       sizeof(w) == 8, "the header past fn is one word");
+	__builtin_memcpy(&f->resume, &w, sizeof(w));
+}
+
+/*
  * Push a callee frame above caller: a bounds check and a pointer bump in
  * the common case, no allocation, no queue. The check compares size with
  * the room left (arena ends are 16-aligned, so rounding p up to align <=
@@ -367,13 +384,13 @@ static inline struct rt_frame *rt_frame_push(struct rt_task *t,
 			     (uintptr_t)(p - (char *)caller) <= UINT16_MAX, 1)) {
 		h->arena_top = p + size;
 		f = (struct rt_frame *)p;
-		f->caller_off = (uint16_t)(p - (char *)caller);
-		f->flags = 0;
-	} else {
-		f = (struct rt_frame *)rt__frame_push_slow(t, caller, size, align);
-		if (!f)
-			return NULL;
+		f->fn = fn;
+		rt__frame_link(f, (uint16_t)(p - (char *)caller));
+		return f;
 	}
+	f = (struct rt_frame *)rt__frame_push_slow(t, caller, size, align);
+	if (!f)
+		return NULL;
 	f->fn = fn;
 	f->resume = 0;
 	return f;
