@@ -106,6 +106,7 @@ struct rt_wait {
 					   until the commit (waitq.c) */
 	struct rt_waiter node;
 };
+void rt_wait_init(struct rt_wait *wt, struct rt_task *t);
 struct rt_fiber;
 
 /* Bits of rt_task.spawn: how it was spawned (a byte each would not fit). */

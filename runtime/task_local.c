@@ -22,8 +22,8 @@
 static _Atomic int next_key;
 
 /*
- * Zeroed: no wait, no name, no locals. seq_cst CAS: see rt_wait_parked().
- * Two threads may race here; the loser frees its copy.
+ * No wait (one at rest: waitq.c), no name, no locals. seq_cst CAS: see
+ * rt_wait_parked(). Two threads may race here; the loser frees its copy.
  */
 struct rt_task_ext *rt_task_ext_new(struct rt_task *t)
 {
@@ -31,6 +31,7 @@ struct rt_task_ext *rt_task_ext_new(struct rt_task *t)
 
 	if (!x)
 		return NULL;
+	rt_wait_init(&x->wait, t);
 	if (atomic_compare_exchange_strong_explicit(&t->ext, &none, x,
 			memory_order_seq_cst, memory_order_acquire))
 		return x;

@@ -85,6 +85,14 @@
  *   reads with acquire before it reuses the waiter's memory. A waiter
  *   still linked keeps the task parked in finish until the lock is free.
  *
+ *   ONE ARM AT REST. Between waits a task's wait describes its own
+ *   waiter alone (nodes = &node, stride 0, nnodes 1, select 0), and that
+ *   waiter names the task at arm 0: rt_wait_init() sets this up when the
+ *   ext is made, and rt__wait_finish_slow() puts it back after a wait
+ *   that changed it (a select, which links other waiters, always ends
+ *   there). So the common op, rt_wait_one(), writes none of it: on a
+ *   channel round trip those were 16 of the stores.
+ *
  * Who owns the task at each step: its worker until the op returns
  * RT_PENDING and the step unwinds; then nobody (it sits on lists, maybe
  * in a heap) until a claim; the claimer from the claim until WON, or
@@ -291,6 +299,17 @@ bool rt_wait_cancel(struct rt_task *t)
 	return true;
 }
 
+/* The wait at rest (ONE ARM AT REST); t's ext is not published yet. */
+void rt_wait_init(struct rt_wait *wt, struct rt_task *t)
+{
+	wt->nodes = (char *)&wt->node;
+	wt->stride = 0;
+	wt->nnodes = 1;
+	wt->select = 0;
+	wt->node.task = t;
+	wt->node.arm = 0;
+}
+
 static struct rt_waiter *wait_node(struct rt_wait *wt, unsigned int i)
 {
 	return (struct rt_waiter *)(wt->nodes + (size_t)i * wt->stride);
@@ -367,6 +386,7 @@ void rt__wait_finish_slow(struct rt_task *t)
 	if (wt->waker)
 		rt_waker_finish(t);
 	t->h.ret = wait_result(t, wt, arm);
+	rt_wait_init(wt, t);
 	atomic_store_explicit(&wt->state, 0, memory_order_relaxed);
 }
 
@@ -501,9 +521,9 @@ int64_t rt__wait_park_held(struct rt_task *t, struct rt_wlist *l,
 			   uint32_t *lock)
 {
 	struct rt_wait *wt = rt_task_wait(t);
-	struct rt_arm arm = { NULL, NULL, &wt->node };
 
-	wait_setup(wt, &arm, 1, false);
+	/* the rest of the wait is already this one (ONE ARM AT REST) */
+	wt->io_worker = rt_worker_id(rt__self);
 	wlist_link(l, lock, &wt->node);
 	wt->held = lock;
 	t->deadline = RT_NEVER;

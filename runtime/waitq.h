@@ -239,10 +239,8 @@ static inline struct rt_waiter *rt__wait_own(struct rt_task *t, void *buf,
 		*err = -ENOMEM;
 		return NULL;
 	}
-	w = &x->wait.node;
+	w = &x->wait.node;	/* names t at arm 0 (ONE ARM AT REST) */
 	w->buf = buf;
-	w->task = t;
-	w->arm = 0;
 	return w;
 }
 
