@@ -341,14 +341,15 @@ void rt__frame_pop_chunk(struct rt_task *t, struct rt_frame *f);
 void rt__trampoline(struct rt_task *t);
 
 /*
- * A fresh frame's header past fn: first entry (resume 0), caller_off, no
+ * A fresh frame's header past fn: first entry (resume 0), caller_off,
  * flags. Written as one 8-byte store: RT_CALL's loop is bound by its
  * stores as much as by its instructions.
  */
-static inline void rt__frame_link(struct rt_frame *f, uint16_t caller_off)
+static inline void rt__frame_link(struct rt_frame *f, uint16_t caller_off,
+				  uint16_t flags)
 {
 	struct { int32_t resume; uint16_t caller_off, flags; } w = {
-		0, caller_off, 0
+		0, caller_off, flags
 	};
 
 	_Static_assert(offsetof(struct rt_frame, caller_off) == 12 &&
@@ -385,7 +386,7 @@ static inline struct rt_frame *rt_frame_push(struct rt_task *t,
 		h->arena_top = p + size;
 		f = (struct rt_frame *)p;
 		f->fn = fn;
-		rt__frame_link(f, (uint16_t)(p - (char *)caller));
+		rt__frame_link(f, (uint16_t)(p - (char *)caller), 0);
 		return f;
 	}
 	f = (struct rt_frame *)rt__frame_push_slow(t, caller, size, align);

@@ -102,36 +102,59 @@ static inline void frame_payload_copy(struct rt_frame *root,
 	}
 }
 
+/*
+ * The task's small fields, timer_idx to spawn, as they start: 24 bytes
+ * written as three words where field by field they were nine stores (the
+ * atomics' inits are stores gcc does not merge). Nobody else can read
+ * them yet: the block is the caller's until it is queued.
+ */
+static inline void task_init_small(struct rt_task *t, uint32_t refs,
+				   uint8_t spawn)
+{
+	/* timer_idx -1, refs; done, flags 0; the three owners 0, action,
+	 * spawn (little-endian, as the arch/ code assumes) */
+	uint64_t w0 = (uint32_t)-1 | (uint64_t)refs << 32, w1 = 0,
+		 w2 = (uint64_t)RT_ACT_START << 48 | (uint64_t)spawn << 56;
+	char *p = (char *)&t->timer_idx;
+
+	_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&
+		       offsetof(struct rt_task, refs) ==
+		       offsetof(struct rt_task, timer_idx) + 4 &&
+		       offsetof(struct rt_task, done) ==
+		       offsetof(struct rt_task, timer_idx) + 8 &&
+		       offsetof(struct rt_task, worker) ==
+		       offsetof(struct rt_task, timer_idx) + 16 &&
+		       offsetof(struct rt_task, action) ==
+		       offsetof(struct rt_task, timer_idx) + 22 &&
+		       offsetof(struct rt_task, spawn) ==
+		       offsetof(struct rt_task, timer_idx) + 23,
+		       "timer_idx..spawn are the three words");
+	memcpy(p, &w0, 8);
+	memcpy(p + 8, &w1, 8);
+	memcpy(p + 16, &w2, 8);
+}
+
 static __attribute__((always_inline)) inline int
 task_init(struct rt_task *t, struct rt_runtime *rt, rt_async_fn fn,
-	  const struct rt_frame *frame, size_t frame_size, bool handle)
+	  const struct rt_frame *frame, size_t frame_size, bool handle,
+	  uint8_t spawn)
 {
 	struct rt_frame *root;
 
 	t->rt = rt;
 	t->next = t->cancel_next = NULL;
-	atomic_init(&t->worker, 0);
-	atomic_init(&t->timer_owner, 0);
-	atomic_init(&t->io_owner, 0);
 	atomic_init(&t->waiter, NULL);
 	t->result = 0;
-	t->timer_idx = -1;
-	t->action = RT_ACT_START;
-	if (!handle)
-		t->spawn |= RT_SPAWN_DETACHED;
-	atomic_init(&t->refs, handle ? 2 : 1);
-	atomic_init(&t->done, 0);
-	atomic_init(&t->flags, 0);
+	task_init_small(t, handle ? 2 : 1,
+			spawn | (handle ? 0 : RT_SPAWN_DETACHED));
 
 	root = root_frame_alloc(t, frame_size);
 	if (unlikely(!root))
 		return -ENOMEM;
 	frame_payload_copy(root, frame, frame_size);
 	root->fn = fn;
-	root->resume = 0;
-	root->caller_off = 0;
-	root->flags = (uint16_t)((root == (struct rt_frame *)t->arena ? 0 :
-				  RT_FRAME_CHUNK_FIRST) | RT_FRAME_ROOT);
+	rt__frame_link(root, 0, (root == (struct rt_frame *)t->arena ? 0 :
+				 RT_FRAME_CHUNK_FIRST) | RT_FRAME_ROOT);
 	t->h.top = root;
 	t->h.ret = 0;
 	t->h.site = NULL;
@@ -227,10 +250,8 @@ static __attribute__((always_inline)) inline struct rt_task *spawn_block(struct 
 		}
 	}
 	t = rt_task_block_get(rt, self);
-	if (likely(t)) {
-		t->spawn = self ? 0 : RT_SPAWN_BACKLOGGED;
+	if (likely(t))
 		return t;
-	}
 	*err = -ENOMEM;
 err_leave:
 	if (!self)
@@ -257,9 +278,9 @@ spawn_task(struct rt_runtime *rt, struct rt_worker *self, rt_async_fn fn,
 	t = spawn_block(rt, self, wait, &ret);
 	if (unlikely(!t))
 		goto err;
-	if (unlikely(task_init(t, rt, fn, frame, frame_size,
-			       handle != NULL))) {
-		if (t->spawn & RT_SPAWN_BACKLOGGED)
+	if (unlikely(task_init(t, rt, fn, frame, frame_size, handle != NULL,
+			       self ? 0 : RT_SPAWN_BACKLOGGED))) {
+		if (!self)
 			backlog_leave(rt);
 		task_free(self, t);
 		ret = -ENOMEM;
