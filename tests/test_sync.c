@@ -804,6 +804,74 @@ static void test_select(void **state)
 	rt_runtime_free(rt);
 }
 
+/*
+ * One task's wait is reused op after op (ONE ARM AT REST, waitq.c): a
+ * select parks on two arms, then plain waits, one timed out, park on the
+ * task's own waiter. Each must end with its own result: a select that
+ * left its shape behind would have the next wait read an arm of it.
+ */
+struct rest_frame {
+	struct rt_frame frame;
+	struct rt_select_arm arms[2];
+	struct rt_waitq *q, *quiet;
+	int64_t msg, *r;	/* the four results, in the test's array */
+};
+
+static RT_ASYNC int64_t rest_waiter(struct rt_task *t, struct rt_frame *base)
+{
+	struct rest_frame *f = RT_FRAME(base, struct rest_frame);
+
+	RT_BEGIN(t, base);
+	RT_CATCH(true);
+	f->arms[0].buf = &f->msg;
+	RT_AWAIT(f->r[0], rt_op_select(t, f->arms, 2, RT_NEVER));
+	RT_AWAIT(f->r[1], rt_op_wait(t, f->q, RT_NEVER));
+	RT_AWAIT(f->r[2], rt_op_wait(t, f->quiet, rt_deadline_in(1000000)));
+	RT_AWAIT(f->r[3], rt_op_wait(t, f->q, RT_NEVER));
+	return 0;
+}
+
+static void test_wait_after_select(void **state)
+{
+	struct rt_runtime *rt = test_runtime(2, false);
+	struct rt_waitq q = RT_WAITQ_INIT, quiet = RT_WAITQ_INIT;
+	struct rt_event e = RT_EVENT_INIT;
+	struct rest_frame rf;
+	int64_t r[4] = { -1, -1, -1, -1 };
+	struct rt_task *h;
+	struct rt_chan *a;
+	int64_t v = 5;
+
+	(void)state;
+	assert_int_equal(rt_chan_new(sizeof(int64_t), 1, &a), 0);
+	rf = (struct rest_frame){
+		.arms = { { .kind = RT_ARM_CHAN_RECV, .obj = a },
+			  { .kind = RT_ARM_EVENT, .obj = &e } },
+		.q = &q, .quiet = &quiet, .r = r,
+	};
+	/* the task works on its own copy: the spawned root frame */
+	assert_int_equal(rt_task_spawn(rt, rest_waiter, &rf.frame, sizeof(rf),
+				       &h), 0);
+	await_waiters(&e.q, 1);
+	assert_int_equal(rt_event_set(&e), 1);
+	await_waiters(&q, 1);
+	assert_int_equal(rt_waitq_wake(&q, 1, 71), 1);
+	await_waiters(&q, 1);		/* after the timed wait on quiet */
+	assert_int_equal(rt_waitq_wake(&q, 1, 72), 1);
+	assert_int_equal(join(h), 0);
+	assert_int_equal(r[0], 1);		/* the event's arm */
+	assert_int_equal(r[1], 71);
+	assert_int_equal(r[2], -ETIMEDOUT);
+	assert_int_equal(r[3], 72);
+	assert_int_equal(rt_waitq_waiters(&quiet), 0);
+	assert_int_equal(rt_waitq_waiters(&e.q), 0);
+	/* the select's channel waiter is gone: a send is queued */
+	assert_int_equal(rt_chan_try_send(a, &v), 0);
+	assert_int_equal(rt_chan_len(a), 1);
+	rt_chan_free(a);
+	rt_runtime_free(rt);
+}
+
 /* ---- select over an I/O op ------------------------------------------------------ */
 
 /* What a select with a recv arm saw, for the test to check. */
@@ -1551,6 +1619,7 @@ int main(void)
 		cmocka_unit_test(test_oneshot),
 		cmocka_unit_test(test_waker),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_wait_after_select),
 		cmocka_unit_test(test_select_io_orders),
 		cmocka_unit_test(test_select_io_at_once),
 		cmocka_unit_test(test_select_io_race),
