@@ -363,10 +363,13 @@ bool rt_worker_idle_poll(struct rt_worker *w)
 	uint64_t now = rt_now_ns();
 	uint64_t until = now + (uint64_t)rt->cfg.spin_us * 1000u;
 	uint64_t next_timer = rt_sleep_next(w);
+	uint64_t next_io = rt_io_next_deadline(w);
 	bool found = false;
 
 	if (next_timer < until)
 		until = next_timer;
+	if (next_io < until)
+		until = next_io;
 	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
 	if (!w->spinning)	/* else counted since its park */
 		rt_worker_start_spinning(w);

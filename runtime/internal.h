@@ -40,7 +40,6 @@ enum {
 	RT_TAG_EVENTFD,		/* doorbell read: a foreign thread rang */
 	RT_TAG_WAKE_SENT,	/* a MSG_RING we sent failed; arg: target */
 	RT_TAG_IO,		/* a task's I/O op (io.c); arg: the task */
-	RT_TAG_IO_TIMEOUT,	/* the op's linked deadline; arg: the task */
 	RT_TAG_IO_CANCEL,	/* an ASYNC_CANCEL we sent; arg: the task */
 	RT_TAG_SRC,		/* a source's accept or recv (source.c);
 				   arg: the source */
@@ -138,18 +137,19 @@ struct rt_task {
 	_Atomic(struct rt_task *) waiter;	/* task awaiting its join */
 	union {				/* the pending action's payload */
 		struct rt_task *join_target;	/* RT_ACT_JOIN */
-		uint64_t deadline;		/* RT_ACT_SLEEP, while asleep */
-		struct {			/* in an I/O op, owner only */
-			int32_t res;		/* the op's CQE result */
-			uint8_t cqes;		/* CQEs still to come */
-			uint8_t flags;		/* RT_IO_* (io.c) */
-			uint8_t kind;		/* enum rt_io_kind */
-		} io;
+		uint64_t deadline;		/* RT_ACT_SLEEP, while asleep;
+						   an I/O op's (io.c) */
 		struct rt_source *source;	/* RT_ACT_SOURCE_* */
 	};
 	union {
 		int64_t result;		/* once done */
 		uint64_t wait_deadline;	/* waiting on a source (source.c) */
+		struct {		/* in an I/O op, owner only */
+			int32_t res;	/* the op's CQE result */
+			uint8_t cqes;	/* CQEs still to come */
+			uint8_t flags;	/* RT_IO_* (io.c) */
+			uint8_t kind;	/* enum rt_io_kind */
+		} io;
 	};
 	struct rt_chunk *chunk;		/* current chunk, NULL = inline */
 	struct rt_chunk *spare;		/* last chunk left, kept for reuse */
@@ -206,7 +206,10 @@ struct rt_worker {
 				 * (fiber_step.h) */
 	bool doorbell_armed;		/* an eventfd read is in the ring */
 	unsigned int io_cqes;		/* CQEs of I/O ops still to come */
-	struct __kernel_timespec *io_ts; /* deadlines, one per SQ slot (io.c) */
+	struct __kernel_timespec *io_ts; /* source waits' TIMEOUTs, one per
+					    SQ slot (io.c, source.c) */
+	struct rt_timer_heap io_deadlines; /* I/O ops' deadlines, owner
+					      only (io.c) */
 	struct rt_io_counts *io_counts;	/* per op kind, in the trace area */
 	struct rt_bufpool *bufpool;	/* receive buffers (bufpool.c), lazily */
 	struct rt_source *pokes;	/* sources to arm or cancel next turn,
@@ -501,6 +504,8 @@ void rt_io_free(struct rt_worker *w);
 void rt_io_submit(struct rt_worker *w);
 bool rt_io_poll(struct rt_worker *w);
 void rt_io_cancels(struct rt_worker *w);
+void rt_io_deadlines(struct rt_worker *w);
+uint64_t rt_io_next_deadline(const struct rt_worker *w);
 struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
 			     uint32_t cqe_flags, struct rt_task *done);
 void rt_io_probe(struct rt_runtime *rt, struct io_uring *ring);

@@ -7,8 +7,8 @@
  * operation is in flight. The worker hands the turn's SQEs to the kernel
  * once per loop turn (rt_io_submit), and its reaper (park.c) gives each
  * CQE tagged RT_TAG_IO here. When the last CQE of the op is in (the op's,
- * and its LINK_TIMEOUT's when it has a deadline), the task is resumed with
- * the result, on the worker that reaped it.
+ * and a SEND_ZC's notification), the task is resumed with the result, on
+ * the worker that reaped it.
  *
  * OWNERSHIP. An op belongs to the ring of the worker that submitted it,
  * and only that worker touches the task until the op is over: it reaps
@@ -21,7 +21,7 @@
  *
  * The user_data of the op's SQE is the task's address above the tag: a
  * task has at most one op in flight, so it is unique on the ring, which
- * is what ASYNC_CANCEL and the kernel's link timeout match on.
+ * is what ASYNC_CANCEL matches on.
  *
  * Resuming only after every CQE of the op has been reaped is what makes
  * the buffer the task's again when it resumes: the kernel has posted the
@@ -38,7 +38,9 @@
 /* Bits of t->io.flags, written by the owner only. */
 enum {
 	RT_IO_FIRED = 1u << 0,		/* the deadline fired */
-	RT_IO_CANCEL_SENT = 1u << 1,	/* an ASYNC_CANCEL went to the kernel */
+	RT_IO_CANCEL_SENT = 1u << 1,	/* rt_task_cancel()'s ASYNC_CANCEL
+					   went to the kernel */
+	RT_IO_DEADLINE = 1u << 2,	/* in the owner's io_deadlines */
 };
 
 /* The most the kernel moves in one read or write (MAX_RW_COUNT). */
@@ -76,16 +78,17 @@ void rt_io_probe(struct rt_runtime *rt, struct io_uring *ring)
 
 	rt->send_zc = probe &&
 		      io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+
 	io_uring_free_probe(probe);
 }
 
 /* ---- per worker --------------------------------------------------------- */
 
 /*
- * A LINK_TIMEOUT's timespec is read by the kernel when the SQE is
- * submitted, at the end of the turn, after the op function returned: it
- * lives in a slot tied to its SQE's slot, which cannot be reused before
- * that submission.
+ * A TIMEOUT's timespec (a source wait's deadline, source.c) is read by
+ * the kernel when the SQE is submitted, at the end of the turn, after the
+ * op function returned: it lives in a slot tied to its SQE's slot, which
+ * cannot be reused before that submission.
  */
 int rt_io_init(struct rt_worker *w)
 {
@@ -97,6 +100,7 @@ void rt_io_free(struct rt_worker *w)
 {
 	free(w->io_ts);
 	w->io_ts = NULL;
+	rt_timer_heap_free(&w->io_deadlines);
 }
 
 /*
@@ -358,11 +362,6 @@ struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
 			w->io_cqes++;
 		}
 		break;
-	case RT_TAG_IO_TIMEOUT:
-		/* -ECANCELED: the op finished first (or never started) */
-		if (res != -ECANCELED)
-			t->io.flags |= RT_IO_FIRED;
-		break;
 	default:
 		return done;	/* RT_TAG_IO_CANCEL: the op's CQE says it all */
 	}
@@ -374,11 +373,11 @@ struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
 
 /*
  * The op's result as the task sees it. The kernel reports an op cut
- * short by its link timeout or by ASYNC_CANCEL as -ECANCELED (-EINTR when
- * it was running in an io-wq thread); which of the two cut it is known
- * only from our side: a cancel we sent wins, else a deadline that fired
- * makes it -ETIMEDOUT. An op that completed first keeps its result, also
- * a partial count, whatever came after.
+ * short by ASYNC_CANCEL as -ECANCELED (-EINTR when it was running in an
+ * io-wq thread), whether a cancel or the deadline sent it; which of the
+ * two it was is known only from our side: a cancel wins, else a
+ * deadline that fired makes it -ETIMEDOUT. An op that completed first
+ * keeps its result, also a partial count, whatever came after.
  */
 static int64_t io_result(const struct rt_task *t)
 {
@@ -400,6 +399,8 @@ void rt_io_resume(struct rt_worker *w, struct rt_task *t)
 	while (t) {
 		struct rt_task *next = t->next;
 
+		if (t->io.flags & RT_IO_DEADLINE)
+			rt_timer_remove(&w->io_deadlines, t);
 		t->h.ret = io_result(t);
 		if (t->h.ret == -ETIMEDOUT)
 			RT_STAT_INC(w, io_timeouts);
@@ -428,7 +429,7 @@ void rt_io_resume(struct rt_worker *w, struct rt_task *t)
  * owner of a later op, which the flag keeps from being submitted): it
  * gets nothing, and has or will get the op's own result.
  */
-static bool io_cancel(struct rt_worker *w, struct rt_task *t)
+static bool io_send_cancel(struct rt_worker *w, struct rt_task *t)
 {
 	struct io_uring_sqe *sqe = rt_worker_get_sqe(w);
 
@@ -436,8 +437,15 @@ static bool io_cancel(struct rt_worker *w, struct rt_task *t)
 		return false;
 	io_uring_prep_cancel64(sqe, io_user_data(t, RT_TAG_IO), 0);
 	io_uring_sqe_set_data64(sqe, io_user_data(t, RT_TAG_IO_CANCEL));
-	t->io.flags |= RT_IO_CANCEL_SENT;
 	w->io_cqes++;
+	return true;
+}
+
+static bool io_cancel(struct rt_worker *w, struct rt_task *t)
+{
+	if (!io_send_cancel(w, t))
+		return false;
+	t->io.flags |= RT_IO_CANCEL_SENT;
 	RT_IO_COUNT(w, cancelled, t->io.kind);
 	return true;
 }
@@ -468,23 +476,70 @@ void rt_io_cancels(struct rt_worker *w)
 	}
 }
 
+/* ---- deadlines ---------------------------------------------------------- */
+
+/*
+ * An op's deadline is a timer in user space: t->deadline in the owner's
+ * io_deadlines heap, the sleep heap's code (timer.c) without its lock,
+ * since only the owner touches it. When the deadline passes, the owner
+ * sends an ASYNC_CANCEL for the op and marks it FIRED; the op's CQE ends
+ * it as any cancel does, and io_result() makes it -ETIMEDOUT. An op that
+ * completes first takes its deadline out (rt_io_resume()). A deadline
+ * that fired while the op completed anyway changes nothing: the op keeps
+ * its result. The worker's wait is bounded by the earliest deadline
+ * (rt_io_next_deadline()), so a parked worker wakes up for it.
+ *
+ * A LINK_TIMEOUT in the kernel did this before, at one more SQE, one
+ * more CQE and an hrtimer armed and cancelled for every op: about 7% of
+ * the HTTP server's CPU per request, where deadlines almost never fire
+ * (Documentation/benchmarks.md). The price of the user-space timer: a
+ * worker stuck in a long step fires its ops' deadlines when it comes
+ * back (peers cannot submit on its ring), as it would reap their
+ * completions only then anyway.
+ */
+void rt_io_deadlines(struct rt_worker *w)
+{
+	struct rt_task *t;
+	uint64_t now;
+
+	if (!w->io_deadlines.len)
+		return;
+	now = rt_now_ns();
+	while ((t = rt_timer_expired(&w->io_deadlines, now))) {
+		/* a cancel of ours is already on its way: it ends the op,
+		 * and wins (io_result) */
+		if (!(t->io.flags & RT_IO_CANCEL_SENT) && !io_send_cancel(w, t))
+			return;	/* no SQE: next turn */
+		rt_timer_remove(&w->io_deadlines, t);
+		t->io.flags = (uint8_t)((t->io.flags & ~RT_IO_DEADLINE) |
+					RT_IO_FIRED);
+	}
+}
+
+uint64_t rt_io_next_deadline(const struct rt_worker *w)
+{
+	return rt_timer_next(&w->io_deadlines);
+}
+
 /* ---- starting an op ----------------------------------------------------- */
 
 /*
  * Claim the op for this worker (the op's side of NO LOST CANCEL), then
- * take its SQEs: two, adjacent in one submission, when a LINK_TIMEOUT
- * follows it.
+ * take its SQE, and room in the deadline heap when it has a deadline.
  */
 static struct io_uring_sqe *io_start(struct rt_task *t, uint64_t deadline,
 				     int64_t *err)
 {
 	struct rt_worker *w = rt__self;
-	unsigned int need = deadline != RT_NEVER ? 2 : 1;
 	struct io_uring_sqe *sqe;
 
 	*err = rt_op_check(t);
 	if (*err)
 		return NULL;
+	if (deadline != RT_NEVER && rt_timer_reserve(&w->io_deadlines)) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	atomic_store_explicit(&t->io_owner, rt_worker_id(w),
 			      memory_order_seq_cst);
 	if (atomic_load_explicit(&t->flags, memory_order_seq_cst) &
@@ -492,33 +547,14 @@ static struct io_uring_sqe *io_start(struct rt_task *t, uint64_t deadline,
 		*err = -ECANCELED;
 		goto err_disown;
 	}
-	if (io_uring_sq_space_left(&w->ring) < need)
-		io_uring_submit(&w->ring);
 	*err = -EAGAIN;
-	if (io_uring_sq_space_left(&w->ring) < need)
-		goto err_disown;	/* the kernel took nothing */
-	sqe = rt_worker_get_sqe(w);
+	sqe = rt_worker_get_sqe(w);	/* flushes a full SQ */
 	if (!sqe)
-		goto err_disown;
+		goto err_disown;	/* the kernel took nothing */
 	return sqe;
 err_disown:
 	atomic_store_explicit(&t->io_owner, 0, memory_order_relaxed);
 	return NULL;
-}
-
-/* Link the deadline to the op in sqe; its SQE was reserved by io_start. */
-static void io_link_deadline(struct rt_worker *w, struct rt_task *t,
-			     struct io_uring_sqe *sqe, uint64_t deadline)
-{
-	struct io_uring_sqe *tsqe = io_uring_get_sqe(&w->ring);
-	struct __kernel_timespec *ts = &w->io_ts[tsqe - w->ring.sq.sqes];
-
-	ts->tv_sec = (long long)(deadline / 1000000000u);
-	ts->tv_nsec = (long long)(deadline % 1000000000u);
-	sqe->flags |= IOSQE_IO_LINK;
-	io_uring_prep_link_timeout(tsqe, ts, IORING_TIMEOUT_ABS);
-	io_uring_sqe_set_data64(tsqe, io_user_data(t, RT_TAG_IO_TIMEOUT));
-	t->io.cqes++;
 }
 
 /* The op in sqe is prepared: tag it and suspend the task. */
@@ -533,8 +569,11 @@ static int64_t io_suspend(struct rt_task *t, struct io_uring_sqe *sqe,
 	t->io.kind = (uint8_t)kind;
 	/* liburing 2.3's prep helpers leave user_data as it was */
 	io_uring_sqe_set_data64(sqe, io_user_data(t, RT_TAG_IO));
-	if (deadline != RT_NEVER)
-		io_link_deadline(w, t, sqe, deadline);
+	if (deadline != RT_NEVER) {
+		t->deadline = deadline;
+		rt_timer_insert(&w->io_deadlines, t);	/* io_start's room */
+		t->io.flags = RT_IO_DEADLINE;
+	}
 	w->io_cqes += t->io.cqes;
 	RT_IO_COUNT(w, submitted, kind);
 	/* RT_ACT_NONE: the CQE holds the wake-up */

@@ -279,7 +279,6 @@ static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done,
 
 		switch (ud & RT_TAG_MASK) {
 		case RT_TAG_IO:
-		case RT_TAG_IO_TIMEOUT:
 		case RT_TAG_IO_CANCEL:
 		case RT_TAG_IO_ARM:
 			done = rt_io_reaped(w, ud, cqe->res, cqe->flags,
@@ -343,13 +342,17 @@ static void tell_drain_waiters(struct rt_runtime *rt)
 	rt_futex_wake_all(&rt->drain_seq);
 }
 
-/* How long to sleep: until the next of our timers and our watches. */
+/* How long to sleep: until the next of our timers, our ops' deadlines
+ * and our watches. */
 static uint64_t park_deadline(struct rt_worker *w)
 {
 	uint64_t now = rt_now_ns();
 	uint64_t next = rt_sleep_next(w);	/* a peer may fire our timers */
+	uint64_t io = rt_io_next_deadline(w);
 	uint64_t look = rt_watch_deadline(w, now);
 
+	if (io < next)
+		next = io;
 	if (look < next)
 		next = look;
 	if (!w->doorbell_armed && next > now + RT_UNARMED_PARK_NS)

@@ -49,17 +49,25 @@ static void sift_down(struct rt_timer_heap *h, uint32_t i)
 	heap_set(h, i, t);
 }
 
+int rt_timer_reserve(struct rt_timer_heap *h)
+{
+	uint32_t cap = h->cap ? h->cap * 2 : 64;
+	struct rt_task **v;
+
+	if (h->len < h->cap)
+		return 0;
+	v = realloc(h->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	h->v = v;
+	h->cap = cap;
+	return 0;
+}
+
 int rt_timer_insert(struct rt_timer_heap *h, struct rt_task *t)
 {
-	if (h->len == h->cap) {
-		uint32_t cap = h->cap ? h->cap * 2 : 64;
-		struct rt_task **v = realloc(h->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		h->v = v;
-		h->cap = cap;
-	}
+	if (rt_timer_reserve(h))
+		return -ENOMEM;
 	h->v[h->len] = t;
 	sift_up(h, h->len++);
 	return 0;
@@ -80,14 +88,17 @@ void rt_timer_remove(struct rt_timer_heap *h, struct rt_task *t)
 		sift_down(h, i);
 }
 
+struct rt_task *rt_timer_expired(const struct rt_timer_heap *h, uint64_t now)
+{
+	return h->len && h->v[0]->deadline <= now ? h->v[0] : NULL;
+}
+
 struct rt_task *rt_timer_pop_expired(struct rt_timer_heap *h, uint64_t now)
 {
-	struct rt_task *t;
+	struct rt_task *t = rt_timer_expired(h, now);
 
-	if (!h->len || h->v[0]->deadline > now)
-		return NULL;
-	t = h->v[0];
-	rt_timer_remove(h, t);
+	if (t)
+		rt_timer_remove(h, t);
 	return t;
 }
 

@@ -19,9 +19,13 @@ struct rt_timer_heap {
 };
 
 int rt_timer_insert(struct rt_timer_heap *h, struct rt_task *t);
+/* Room for one more, so that the next insert cannot fail: 0 or -ENOMEM. */
+int rt_timer_reserve(struct rt_timer_heap *h);
 void rt_timer_remove(struct rt_timer_heap *h, struct rt_task *t);
 /* The task with the earliest deadline if it is <= now, removed; or NULL. */
 struct rt_task *rt_timer_pop_expired(struct rt_timer_heap *h, uint64_t now);
+/* The same, left in the heap. */
+struct rt_task *rt_timer_expired(const struct rt_timer_heap *h, uint64_t now);
 /* Earliest deadline, or UINT64_MAX when empty. */
 uint64_t rt_timer_next(const struct rt_timer_heap *h);
 void rt_timer_heap_free(struct rt_timer_heap *h);

@@ -12,7 +12,9 @@
  *                    cancelled I/O op gets its ASYNC_CANCEL here), and
  *                    tasks that come to wait on a source this ring
  *                    holds (source.c)
- *   fire timers      only when some task sleeps (one clock read)
+ *   fire timers      sleeps, waits' and I/O ops' deadlines, only when
+ *                    some are armed (one clock read each); an op's
+ *                    deadline sends its ASYNC_CANCEL (io.c)
  *   submit           the SQEs the last batch prepared, in one
  *                    io_uring_enter, which also gets the completions
  *                    posted while ops are in flight (io.c)
@@ -144,6 +146,7 @@ static void worker_loop(struct rt_worker *w)
 		rt_sleep_cancels(w);
 		rt_source_turn(w);
 		rt_io_cancels(w);
+		rt_io_deadlines(w);
 		rt_sleep_fire(w);
 		rt_io_submit(w);
 		if (io_uring_cq_ready(&w->ring) ||

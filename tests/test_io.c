@@ -48,6 +48,26 @@ static void wait_submitted(struct rt_stats *before, uint64_t n)
 	fail_msg("ops never submitted");
 }
 
+/* Write s to fd once op number `op` since before is in the kernel. */
+static void write_when_waiting(struct rt_stats *before, uint64_t op, int fd,
+			       const char *s)
+{
+	wait_submitted(before, op);
+	usleep(10000);	/* let it reach the kernel; the result is the same */
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* The I/O counters moved by exactly these since before. */
+static void expect_io(const struct rt_stats *before, uint64_t completed,
+		      uint64_t timeouts, uint64_t cancelled)
+{
+	struct rt_stats after = test_stats(rt);
+
+	assert_int_equal(after.io_completed - before->io_completed, completed);
+	assert_int_equal(after.io_timeouts - before->io_timeouts, timeouts);
+	assert_int_equal(after.io_cancelled - before->io_cancelled, cancelled);
+}
+
 /* ---- pipes and poll ----------------------------------------------------- */
 
 struct pipe_frame {
@@ -592,10 +612,111 @@ static RT_ASYNC int64_t recv1(struct rt_task *t, struct rt_frame *base)
 	return n == 1 ? (uint8_t)f->c : -1000 - n;
 }
 
-/* Cancel a recv the kernel holds, with or without a deadline linked. */
+/*
+ * An op that completed before its deadline leaves nothing behind: the
+ * deadline (a timer of the owning worker, io.c) must not cut the task's
+ * next op, which carries the same user_data. The first recv's deadline
+ * passes while the second recv, with none, waits; the third has a later
+ * one than the first had.
+ */
+struct outlive_frame {
+	struct rt_frame frame;
+	int fd;
+	uint64_t first;		/* the first recv's deadline */
+	char c[3];
+};
+
+static RT_ASYNC int64_t deadline_outlived(struct rt_task *t,
+					  struct rt_frame *base)
+{
+	struct outlive_frame *f = RT_FRAME(base, struct outlive_frame);
+	int64_t n;
+
+	RT_BEGIN(t, base);
+	RT_AWAIT(n, rt_op_recv(t, f->fd, &f->c[0], 1, 0, f->first));
+	if (n != 1)
+		return -1000 + n;
+	RT_AWAIT(n, rt_op_recv(t, f->fd, &f->c[1], 1, 0, RT_NEVER));
+	if (n != 1)
+		return -2000 + n;
+	RT_AWAIT(n, rt_op_recv(t, f->fd, &f->c[2], 1, 0,
+			       rt_deadline_in(10000000000u)));
+	if (n != 1)
+		return -3000 + n;
+	return (f->c[0] << 16) | (f->c[1] << 8) | f->c[2];
+}
+
+static void test_deadline_outlived(void **state)
+{
+	struct rt_stats before = test_stats(rt);
+	uint64_t first = rt_deadline_in(20000000);
+	struct rt_task *h;
+	int sv[2];
+	int64_t r;
+
+	stream_pair(sv);
+	assert_int_equal(write(sv[1], "a", 1), 1);
+	assert_int_equal(RT_SPAWN(rt, &h, deadline_outlived,
+				  struct outlive_frame, .fd = sv[0],
+				  .first = first), 0);
+	/* the first deadline passes while the second recv waits */
+	while (rt_now_ns() < first + 30000000)
+		usleep(5000);
+	write_when_waiting(&before, 2, sv[1], "b");
+	write_when_waiting(&before, 3, sv[1], "c");
+	assert_int_equal(rt_task_join(h, &r), 0);
+	assert_int_equal(r, ('a' << 16) | ('b' << 8) | 'c');
+	rt_task_release(h);
+	expect_io(&before, 3, 0, 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * Many deadlines at once, in both workers' heaps: every other op has its
+ * byte waiting and completes, leaving from the middle of a heap; the
+ * others expire, each exactly once, with nothing taken.
+ */
+#define DEADLINES 200
+
+static void test_deadlines_many(void **state)
+{
+	struct rt_stats before = test_stats(rt);
+	struct rt_task *h[DEADLINES];
+	int sv[DEADLINES][2];
+	int64_t r;
+
+	for (int i = 0; i < DEADLINES; i++) {
+		stream_pair(sv[i]);
+		if (i % 2 == 0)
+			assert_int_equal(write(sv[i][1], &(char){ (char)i }, 1), 1);
+		assert_int_equal(RT_SPAWN(rt, &h[i], recv1, struct recv1_frame,
+					  .fd = sv[i][0],
+					  .deadline = rt_deadline_in(
+						  (uint64_t)(DEADLINES - i) *
+						  100000)), 0);
+	}
+	for (int i = 0; i < DEADLINES; i++) {
+		assert_int_equal(rt_task_join(h[i], &r), 0);
+		if (i % 2 == 0)
+			assert_int_equal(r, (uint8_t)i);
+		else
+			assert_int_equal(r, -ETIMEDOUT);	/* propagated */
+		rt_task_release(h[i]);
+		/* the expired ones took nothing */
+		assert_int_equal(write(sv[i][1], "x", 1), 1);
+		assert_int_equal(recv(sv[i][0], &(char){ 0 }, 2, MSG_DONTWAIT),
+				 1);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+	expect_io(&before, DEADLINES, DEADLINES / 2, 0);
+}
+
+/* Cancel a recv the kernel holds, with or without a deadline. */
 static void cancel_one(int fd, uint64_t deadline)
 {
-	struct rt_stats before = test_stats(rt), after;
+	struct rt_stats before = test_stats(rt);
 	struct rt_task *h;
 	int64_t r;
 
@@ -607,10 +728,7 @@ static void cancel_one(int fd, uint64_t deadline)
 	assert_int_equal(rt_task_join(h, &r), 0);
 	assert_int_equal(r, -ECANCELED);
 	rt_task_release(h);
-	after = test_stats(rt);
-	assert_int_equal(after.io_cancelled - before.io_cancelled, 1);
-	assert_int_equal(after.io_completed - before.io_completed, 1);
-	assert_int_equal(after.io_timeouts - before.io_timeouts, 0);
+	expect_io(&before, 1, 0, 1);
 }
 
 static void test_cancel_blocked_recv(void **state)
@@ -924,6 +1042,8 @@ int main(void)
 		cmocka_unit_test(test_vectors_messages_splice_statx),
 		cmocka_unit_test(test_deadline_expires_or_completes),
 		cmocka_unit_test(test_deadline_races_data),
+		cmocka_unit_test(test_deadline_outlived),
+		cmocka_unit_test(test_deadlines_many),
 		cmocka_unit_test(test_cancel_blocked_recv),
 		cmocka_unit_test(test_cancel_races_completion),
 		cmocka_unit_test(test_bad_fd),
