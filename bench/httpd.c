@@ -110,6 +110,18 @@ static uint64_t recv_deadline(struct httpd_conn *c)
 }
 
 /*
+ * The flags of the next receive. Once an answer went out and no request
+ * is half in, the client is reading that answer, and its next request
+ * cannot be here yet: the kernel need not look before it waits (a
+ * pipelining client may have sent more; it is received all the same).
+ */
+static int recv_flags(const struct httpd_conn *c)
+{
+	return c->answered && !http_conn_partial(&c->http) ?
+		RT_RECV_POLL_FIRST : 0;
+}
+
+/*
  * A receive's result: the answers it makes are in http.out. False when
  * the client closed or reset (nothing more to say to it).
  */
@@ -155,8 +167,8 @@ static RT_ASYNC int64_t serve_conn(struct rt_task *t, struct rt_frame *base)
 	do {
 		/* the one receive: a multishot recv would feed this loop */
 		RT_AWAIT(n, rt_op_recv(t, f->fd, http_conn_rbuf(&f->c->http),
-				       http_conn_room(&f->c->http), 0,
-				       recv_deadline(f->c)));
+				       http_conn_room(&f->c->http),
+				       recv_flags(f->c), recv_deadline(f->c)));
 		if (!conn_received(f->c, n))
 			goto out;
 		while (f->c->http.out_len) {
@@ -201,7 +213,8 @@ static int64_t fiber_conn(void *arg)
 	conn_init(&c, (int)(intptr_t)arg);
 	do {
 		n = RT_FIBER_OP(t, rt_op_recv(t, c.fd, http_conn_rbuf(&c.http),
-					      http_conn_room(&c.http), 0,
+					      http_conn_room(&c.http),
+					      recv_flags(&c),
 					      recv_deadline(&c)));
 		if (!conn_received(&c, n))
 			goto out;

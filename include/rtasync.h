@@ -237,6 +237,15 @@ int64_t rt_op_write(struct rt_task *t, int fd, const void *buf, size_t len,
 		    uint64_t off, uint64_t deadline_ns);
 int64_t rt_op_recv(struct rt_task *t, int fd, void *buf, size_t len,
 		   int flags, uint64_t deadline_ns);
+/*
+ * A flag of rt_op_recv() and rt_op_recvmsg(), beside the MSG_* ones: the
+ * caller expects nothing to have arrived yet (it has just sent a request
+ * or an answer), so the kernel skips the receive attempt that would find
+ * the socket empty and waits for data straight away
+ * (IORING_RECVSEND_POLL_FIRST, Linux 5.19+; ignored on older kernels).
+ * Data that is there all the same is received, a little later.
+ */
+#define RT_RECV_POLL_FIRST ((int)(1u << 31))
 int64_t rt_op_send(struct rt_task *t, int fd, const void *buf, size_t len,
 		   int flags, uint64_t deadline_ns);
 /* IORING_OP_SEND_ZC where the kernel has it, else rt_op_send */

@@ -333,6 +333,7 @@ struct rt_runtime {
 	_Atomic uint32_t nspinning;	/* workers polling for work */
 	_Atomic bool wake_msg_ring;	/* wake workers by MSG_RING (park.c) */
 	bool send_zc;			/* the kernel has IORING_OP_SEND_ZC */
+	bool poll_first;		/* ... IORING_RECVSEND_POLL_FIRST */
 	const char *wake_reason;
 	_Atomic uint32_t drain_seq;	/* futex: bumped when a worker idles */
 	_Atomic uint32_t drain_waiters;

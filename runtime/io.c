@@ -78,7 +78,9 @@ void rt_io_probe(struct rt_runtime *rt, struct io_uring *ring)
 
 	rt->send_zc = probe &&
 		      io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
-
+	/* no probe for a flag: IORING_OP_SOCKET came in the same release */
+	rt->poll_first = probe &&
+			 io_uring_opcode_supported(probe, IORING_OP_SOCKET);
 	io_uring_free_probe(probe);
 }
 
@@ -611,11 +613,36 @@ int64_t rt_op_write(struct rt_task *t, int fd, const void *buf, size_t len,
 		     io_len(len), off);
 }
 
+/* RT_RECV_POLL_FIRST is ours: it goes to the SQE's ioprio, not to the
+ * kernel's msg flags, and only to a kernel that knows it. */
+static unsigned int io_recv_flags(struct io_uring_sqe *sqe, int flags,
+				  const struct rt_task *t)
+{
+	if ((flags & RT_RECV_POLL_FIRST) && t->rt->poll_first)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	return (unsigned int)flags & ~(unsigned int)RT_RECV_POLL_FIRST;
+}
+
+static void io_prep_recv(struct io_uring_sqe *sqe, int fd, void *buf,
+			 unsigned int len, int flags, const struct rt_task *t)
+{
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	sqe->msg_flags = io_recv_flags(sqe, flags, t);
+}
+
+static void io_prep_recvmsg(struct io_uring_sqe *sqe, int fd,
+			    struct msghdr *msg, int flags,
+			    const struct rt_task *t)
+{
+	io_uring_prep_recvmsg(sqe, fd, msg, 0);
+	sqe->msg_flags = io_recv_flags(sqe, flags, t);
+}
+
 int64_t rt_op_recv(struct rt_task *t, int fd, void *buf, size_t len,
 		   int flags, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, RT_IO_RECV, io_uring_prep_recv, fd, buf,
-		     io_len(len), flags);
+	return IO_OP(t, deadline_ns, RT_IO_RECV, io_prep_recv, fd, buf,
+		     io_len(len), flags, t);
 }
 
 int64_t rt_op_send(struct rt_task *t, int fd, const void *buf, size_t len,
@@ -671,8 +698,8 @@ int64_t rt_op_writev(struct rt_task *t, int fd, const struct iovec *iov,
 int64_t rt_op_recvmsg(struct rt_task *t, int fd, struct msghdr *msg,
 		      int flags, uint64_t deadline_ns)
 {
-	return IO_OP(t, deadline_ns, RT_IO_RECVMSG, io_uring_prep_recvmsg, fd,
-		     msg, (unsigned int)flags);
+	return IO_OP(t, deadline_ns, RT_IO_RECVMSG, io_prep_recvmsg, fd, msg,
+		     flags, t);
 }
 
 int64_t rt_op_sendmsg(struct rt_task *t, int fd, const struct msghdr *msg,

@@ -713,6 +713,64 @@ static void test_deadlines_many(void **state)
 	expect_io(&before, DEADLINES, DEADLINES / 2, 0);
 }
 
+/*
+ * RT_RECV_POLL_FIRST waits for data without trying first, and still
+ * receives data that is already there, with the MSG_* flags beside it
+ * honoured: recv and recvmsg.
+ */
+struct poll_first_frame {
+	struct rt_frame frame;
+	int fd;
+	char buf[8];
+	struct iovec iov;
+	struct msghdr msg;
+};
+
+static RT_ASYNC int64_t poll_first_recvs(struct rt_task *t,
+					 struct rt_frame *base)
+{
+	struct poll_first_frame *f = RT_FRAME(base, struct poll_first_frame);
+	int64_t n;
+
+	RT_BEGIN(t, base);
+	/* "ab" is there already */
+	RT_RECV(n, f->fd, f->buf, sizeof(f->buf), RT_RECV_POLL_FIRST);
+	if (n != 2 || memcmp(f->buf, "ab", 2))
+		return -1000 + n;
+	/* "cde" comes later */
+	RT_RECV(n, f->fd, f->buf, sizeof(f->buf), RT_RECV_POLL_FIRST);
+	if (n != 3 || memcmp(f->buf, "cde", 3))
+		return -2000 + n;
+	f->iov = (struct iovec){ f->buf, sizeof(f->buf) };
+	f->msg = (struct msghdr){ .msg_iov = &f->iov, .msg_iovlen = 1 };
+	RT_AWAIT(n, rt_op_recvmsg(t, f->fd, &f->msg,
+				  RT_RECV_POLL_FIRST | MSG_PEEK, RT_NEVER));
+	if (n != 1 || f->buf[0] != 'f')
+		return -3000 + n;
+	RT_RECV(n, f->fd, f->buf, sizeof(f->buf), RT_RECV_POLL_FIRST);
+	return n == 1 && f->buf[0] == 'f' ? 0 : -4000 + n;
+}
+
+static void test_recv_poll_first(void **state)
+{
+	struct rt_stats before = test_stats(rt);
+	struct rt_task *h;
+	int sv[2];
+	int64_t r;
+
+	stream_pair(sv);
+	assert_int_equal(write(sv[1], "ab", 2), 2);
+	assert_int_equal(RT_SPAWN(rt, &h, poll_first_recvs,
+				  struct poll_first_frame, .fd = sv[0]), 0);
+	write_when_waiting(&before, 2, sv[1], "cde");
+	write_when_waiting(&before, 3, sv[1], "f");
+	assert_int_equal(rt_task_join(h, &r), 0);
+	assert_int_equal(r, 0);
+	rt_task_release(h);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* Cancel a recv the kernel holds, with or without a deadline. */
 static void cancel_one(int fd, uint64_t deadline)
 {
@@ -1044,6 +1102,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_races_data),
 		cmocka_unit_test(test_deadline_outlived),
 		cmocka_unit_test(test_deadlines_many),
+		cmocka_unit_test(test_recv_poll_first),
 		cmocka_unit_test(test_cancel_blocked_recv),
 		cmocka_unit_test(test_cancel_races_completion),
 		cmocka_unit_test(test_bad_fd),
