@@ -3,6 +3,7 @@
  * rtasync-echo: a TCP echo server on librtasync, a task per connection.
  *
  *   rtasync-echo --port PORT [--addr ADDR] [--workers N] [--spin-us US]
+ *                [--io-spin-us US]
  *
  * Sends back every byte it receives, in order, until the client closes.
  * Prints "rtasync-echo: listening on ADDR:PORT" once it accepts (PORT 0:
@@ -53,11 +54,14 @@ int main(int argc, char **argv)
 	srv_parse(argc, argv,
 		  "usage: " NAME " --port PORT [--addr ADDR] [--workers N] "
 		  "[--spin-us US]\n"
+		  "                     [--io-spin-us US]\n"
 		  "A TCP echo server on librtasync.\n"
 		  "  --port PORT   0: any free port (printed)\n"
 		  "  --addr ADDR   IPv4 address (127.0.0.1)\n"
 		  "  --workers N   runtime workers (one per CPU)\n"
 		  "  --spin-us US  an idle worker polls this long before it "
-		  "sleeps (50)\n", &opts);
+		  "sleeps (50)\n"
+		  "  --io-spin-us US  ... when it waits only for I/O (0)\n",
+		  &opts);
 	return rt_serve_main(&opts, NAME, spawn_conn) ? 1 : 0;
 }

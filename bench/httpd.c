@@ -3,6 +3,7 @@
  * rtasync-httpd: HTTP/1.1 plaintext on librtasync, a task per connection.
  *
  *   rtasync-httpd --port PORT [--addr ADDR] [--workers N] [--spin-us US]
+ *                 [--io-spin-us US]
  *                 [--header-timeout MS] [--idle-timeout MS] [--fibers]
  *
  * GET / answers "Hello, World!"; keep-alive and pipelining; 400 for a
@@ -243,9 +244,9 @@ int main(int argc, char **argv)
 {
 	srv_parse(argc, argv,
 		  "usage: " NAME " --port PORT [--addr ADDR] [--workers N]\n"
-		  "                     [--spin-us US] [--header-timeout MS] "
-		  "[--idle-timeout MS]\n"
-		  "                     [--fibers]\n"
+		  "                     [--spin-us US] [--io-spin-us US]\n"
+		  "                     [--header-timeout MS] [--idle-timeout MS] "
+		  "[--fibers]\n"
 		  "HTTP/1.1 plaintext on librtasync: GET / answers "
 		  "\"Hello, World!\".\n"
 		  "  --port PORT          0: any free port (printed)\n"
@@ -253,6 +254,7 @@ int main(int argc, char **argv)
 		  "  --workers N          runtime workers (one per CPU)\n"
 		  "  --spin-us US         an idle worker polls this long "
 		  "before it sleeps (50)\n"
+		  "  --io-spin-us US      ... when it waits only for I/O (0)\n"
 		  "  --header-timeout MS  a request head, from its first "
 		  "byte (10000)\n"
 		  "  --idle-timeout MS    a kept-alive connection (60000, "

@@ -171,6 +171,8 @@ int rt_serve_main(const struct srv_opts *o, const char *name,
 	cfg.pin = true;
 	if (o->spin_us >= 0)
 		cfg.spin_us = (unsigned int)o->spin_us;
+	if (o->io_spin_us >= 0)
+		cfg.io_spin_us = (unsigned int)o->io_spin_us;
 	ret = rt_runtime_new(&cfg, &rt);
 	if (ret < 0) {
 		fprintf(stderr, "%s: rt_runtime_new: %s\n", name, strerror(-ret));

@@ -49,6 +49,7 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 		{ "port", required_argument, NULL, 'p' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "spin-us", required_argument, NULL, 's' },
+		{ "io-spin-us", required_argument, NULL, 'S' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
@@ -61,10 +62,10 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 	int c;
 
 	*o = (struct srv_opts){ .addr = "127.0.0.1", .port = -1,
-				.threads = 64, .spin_us = -1,
+				.threads = 64, .spin_us = -1, .io_spin_us = -1,
 				.header_timeout_ms = 10000,
 				.idle_timeout_ms = 60000 };
-	while ((c = getopt_long(argc, argv, "a:p:w:s:t:H:I:m:M:fh", longopts,
+	while ((c = getopt_long(argc, argv, "a:p:w:s:S:t:H:I:m:M:fh", longopts,
 				NULL)) != -1) {
 		const char *name = NULL;
 		char named[32] = "";
@@ -84,6 +85,7 @@ void srv_parse(int argc, char **argv, const char *usage, struct srv_opts *o)
 		case 'p': o->port = (int)parse_uint(name, optarg); break;
 		case 'w': o->workers = parse_uint(name, optarg); break;
 		case 's': o->spin_us = (int)parse_uint(name, optarg); break;
+		case 'S': o->io_spin_us = (int)parse_uint(name, optarg); break;
 		case 't': o->threads = parse_uint(name, optarg); break;
 		case 'H': o->header_timeout_ms = parse_uint(name, optarg); break;
 		case 'I': o->idle_timeout_ms = parse_uint(name, optarg); break;

@@ -17,6 +17,8 @@ struct srv_opts {
 	int port;			/* 0: any free port (printed) */
 	unsigned int workers;		/* runtime workers (0: one per CPU) */
 	int spin_us;			/* idle polling, -1: the runtime's */
+	int io_spin_us;			/* ... waiting for I/O only, -1: the
+					   runtime's */
 	unsigned int threads;		/* blocking pool size */
 	unsigned int header_timeout_ms;	/* a begun request head, whole */
 	unsigned int idle_timeout_ms;	/* a kept-alive connection, 0: none */

@@ -98,6 +98,7 @@ struct rt_config {
 	unsigned int ring_entries;	/* io_uring SQ entries per worker */
 	unsigned int task_arena;	/* bytes of frame arena inline in a task */
 	unsigned int spin_us;		/* idle polling before a worker sleeps */
+	unsigned int io_spin_us;	/* ... when it waits only for I/O */
 	unsigned int long_task_ms;	/* note tasks running this long, 0: off */
 	unsigned int max_foreign_backlog; /* tasks spawned by non-worker
 					   threads and not started yet, at

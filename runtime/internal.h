@@ -225,6 +225,8 @@ struct rt_worker {
 	bool fiber_guarded;		/* SIGSEGV handler checked (fiber.c) */
 	unsigned int tick;
 	bool spinning;			/* counted in rt->nspinning */
+	uint8_t io_idles;		/* idle polls in a row that ended
+					   with I/O completions (balance.c) */
 	uint64_t idle_steal_ns;		/* idle_poll's next steal, watch */
 	uint64_t idle_watch_ns;
 	struct rt_victim {		/* per CPU queue: when it last moved */

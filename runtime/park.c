@@ -292,13 +292,17 @@ static struct rt_task *reap_cq(struct rt_worker *w, struct rt_task *done,
 			break;
 		case RT_TAG_EVENTFD:
 			w->doorbell_armed = false;
+			w->io_idles = 0;	/* work from a thread */
 			break;
 		case RT_TAG_WAKE_SENT:
 			if (cqe->res < 0)
 				wake_failed(w, ud, cqe->res);
 			break;
+		case RT_TAG_WAKE:
+			w->io_idles = 0;	/* work from a worker */
+			break;
 		default:
-			break;	/* RT_TAG_WAKE: having woken is all */
+			break;
 		}
 		n++;
 	}

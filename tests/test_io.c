@@ -771,6 +771,90 @@ static void test_recv_poll_first(void **state)
 	close(sv[1]);
 }
 
+/*
+ * A worker that waits only for I/O sleeps rather than polls (io_spin_us):
+ * one worker polling 10 s (spin_us) for anything else, io_spin_us 0. The
+ * first receives each end a poll with their completion; from the fifth,
+ * the worker must park while the next byte is due, which it would not do
+ * within 10 s if it polled for I/O too.
+ */
+#define IO_IDLE_BYTES 8
+
+struct recv_n_frame {
+	struct rt_frame frame;
+	int fd, i;
+	char c;
+};
+
+static RT_ASYNC int64_t recv_n(struct rt_task *t, struct rt_frame *base)
+{
+	struct recv_n_frame *f = RT_FRAME(base, struct recv_n_frame);
+	int64_t n;
+
+	RT_BEGIN(t, base);
+	for (f->i = 0; f->i < IO_IDLE_BYTES; f->i++) {
+		RT_RECV(n, f->fd, &f->c, 1, 0);
+		if (n != 1 || f->c != (char)('a' + f->i))
+			return -1000 - f->i;
+	}
+	return f->i;
+}
+
+/* Wait up to 5 s for field (an offset in struct rt_stats) to pass v. */
+static bool stat_passes(struct rt_runtime *r, size_t field, uint64_t v)
+{
+	for (int i = 0; i < 5000; i++) {
+		struct rt_stats s = test_stats(r);
+
+		if (*(uint64_t *)((char *)&s + field) > v)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static void test_io_wait_sleeps(void **state)
+{
+	struct rt_config cfg;
+	struct rt_runtime *r;
+	struct rt_task *h;
+	uint64_t submitted, parks = 0;
+	int sv[2];
+	int64_t res;
+
+	rt_config_init(&cfg);
+	assert_int_equal(cfg.io_spin_us, 0);
+	cfg.workers = 1;
+	cfg.spin_us = 10000000;
+	assert_int_equal(rt_runtime_new(&cfg, &r), 0);
+	stream_pair(sv);
+	submitted = test_stats(r).io_submitted;
+	assert_int_equal(RT_SPAWN(r, &h, recv_n, struct recv_n_frame,
+				  .fd = sv[0]), 0);
+	for (int i = 0; i < IO_IDLE_BYTES; i++) {
+		/* recv i is in the kernel */
+		assert_true(stat_passes(r, offsetof(struct rt_stats,
+						    io_submitted),
+					submitted + (uint64_t)i));
+		/* polls ended by bytes 0-3 (and a park for byte 4): it
+		 * has slept since byte i - 1 was written */
+		if (i >= 5)
+			assert_true(stat_passes(r, offsetof(struct rt_stats,
+							    parks), parks));
+		else
+			usleep(2000);
+		parks = test_stats(r).parks;
+		assert_int_equal(write(sv[1], &(char){ (char)('a' + i) }, 1),
+				 1);
+	}
+	assert_int_equal(rt_task_join(h, &res), 0);
+	assert_int_equal(res, IO_IDLE_BYTES);
+	rt_task_release(h);
+	rt_runtime_free(r);	/* the stop cuts the 10 s poll short */
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* Cancel a recv the kernel holds, with or without a deadline. */
 static void cancel_one(int fd, uint64_t deadline)
 {
@@ -1103,6 +1187,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_outlived),
 		cmocka_unit_test(test_deadlines_many),
 		cmocka_unit_test(test_recv_poll_first),
+		cmocka_unit_test(test_io_wait_sleeps),
 		cmocka_unit_test(test_cancel_blocked_recv),
 		cmocka_unit_test(test_cancel_races_completion),
 		cmocka_unit_test(test_bad_fd),
