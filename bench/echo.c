@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 		  "  --workers N   runtime workers (one per CPU)\n"
 		  "  --spin-us US  an idle worker polls this long before it "
 		  "sleeps (50)\n"
-		  "  --io-spin-us US  ... when it waits only for I/O (0)\n",
+		  "  --io-spin-us US  ... when it waits only for I/O (50)\n",
 		  &opts);
 	return rt_serve_main(&opts, NAME, spawn_conn) ? 1 : 0;
 }

@@ -254,7 +254,7 @@ int main(int argc, char **argv)
 		  "  --workers N          runtime workers (one per CPU)\n"
 		  "  --spin-us US         an idle worker polls this long "
 		  "before it sleeps (50)\n"
-		  "  --io-spin-us US      ... when it waits only for I/O (0)\n"
+		  "  --io-spin-us US      ... when it waits only for I/O (50)\n"
 		  "  --header-timeout MS  a request head, from its first "
 		  "byte (10000)\n"
 		  "  --idle-timeout MS    a kept-alive connection (60000, "

@@ -353,12 +353,13 @@ void rt_worker_start_spinning(struct rt_worker *w)
 }
 
 /*
- * How long to poll: spin_us, or io_spin_us (less) while the worker waits
- * for I/O and its last RT_IO_IDLES polls all ended with completions. A
- * worker that waits for the kernel spins only to save itself the
- * kernel's wake-up, and an HTTP server that spun 50 us between requests
- * spent 4-18% more CPU per request for a p99 latency about 10% lower
- * (benchmarks.md). Work that came from another thread, found
+ * How long to poll: spin_us, or io_spin_us (when less; by default it is
+ * not) while the worker waits for I/O and its last RT_IO_IDLES polls all
+ * ended with completions. A worker that waits for the kernel spins only
+ * to save itself the kernel's wake-up: with io_spin_us 0 an HTTP server
+ * spent 4-18% less CPU per request, for a p99 latency about 10% higher
+ * and 0.01-0.05 context switches per request instead of under 0.01
+ * (benchmarks.md), so it is the application's choice. Work that came from another thread, found
  * here or by a wake-up (reap_cq()), restarts the count: hand-offs
  * between workers keep their spin.
  */

@@ -29,7 +29,7 @@ void rt_config_init(struct rt_config *cfg)
 	cfg->ring_entries = 256;
 	cfg->task_arena = 256;
 	cfg->spin_us = 50;
-	cfg->io_spin_us = 0;	/* the kernel wakes it: benchmarks.md */
+	cfg->io_spin_us = 50;	/* 0 saves CPU, costs switches: api.md */
 	cfg->max_foreign_backlog = 65536;	/* ~26 MiB of 400-byte tasks */
 	cfg->recv_buffers = 256;
 	cfg->recv_buffer_size = 4096;

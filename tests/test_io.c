@@ -772,8 +772,8 @@ static void test_recv_poll_first(void **state)
 }
 
 /*
- * A worker that waits only for I/O sleeps rather than polls (io_spin_us):
- * one worker polling 10 s (spin_us) for anything else, io_spin_us 0. The
+ * With io_spin_us 0, a worker that waits only for I/O sleeps rather than
+ * polls: one worker polling 10 s (spin_us) for anything else. The
  * first receives each end a poll with their completion; from the fifth,
  * the worker must park while the next byte is due, which it would not do
  * within 10 s if it polled for I/O too.
@@ -823,9 +823,10 @@ static void test_io_wait_sleeps(void **state)
 	int64_t res;
 
 	rt_config_init(&cfg);
-	assert_int_equal(cfg.io_spin_us, 0);
+	assert_int_equal(cfg.io_spin_us, cfg.spin_us);	/* off by default */
 	cfg.workers = 1;
 	cfg.spin_us = 10000000;
+	cfg.io_spin_us = 0;
 	assert_int_equal(rt_runtime_new(&cfg, &r), 0);
 	stream_pair(sv);
 	submitted = test_stats(r).io_submitted;
