@@ -358,10 +358,10 @@ void rt_worker_start_spinning(struct rt_worker *w)
  * ended with completions. A worker that waits for the kernel spins only
  * to save itself the kernel's wake-up: with io_spin_us 0 an HTTP server
  * spent 4-18% less CPU per request, for a p99 latency about 10% higher
- * and 0.01-0.05 context switches per request instead of under 0.01
- * (benchmarks.md), so it is the application's choice. Work that came from another thread, found
- * here or by a wake-up (reap_cq()), restarts the count: hand-offs
- * between workers keep their spin.
+ * and 0.01-0.06 context switches per request instead of under 0.01
+ * (benchmarks.md), so it is the application's choice. Work that came
+ * from another thread, found here or by a wake-up (reap_cq()), restarts
+ * the count: hand-offs between workers keep their spin.
  */
 #define RT_IO_IDLES 4
 
@@ -393,14 +393,11 @@ bool rt_worker_idle_poll(struct rt_worker *w)
 	struct rt_runtime *rt = w->rt;
 	uint64_t now = rt_now_ns();
 	uint64_t until = now + spin_ns(w);
-	uint64_t next_timer = rt_sleep_next(w);
-	uint64_t next_io = rt_io_next_deadline(w);
+	uint64_t next_timer = rt_worker_next_timer(w);
 	bool found = false, by_io = false;
 
 	if (next_timer < until)
 		until = next_timer;
-	if (next_io < until)
-		until = next_io;
 	atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
 	if (!w->spinning)	/* else counted since its park */
 		rt_worker_start_spinning(w);

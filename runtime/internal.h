@@ -593,6 +593,14 @@ unsigned int rt_sleep_adopt(struct rt_worker *w, struct rt_worker *o,
 uint64_t rt_sleep_next(struct rt_worker *w);
 void rt_sleep_free(struct rt_worker *w);
 
+/* The earliest of w's timers: its sleepers' and waits', its ops'. */
+static inline uint64_t rt_worker_next_timer(struct rt_worker *w)
+{
+	uint64_t sleep = rt_sleep_next(w), io = rt_io_next_deadline(w);
+
+	return io < sleep ? io : sleep;
+}
+
 /* fault.c: failures injected by RTASYNC_FAULT, for tests */
 enum rt_fault_kind {
 	RT_FAULT_WAKE,		/* a MSG_RING wake the kernel refuses */

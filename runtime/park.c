@@ -351,12 +351,9 @@ static void tell_drain_waiters(struct rt_runtime *rt)
 static uint64_t park_deadline(struct rt_worker *w)
 {
 	uint64_t now = rt_now_ns();
-	uint64_t next = rt_sleep_next(w);	/* a peer may fire our timers */
-	uint64_t io = rt_io_next_deadline(w);
+	uint64_t next = rt_worker_next_timer(w); /* a peer may fire some */
 	uint64_t look = rt_watch_deadline(w, now);
 
-	if (io < next)
-		next = io;
 	if (look < next)
 		next = look;
 	if (!w->doorbell_armed && next > now + RT_UNARMED_PARK_NS)
