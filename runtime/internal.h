@@ -507,7 +507,7 @@ void rt_io_free(struct rt_worker *w);
 void rt_io_submit(struct rt_worker *w);
 bool rt_io_poll(struct rt_worker *w);
 void rt_io_cancels(struct rt_worker *w);
-void rt_io_deadlines(struct rt_worker *w);
+void rt_io_deadlines(struct rt_worker *w, uint64_t now);
 uint64_t rt_io_next_deadline(const struct rt_worker *w);
 struct rt_task *rt_io_reaped(struct rt_worker *w, uint64_t user_data, int res,
 			     uint32_t cqe_flags, struct rt_task *done);
@@ -586,7 +586,7 @@ uint64_t rt_watch_deadline(struct rt_worker *w, uint64_t now);
 void rt_sleep_commit(struct rt_worker *w, struct rt_task *t);
 int rt_sleep_arm(struct rt_worker *w, struct rt_task *t);
 void rt_sleep_disarm(struct rt_runtime *rt, uint16_t owner, struct rt_task *t);
-void rt_sleep_fire(struct rt_worker *w);
+void rt_sleep_fire(struct rt_worker *w, uint64_t now);
 void rt_sleep_cancels(struct rt_worker *w);
 unsigned int rt_sleep_adopt(struct rt_worker *w, struct rt_worker *o,
 			    uint64_t now);

@@ -499,14 +499,10 @@ void rt_io_cancels(struct rt_worker *w)
  * back (peers cannot submit on its ring), as it would reap their
  * completions only then anyway.
  */
-void rt_io_deadlines(struct rt_worker *w)
+void rt_io_deadlines(struct rt_worker *w, uint64_t now)
 {
 	struct rt_task *t;
-	uint64_t now;
 
-	if (!w->io_deadlines.len)
-		return;
-	now = rt_now_ns();
 	while ((t = rt_timer_expired(&w->io_deadlines, now))) {
 		/* a cancel of ours is already on its way: it ends the op,
 		 * and wins (io_result) */

@@ -164,16 +164,16 @@ static unsigned int fire_locked(struct rt_worker *owner, uint64_t now,
 	return n;
 }
 
-void rt_sleep_fire(struct rt_worker *w)
+void rt_sleep_fire(struct rt_worker *w, uint64_t now)
 {
 	struct sleepers fired = SLEEPERS_INIT(fired);
 	struct sleepers waits = SLEEPERS_INIT(waits);
 	unsigned int n;
 
-	if (rt_sleep_next(w) == UINT64_MAX)
+	if (rt_sleep_next(w) > now)
 		return;
 	heap_lock(w);
-	n = fire_locked(w, rt_now_ns(), &fired, &waits);
+	n = fire_locked(w, now, &fired, &waits);
 	heap_unlock(w);
 	RT_STAT_ADD(w, timers_fired, n);
 	resume_list(w, &fired, 0);

@@ -12,9 +12,10 @@
  *                    cancelled I/O op gets its ASYNC_CANCEL here), and
  *                    tasks that come to wait on a source this ring
  *                    holds (source.c)
- *   fire timers      sleeps, waits' and I/O ops' deadlines, only when
- *                    some are armed (one clock read each); an op's
- *                    deadline sends its ASYNC_CANCEL (io.c)
+ *   fire timers      sleeps, waits' and I/O ops' deadlines, once the
+ *                    earliest is due (one clock read while some are
+ *                    armed); an op's deadline sends its ASYNC_CANCEL
+ *                    (io.c)
  *   submit           the SQEs the last batch prepared, in one
  *                    io_uring_enter, which also gets the completions
  *                    posted while ops are in flight (io.c)
@@ -136,6 +137,28 @@ static void trace_turn(struct rt_worker *w)
 	w->step_hooks = hooks;
 }
 
+/*
+ * Sleeps, waits' and I/O ops' deadlines that are due: one clock read a
+ * turn while any timer is armed, and no heap lock until the earliest is
+ * due. The sleep heap's cached earliest deadline is never later than
+ * the truth: only this worker inserts into its heaps, and a peer that
+ * takes a timer out (a disarm, an adoption) can only make it early,
+ * which costs one look at a heap with nothing due.
+ */
+static void fire_timers(struct rt_worker *w)
+{
+	uint64_t next = rt_worker_next_timer(w);
+	uint64_t now;
+
+	if (next == UINT64_MAX)
+		return;
+	now = rt_now_ns();
+	if (now < next)
+		return;
+	rt_io_deadlines(w, now);
+	rt_sleep_fire(w, now);
+}
+
 static void worker_loop(struct rt_worker *w)
 {
 	struct rt_runtime *rt = w->rt;
@@ -146,8 +169,7 @@ static void worker_loop(struct rt_worker *w)
 		rt_sleep_cancels(w);
 		rt_source_turn(w);
 		rt_io_cancels(w);
-		rt_io_deadlines(w);
-		rt_sleep_fire(w);
+		fire_timers(w);
 		rt_io_submit(w);
 		if (io_uring_cq_ready(&w->ring) ||
 		    io_uring_cq_has_overflow(&w->ring))
