@@ -277,6 +277,51 @@ out:
 	bench_emit(&r);
 }
 
+/*
+ * The FP control words' instructions of one default round trip, with no
+ * switch around them: the fiber's stmxcsr and fnstcw, and each side's
+ * ldmxcsr and fldcw. What the first switch row pays over the
+ * fiber_share_fpenv one comes from these, so they are the floor of a
+ * switch that keeps the words as the ABI asks (fibers.md).
+ */
+static double fp_words_sample(void *arg)
+{
+	uint64_t n = *(uint64_t *)arg, t0 = bench_now_ns();
+	uint64_t known = rt_arch_fpenv_read();
+	uint32_t known_mx = (uint32_t)known;
+	uint16_t known_cw = (uint16_t)(known >> 32);
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t mx;
+		uint16_t cw;
+
+		__asm__ volatile("stmxcsr %0\n\tfnstcw %1\n\t"
+				 "ldmxcsr %2\n\tfldcw %3\n\t"
+				 "ldmxcsr %0\n\tfldcw %1"
+				 : "=m"(mx), "=m"(cw)
+				 : "m"(known_mx), "m"(known_cw));
+	}
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+static void bench_fp_words(void)
+{
+	uint64_t n = bench_iters(SWITCHES, 100000);
+	struct bench_result r;
+	int err;
+
+	bench_result_init(&r, "fiber", "FP control words alone, per round trip",
+			  "", "ns/rtrip", BENCH_LOWER);
+	err = bench_measure(fp_words_sample, &n, &r.rt);
+	if (err < 0)
+		bench_rt_fail(&r, "fp words", err);
+	bench_note(&r, "stmxcsr + fnstcw + 2 x (ldmxcsr + fldcw), no switch: "
+		   "what the first row adds to the fiber_share_fpenv one, "
+		   "the floor of a switch that keeps the FP control words; "
+		   "%llu per run", (unsigned long long)n);
+	bench_emit(&r);
+}
+
 /* ---- yield through the scheduler ------------------------------------------ */
 
 struct yield_arg {
@@ -680,6 +725,7 @@ void bench_fiber(void)
 	bench_switch(SWITCH_FP_BOTH);
 	bench_switch(SWITCH_NOFP);
 	bench_switch(SWITCH_FRAMED);
+	bench_fp_words();
 	err = bench_rt_new(1, 0, &rt);
 	if (err < 0) {
 		bench_log("fiber: rt_runtime_new: %s", strerror(-err));
