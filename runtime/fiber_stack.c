@@ -20,15 +20,7 @@
 #include "internal.h"
 #include "fiber.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef VALGRIND_STACK_REGISTER
-#define VALGRIND_STACK_REGISTER(lo, hi) 0u
-#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
-#endif
+#include "vg.h"
 
 #define RT_FIBER_CACHE 16	/* free stacks a worker keeps */
 #define RT_FIBER_DEPOT 256	/* and the runtime, beyond those */

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include "vg.h"
 #include "waitq.h"
 
 /* Bits of t->io.flags, written by the owner only. */
@@ -595,9 +596,22 @@ static int64_t io_suspend(struct rt_task *t, struct io_uring_sqe *sqe,
 		ret_;							\
 	})
 
+/*
+ * The caller's memory an op has the kernel write, for memcheck (vg.h):
+ * marked defined when the op starts, whole, since its CQE says how many
+ * bytes came and not where. Only where it is addressable, so a freed or
+ * wild buffer stays an error of memcheck's; what it misses is a read
+ * past the op's result. Natively a few instructions that do nothing.
+ */
+static void io_filled_by_kernel(const void *buf, size_t len)
+{
+	VALGRIND_MAKE_MEM_DEFINED_IF_ADDRESSABLE(buf, len);
+}
+
 int64_t rt_op_read(struct rt_task *t, int fd, void *buf, size_t len,
 		   uint64_t off, uint64_t deadline_ns)
 {
+	io_filled_by_kernel(buf, io_len(len));
 	return IO_OP(t, deadline_ns, RT_IO_READ, io_uring_prep_read, fd, buf,
 		     io_len(len), off);
 }
@@ -637,6 +651,7 @@ static void io_prep_recvmsg(struct io_uring_sqe *sqe, int fd,
 int64_t rt_op_recv(struct rt_task *t, int fd, void *buf, size_t len,
 		   int flags, uint64_t deadline_ns)
 {
+	io_filled_by_kernel(buf, io_len(len));
 	return IO_OP(t, deadline_ns, RT_IO_RECV, io_prep_recv, fd, buf,
 		     io_len(len), flags, t);
 }
@@ -714,6 +729,7 @@ int64_t rt_op_shutdown(struct rt_task *t, int fd, int how)
 int64_t rt_op_statx(struct rt_task *t, int dfd, const char *path, int flags,
 		    unsigned int mask, struct statx *buf, uint64_t deadline_ns)
 {
+	io_filled_by_kernel(buf, sizeof(*buf));
 	return IO_OP(t, deadline_ns, RT_IO_STATX, io_uring_prep_statx, dfd,
 		     path, flags, mask, buf);
 }

@@ -52,12 +52,7 @@
 
 #include "internal.h"
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define RT_UNDER_VALGRIND() RUNNING_ON_VALGRIND
-#else
-#define RT_UNDER_VALGRIND() 0
-#endif
+#include "vg.h"
 
 /* A worker that cannot arm its doorbell parks in slices this long. */
 #define RT_UNARMED_PARK_NS 1000000u

@@ -26,6 +26,7 @@
 
 #include "bufpool.h"
 #include "source.h"
+#include "vg.h"
 
 struct rt_stream {
 	struct rt_source src;
@@ -113,8 +114,13 @@ static enum rt_source_verdict stream_result(struct rt_worker *w,
 
 	if (buffer)
 		item->bid = cqe_flags >> IORING_CQE_BUFFER_SHIFT;
-	if (res > 0 && buffer)
+	if (res > 0 && buffer) {
+		/* the kernel filled it through the ring (vg.h) */
+		VALGRIND_MAKE_MEM_DEFINED(rt_bufpool_addr(w->bufpool,
+							  item->bid),
+					  (size_t)res);
 		return RT_SRC_ITEM;
+	}
 	if (buffer)	/* picked and not filled: the kernel gives it back */
 		rt_bufpool_put(w->bufpool, item->bid);
 	if (res > 0 && !w->bufpool->br)

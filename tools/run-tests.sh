@@ -15,8 +15,8 @@
 #                restarts it behind TSan's back). A report fails the run
 #                unless tools/tsan-open-races.txt lists it as a known open
 #                race, which is printed, loudly, every time.
-#   valgrind     memcheck over the single-worker, misuse and fiber tests (valgrind
-#                has no rseq, so these run in the atomic fallback)
+#   valgrind     memcheck over the single-worker, misuse, fiber and I/O tests
+#                (valgrind has no rseq, so these run in the atomic fallback)
 #
 # Ends with one line "tests: N passed, N failed"; exits non-zero on failure.
 set -u
@@ -156,7 +156,7 @@ fi
 run GLIBC_TUNABLES=glibc.pthread.rseq=0 -- -C build --suite unit \
 	--no-suite norseq \
 	--wrap='valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite' \
-	continuations misuse fiber fiber_sync
+	continuations misuse fiber fiber_sync io source
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
