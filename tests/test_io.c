@@ -35,17 +35,27 @@ static void stream_pair(int sv[2])
 			 0);
 }
 
-/* Wait (from the test thread) until n more ops are in flight or done. */
-static void wait_submitted(struct rt_stats *before, uint64_t n)
+/* Wait up to ms for field (an offset in struct rt_stats) to pass v. */
+static bool stat_passes(struct rt_runtime *r, size_t field, uint64_t v,
+			int ms)
 {
-	for (int i = 0; i < 10000; i++) {
-		struct rt_stats s = test_stats(rt);
+	for (int i = 0; i < ms; i++) {
+		struct rt_stats s = test_stats(r);
 
-		if (s.io_submitted - before->io_submitted >= n)
-			return;
+		if (*(uint64_t *)((char *)&s + field) > v)
+			return true;
 		usleep(1000);
 	}
-	fail_msg("ops never submitted");
+	return false;
+}
+
+/* Wait (from the test thread) until n (>= 1) more ops are in flight or
+ * done. */
+static void wait_submitted(struct rt_stats *before, uint64_t n)
+{
+	if (!stat_passes(rt, offsetof(struct rt_stats, io_submitted),
+			 before->io_submitted + n - 1, 10000))
+		fail_msg("ops never submitted");
 }
 
 /* Write s to fd once op number `op` since before is in the kernel. */
@@ -800,19 +810,6 @@ static RT_ASYNC int64_t recv_n(struct rt_task *t, struct rt_frame *base)
 	return f->i;
 }
 
-/* Wait up to 5 s for field (an offset in struct rt_stats) to pass v. */
-static bool stat_passes(struct rt_runtime *r, size_t field, uint64_t v)
-{
-	for (int i = 0; i < 5000; i++) {
-		struct rt_stats s = test_stats(r);
-
-		if (*(uint64_t *)((char *)&s + field) > v)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
 static void test_io_wait_sleeps(void **state)
 {
 	struct rt_config cfg;
@@ -836,12 +833,13 @@ static void test_io_wait_sleeps(void **state)
 		/* recv i is in the kernel */
 		assert_true(stat_passes(r, offsetof(struct rt_stats,
 						    io_submitted),
-					submitted + (uint64_t)i));
+					submitted + (uint64_t)i, 5000));
 		/* polls ended by bytes 0-3 (and a park for byte 4): it
 		 * has slept since byte i - 1 was written */
 		if (i >= 5)
 			assert_true(stat_passes(r, offsetof(struct rt_stats,
-							    parks), parks));
+							    parks), parks,
+						5000));
 		else
 			usleep(2000);
 		parks = test_stats(r).parks;
