@@ -390,6 +390,17 @@ void rt_worker_park(struct rt_worker *w)
 {
 	struct rt_runtime *rt = w->rt;
 
+	/*
+	 * Work we can see before the fence is work the fence's look would
+	 * find too: poll again instead. The fence is a membarrier, an
+	 * interrupt on every other CPU running a worker, and those cost
+	 * the interrupted worker about 13 us each on the benchmark VM
+	 * (benchmarks.md, "fanout"). A peer's queue its owner keeps
+	 * draining is such work: we may not steal it yet, so we would only
+	 * have come back to poll, after interrupting that owner.
+	 */
+	if (rt_worker_has_work(w))
+		return;
 	rt_worker_arm_doorbell(w);
 	/* A waker that saw our previous park may set wake_pending after
 	 * that park cleared it; its wake-up then reached us awake. Clear it
