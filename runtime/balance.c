@@ -14,7 +14,7 @@
  *                   half of a long queue with free rseq pops, splices it
  *                   into the shared overflow queue in one locked step and
  *                   rings as many sleepers as it can feed.
- *   stealing        an idle worker takes the newer half of a CPU queue,
+ *   stealing        an idle worker takes the older half of a CPU queue,
  *                   fenced (runq.c). It costs the victim an IPI, so an
  *                   idle worker spins for own work first and steals only
  *                   where a queue holds something.
