@@ -141,6 +141,7 @@ void bench_runq(void);
 void bench_error(void);
 void bench_memory(void);
 void bench_fanout(void);
+void bench_fanout_ipi(void);	/* ipi.c */
 void bench_hog(void);
 void bench_peers(void);
 void bench_fiber(void);

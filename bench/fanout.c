@@ -302,4 +302,5 @@ void bench_fanout(void)
 	for (const struct bench_shape *s = bench_shapes; s->name; s++)
 		if (s->mids)
 			fanout_shape(s);
+	bench_fanout_ipi();	/* what a steal or a park attempt costs */
 }
