@@ -44,15 +44,6 @@ static int membarrier(int cmd)
 	return (int)syscall(__NR_membarrier, cmd, 0, 0);
 }
 
-static int pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 /* Integer work with no memory traffic: only the interrupts can slow it. */
 static uint64_t compute(uint64_t iters)
 {
@@ -79,7 +70,7 @@ static void *sender(void *arg)
 {
 	struct ipi_run *run = arg;
 
-	if (pin_self(run->cpu_sender))
+	if (bench_pin_cpu(run->cpu_sender))
 		return NULL;
 	while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
 		uint64_t until = bench_now_ns() + IPI_PERIOD_NS;
@@ -102,7 +93,7 @@ static double ipi_sample(void *arg)
 	pthread_t th;
 	int err;
 
-	err = pin_self(run->cpu_loop);
+	err = bench_pin_cpu(run->cpu_loop);
 	if (err)
 		return err;
 	alone = timed_compute(run->iters);
@@ -143,20 +134,21 @@ void bench_fanout_ipi(void)
 	struct ipi_run run = { .iters = bench_iters(IPI_LOOP_ITERS, 1000000) };
 	struct bench_result r;
 	cpu_set_t mask;
+	bool restore = !sched_getaffinity(0, sizeof(mask), &mask);
 	int err;
 
 	bench_result_init(&r, "fanout",
 			  "membarrier interrupt: time it takes from the CPU",
 			  "", "us/irq", BENCH_LOWER);
-	if (sched_getaffinity(0, sizeof(mask), &mask))
-		return;
-	err = two_cpus(&mask, &run.cpu_loop, &run.cpu_sender);
+	err = restore ? two_cpus(&mask, &run.cpu_loop, &run.cpu_sender) :
+			-errno;
 	if (!err && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED))
 		err = -errno;
 	if (!err)
 		err = bench_measure(ipi_sample, &run, &r.rt);
 	/* the samples pinned this thread: give the later topics it back */
-	sched_setaffinity(0, sizeof(mask), &mask);
+	if (restore)
+		sched_setaffinity(0, sizeof(mask), &mask);
 	if (err < 0) {
 		r.rt.n = 0;
 		bench_note(&r, "not measured: %s", strerror(-err));
