@@ -394,7 +394,7 @@ void rt_worker_park(struct rt_worker *w)
 	 * Work we can see before the fence is work the fence's look would
 	 * find too: poll again instead. The fence is a membarrier, an
 	 * interrupt on every other CPU running a worker, and those cost
-	 * the interrupted worker about 13 us each on the benchmark VM
+	 * the interrupted worker 11-13 us each on the benchmark VM
 	 * (benchmarks.md, "fanout"). A peer's queue its owner keeps
 	 * draining is such work: we may not steal it yet, so we would only
 	 * have come back to poll, after interrupting that owner.
