@@ -98,7 +98,7 @@ int64_t rt__fiber_await(int64_t r, struct rt_site *site);
 #define RT__FIBER_OP(id, t, op)						\
 	({								\
 		static struct rt_site RT__CAT(rt__fsite_, id) = {	\
-			__func__, __FILE__, __LINE__, 0, 0 };		\
+			__func__, __FILE__, __LINE__, 0 };		\
 		struct rt_task *t;					\
 		int64_t RT__CAT(rt__fr_, id) = rt__fiber_enter(&t);	\
 		if (!RT__CAT(rt__fr_, id))				\

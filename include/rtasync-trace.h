@@ -24,7 +24,7 @@
  * Always on: counters and the current-task words. Off until a tool sets
  * sites_enabled (or the runtime's config count_sites): per-site
  * suspension counts. Off until a tool sets events_enabled: one record
- * per task step.
+ * per task step, and one per loop turn that runs steps (its time).
  * Every field a worker writes has a single writer (that worker); the
  * blocking pool's counters (struct rt_trace_blocking) are the exception.
  */
@@ -50,8 +50,12 @@
  * 10: counters.resumes per step again, counters.waits (struct rt_stats
  * grew); counters.yields stays 0, derived (rt_trace_yields()).
  * 11: records lost seq (24 bytes, was 32): a reader checks a copied
- * record against the ring's head instead (struct rt_trace_record). */
-#define RT_TRACE_VERSION 11
+ * record against the ring's head instead (struct rt_trace_record).
+ * 12: records are 16 bytes: a loop turn's time is a record of its own
+ * (RT_TRACE_TURN) ahead of the turn's steps, whose index and worker the
+ * reader knows from where it read them (turn_at replaces loop_ts). Site
+ * ids are the same in every runtime of the process. */
+#define RT_TRACE_VERSION 12
 
 /*
  * The kinds of I/O operation counted in struct rt_io_counts, in this
@@ -96,11 +100,22 @@ enum rt_trace_reason {
 	RT_TRACE_JOIN,
 	RT_TRACE_TRAMPOLINE,		/* unwound the C stack, runs on */
 	RT_TRACE_WAIT,			/* some other op holds the wake-up */
+	RT_TRACE_TURN = 255,		/* no step: a loop turn began */
 };
 
 /*
- * One task step: a worker switched to `task`, ran it from the frame it
- * resumed, and switched away when it suspended at `site` (or completed).
+ * One record of a worker's ring: a loop turn began, or one task step of
+ * that turn ended.
+ *
+ * A turn that runs tasks while events are on writes a turn record
+ * (reason RT_TRACE_TURN, ts: CLOCK_MONOTONIC ns read as its first step
+ * began, from the TSC where it can be: within 1 us, rtasync-trace.md;
+ * site: the turn's number on this worker, counted from 0 and wrapping),
+ * then one record per step in the order they ran: the task stepped (its
+ * id: its address in the process), the await site it suspended at and
+ * why the step ended. A step has its turn's time, and its index in the
+ * turn is its distance from the turn record less one. A step's record is
+ * published before its task can run on another worker.
  *
  * Ring position p (counted from 0) is slot p % ring_records. The worker,
  * the ring's only writer, fills the slot of position p only after it has
@@ -109,20 +124,28 @@ enum rt_trace_reason {
  * position p < h, then (an acquire fence) reads head again: the copy is
  * whole if that head is still below p + ring_records, the position that
  * takes the same slot next.
+ *
+ * A reader that lost records tells the steps among them from the turns
+ * by the turns' numbers. It starts from the last turn record, at turn_at
+ * (struct rt_trace_worker): the turn after it is its number + 1.
  */
 struct rt_trace_record {
-	uint64_t ts;		/* CLOCK_MONOTONIC ns of the loop turn,
-				   read as its first step began (from
-				   the TSC where it can be: within 1 us,
-				   rtasync-trace.md) */
-	uint64_t task;		/* task id (its address in the process) */
-	uint32_t site;		/* await site suspended at, 0: none */
+	union {
+		uint64_t task;	/* a step's task id */
+		uint64_t ts;	/* a turn's time */
+	};
 	uint8_t reason;		/* enum rt_trace_reason */
-	uint8_t step;		/* index of the step in its loop turn */
-	uint16_t worker;
+	uint8_t pad[3];
+	uint32_t site;		/* await site suspended at, 0: none; a
+				   turn's: its number */
 };
 
-/* An await site, registered the first time a task suspends there. */
+/*
+ * An await site, numbered the first time a task of the process suspends
+ * there, and described under that id in the table of every runtime of
+ * the process before any record can name it. Id sites_max - 1 is every
+ * site past the table's room: "(other sites)".
+ */
 struct rt_trace_site {
 	char func[48];
 	char file[76];
@@ -133,7 +156,8 @@ struct rt_trace_worker {
 	uint32_t tid;
 	int32_t cpu;			/* pinned CPU, -1 when not pinned */
 	uint64_t head;			/* records written so far */
-	uint64_t loop_ts;		/* the last records' ts (events on) */
+	uint64_t turn_at;		/* position of the last turn record
+					   written (struct rt_trace_record) */
 	uint64_t turns;			/* loop turns so far: the worker's
 					   heartbeat */
 	/* This worker's sleeping tasks, for reading suspended tasks out of

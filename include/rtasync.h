@@ -65,8 +65,7 @@ struct rt_site {
 	const char *func;
 	const char *file;
 	uint32_t line;
-	uint32_t id;
-	void *described;	/* trace area that has its description */
+	uint32_t id;		/* 0 until numbered (runtime/trace.c) */
 };
 
 /*
@@ -547,7 +546,7 @@ RT__CAT(rt__deliver_, id):						\
 #define RT__AWAIT(id, dst, op)						\
 	do {								\
 		static struct rt_site RT__CAT(rt__site_, id) = {	\
-			__func__, __FILE__, __LINE__, 0, 0 };		\
+			__func__, __FILE__, __LINE__, 0 };		\
 		int64_t rt__r = (op);					\
 		if (__builtin_expect(rt__r == RT_PENDING, 0)) {		\
 			rt__head(rt__t)->top = rt__f;			\

@@ -244,12 +244,9 @@ struct rt_worker {
 #define RT_HOOK_SAMPLED	4		/* ... 1 step in 2^sample_shift */
 	uint32_t sample_shift;
 	uint32_t sample_ctr;		/* steps while sampling */
-	uint64_t turn_head;		/* tw->head when this turn's batch
-					   began: a record's step index */
-	uint64_t trace_ts;		/* ... and that batch's timestamp */
+	uint32_t ring_turns;		/* turn records written */
+	uint64_t trace_ts;		/* the last turn record's time */
 	struct rt_trace_clock trace_clock;	/* what trace_ts is read from */
-	uint64_t trace_worker;		/* index << 48: a record's worker
-					   field, in its last word */
 	struct rt_runq_stats qstats;
 	struct rt_runq_cache qcache;	/* this worker's CPU and queue */
 	struct rt_task **running;	/* this thread's rt__running */
@@ -288,12 +285,13 @@ struct rt_worker {
 
 /* The runtime's trace area (trace.c). */
 #define RT_TRACE_SITES_MAX 1024
+#define RT_TRACE_SITE_OTHER (RT_TRACE_SITES_MAX - 1)	/* past the room */
 struct rt_trace {
 	struct rt_trace_header *hdr;
 	size_t size;
 	int fd;				/* the memfd, -1 if anonymous */
-	uint64_t *published;		/* bitmap: sites described here */
 	bool tsc_clock;			/* records timed by the TSC */
+	struct rt_trace *next_live;	/* the process's areas (trace.c) */
 };
 
 /* Where a full CPU queue spills; every worker looks here when idle. */
@@ -667,7 +665,7 @@ void rt_task_commit_join(struct rt_worker *w, struct rt_task *t);
 int rt_trace_init(struct rt_trace *tr, unsigned int nworkers);
 void rt_trace_destroy(struct rt_trace *tr);
 void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w);
-uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site);
+uint32_t rt_trace_site_number(struct rt_site *site);
 
 int64_t rt_running_tls_offset(void);
 

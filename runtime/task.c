@@ -568,11 +568,11 @@ static const uint8_t trace_reason[] = {
 /* The await site a step ended at: slot 0 when it completed, or
  * suspended elsewhere than at an await. */
 static __attribute__((always_inline)) inline uint32_t
-step_site(struct rt_worker *w, struct rt_task *t, bool done)
+step_site(struct rt_task *t, bool done)
 {
 	if (done || !t->h.site)
 		return 0;
-	return rt_trace_site(w, t->h.site);
+	return rt_trace_site(t->h.site);
 }
 
 /* Every hook but the common one, out of line: see step_hooks(). */
@@ -580,7 +580,7 @@ static __attribute__((noinline)) void
 step_hooks_other(struct rt_worker *w, struct rt_task *t, bool done,
 		 uint8_t reason)
 {
-	uint32_t site = step_site(w, t, done);
+	uint32_t site = step_site(t, done);
 	uint8_t hooks = w->step_hooks;
 
 	if ((hooks & RT_HOOK_SITES) && !done)
@@ -607,7 +607,7 @@ static __attribute__((always_inline)) inline void
 step_hooks(struct rt_worker *w, struct rt_task *t, bool done, uint8_t reason)
 {
 	if (likely(w->step_hooks == RT_HOOK_EVENTS))
-		rt_trace_record(w, t, step_site(w, t, done), reason);
+		rt_trace_record(w, t, step_site(t, done), reason);
 	else
 		step_hooks_other(w, t, done, reason);
 }

@@ -6,10 +6,11 @@
  * await site) and the per-worker event rings a tool may switch on.
  *
  * Await sites get process-wide ids the first time a task suspends at
- * them; each runtime copies a site's description into its own table the
- * first time one of its workers counts it.
+ * them, and every runtime's table describes every id (see the registry
+ * below).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,23 @@
 _Static_assert(sizeof(struct rt_trace_header) <= RT_TRACE_HEADER_SIZE,
 	       "the header is one page");
 
-static _Atomic uint32_t next_site_id;
+/*
+ * The process's await sites. A site is numbered once, under the lock:
+ * its description is kept here and copied into the table of every live
+ * area, and only then is the id stored in the site (a release). An area
+ * made later gets every description so far before its workers start.
+ * So a worker that reads a site's id (rt_trace_site(), trace_step.h)
+ * records it with no check of its own: whatever area the record lands
+ * in describes it. Sites belong to one copy of the library (a second
+ * copy in the process numbers its own).
+ */
+static struct {
+	pthread_mutex_t lock;
+	uint32_t n;		/* ids 1..n given out, RT_TRACE_SITE_OTHER
+				   included once the room ran out */
+	struct rt_trace_site desc[RT_TRACE_SITES_MAX];
+	struct rt_trace *live;	/* areas of the runtimes, linked */
+} sites = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static size_t worker_stride(void)
 {
@@ -121,36 +138,6 @@ static void header_init(struct rt_trace_header *h, unsigned int nworkers,
 	__atomic_store_n(&h->magic, RT_TRACE_MAGIC, __ATOMIC_RELEASE);
 }
 
-int rt_trace_init(struct rt_trace *tr, unsigned int nworkers)
-{
-	size_t size = workers_offset() + nworkers * worker_stride();
-
-	tr->hdr = area_map(size, &tr->fd);
-	if (!tr->hdr)
-		return -ENOMEM;
-	tr->size = size;
-	tr->published = calloc(RT_TRACE_SITES_MAX / 64, sizeof(uint64_t));
-	if (!tr->published) {
-		rt_trace_destroy(tr);
-		return -ENOMEM;
-	}
-	header_init(tr->hdr, nworkers, size);
-	tr->tsc_clock = rt_trace_clock_tsc_usable();
-	return 0;
-}
-
-void rt_trace_destroy(struct rt_trace *tr)
-{
-	if (tr->hdr)
-		munmap(tr->hdr, tr->size);
-	if (tr->fd >= 0)
-		close(tr->fd);
-	free(tr->published);
-	tr->hdr = NULL;
-	tr->fd = -1;
-	tr->published = NULL;
-}
-
 /*
  * The layout comes from constants (here and in trace_step.h), never
  * from the header: a tool maps the header page writable (to switch
@@ -171,7 +158,6 @@ void rt_trace_worker_bind(struct rt_trace *tr, struct rt_worker *w)
 	w->tw = (struct rt_trace_worker *)area;
 	w->trace = tr;
 	w->site_counts = (uint64_t *)(area + RT_TRACE_COUNTS_OFFSET);
-	w->trace_worker = (uint64_t)(uint16_t)w->index << 48;
 	rt_trace_clock_init(&w->trace_clock, tr->tsc_clock);
 	w->stats = &w->tw->counters;
 	w->io_counts = &w->tw->io;
@@ -190,52 +176,140 @@ static void copy_str(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src);
 }
 
-/* Describe site in this runtime's table, once. */
-static void site_publish(struct rt_trace *tr, struct rt_site *site,
-			 uint32_t id)
+static void site_describe(struct rt_trace *tr, uint32_t id)
 {
-	struct rt_trace_site *ts;
-	uint64_t bit = 1ull << (id % 64);
-	uint32_t n;
+	struct rt_trace_site *ts =
+		(struct rt_trace_site *)((char *)tr->hdr + sites_offset()) + id;
 
-	/* the fast path's hint, for the runtime that describes it last;
-	 * a release: the fast path that sees it reads the id without a
-	 * check (rt_trace_site(), trace_step.h) */
-	__atomic_store_n(&site->described, tr, __ATOMIC_RELEASE);
-	if (__atomic_load_n(&tr->published[id / 64], __ATOMIC_RELAXED) & bit)
-		return;
-	/* Two workers may get here for one site: the one that claims the
-	 * bit writes the description; tools see it through nsites below. */
-	if (__atomic_fetch_or(&tr->published[id / 64], bit, __ATOMIC_ACQ_REL) &
-	    bit)
-		return;
-	ts = (struct rt_trace_site *)((char *)tr->hdr + sites_offset()) + id;
-	copy_str(ts->func, sizeof(ts->func), site->func);
-	copy_str(ts->file, sizeof(ts->file), site->file);
-	ts->line = site->line;
-	n = __atomic_load_n(&tr->hdr->nsites, __ATOMIC_RELAXED);
-	while (n < id && !__atomic_compare_exchange_n(&tr->hdr->nsites, &n, id,
-			false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-		;
+	*ts = sites.desc[id];
+	/* tools read the table up to nsites (an acquire); ids are given
+	 * out in order, "(other sites)" last */
+	__atomic_store_n(&tr->hdr->nsites, sites.n, __ATOMIC_RELEASE);
 }
 
-/* The site's id (1..sites_max-1), or 0 once the table is full. */
-uint32_t rt_trace_site_id(struct rt_trace *tr, struct rt_site *site)
+/* A new id for site, described in every area; under sites.lock. */
+static uint32_t site_new_id(const struct rt_site *site)
 {
-	uint32_t id = __atomic_load_n(&site->id, __ATOMIC_ACQUIRE);
+	uint32_t id = sites.n + 1;
+	struct rt_trace_site *d;
+	struct rt_trace *tr;
 
-	if (__builtin_expect(!id, 0)) {
-		uint32_t fresh = atomic_fetch_add(&next_site_id, 1) + 1;
-
-		/* two first suspensions may race: the first id wins */
-		if (!__atomic_compare_exchange_n(&site->id, &id, fresh, false,
-						 __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE))
-			fresh = id;
-		id = fresh;
+	if (id >= RT_TRACE_SITE_OTHER) {
+		if (sites.n == RT_TRACE_SITE_OTHER)
+			return RT_TRACE_SITE_OTHER;	/* described */
+		id = RT_TRACE_SITE_OTHER;
 	}
-	if (id >= RT_TRACE_SITES_MAX)
-		return 0;	/* counted as "other" */
-	site_publish(tr, site, id);
+	d = &sites.desc[id];
+	if (id == RT_TRACE_SITE_OTHER) {
+		copy_str(d->func, sizeof(d->func), "(other sites)");
+	} else {
+		copy_str(d->func, sizeof(d->func), site->func);
+		copy_str(d->file, sizeof(d->file), site->file);
+		d->line = site->line;
+	}
+	sites.n = id;
+	for (tr = sites.live; tr; tr = tr->next_live)
+		site_describe(tr, id);
 	return id;
+}
+
+/*
+ * The site's id, numbering it first if nobody has: 1..RT_TRACE_SITE_OTHER,
+ * the last standing for every site past the table's room. Out of line:
+ * once a site per process.
+ */
+uint32_t rt_trace_site_number(struct rt_site *site)
+{
+	uint32_t id;
+
+	pthread_mutex_lock(&sites.lock);
+	id = __atomic_load_n(&site->id, __ATOMIC_RELAXED);
+	if (!id) {	/* else another worker numbered it meanwhile */
+		id = site_new_id(site);
+		/* the release: descriptions before the id (see sites) */
+		__atomic_store_n(&site->id, id, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&sites.lock);
+	return id;
+}
+
+/*
+ * In the child of fork() the areas of inherited runtimes are still
+ * shared with the parent: the child must not describe its own sites into
+ * them. The lock is held across fork so that the child gets it free.
+ */
+static void sites_fork_prepare(void)
+{
+	pthread_mutex_lock(&sites.lock);
+}
+
+static void sites_fork_parent(void)
+{
+	pthread_mutex_unlock(&sites.lock);
+}
+
+static void sites_fork_child(void)
+{
+	sites.live = NULL;
+	pthread_mutex_unlock(&sites.lock);
+}
+
+static void sites_watch_forks(void)
+{
+	pthread_atfork(sites_fork_prepare, sites_fork_parent, sites_fork_child);
+}
+
+/* A new area: every site numbered so far, then the new ones as they come. */
+static void sites_join(struct rt_trace *tr)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	uint32_t id;
+
+	pthread_once(&once, sites_watch_forks);
+	pthread_mutex_lock(&sites.lock);
+	for (id = 1; id <= sites.n; id++)
+		site_describe(tr, id);
+	tr->next_live = sites.live;
+	sites.live = tr;
+	pthread_mutex_unlock(&sites.lock);
+}
+
+/* An area going away, or one a fork left behind (not linked: no-op). */
+static void sites_leave(struct rt_trace *tr)
+{
+	struct rt_trace **p;
+
+	pthread_mutex_lock(&sites.lock);
+	for (p = &sites.live; *p; p = &(*p)->next_live) {
+		if (*p == tr) {
+			*p = tr->next_live;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sites.lock);
+}
+
+int rt_trace_init(struct rt_trace *tr, unsigned int nworkers)
+{
+	size_t size = workers_offset() + nworkers * worker_stride();
+
+	tr->hdr = area_map(size, &tr->fd);
+	if (!tr->hdr)
+		return -ENOMEM;
+	tr->size = size;
+	header_init(tr->hdr, nworkers, size);
+	tr->tsc_clock = rt_trace_clock_tsc_usable();
+	sites_join(tr);
+	return 0;
+}
+
+void rt_trace_destroy(struct rt_trace *tr)
+{
+	sites_leave(tr);
+	if (tr->hdr)
+		munmap(tr->hdr, tr->size);
+	if (tr->fd >= 0)
+		close(tr->fd);
+	tr->hdr = NULL;
+	tr->fd = -1;
 }

@@ -76,16 +76,15 @@ static void take_inbox(struct rt_worker *w)
 }
 
 /*
- * The records of a batch carry its time and their index in it: read
- * here, once the batch has a task, so turns that run nothing (idle
- * polls, I/O turns) pay no clock read. The time is CLOCK_MONOTONIC's,
- * from the TSC where it can be (trace_clock.h).
+ * A batch that records events begins with a turn record (trace_step.h):
+ * its time, read here, once the batch has a task, so turns that run
+ * nothing (idle polls, I/O turns) pay no clock read. The time is
+ * CLOCK_MONOTONIC's, from the TSC where it can be (trace_clock.h).
  */
 static void trace_batch(struct rt_worker *w)
 {
 	w->trace_ts = rt_trace_clock_now(&w->trace_clock, w->trace_ts);
-	w->turn_head = __atomic_load_n(&w->tw->head, __ATOMIC_RELAXED);
-	__atomic_store_n(&w->tw->loop_ts, w->trace_ts, __ATOMIC_RELAXED);
+	rt_trace_turn(w, w->trace_ts);
 }
 
 static unsigned int run_batch(struct rt_worker *w)

@@ -11,11 +11,13 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "rt_test.h"
 #include "rtasync-sync.h"
 #include "rtasync-trace.h"
 #include "trace_self.h"
+#include "internal.h"	/* RT_BATCH */
 
 static struct rt_runtime *rt;
 
@@ -189,18 +191,26 @@ static void test_site_counts_are_exact(void **state)
 	assert_int_equal(all_site_counts(), 5 * 33);
 }
 
-/* count_sites: counted from the start, with no tool attached. */
-static void test_count_sites_config(void **state)
+/* A runtime of one worker with the config's count_sites. */
+static struct rt_runtime *counting_runtime(void)
 {
-	struct rt_runtime *own = NULL;
-	struct rt_trace_header *saved = hdr;
+	struct rt_runtime *r = NULL;
 	struct rt_config cfg;
-	unsigned int ys;
 
 	rt_config_init(&cfg);
 	cfg.workers = 1;
 	cfg.count_sites = true;
-	assert_int_equal(rt_runtime_new(&cfg, &own), 0);
+	assert_int_equal(rt_runtime_new(&cfg, &r), 0);
+	return r;
+}
+
+/* count_sites: counted from the start, with no tool attached. */
+static void test_count_sites_config(void **state)
+{
+	struct rt_runtime *own = counting_runtime();
+	struct rt_trace_header *saved = hdr;
+	unsigned int ys;
+
 	hdr = map_area();	/* the newest area: own's */
 	assert_int_equal(hdr->sites_enabled, 0);
 	for (int k = 0; k < 2; k++)
@@ -214,16 +224,188 @@ static void test_count_sites_config(void **state)
 	rt_runtime_free(own);
 }
 
+/* ---- site ids: one numbering, described in every area ----------------- */
+
+static unsigned int elsewhere_line, in_child_line;
+
+struct one_frame {
+	struct rt_frame frame;
+};
+
+static RT_ASYNC int64_t elsewhere(struct rt_task *t, struct rt_frame *base)
+{
+	RT_BEGIN(t, base);
+	elsewhere_line = __LINE__ + 1;
+	RT_YIELD();
+	return 0;
+}
+
+static RT_ASYNC int64_t in_child(struct rt_task *t, struct rt_frame *base)
+{
+	RT_BEGIN(t, base);
+	in_child_line = __LINE__ + 1;
+	RT_YIELD();
+	return 0;
+}
+
+/*
+ * A site numbered by one runtime is described under that id in the
+ * areas of the others, those live then and those made later, before any
+ * of their tasks gets there: a record never names an id its area lacks.
+ */
+static void test_sites_described_in_every_area(void **state)
+{
+	struct rt_trace_header *first = hdr, *late_hdr;
+	struct rt_runtime *late;
+	unsigned int ys, es;
+
+	/* numbered by test_count_sites_config's runtime, gone since */
+	ys = find_site("known", yield_line);
+	assert_true(ys > 0);
+	late = counting_runtime();
+	late_hdr = map_area();
+	hdr = late_hdr;
+	assert_int_equal(find_site("known", yield_line), ys);
+	assert_int_equal(hdr->nsites, first->nsites);
+	TEST_RUN(late, elsewhere, struct one_frame);
+	es = find_site("elsewhere", elsewhere_line);
+	assert_true(es > ys);
+	assert_int_equal(site_count(es), 1);
+	hdr = first;
+	assert_int_equal(find_site("elsewhere", elsewhere_line), es);
+	munmap(late_hdr, late_hdr->area_size);
+	rt_runtime_free(late);
+}
+
+/* A child of fork() numbers its sites for itself: the areas it inherited
+ * are its parent's, and stay as the parent wrote them. */
+static void test_forked_child_keeps_out_of_parent_area(void **state)
+{
+	uint32_t nsites = hdr->nsites;
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct rt_runtime *r = counting_runtime();
+
+		TEST_RUN(r, in_child, struct one_frame);
+		rt_runtime_free(r);
+		_exit(find_site("in_child", in_child_line) ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(hdr->nsites, nsites);
+	assert_int_equal(find_site("in_child", in_child_line), 0);
+}
+
+/*
+ * More sites than the tables hold: each new one up to the room gets an
+ * id of its own, every later one the last id, "(other sites)". Run last:
+ * it fills the process's numbering.
+ */
+static void test_sites_past_the_room_share_other(void **state)
+{
+	unsigned int n = RT_TRACE_SITES_MAX + 10, fresh = 0, other = 0;
+	struct rt_site *sites = calloc(n, sizeof(*sites));
+	uint32_t last = hdr->nsites;
+
+	assert_non_null(sites);
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t id;
+
+		sites[i] = (struct rt_site){ "filler", "filler.c", i, 0 };
+		id = rt_trace_site_number(&sites[i]);
+		assert_int_equal(sites[i].id, id);
+		assert_int_equal(rt_trace_site_number(&sites[i]), id);
+		if (id == RT_TRACE_SITE_OTHER) {
+			other++;
+			continue;
+		}
+		assert_int_equal(id, ++last);	/* given out in order */
+		assert_int_equal(site_at(id)->line, i);
+		fresh++;
+	}
+	assert_int_equal(last, RT_TRACE_SITE_OTHER - 1);
+	assert_int_equal(fresh + other, n);
+	assert_int_equal(hdr->nsites, RT_TRACE_SITE_OTHER);
+	assert_string_equal(site_at(RT_TRACE_SITE_OTHER)->func, "(other sites)");
+	free(sites);
+}
+
 /* ---- event records ---------------------------------------------------- */
 
 struct drained {
 	uint64_t records, torn, dropped, yields, done;
+	uint64_t turns;		/* turn records read */
 	uint64_t next;		/* ring position to read next */
-	uint64_t last_ts;	/* of the last record read, 0: none */
-	uint64_t backwards;	/* records timed before the one ahead */
+	uint64_t lost;		/* positions lost since the last turn read */
+	uint64_t turn_ts;	/* the last turn record read: time, */
+	uint32_t turn_no;	/* number */
+	uint64_t turn_pos;	/* and position */
+	bool in_turn;		/* ... and it is the current one */
+	uint64_t backwards;	/* turns timed before the one ahead */
 	uint64_t *ts;		/* if set, the times of the first ts_cap */
 	size_t ts_cap;
 };
+
+/* A drain from worker w's head on: the records there are of the turn
+ * of the last turn record (turn_at), or of a later one. */
+static struct drained drain_start(unsigned int w)
+{
+	struct rt_trace_record *ring = (struct rt_trace_record *)
+		(worker_area(w) + hdr->ring_offset);
+	uint64_t at = tw(w)->turn_at;
+	struct drained d = { .next = tw(w)->head };
+
+	assert_true(at < d.next);
+	assert_int_equal(ring[at & (hdr->ring_records - 1)].reason,
+			 RT_TRACE_TURN);
+	d.turn_no = ring[at & (hdr->ring_records - 1)].site;
+	d.turn_ts = ring[at & (hdr->ring_records - 1)].ts;
+	d.turn_pos = at;
+	d.in_turn = true;
+	return d;
+}
+
+/* The records lost since the last turn read, told apart by its number. */
+static void drain_turn(struct drained *d, const struct rt_trace_record *copy)
+{
+	uint32_t turns = copy->site - d->turn_no - 1;
+
+	assert_true(turns <= d->lost);
+	d->dropped += d->lost - turns;
+	d->lost = 0;
+	d->turns++;
+	d->backwards += copy->ts < d->turn_ts;
+	d->turn_ts = copy->ts;
+	d->turn_no = copy->site;
+	d->turn_pos = d->next;
+	d->in_turn = true;
+}
+
+/* One whole record of position d->next: a turn's, or a step's. */
+static void drain_take(struct drained *d, const struct rt_trace_record *copy)
+{
+	if (copy->reason == RT_TRACE_TURN) {
+		drain_turn(d, copy);
+		return;
+	}
+	if (!d->in_turn) {	/* its turn record was overwritten */
+		d->lost++;
+		return;
+	}
+	/* a turn is a batch */
+	assert_true(d->next - d->turn_pos <= RT_BATCH);
+	d->records++;
+	d->yields += copy->reason == RT_TRACE_YIELD;
+	d->done += copy->reason == RT_TRACE_DONE;
+	if (d->ts && d->records <= d->ts_cap)
+		d->ts[d->records - 1] = d->turn_ts;
+}
 
 /* Read every record published since d->next, as a tool would. */
 static void drain(unsigned int w, struct drained *d)
@@ -235,8 +417,9 @@ static void drain(unsigned int w, struct drained *d)
 	uint64_t keep = hdr->ring_records - 1;
 
 	if (head - d->next > keep) {
-		d->dropped += head - d->next - keep;
+		d->lost += head - d->next - keep;
 		d->next = head - keep;
+		d->in_turn = false;
 	}
 	for (; d->next < head; d->next++) {
 		struct rt_trace_record copy =
@@ -246,20 +429,13 @@ static void drain(unsigned int w, struct drained *d)
 		 * publishes the head that frees a slot before it writes */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&tw(w)->head, __ATOMIC_RELAXED) -
-		    d->next >= hdr->ring_records) {
+		    d->next > keep) {
 			d->torn++;
+			d->lost++;
+			d->in_turn = false;
 			continue;
 		}
-		d->records++;
-		/* every lap of the ring, not only the first: the field is
-		 * written once per ring, at bind */
-		assert_int_equal(copy.worker, w);
-		d->yields += copy.reason == RT_TRACE_YIELD;
-		d->done += copy.reason == RT_TRACE_DONE;
-		d->backwards += copy.ts < d->last_ts;
-		d->last_ts = copy.ts;
-		if (d->ts && d->records <= d->ts_cap)
-			d->ts[d->records - 1] = copy.ts;
+		drain_take(d, &copy);
 	}
 }
 
@@ -288,10 +464,10 @@ static void events_on(uint32_t sample_shift)
 
 static void test_one_record_per_step(void **state)
 {
-	struct drained d = { .next = tw(0)->head };
+	struct drained d;
 
 	events_on(0);
-	d.next = tw(0)->head;
+	d = drain_start(0);
 	/* 1000 yields: 1000 suspended steps and the completing one */
 	assert_int_equal(TEST_RUN(rt, yielder, struct yielder_frame, .n = 1000), 0);
 	drain(0, &d);
@@ -308,7 +484,7 @@ static void test_sampling_records_a_fraction(void **state)
 	struct drained d;
 
 	events_on(3);	/* 1 step in 8 */
-	d = (struct drained){ .next = tw(0)->head };
+	d = drain_start(0);
 	assert_int_equal(TEST_RUN(rt, yielder, struct yielder_frame,
 				  .n = 8 * 500 - 1), 0);
 	drain(0, &d);
@@ -324,18 +500,23 @@ static void test_overflow_reports_drops(void **state)
 	struct drained d;
 
 	events_on(0);
-	d = (struct drained){ .next = tw(0)->head };
+	d = drain_start(0);
 	/* nobody drains while it runs: the ring laps twice and a bit */
 	assert_int_equal(TEST_RUN(rt, yielder, struct yielder_frame,
 				  .n = (int)steps - 1), 0);
 	drain(0, &d);
 	__atomic_store_n(&hdr->events_enabled, 0, __ATOMIC_RELEASE);
 	assert_int_equal(d.torn, 0);
-	assert_int_equal(d.records, hdr->ring_records - 1);
+	/* the turns' numbers tell the steps lost from the turns lost */
 	assert_int_equal(d.dropped + d.records, steps);
+	/* what was not lapped was read: the positions a reader may read
+	 * but the turn records among them, and the steps of the first
+	 * turn, whose turn record was lapped */
+	assert_in_range(d.records, hdr->ring_records - 1 - d.turns - RT_BATCH,
+			hdr->ring_records - 1 - d.turns);
 	/* and it stays consistent: the next run is read in full again */
 	events_on(0);
-	d = (struct drained){ .next = tw(0)->head };
+	d = drain_start(0);
 	assert_int_equal(TEST_RUN(rt, yielder, struct yielder_frame, .n = 99), 0);
 	drain(0, &d);
 	__atomic_store_n(&hdr->events_enabled, 0, __ATOMIC_RELEASE);
@@ -389,8 +570,9 @@ static void test_record_times_follow_the_clock(void **state)
 	assert_non_null(reads);
 	assert_non_null(ts);
 	events_on(0);
-	d = (struct drained){ .next = tw(0)->head, .ts = ts,
-			      .ts_cap = CLOCKED_STEPS + 1 };
+	d = drain_start(0);
+	d.ts = ts;
+	d.ts_cap = CLOCKED_STEPS + 1;
 	assert_int_equal(TEST_RUN(rt, clocked, struct clocked_frame,
 				  .reads = reads), 0);
 	drain(0, &d);
@@ -485,12 +667,15 @@ int main(void)
 		cmocka_unit_test(test_site_counts_off_by_default),
 		cmocka_unit_test(test_site_counts_are_exact),
 		cmocka_unit_test(test_count_sites_config),
+		cmocka_unit_test(test_sites_described_in_every_area),
+		cmocka_unit_test(test_forked_child_keeps_out_of_parent_area),
 		cmocka_unit_test(test_one_record_per_step),
 		cmocka_unit_test(test_sampling_records_a_fraction),
 		cmocka_unit_test(test_overflow_reports_drops),
 		cmocka_unit_test(test_record_times_follow_the_clock),
 		cmocka_unit_test(test_io_counts_per_op),
 		cmocka_unit_test(test_task_name_offset),
+		cmocka_unit_test(test_sites_past_the_room_share_other),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -163,12 +163,17 @@ static void record_put(unsigned int w, uint64_t pos, unsigned int salt)
 	struct rt_trace_record *r = (struct rt_trace_record *)
 		(area + WORKERS_OFF + w * STRIDE + RING_OFF) + (pos % RING);
 
-	r->ts = pos * 1000;
-	r->task = salt % 5 ? 0x1000 + 16 * (salt % 97) : 0;
+	/* turn records now and then, some timed backwards, and steps of
+	 * any reason, site and count after them */
+	if (salt % 7 == 0) {
+		r->ts = salt % 3 ? pos * 1000 : ~0ull - pos;
+		r->reason = RT_TRACE_TURN;
+	} else {
+		r->task = salt % 5 ? 0x1000 + 16 * (salt % 97) : 0;
+		r->reason = (uint8_t)(salt * 37);
+	}
 	r->site = salt % 3 ? salt % SITES_MAX : 100000 + salt;
-	r->reason = (uint8_t)(salt * 37);
-	r->step = (uint8_t)salt;
-	r->worker = (uint16_t)(salt * 13);
+	memset(r->pad, (int)salt, sizeof(r->pad));
 }
 
 /* Records keep coming, for hist and record to drain. */
@@ -221,7 +226,7 @@ static struct frame_slot ring_a, ring_b, self_loop;
 static struct rt_frame *chain;
 static uint64_t heap_tasks[HEAP_TASKS];
 static struct { uint64_t v; uint32_t len; } heap;
-static struct rt_site evil_site = { "\x1b]0;pwned\a", "/\n/evil.c", 7, 5, 0 };
+static struct rt_site evil_site = { "\x1b]0;pwned\a", "/\n/evil.c", 7, 5 };
 
 static void chunk_frame(struct frame_slot *s, struct frame_slot *caller)
 {

@@ -612,13 +612,6 @@ static uint64_t ring_head(const struct task_area *a, unsigned int w)
 	return __atomic_load_n(&task_worker(a, w)->head, __ATOMIC_ACQUIRE);
 }
 
-void task_ring_start(const struct task_area *a, unsigned int w,
-		     struct task_ring *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->next = ring_head(a, w);
-}
-
 /*
  * Copy position pos of ring w (below a head read before): 0, or -EAGAIN
  * if the writer may have been in its slot meanwhile.  The writer fills
@@ -628,19 +621,124 @@ void task_ring_start(const struct task_area *a, unsigned int w,
  * its head only loses its own records.
  */
 static int record_copy(const struct task_area *a, unsigned int w,
-		       const struct rt_trace_record *slot, uint64_t pos,
-		       struct task_record *copy)
+		       uint64_t pos, struct rt_trace_record *copy)
 {
-	copy->seq = pos + 1;
-	copy->ts = __atomic_load_n(&slot->ts, __ATOMIC_RELAXED);
+	const struct rt_trace_record *slot =
+		&ring_of(a, w)[pos & (a->h.ring_records - 1)];
+
 	copy->task = __atomic_load_n(&slot->task, __ATOMIC_RELAXED);
 	copy->site = __atomic_load_n(&slot->site, __ATOMIC_RELAXED);
 	copy->reason = __atomic_load_n(&slot->reason, __ATOMIC_RELAXED);
-	copy->step = __atomic_load_n(&slot->step, __ATOMIC_RELAXED);
-	copy->worker = __atomic_load_n(&slot->worker, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&task_worker(a, w)->head, __ATOMIC_RELAXED) -
 	       pos < a->h.ring_records ? 0 : -EAGAIN;
+}
+
+/* Records of ring w lost: steps, or turn records, which take their
+ * steps' time with them, so the steps after are lost until the next. */
+static void ring_lose(struct task_ring *r, uint64_t n)
+{
+	r->lost += n;
+	r->in_turn = false;
+}
+
+/*
+ * A turn record: the records lost since the last are told apart by the
+ * turns' numbers (how many turns began between the two), and what is
+ * left of them were steps.  A target's numbers only make its own counts
+ * wrong.
+ */
+static void ring_turn(struct task_ring *r, uint64_t pos,
+		      const struct rt_trace_record *copy)
+{
+	uint64_t turns = 0, steps;
+
+	if (r->numbered)
+		turns = (uint32_t)(copy->site - r->turn_no - 1);
+	steps = r->lost - (turns < r->lost ? turns : r->lost);
+	r->dropped += steps;
+	r->gap += steps;
+	r->lost = 0;
+	r->turn_ts = copy->ts;
+	r->turn_pos = pos;
+	r->turn_no = copy->site;
+	r->numbered = true;
+	r->in_turn = true;
+}
+
+/*
+ * Start at the head, knowing the turn the records there belong to: the
+ * last turn record, at turn_at, is published below the head, and the
+ * records from the head on are of its turn or of later ones. Not there,
+ * or not whole: the writer moved meanwhile, look again, a few times.
+ */
+static void ring_number_start(const struct task_area *a, unsigned int w,
+			      struct task_ring *r)
+{
+	const struct rt_trace_worker *tw = task_worker(a, w);
+	struct rt_trace_record copy;
+	uint64_t head, at;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		head = __atomic_load_n(&tw->head, __ATOMIC_ACQUIRE);
+		if (!head) {		/* nothing written: turn 0 is next */
+			r->turn_no = UINT32_MAX;
+			r->numbered = true;
+			break;
+		}
+		/* no lost records to account for yet (ring_turn()) */
+		at = __atomic_load_n(&tw->turn_at, __ATOMIC_ACQUIRE);
+		if (at < head && !record_copy(a, w, at, &copy) &&
+		    copy.reason == RT_TRACE_TURN) {
+			/* the steps from the head on may still be its */
+			ring_turn(r, at, &copy);
+			break;
+		}
+	}
+	/* else a writer too quick to pin: the first turn read gives the
+	 * numbers from then on */
+	r->next = head;
+}
+
+void task_ring_start(const struct task_area *a, unsigned int w,
+		     struct task_ring *r)
+{
+	memset(r, 0, sizeof(*r));
+	ring_number_start(a, w, r);
+}
+
+/*
+ * A whole record at position pos: a turn's sets the time and the first
+ * index of the steps after it; a step's goes to fn with both, or is lost
+ * with its turn record.
+ */
+static void ring_take(struct task_ring *r, unsigned int area, unsigned int w,
+		      uint64_t pos, const struct rt_trace_record *copy,
+		      task_record_fn fn, void *ctx)
+{
+	struct task_record rec;
+	uint64_t step;
+
+	if (copy->reason == RT_TRACE_TURN) {
+		ring_turn(r, pos, copy);
+		return;
+	}
+	if (!r->in_turn) {
+		ring_lose(r, 1);
+		return;
+	}
+	/* a target may write any number of steps after a turn record */
+	step = pos - r->turn_pos - 1;
+	rec = (struct task_record){
+		.seq = pos + 1, .ts = r->turn_ts, .task = copy->task,
+		.site = copy->site, .reason = copy->reason,
+		.step = step > UINT8_MAX ? UINT8_MAX : (uint8_t)step,
+		.worker = (uint16_t)w,
+	};
+	r->records++;
+	fn(ctx, area, &rec, r->gap);
+	r->gap = 0;
 }
 
 /* Read ring w up to head (a snapshot of its head), oldest first. */
@@ -648,28 +746,21 @@ static void ring_read(const struct task_area *a, unsigned int area,
 		      unsigned int w, struct task_ring *r, uint64_t head,
 		      task_record_fn fn, void *ctx)
 {
-	const struct rt_trace_record *ring = ring_of(a, w);
 	/* the slot of head - ring_records is the writer's next one */
-	uint64_t keep = a->h.ring_records - 1, size = a->h.ring_records;
-	struct task_record rec;
+	uint64_t keep = a->h.ring_records - 1;
+	struct rt_trace_record copy;
 
 	if (head < r->next)
 		r->next = head;		/* cannot happen with one writer */
 	if (head - r->next > keep) {
-		r->dropped += head - r->next - keep;
-		r->gap += head - r->next - keep;
+		ring_lose(r, head - r->next - keep);
 		r->next = head - keep;
 	}
 	for (; r->next < head; r->next++) {
-		if (record_copy(a, w, &ring[r->next & (size - 1)], r->next,
-				&rec)) {
-			r->dropped++;	/* lapped while we read */
-			r->gap++;
-			continue;
-		}
-		r->records++;
-		fn(ctx, area, &rec, r->gap);
-		r->gap = 0;
+		if (record_copy(a, w, r->next, &copy))
+			ring_lose(r, 1);	/* lapped while we read */
+		else
+			ring_take(r, area, w, r->next, &copy, fn, ctx);
 	}
 }
 

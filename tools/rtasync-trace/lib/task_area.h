@@ -166,16 +166,26 @@ void task_proc_site_counts(const struct task_proc *p, uint64_t *counts,
 /* Where a reader is in one worker's ring, and what it found. */
 struct task_ring {
 	uint64_t next;		/* ring position to read next */
-	uint64_t records;	/* whole records read */
-	uint64_t dropped;	/* overwritten before they were read */
+	uint64_t records;	/* whole step records read */
+	uint64_t dropped;	/* steps lost: overwritten before they were
+				   read, or with their turn's record */
 	uint64_t gap;		/* of those, not yet reported to a reader */
+	uint64_t lost;		/* records lost since the last turn record
+				   read: steps and turns, told apart at the
+				   next (ring_read()) */
+	uint64_t turn_ts;	/* the last turn record read: its time, */
+	uint64_t turn_pos;	/* position */
+	uint32_t turn_no;	/* and number */
+	bool numbered;		/* turn_no is known: the one before next */
+	bool in_turn;		/* the records since are that turn's */
 };
 
-/* Start reading at the ring's current head: only records from now on. */
+/* Start reading at the ring's current head: only records from now on,
+ * counted exactly (the number of the turn before it, from turn_at). */
 void task_ring_start(const struct task_area *a, unsigned int w,
 		     struct task_ring *r);
 
-/* A record as read: struct rt_trace_record's fields and its place. */
+/* A step's record as read: its turn's time, its fields and its place. */
 struct task_record {
 	uint64_t seq;		/* ring position + 1 */
 	uint64_t ts;
