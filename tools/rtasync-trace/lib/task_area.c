@@ -687,11 +687,11 @@ static void ring_number_start(const struct task_area *a, unsigned int w,
 			r->numbered = true;
 			break;
 		}
-		/* no lost records to account for yet (ring_turn()) */
 		at = __atomic_load_n(&tw->turn_at, __ATOMIC_ACQUIRE);
 		if (at < head && !record_copy(a, w, at, &copy) &&
 		    copy.reason == RT_TRACE_TURN) {
-			/* the steps from the head on may still be its */
+			/* the steps from the head on may still be its;
+			 * nothing lost yet for ring_turn() to count */
 			ring_turn(r, at, &copy);
 			break;
 		}
