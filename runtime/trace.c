@@ -190,15 +190,13 @@ static void site_describe(struct rt_trace *tr, uint32_t id)
 /* A new id for site, described in every area; under sites.lock. */
 static uint32_t site_new_id(const struct rt_site *site)
 {
-	uint32_t id = sites.n + 1;
 	struct rt_trace_site *d;
 	struct rt_trace *tr;
+	uint32_t id;
 
-	if (id >= RT_TRACE_SITE_OTHER) {
-		if (sites.n == RT_TRACE_SITE_OTHER)
-			return RT_TRACE_SITE_OTHER;	/* described */
-		id = RT_TRACE_SITE_OTHER;
-	}
+	if (sites.n == RT_TRACE_SITE_OTHER)
+		return RT_TRACE_SITE_OTHER;	/* the room ran out: described */
+	id = sites.n + 1;
 	d = &sites.desc[id];
 	if (id == RT_TRACE_SITE_OTHER) {
 		copy_str(d->func, sizeof(d->func), "(other sites)");
