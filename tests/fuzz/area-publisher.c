@@ -9,7 +9,9 @@
  *
  *	names		a good layout; sites named with escape sequences,
  *			newlines and no terminating NUL; counts and event
- *			records (task 0, sites and reasons out of range)
+ *			records (task 0, sites and reasons out of range,
+ *			turn records of any number and time, turn_at
+ *			anywhere)
  *	loop		a good layout; a timer heap whose tasks have frame
  *			chains that loop, or run on past any sane depth
  *	huge-nworkers	nworkers = 0xffffffff
@@ -190,6 +192,11 @@ static void *records_thread(void *arg)
 				record_put(w, head + i, salt++);
 			__atomic_store_n(&worker(w)->head, head + 16,
 					 __ATOMIC_RELEASE);
+			/* where a reader starts: past the head, at the
+			 * top of the space, or on any record below it */
+			worker(w)->turn_at = salt % 3 == 0 ? ~0ull :
+					     salt % 3 == 1 ? head + 20 :
+					     head + salt % 16;
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 	}
